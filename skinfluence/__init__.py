@@ -1,0 +1,16 @@
+"""skinfluence: which training rows drive a prediction, and which can be dropped or fixed.
+
+Influence functions, memorisation, difficulty scores and data pruning as scikit-learn
+estimators. ``import skinfluence`` never imports torch or matplotlib.
+"""
+
+from . import exceptions
+from .scorers import InfluenceScorer, LeaveOneOutScorer
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "InfluenceScorer",
+    "LeaveOneOutScorer",
+    "exceptions",
+]

@@ -1,0 +1,59 @@
+"""Inverse-Hessian solvers: apply ``(H + λI)⁻¹`` to a block of vectors.
+
+A solver is fitted on an adapter and the training data, then ``solve(V)`` returns
+``(H + λI)⁻¹ V`` for V of shape (p, k). ``H`` is the Hessian of the training objective in the
+sum form of :mod:`skinfluence.models._base`. Exact flat directions reported by the adapter's
+``null_space`` are handled by solving with ``H + B Bᵀ`` (exact on their complement, where all
+per-sample gradients live).
+"""
+
+from abc import ABC, abstractmethod
+
+from .._validation import check_damping
+
+
+class InverseHessianSolver(ABC):
+    """Base class: ``fit(adapter, X, y, sample_weight)`` then ``solve(V)``.
+
+    Parameters
+    ----------
+    damping : float, default=0.0
+        λ ≥ 0 added to the diagonal of H.
+    """
+
+    #: Name used by ``InfluenceScorer(method=...)``.
+    name = None
+
+    def __init__(self, damping=0.0):
+        self.damping = check_damping(damping)
+
+    @abstractmethod
+    def fit(self, adapter, X, y, sample_weight=None):
+        """Prepare to solve with the Hessian of ``adapter``'s objective on (X, y)."""
+
+    @abstractmethod
+    def solve(self, V):
+        """``(H + λI)⁻¹ V``, V of shape (p, k) → (p, k)."""
+
+
+_SOLVERS = {}
+
+
+def register_solver(cls):
+    """Class decorator adding a solver to the registry under ``cls.name``."""
+    _SOLVERS[cls.name] = cls
+    return cls
+
+
+def available_methods():
+    """Names accepted by ``InfluenceScorer(method=...)`` (besides "auto")."""
+    return sorted(_SOLVERS)
+
+
+def make_solver(method, *, damping=0.0, **params):
+    """Instantiate the solver registered as ``method``."""
+    if method not in _SOLVERS:
+        raise ValueError(
+            f"Unknown method {method!r}; choose one of {['auto', *available_methods()]}."
+        )
+    return _SOLVERS[method](damping=damping, **params)

@@ -1,0 +1,161 @@
+"""The contract between a fitted model and the scorers: :class:`ModelAdapter`.
+
+Every gradient-based scorer and inverse-Hessian solver talks to a model only through this
+interface, so a new model family is one new adapter.
+
+Objective convention (all adapters)
+-----------------------------------
+An adapter describes the *training objective in sum form*::
+
+    J(θ) = Σ_i w_i ℓ(z_i; θ) + R(θ)
+
+where ``ℓ`` is the per-sample loss the estimator minimises (unweighted), ``w_i`` the row's weight
+in the objective (``sample_weight`` times ``class_weight``, 1 by default) and ``R`` the penalty.
+Every estimator's objective can be rescaled to this form without moving its minimiser (e.g.
+scikit-learn's ``LogisticRegression`` minimises ``C Σ w_i ℓ_i + ½‖W‖²``, i.e. ``R = ‖W‖²/(2C)``;
+a torch net trained on the mean loss with weight decay ``wd`` has ``R = n·wd/2 ‖θ‖²``).
+In this form removing row ``i`` subtracts ``w_i ℓ_i`` from ``J``, so one Newton step gives
+``θ₋ᵢ − θ ≈ w_i H⁻¹ ∇ℓ_i`` with ``H = ∇²J``, and the first-order change of a test loss is
+``w_i ∇ℓ(z_t)ᵀ H⁻¹ ∇ℓ_i`` — leave-one-out units, positive when row ``i`` helps ``z_t``.
+"""
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class GradientMatrix(ABC):
+    """Per-sample gradients ``G`` (n × p, row i = ∇θ ℓ(z_i; θ)) without materialising them.
+
+    Subclasses provide the products the solvers need. ``dense_rows`` materialises a block of
+    rows only when asked; callers keep blocks small (``iter_dense`` with a ``chunk_size``).
+    """
+
+    @property
+    @abstractmethod
+    def shape(self):
+        """(n_samples, n_params)."""
+
+    @abstractmethod
+    def matmul(self, V):
+        """``G @ V`` for V of shape (p, k); returns (n, k)."""
+
+    @abstractmethod
+    def rmatmul(self, U):
+        """``Gᵀ @ U`` for U of shape (n, k); returns (p, k)."""
+
+    @abstractmethod
+    def dense_rows(self, rows):
+        """Dense gradients of ``rows`` (a slice or index array); returns (len(rows), p)."""
+
+    @abstractmethod
+    def take(self, rows):
+        """A GradientMatrix restricted to ``rows``."""
+
+    def row_norms(self, chunk_size=1024):
+        """Euclidean norm of every row, shape (n,)."""
+        return np.sqrt(self.row_quadratic_form(None, chunk_size=chunk_size))
+
+    def row_quadratic_form(self, A, chunk_size=1024):
+        """``g_iᵀ A g_i`` for every row i (``A`` = None means the identity), shape (n,)."""
+        out = np.empty(self.shape[0])
+        for rows, block in self.iter_dense(chunk_size):
+            out[rows] = np.einsum("ij,ij->i", block if A is None else block @ A, block)
+        return out
+
+    def iter_dense(self, chunk_size):
+        """Yield ``(slice, dense block)`` pairs covering all rows, ``chunk_size`` at a time."""
+        n = self.shape[0]
+        for start in range(0, n, chunk_size):
+            rows = slice(start, min(start + chunk_size, n))
+            yield rows, self.dense_rows(rows)
+
+    def __len__(self):
+        return self.shape[0]
+
+
+class ModelAdapter(ABC):
+    """What every gradient-based scorer needs from a *fitted* model.
+
+    Obtain one with :func:`skinfluence.models.adapter_for`. Methods take raw inputs ``X``
+    (what the user's estimator accepts); the adapter applies its own feature map (e.g. the
+    earlier steps of a Pipeline) through :meth:`features`.
+
+    Attributes
+    ----------
+    estimator : object
+        The fitted estimator (not copied; adapters never modify it).
+    n_params : int
+        Length of the flat parameter vector θ.
+    is_classifier : bool
+    """
+
+    #: Whether :meth:`newton_factors` is available (closed-form per-sample curvature).
+    supports_newton_step = False
+    #: Whether :meth:`hessian` is cheap enough to be the default (p small, closed form).
+    has_exact_hessian = False
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    # -- parameters and data -------------------------------------------------------------
+    @property
+    @abstractmethod
+    def n_params(self):
+        """Length of θ."""
+
+    @abstractmethod
+    def params(self):
+        """θ as a flat float64 vector (a copy)."""
+
+    def features(self, X):
+        """Map raw ``X`` to what the adapted model consumes (identity by default)."""
+        return X
+
+    @abstractmethod
+    def encode_target(self, y):
+        """Map user labels to the internal target representation; unknown labels → ValueError."""
+
+    def row_weights(self, y, sample_weight=None):
+        """Weights ``w_i`` of the rows in the training objective (sample × class weight)."""
+        n = len(y)
+        return np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+
+    # -- loss, gradients, curvature --------------------------------------------------------
+    @abstractmethod
+    def loss(self, X, y):
+        """Per-sample loss ℓ(z_i; θ) (unweighted), shape (n,)."""
+
+    @abstractmethod
+    def gradients(self, X, y):
+        """Per-sample loss gradients as a :class:`GradientMatrix` of shape (n, n_params)."""
+
+    @abstractmethod
+    def hvp(self, X, y, V, sample_weight=None):
+        """``H @ V`` with H the Hessian of the training objective J on (X, y); V is (p, k)."""
+
+    def hessian(self, X, y, sample_weight=None):
+        """Dense Hessian of J, shape (p, p). Default: p Hessian-vector products."""
+        return self.hvp(X, y, np.eye(self.n_params), sample_weight=sample_weight)
+
+    def null_space(self):
+        """Orthonormal basis (p, r) of exact flat directions of J, or None.
+
+        Per-sample gradients are orthogonal to these directions; solvers add ``B Bᵀ`` to H
+        so that the solve is exact on the complement instead of hiding the flat direction
+        behind damping (e.g. multinomial logistic regression with an intercept).
+        """
+        return None
+
+    def newton_factors(self, X, y):
+        """Per-sample curvature for the Newton-step correction (linear models only).
+
+        Returns ``(R, S)`` with ``R`` (n, K) the loss derivatives w.r.t. the K outputs
+        (so that g_i = x̃_i ⊗ R_i) and ``S`` (n, K, K) their second derivatives.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form Newton step.")
+
+    # -- retraining ----------------------------------------------------------------------
+    def with_params(self, theta):
+        """A copy of the adapter whose model has parameters ``theta`` (for line searches)."""
+        raise NotImplementedError

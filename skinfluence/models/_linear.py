@@ -1,0 +1,376 @@
+"""Exact adapters for linear models: logistic regression (binary, multinomial), Ridge, OLS.
+
+All three are generalised linear models: the outputs are ``η = X W + b`` (K columns) and the
+per-sample loss depends on θ only through η. Hence a per-sample gradient factors as
+``∇ℓ_i = x̃_i ⊗ r_i`` with ``x̃_i = [x_i, 1]`` and ``r_i = ∂ℓ/∂η_i`` (K numbers), and the
+Hessian as ``Σ w_i x̃_i x̃_iᵀ ⊗ S_i`` with ``S_i = ∂²ℓ/∂η_i²`` (K × K). Nothing here forms the
+n × p gradient matrix: products go through X (dense or sparse) and the n × K residuals.
+
+Parameter layout: θ is the (d, K) matrix ``[coef_.T; intercept_]`` flattened row-major,
+d = n_features (+1 with an intercept).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit, log_expit, logsumexp, softmax
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import GradientMatrix, ModelAdapter
+
+
+def _as_float(X):
+    if sp.issparse(X):
+        return X.astype(np.float64, copy=False).tocsr()
+    return np.asarray(X, dtype=np.float64)
+
+
+class LinearGradientMatrix(GradientMatrix):
+    """Per-sample gradients ``x̃_i ⊗ r_i`` of a linear model, kept as (X, R).
+
+    Products cost O(nnz(X)·K·k) time and O(n·K·k) memory; no n × p array is formed.
+    """
+
+    def __init__(self, X, R, fit_intercept):
+        self.X = X
+        self.R = R
+        self.fit_intercept = fit_intercept
+        self.n_features = X.shape[1]
+        self.n_outputs = R.shape[1]
+
+    @property
+    def shape(self):
+        d = self.n_features + self.fit_intercept
+        return (self.X.shape[0], d * self.n_outputs)
+
+    def _split(self, V):
+        k = V.shape[1]
+        V3 = V.reshape(self.n_features + self.fit_intercept, self.n_outputs, k)
+        return V3[: self.n_features], (V3[self.n_features] if self.fit_intercept else None)
+
+    def outputs_dot(self, V):
+        """``x̃_iᵀ V_c`` for every row i, output c and column of V: shape (n, K, k)."""
+        k = V.shape[1]
+        Vw, Vb = self._split(V)
+        XV = np.asarray(self.X @ Vw.reshape(self.n_features, -1)).reshape(-1, self.n_outputs, k)
+        if Vb is not None:
+            XV += Vb[None]
+        return XV
+
+    def matmul(self, V):
+        V = np.asarray(V, dtype=np.float64).reshape(self.shape[1], -1)
+        return np.einsum("nc,nck->nk", self.R, self.outputs_dot(V))
+
+    def rmatmul(self, U):
+        U = np.asarray(U, dtype=np.float64).reshape(self.shape[0], -1)
+        return self.features_rmatmul((self.R[:, :, None] * U[:, None, :]).reshape(len(U), -1))
+
+    def features_rmatmul(self, T):
+        """``Σ_i x̃_i ⊗ T_i`` for T of shape (n, K·k); returns (p, k)."""
+        k = T.shape[1] // self.n_outputs
+        W = np.asarray(self.X.T @ T).reshape(self.n_features, self.n_outputs, k)
+        if self.fit_intercept:
+            W = np.concatenate([W, T.sum(axis=0).reshape(1, self.n_outputs, k)], axis=0)
+        return W.reshape(-1, k)
+
+    def dense_features(self, rows):
+        Xr = self.X[rows]
+        Xr = Xr.toarray() if sp.issparse(Xr) else np.asarray(Xr)
+        if self.fit_intercept:
+            Xr = np.hstack([Xr, np.ones((Xr.shape[0], 1))])
+        return Xr
+
+    def dense_rows(self, rows):
+        Xr = self.dense_features(rows)
+        return (Xr[:, :, None] * self.R[rows][:, None, :]).reshape(Xr.shape[0], -1)
+
+    def take(self, rows):
+        return LinearGradientMatrix(self.X[rows], self.R[rows], self.fit_intercept)
+
+
+class LinearModelAdapter(ModelAdapter):
+    """Shared machinery of the GLM adapters; subclasses define the loss in terms of η."""
+
+    supports_newton_step = True
+    has_exact_hessian = True
+
+    def __init__(self, estimator):
+        check_is_fitted(estimator)
+        super().__init__(estimator)
+        coef = np.asarray(estimator.coef_, dtype=np.float64)
+        self.coef_ = coef.reshape(1, -1) if coef.ndim == 1 else coef  # (K, d0)
+        self.fit_intercept = bool(getattr(estimator, "fit_intercept", True))
+        intercept = np.broadcast_to(
+            np.asarray(getattr(estimator, "intercept_", 0.0), dtype=np.float64),
+            (self.coef_.shape[0],),
+        )
+        self.intercept_ = intercept.copy() if self.fit_intercept else np.zeros(len(intercept))
+
+    # -- parameters ----------------------------------------------------------------------
+    @property
+    def n_outputs(self):
+        return self.coef_.shape[0]
+
+    @property
+    def n_features(self):
+        return self.coef_.shape[1]
+
+    @property
+    def n_params(self):
+        return (self.n_features + self.fit_intercept) * self.n_outputs
+
+    def params(self):
+        rows = [self.coef_.T] + ([self.intercept_[None]] if self.fit_intercept else [])
+        return np.vstack(rows).ravel()
+
+    def penalty_diagonal(self):
+        """Diagonal of ∇²R (the penalty's Hessian) in θ's layout, shape (p,)."""
+        d = self.n_features + self.fit_intercept
+        diag = np.zeros((d, self.n_outputs))
+        diag[: self.n_features] = self.penalty_strength()
+        if self.fit_intercept:
+            diag[self.n_features] = self.intercept_penalty_strength()
+        return diag.ravel()
+
+    def penalty_strength(self):
+        """Second derivative of the penalty on each coefficient (scalar or (K,))."""
+        return 0.0
+
+    def intercept_penalty_strength(self):
+        return 0.0
+
+    # -- η, loss derivatives -------------------------------------------------------------
+    def features(self, X):
+        X = _as_float(X)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(
+                f"X has {X.shape[-1] if X.ndim else 0} features, but "
+                f"{type(self.estimator).__name__} was fitted with {self.n_features}."
+            )
+        return X
+
+    def outputs(self, X):
+        """η = X Wᵀ + b, shape (n, K), for features already mapped."""
+        return np.asarray(X @ self.coef_.T) + self.intercept_
+
+    def loss(self, X, y):
+        X = self.features(X)
+        return self._loss_from_outputs(self.outputs(X), self.encode_target(y))
+
+    def newton_factors(self, X, y):
+        X = self.features(X)
+        return self._derivatives(self.outputs(X), self.encode_target(y))
+
+    def gradients(self, X, y):
+        X = self.features(X)
+        R, _ = self._derivatives(self.outputs(X), self.encode_target(y))
+        return LinearGradientMatrix(X, R, self.fit_intercept)
+
+    def loss_from_outputs(self, eta, y):
+        """Per-sample loss at given outputs η (n, K): used to evaluate stepped parameters."""
+        return self._loss_from_outputs(eta, self.encode_target(y))
+
+    def _loss_from_outputs(self, eta, t):
+        raise NotImplementedError
+
+    def _derivatives(self, eta, t):
+        """(R, S): ∂ℓ/∂η (n, K) and ∂²ℓ/∂η² (n, K, K)."""
+        raise NotImplementedError
+
+    # -- curvature -----------------------------------------------------------------------
+    def _weighted_curvature(self, X, y, sample_weight):
+        X = self.features(X)
+        t = self.encode_target(y)
+        _, S = self._derivatives(self.outputs(X), t)
+        w = self.row_weights(y, sample_weight)
+        return X, S * w[:, None, None]
+
+    def hessian(self, X, y, sample_weight=None):
+        """Dense Hessian of J: O(n d² K²) time, O(p²) memory (p = d K)."""
+        X, WS = self._weighted_curvature(X, y, sample_weight)
+        K = self.n_outputs
+        d = self.n_features + self.fit_intercept
+        H = np.zeros((d, K, d, K))
+        G = LinearGradientMatrix(X, np.zeros((X.shape[0], 1)), self.fit_intercept)
+        for c in range(K):
+            for e in range(c, K):
+                ws = WS[:, c, e]
+                if not np.any(ws):
+                    continue
+                block = _weighted_gram(X, ws, self.fit_intercept, G)
+                H[:, c, :, e] = block
+                H[:, e, :, c] = block
+        H = H.reshape(d * K, d * K)
+        H[np.diag_indices_from(H)] += self.penalty_diagonal()
+        return H
+
+    def hvp(self, X, y, V, sample_weight=None):
+        """``H @ V``: O(nnz(X) K k + n K² k) time."""
+        X, WS = self._weighted_curvature(X, y, sample_weight)
+        V = np.asarray(V, dtype=np.float64)
+        one_d = V.ndim == 1
+        V = V.reshape(self.n_params, -1)
+        G = LinearGradientMatrix(X, np.zeros((X.shape[0], self.n_outputs)), self.fit_intercept)
+        T = np.einsum("nce,nek->nck", WS, G.outputs_dot(V)).reshape(X.shape[0], -1)
+        out = G.features_rmatmul(T) + self.penalty_diagonal()[:, None] * V
+        return out.ravel() if one_d else out
+
+
+def _weighted_gram(X, w, fit_intercept, G):
+    """``X̃ᵀ diag(w) X̃`` as a dense (d, d) array, X dense or sparse."""
+    if sp.issparse(X):
+        XtWX = (X.T @ X.multiply(w[:, None]).tocsr()).toarray()
+    else:
+        XtWX = X.T @ (X * w[:, None])
+    if not fit_intercept:
+        return XtWX
+    XtW = np.asarray(X.T @ w).ravel()
+    d0 = X.shape[1]
+    out = np.empty((d0 + 1, d0 + 1))
+    out[:d0, :d0] = XtWX
+    out[:d0, d0] = out[d0, :d0] = XtW
+    out[d0, d0] = w.sum()
+    return out
+
+
+class LogisticRegressionAdapter(LinearModelAdapter):
+    """scikit-learn's ``LogisticRegression`` (lbfgs, newton-cg, newton-cholesky, sag, saga;
+    liblinear for binary problems), l2 penalty or none.
+
+    Objective in sum form: ``Σ_i w_i ℓ_i + ‖W‖²/(2C)``, intercept unpenalised (liblinear
+    penalises it as ``b²/(2C s²)``, s = ``intercept_scaling``), ``w_i`` = sample_weight ×
+    class_weight. Binary problems have one logit (K = 1, ℓ = log(1+e^η) − yη), multiclass
+    K logits with the softmax cross-entropy.
+    """
+
+    def __init__(self, estimator):
+        super().__init__(estimator)
+        self.classes_ = estimator.classes_
+        self.penalty_ = _effective_logistic_penalty(estimator)
+        self.binary = len(self.classes_) == 2
+        if estimator.solver == "liblinear" and not self.binary:
+            raise TypeError(
+                "LogisticRegression(solver='liblinear') fits one-vs-rest models for more than "
+                "two classes, which is not one objective; refit with solver='lbfgs'."
+            )
+
+    def penalty_strength(self):
+        return 0.0 if self.penalty_ is None else 1.0 / self.estimator.C
+
+    def intercept_penalty_strength(self):
+        if self.estimator.solver == "liblinear" and self.penalty_ is not None:
+            return 1.0 / (self.estimator.C * self.estimator.intercept_scaling**2)
+        return 0.0
+
+    def encode_target(self, y):
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D class labels; got shape {y.shape}.")
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        unknown = self.classes_[idx] != y
+        if np.any(unknown):
+            raise ValueError(
+                f"y contains labels the model was not fitted on: {np.unique(y[unknown])[:5]}; "
+                f"known classes are {self.classes_.tolist()}."
+            )
+        return idx
+
+    def row_weights(self, y, sample_weight=None):
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float).copy()
+        cw = self.estimator.class_weight
+        if cw is None:
+            return w
+        codes = self.encode_target(y)
+        if cw == "balanced":  # as scikit-learn resolves it: from these labels and weights
+            per_class = compute_class_weight(
+                "balanced", classes=self.classes_, y=y, sample_weight=sample_weight
+            )
+        else:
+            per_class = np.array([cw.get(c, 1.0) for c in self.classes_])
+        return w * per_class[codes]
+
+    def null_space(self):
+        if self.binary:
+            return None
+        K = self.n_outputs
+        d = self.n_features + self.fit_intercept
+        flat_rows = list(range(self.n_features)) if self.penalty_ is None else []
+        if self.fit_intercept:
+            flat_rows.append(self.n_features)
+        if not flat_rows:
+            return None
+        B = np.zeros((d, K, len(flat_rows)))
+        for j, a in enumerate(flat_rows):
+            B[a, :, j] = 1.0 / np.sqrt(K)
+        return B.reshape(d * K, -1)
+
+    def _loss_from_outputs(self, eta, t):
+        if self.binary:
+            return -log_expit(np.where(t == 1, eta[:, 0], -eta[:, 0]))
+        return logsumexp(eta, axis=1) - eta[np.arange(len(t)), t]
+
+    def _derivatives(self, eta, t):
+        if self.binary:
+            p = expit(eta[:, 0])
+            return (p - t)[:, None], (p * (1 - p))[:, None, None]
+        P = softmax(eta, axis=1)
+        R = P.copy()
+        R[np.arange(len(t)), t] -= 1.0
+        S = -P[:, :, None] * P[:, None, :]
+        S[:, np.arange(P.shape[1]), np.arange(P.shape[1])] += P
+        return R, S
+
+
+def _effective_logistic_penalty(est):
+    """'l2' or None, as scikit-learn will apply it; TypeError for l1/elasticnet."""
+    penalty = getattr(est, "penalty", "l2")
+    l1_ratio = getattr(est, "l1_ratio", None)
+    if penalty == "deprecated":  # scikit-learn >= 1.8: the penalty follows l1_ratio and C
+        penalty = "l2" if (l1_ratio is None or l1_ratio == 0) else "l1"
+        if est.C == np.inf:
+            penalty = None
+    if penalty == "none":
+        penalty = None
+    if penalty not in ("l2", None):
+        raise TypeError(
+            f"LogisticRegression with penalty={penalty!r} is not twice differentiable; "
+            "influence needs penalty 'l2' (l1_ratio=0) or none. Use LeaveOneOutScorer or "
+            "MemorizationScorer for other penalties."
+        )
+    return penalty
+
+
+class _SquaredLossAdapter(LinearModelAdapter):
+    """Least squares: ℓ = Σ_k (y_k − η_k)², as ``Ridge`` and ``LinearRegression`` minimise it."""
+
+    def __init__(self, estimator):
+        super().__init__(estimator)
+        self.multi_output = np.ndim(estimator.coef_) == 2
+
+    def encode_target(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        y2 = y.reshape(len(y), -1)
+        if y2.shape[1] != self.n_outputs:
+            raise ValueError(f"y has {y2.shape[1]} targets; the model has {self.n_outputs}.")
+        return y2
+
+    def _loss_from_outputs(self, eta, t):
+        return ((eta - t) ** 2).sum(axis=1)
+
+    def _derivatives(self, eta, t):
+        n, K = eta.shape
+        S = np.broadcast_to(2.0 * np.eye(K), (n, K, K))
+        return 2.0 * (eta - t), S
+
+
+class RidgeAdapter(_SquaredLossAdapter):
+    """scikit-learn's ``Ridge``: ``Σ w_i (y_i − η_i)² + α‖w‖²``, intercept unpenalised."""
+
+    def penalty_strength(self):
+        alpha = np.asarray(self.estimator.alpha, dtype=np.float64)
+        return 2.0 * alpha  # scalar or one per target: broadcasts over the K columns
+
+
+class LinearRegressionAdapter(_SquaredLossAdapter):
+    """scikit-learn's ``LinearRegression``: ``Σ w_i (y_i − η_i)²`` (no penalty)."""

@@ -1,0 +1,7 @@
+"""Scorers: the estimators users call. One score per training row; higher = more suspect."""
+
+from ._base import BaseTrainingScorer
+from ._influence import InfluenceScorer
+from ._loo import LeaveOneOutScorer, per_sample_loss
+
+__all__ = ["BaseTrainingScorer", "InfluenceScorer", "LeaveOneOutScorer", "per_sample_loss"]

@@ -1,0 +1,99 @@
+"""What every scorer shares: the transformer contract, input checks and fitting a clone."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+from sklearn_compat.utils.validation import validate_data
+
+from .._validation import check_labelled, check_sample_weight_nonneg
+
+
+class BaseTrainingScorer(TransformerMixin, BaseEstimator):
+    """Base class of the scorers: one score per training row, higher = harder / more suspect.
+
+    Subclasses implement ``fit(X, y)`` (setting ``scores_``) and ``score_samples(X, y)``.
+    ``transform(X)`` gives the label-free score of shape (n, 1): by default the score of each
+    row under the fitted model's own predicted label, which makes a scorer usable inside a
+    ``Pipeline`` or ``FeatureUnion``.
+    """
+
+    #: Name of the single output column of ``transform``.
+    score_name = "score"
+
+    def transform(self, X):
+        """Label-free score of each row of X, shape (n_samples, 1).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, 1)
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        y_pred = self.estimator_.predict(X)
+        return self.score_samples(X, y_pred).reshape(-1, 1)
+
+    def get_feature_names_out(self, input_features=None):
+        """The single output column's name, e.g. ``["self_influence"]``."""
+        check_is_fitted(self)
+        return np.asarray([self.score_name], dtype=object)
+
+    # -- shared helpers ------------------------------------------------------------------
+    def _accepts_raw_X(self):
+        """Pipelines validate their own input (categorical columns, NaN for imputers)."""
+        est = getattr(self, "estimator", None)
+        if type(est).__name__ == "FrozenEstimator":
+            est = est.estimator
+        return isinstance(est, Pipeline)
+
+    def _validate_X(self, X, *, reset):
+        if self._accepts_raw_X():
+            return validate_data(self, X, reset=reset, skip_check_array=True)
+        return validate_data(
+            self, X, reset=reset, accept_sparse=["csr", "csc"], dtype=np.float64,
+            ensure_all_finite=True,
+        )
+
+    def _validate_Xy(self, X, y, *, reset):
+        """Validate a labelled set; returns (X, y) with y as an array of the same length."""
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} needs the labels y: scores depend on each row's label."
+            )
+        X = self._validate_X(X, reset=reset)
+        if not self._accepts_raw_X():
+            X, y = check_labelled(X, y)
+        else:
+            y = np.asarray(y)
+            if len(y) != _n_rows(X):
+                raise ValueError(f"X has {_n_rows(X)} rows but y has {len(y)}.")
+        return X, y
+
+
+def _n_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def fit_clone(estimator, X, y, sample_weight=None):
+    """Fit a clone of ``estimator`` (a ``FrozenEstimator`` is used as it is, already fitted)."""
+    if type(estimator).__name__ == "FrozenEstimator":
+        return estimator
+    est = clone(estimator)
+    if sample_weight is None:
+        return est.fit(X, y)
+    return est.fit(X, y, **sample_weight_param(est, sample_weight))
+
+
+def sample_weight_param(estimator, sample_weight):
+    """``{"sample_weight": w}``, or ``{"laststep__sample_weight": w}`` for a Pipeline."""
+    if isinstance(estimator, Pipeline):
+        return {f"{estimator.steps[-1][0]}__sample_weight": sample_weight}
+    return {"sample_weight": sample_weight}
+
+
+def validated_sample_weight(sample_weight, n_samples):
+    return check_sample_weight_nonneg(sample_weight, n_samples)

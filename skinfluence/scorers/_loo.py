@@ -1,0 +1,218 @@
+"""``LeaveOneOutScorer``: actual leave-one-out retraining, the ground truth for influence."""
+
+import copy
+import numbers
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import is_classifier
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing, gen_even_slices
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from ..models import adapter_for
+from ._base import BaseTrainingScorer, fit_clone, sample_weight_param, validated_sample_weight
+
+
+def per_sample_loss(estimator, X, y):
+    """Per-sample loss of a fitted estimator: the adapter's loss where there is one (the loss
+    the model minimises), else the log-loss of ``predict_proba`` (classifiers) or the
+    squared error (regressors)."""
+    try:
+        return adapter_for(estimator).loss(X, y)
+    except TypeError:
+        pass
+    if is_classifier(estimator) and hasattr(estimator, "predict_proba"):
+        proba = np.clip(estimator.predict_proba(X), 1e-15, 1.0)
+        codes = np.searchsorted(estimator.classes_, y)
+        return -np.log(proba[np.arange(len(codes)), codes])
+    pred = np.asarray(estimator.predict(X), dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return ((pred - y) ** 2).reshape(len(y), -1).sum(axis=1)
+
+
+_QUASI_NEWTON = ("lbfgs", "newton-cg", "sag", "saga")
+
+
+def _final_step(estimator):
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+
+def _tightened(estimator, tol):
+    """A clone-able copy of ``estimator`` with a tight tolerance, where it has one."""
+    est = copy.deepcopy(estimator)
+    step = _final_step(est)
+    params = step.get_params(deep=False)
+    if tol is not None and "tol" in params and params["tol"] is not None:
+        step.set_params(tol=tol)
+        if "max_iter" in params and params["max_iter"] is not None:
+            step.set_params(max_iter=max(params["max_iter"], 10_000))
+        if type(step).__name__ == "LogisticRegression" and params.get("solver") in _QUASI_NEWTON:
+            # Same objective and minimiser; Newton's method reaches 1e-10 where L-BFGS stalls
+            # around 1e-6 in the loss, which is the size of the smallest influences.
+            step.set_params(solver="newton-cholesky")
+    return est
+
+
+def _refit_without(base, X, y, sample_weight, rows, warm_start):
+    """Fit a copy of ``base`` without each row in ``rows``; returns the fitted copies."""
+    n = len(y)
+    models = []
+    for i in rows:
+        keep = np.delete(np.arange(n), i)
+        model = copy.deepcopy(base)
+        if warm_start:
+            _final_step(model).set_params(warm_start=True)
+        fit_params = {}
+        if sample_weight is not None:
+            fit_params = sample_weight_param(model, sample_weight[keep])
+        model.fit(_safe_indexing(X, keep), y[keep], **fit_params)
+        models.append(model)
+    return models
+
+
+class LeaveOneOutScorer(BaseTrainingScorer):
+    """Exact leave-one-out influence by retraining the model without each training row.
+
+    ``influence(X_test, y_test)[t, i] = L(z_t; θ₋ᵢ) − L(z_t; θ)`` measured by refitting:
+    the ground truth that :class:`InfluenceScorer` approximates, in the same units and sign
+    (positive = row i helps z_t). ``scores_`` is each row's actual self-influence
+    ``L(z_i; θ₋ᵢ) − L(z_i; θ)``. Works for any estimator (the loss is the model's own for
+    supported families, else log-loss or squared error).
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Any scikit-learn estimator; ``fit`` fits clones.
+    warm_start : bool, default=True
+        Start each refit from the full-data solution where the model supports
+        ``warm_start`` (e.g. LogisticRegression): typically several times faster.
+    refit_tol : float or None, default=1e-10
+        Tolerance set on the model (and on the full-data fit it is compared with) where it
+        has a ``tol`` parameter, so that differences reflect the data, not the optimiser.
+        None keeps the model's own tolerance.
+    n_jobs : int, default=None
+        Refits run in parallel through joblib (``joblib.parallel_config`` selects the
+        backend, e.g. dask).
+    verbose : int, default=0
+        Progress bar over refits when > 0.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The model refitted on all rows with ``refit_tol``.
+    estimators_ : list of estimators
+        ``estimators_[i]`` was fitted without row i.
+    scores_ : ndarray of shape (n_train,)
+        Actual self-influence.
+
+    Notes
+    -----
+    Cost: n + 1 fits (n training rows) and memory for n fitted models; one prediction per
+    model and test batch for ``influence``. Use on small data or subsets, as ground truth.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import scale
+    >>> from skinfluence import LeaveOneOutScorer
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = scale(X)[:60]; y = y[:60]
+    >>> loo = LeaveOneOutScorer(LogisticRegression()).fit(X, y)
+    >>> loo.influence(X[:2], y[:2]).shape
+    (2, 60)
+    """
+
+    score_name = "loo_self_influence"
+
+    _parameter_constraints = {  # noqa: RUF012
+        "estimator": [object],
+        "warm_start": ["boolean"],
+        "refit_tol": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "n_jobs": [numbers.Integral, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, estimator, *, warm_start=True, refit_tol=1e-10, n_jobs=None, verbose=0):
+        self.estimator = estimator
+        self.warm_start = warm_start
+        self.refit_tol = refit_tol
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Refit the model without each row; compute ``scores_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : LeaveOneOutScorer
+        """
+        self._validate_params()
+        X, y = self._validate_Xy(X, y, reset=True)
+        sample_weight = validated_sample_weight(sample_weight, len(y))
+        if type(self.estimator).__name__ == "FrozenEstimator":
+            raise TypeError(
+                "LeaveOneOutScorer retrains the model; pass the unfitted estimator, not a "
+                "FrozenEstimator."
+            )
+        base = fit_clone(_tightened(self.estimator, self.refit_tol), X, y, sample_weight)
+        warm = self.warm_start and "warm_start" in _final_step(base).get_params(deep=False)
+        n = len(y)
+        n_jobs = self.n_jobs or 1
+        n_tasks = min(n, max(1, 4 * abs(n_jobs)) if n_jobs != 1 else 1)
+        n_tasks = max(n_tasks, min(n, 20)) if self.verbose else n_tasks
+        parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
+        tasks = parallel(
+            delayed(_refit_without)(base, X, y, sample_weight, range(n)[s], warm)
+            for s in gen_even_slices(n, n_tasks)
+        )
+        if self.verbose:
+            tasks = tqdm(tasks, total=n_tasks, desc="LeaveOneOutScorer", unit="batch")
+        self.estimators_ = [model for batch in tasks for model in batch]
+        self.estimator_ = base
+        self.scores_ = np.array(
+            [
+                per_sample_loss(m, _safe_indexing(X, [i]), y[[i]])[0]
+                for i, m in enumerate(self.estimators_)
+            ]
+        ) - per_sample_loss(base, X, y)
+        return self
+
+    def influence(self, X_test, y_test, *, aggregate=None):
+        """Actual change of each test row's loss when each training row is left out.
+
+        Same signature, shape and units as :meth:`InfluenceScorer.influence`.
+        """
+        check_is_fitted(self)
+        if aggregate not in (None, "sum", "mean"):
+            raise ValueError(f"aggregate must be None, 'sum' or 'mean'; got {aggregate!r}.")
+        X_test, y_test = self._validate_Xy(X_test, y_test, reset=False)
+        full = per_sample_loss(self.estimator_, X_test, y_test)
+        infl = np.stack([per_sample_loss(m, X_test, y_test) for m in self.estimators_], axis=1)
+        infl -= full[:, None]
+        if aggregate == "sum":
+            return infl.sum(axis=0)
+        if aggregate == "mean":
+            return infl.mean(axis=0)
+        return infl
+
+    def score_samples(self, X, y):
+        """Actual self-influence is defined for training rows only; for other labelled rows
+        this returns the mean over leave-one-out models of the loss increase (their
+        expected influence), shape (n_samples,)."""
+        return self.influence(X, y).mean(axis=1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.sparse = not self._accepts_raw_X()
+        return tags
