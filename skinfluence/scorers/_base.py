@@ -12,10 +12,10 @@ from .._validation import check_labelled, check_sample_weight_nonneg
 class BaseTrainingScorer(TransformerMixin, BaseEstimator):
     """Base class of the scorers: one score per training row, higher = harder / more suspect.
 
-    Subclasses implement ``fit(X, y)`` (setting ``scores_``) and ``score_samples(X, y)``.
-    ``transform(X)`` gives the label-free score of shape (n, 1): by default the score of each
-    row under the fitted model's own predicted label, which makes a scorer usable inside a
-    ``Pipeline`` or ``FeatureUnion``.
+    Subclasses implement ``fit(X, y)`` (setting ``scores_``) and ``score_samples(X, y=None)``
+    (with ``y=None`` the score under the fitted model's own predicted label, as
+    :meth:`predicted_labels` gives it). ``transform(X)`` is ``score_samples(X)`` as a column,
+    which makes a scorer usable inside a ``Pipeline`` or ``FeatureUnion``.
     """
 
     #: Name of the single output column of ``transform``.
@@ -32,10 +32,12 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_samples, 1)
         """
+        return np.asarray(self.score_samples(X)).reshape(-1, 1)
+
+    def predicted_labels(self, X):
+        """The fitted model's predicted labels for X (the label used when y is not given)."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        y_pred = self.estimator_.predict(X)
-        return self.score_samples(X, y_pred).reshape(-1, 1)
+        return self.estimator_.predict(X)
 
     def get_feature_names_out(self, input_features=None):
         """The single output column's name, e.g. ``["self_influence"]``."""
@@ -58,11 +60,18 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
             ensure_all_finite=True,
         )
 
-    def _validate_Xy(self, X, y, *, reset):
-        """Validate a labelled set; returns (X, y) with y as an array of the same length."""
+    def _validate_Xy(self, X, y, *, reset, predict_missing=False):
+        """Validate a labelled set; returns (X, y) with y as an array of the same length.
+
+        With ``predict_missing``, a missing ``y`` is replaced by the fitted model's prediction.
+        """
+        if y is None and predict_missing:
+            X = self._validate_X(X, reset=reset)
+            return X, np.asarray(self.predicted_labels(X))
         if y is None:
             raise ValueError(
-                f"{type(self).__name__} needs the labels y: scores depend on each row's label."
+                f"{type(self).__name__} requires y to be passed, but the target y is None: "
+                "scores depend on each row's label."
             )
         X = self._validate_X(X, reset=reset)
         if not self._accepts_raw_X():

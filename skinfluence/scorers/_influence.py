@@ -199,13 +199,14 @@ class InfluenceScorer(BaseTrainingScorer):
         return check_chunk_size(self.chunk_size)
 
     # -- self-influence ------------------------------------------------------------------
-    def score_samples(self, X, y):
+    def score_samples(self, X, y=None):
         """Self-influence of labelled rows, as if each were a training row.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,), default=None
+            Labels; None uses the fitted model's predictions (label-free score).
 
         Returns
         -------
@@ -214,7 +215,7 @@ class InfluenceScorer(BaseTrainingScorer):
             model's ``class_weight``).
         """
         check_is_fitted(self)
-        X, y = self._validate_Xy(X, y, reset=False)
+        X, y = self._validate_Xy(X, y, reset=False, predict_missing=True)
         return self._self_influence(X, y, self.adapter_.row_weights(y))
 
     def _self_influence(self, X, y, weights):

@@ -205,10 +205,16 @@ class LeaveOneOutScorer(BaseTrainingScorer):
             return infl.mean(axis=0)
         return infl
 
-    def score_samples(self, X, y):
-        """Actual self-influence is defined for training rows only; for other labelled rows
-        this returns the mean over leave-one-out models of the loss increase (their
-        expected influence), shape (n_samples,)."""
+    def score_samples(self, X, y=None):
+        """Mean over the leave-one-out models of the loss increase of labelled rows.
+
+        Actual self-influence is defined for training rows only (``scores_``); for other
+        rows this is their average influence from one removed training row, shape
+        (n_samples,). ``y=None`` uses the fitted model's predictions.
+        """
+        check_is_fitted(self)
+        if y is None:
+            y = self.predicted_labels(self._validate_X(X, reset=False))
         return self.influence(X, y).mean(axis=1)
 
     def __sklearn_tags__(self):

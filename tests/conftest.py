@@ -1,0 +1,41 @@
+"""Small datasets shared by the tests (all bundled with scikit-learn; no downloads)."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.preprocessing import scale
+
+
+def _shuffled(X, y, seed=0):
+    idx = np.random.RandomState(seed).permutation(len(y))
+    return X[idx], y[idx]
+
+
+@pytest.fixture(scope="session")
+def breast_cancer():
+    """Standardised breast-cancer (569 × 30, binary), shuffled with seed 0."""
+    X, y = load_breast_cancer(return_X_y=True)
+    return _shuffled(scale(X), y)
+
+
+@pytest.fixture(scope="session")
+def digits_1_vs_7():
+    """Standardised digits 1 vs 7 (361 × 64, binary), shuffled with seed 0."""
+    X, y = load_digits(return_X_y=True)
+    keep = (y == 1) | (y == 7)
+    X = scale(X[keep])
+    return _shuffled(X, y[keep])
+
+
+@pytest.fixture(scope="session")
+def wine():
+    """Standardised wine (178 × 13, 3 classes), shuffled with seed 0."""
+    X, y = load_wine(return_X_y=True)
+    return _shuffled(scale(X), y)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """Digits scaled to [0, 1] (1797 × 64, 10 classes), shuffled with seed 0."""
+    X, y = load_digits(return_X_y=True)
+    return _shuffled(X / 16.0, y)
