@@ -1,0 +1,234 @@
+"""Reading the audit's data: the bundled default or a user's CSV, checked column by column.
+
+Every problem becomes an :class:`AuditDataError` whose one-line message names the column and
+says what to do. Features are turned into a numeric matrix by a ``ColumnTransformer``
+(median imputation of numeric columns, most-frequent imputation and one-hot encoding of
+categorical ones), fitted on the training rows only; the scorers then see numbers.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.utils.multiclass import type_of_target
+
+from ._errors import AuditDataError, AuditDependencyError
+
+# An object column whose values parse as numbers this often is a numeric column with junk.
+NUMERIC_JUNK_FRACTION = 0.8
+# A text column with more distinct values than this (and than half its rows) is not categorical.
+MAX_CATEGORIES = 50
+
+
+@dataclass
+class AuditData:
+    """What the audit works on: raw features, labels, row names and optional ground truth."""
+
+    name: str
+    X: object  # DataFrame or ndarray of raw features
+    y: np.ndarray
+    row_ids: np.ndarray
+    id_name: str = "row"
+    numeric_columns: list = field(default_factory=list)
+    categorical_columns: list = field(default_factory=list)
+    is_flipped: np.ndarray | None = None
+    X_test: object = None
+    y_test: np.ndarray | None = None
+    notes: list = field(default_factory=list)
+
+
+def load_default(random_state=0):
+    """The bundled default: breast-cancer with 10% of the training labels flipped (seeded)."""
+    from ..datasets import load_noisy_breast_cancer
+
+    data = load_noisy_breast_cancer(0.1, random_state=random_state)
+    n = len(data.y_train)
+    return AuditData(
+        name=(
+            "bundled default: scikit-learn's breast-cancer data, "
+            f"{n} training rows, 10% of their labels flipped (seed {random_state})"
+        ),
+        X=data.X_train,
+        y=np.asarray(data.y_train),
+        row_ids=np.arange(n),
+        numeric_columns=list(range(data.X_train.shape[1])),
+        is_flipped=data.is_flipped,
+        X_test=data.X_test,
+        y_test=np.asarray(data.y_test),
+    )
+
+
+def _import_pandas():
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - pandas is in the test extra
+        raise AuditDependencyError(
+            "reading a CSV file needs pandas: pip install pandas (or skinfluence[all])"
+        ) from exc
+    return pd
+
+
+def _read_csv(path):
+    pd = _import_pandas()
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError as exc:
+        raise AuditDataError(f"file not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise AuditDataError(f"{path} is a directory; give the path of a CSV file") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise AuditDataError(f"{path} is empty; expected a CSV file with a header row") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AuditDataError(f"{path} is not a readable CSV file ({first})") from exc
+    if len(frame) == 0:
+        raise AuditDataError(f"{path} has a header but no data rows")
+    return frame
+
+
+def _check_column(frame, column, option):
+    if column not in frame.columns:
+        shown = ", ".join(map(str, frame.columns[:12]))
+        more = ", ..." if len(frame.columns) > 12 else ""
+        raise AuditDataError(
+            f"column {column!r} given to {option} is not in the file; its columns are: "
+            f"{shown}{more}"
+        )
+
+
+def _classify_feature(pd, frame, column, notes):
+    """Return 'numeric', 'categorical' or None (dropped); raise on unusable columns."""
+    values = frame[column]
+    if values.isna().all():
+        notes.append(f"column {column!r} is empty in every row: dropped")
+        return None
+    if pd.api.types.is_bool_dtype(values):
+        return "categorical"
+    if pd.api.types.is_numeric_dtype(values):
+        if not np.isfinite(values.dropna().to_numpy(dtype=np.float64)).all():
+            raise AuditDataError(
+                f"column {column!r} holds infinite values; replace them or blank those cells"
+            )
+        return "numeric"
+    present = values.dropna()
+    parsed = pd.to_numeric(present, errors="coerce")
+    n_numeric = int(parsed.notna().sum())
+    if n_numeric >= NUMERIC_JUNK_FRACTION * len(present):
+        bad = present[parsed.isna()]
+        position = frame.index.get_loc(bad.index[0])
+        raise AuditDataError(
+            f"column {column!r} is numeric but data row {position} holds {bad.iloc[0]!r}; "
+            "fix or blank such cells (blanks are imputed)"
+        )
+    n_distinct = present.nunique()
+    if n_distinct > max(MAX_CATEGORIES, len(present) // 2):
+        raise AuditDataError(
+            f"column {column!r} has {n_distinct} distinct text values, too many for a "
+            "category (an identifier or free text?); pass it with --id or drop it"
+        )
+    return "categorical"
+
+
+def _check_target(y, target, notes):
+    kind = type_of_target(y)
+    if kind == "continuous":
+        raise AuditDataError(
+            f"target column {target!r} holds continuous numbers; the audit looks for "
+            "mislabelled rows in classification data (give a column of class labels)"
+        )
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2:
+        raise AuditDataError(
+            f"target column {target!r} has a single class ({classes[0]!r}); "
+            "a label audit needs at least two"
+        )
+    if counts.min() < 2:
+        lone = classes[np.argmin(counts)]
+        raise AuditDataError(
+            f"class {lone!r} of target column {target!r} has a single row; out-of-fold "
+            "scores need at least 2 rows per class (fix or drop that row)"
+        )
+
+
+def load_csv(path, target, id_column=None):
+    """Read and check a user's CSV; returns :class:`AuditData`."""
+    pd = _import_pandas()
+    frame = _read_csv(path)
+    _check_column(frame, target, "--target")
+    if id_column is not None:
+        _check_column(frame, id_column, "--id")
+        if id_column == target:
+            raise AuditDataError(f"column {target!r} cannot be both --target and --id")
+    notes = []
+    missing_target = frame[target].isna().to_numpy()
+    if missing_target.all():
+        raise AuditDataError(f"target column {target!r} is empty in every row")
+    row_numbers = np.arange(len(frame))[~missing_target]
+    if missing_target.any():
+        notes.append(
+            f"{int(missing_target.sum())} rows with no value in target column {target!r}: left out"
+        )
+        frame = frame.loc[~missing_target]
+    y = frame[target].to_numpy()
+    if y.dtype == object:
+        y = y.astype(str)
+    _check_target(y, target, notes)
+    feature_columns = [c for c in frame.columns if c not in (target, id_column)]
+    numeric, categorical = [], []
+    for column in feature_columns:
+        kind = _classify_feature(pd, frame, column, notes)
+        if kind == "numeric":
+            numeric.append(column)
+        elif kind == "categorical":
+            categorical.append(column)
+    if not numeric and not categorical:
+        raise AuditDataError(
+            f"{path} has no usable feature column besides the target {target!r}"
+            + (f" and the id {id_column!r}" if id_column is not None else "")
+        )
+    X = frame[numeric + categorical].copy()
+    for column in categorical:  # one dtype per column for the encoder (bools, mixed text)
+        X[column] = X[column].map(lambda v: str(v) if pd.notna(v) else np.nan).astype(object)
+    n_missing = int(X.isna().to_numpy().sum())
+    if n_missing:
+        columns = [c for c in X.columns if X[c].isna().any()]
+        notes.append(
+            f"{n_missing} missing feature values in column(s) {', '.join(map(repr, columns))}: "
+            "imputed (median for numbers, most frequent value for categories)"
+        )
+    row_ids = frame[id_column].to_numpy() if id_column is not None else row_numbers
+    return AuditData(
+        name=f"{path}: {len(y)} rows, {len(numeric)} numeric and {len(categorical)} "
+        f"categorical feature columns, target {target!r}",
+        X=X,
+        y=y,
+        row_ids=row_ids,
+        id_name=id_column if id_column is not None else "row",
+        numeric_columns=numeric,
+        categorical_columns=categorical,
+        notes=notes,
+    )
+
+
+def make_feature_map(data):
+    """A ``ColumnTransformer`` turning the raw features into numbers (unfitted)."""
+    parts = []
+    if data.numeric_columns:
+        parts.append(("numeric", SimpleImputer(strategy="median"), data.numeric_columns))
+    if data.categorical_columns:
+        encoder = OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            max_categories=MAX_CATEGORIES,
+            sparse_output=False,
+        )
+        parts.append(
+            (
+                "categorical",
+                make_pipeline(SimpleImputer(strategy="most_frequent"), encoder),
+                data.categorical_columns,
+            )
+        )
+    return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)

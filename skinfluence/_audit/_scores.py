@@ -1,0 +1,237 @@
+"""The audit's models and scores: each score ranks training rows, higher = more suspect.
+
+A score is a :class:`ScoreSpec` in :data:`SCORES`: a name for ``--scorers``, a one-line
+description, ``unavailable(ctx)`` (None, or why it cannot run with this model / install) and
+``compute(ctx)``. The scorers of skinfluence that need a gradient model run on the audit's
+model when it has an adapter; scores that come from a second model family (a random forest)
+make the combined ranking robust when the chosen model cannot fit the data. New scorers
+plug in by adding one entry.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..scorers import InfluenceScorer, LeaveOneOutScorer, per_sample_loss
+
+MODELS = ("logistic", "hgb", "mlp")
+# Number of trees of the out-of-bag forest: enough for every row to be out of bag in ~110 of
+# them (each tree leaves out ~37% of the rows), so that its out-of-bag probability is stable.
+OOB_TREES = 300
+
+
+def make_model(name, random_state=0):
+    """The audit's model on numeric features (the feature map has already run)."""
+    if name == "logistic":
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    if name == "hgb":
+        return HistGradientBoostingClassifier(random_state=random_state)
+    if name == "mlp":
+        return make_pipeline(
+            StandardScaler(),
+            MLPClassifier(hidden_layer_sizes=(64,), max_iter=1000, random_state=random_state),
+        )
+    raise ValueError(f"model must be one of {MODELS}; got {name!r}.")
+
+
+@dataclass
+class AuditContext:
+    """What every score needs: the model, the numeric training data and the run's settings."""
+
+    model_name: str
+    model: object  # unfitted
+    Z: np.ndarray  # numeric features of the training rows
+    y: np.ndarray
+    n_jobs: int | None = None
+    random_state: int = 0
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def fitted_model(self):
+        if "fitted" not in self.cache:
+            self.cache["fitted"] = clone(self.model).fit(self.Z, self.y)
+        return self.cache["fitted"]
+
+    @property
+    def n_folds(self):
+        return int(min(5, np.unique(self.y, return_counts=True)[1].min()))
+
+    def has_gradients(self):
+        from ..models import adapter_for
+
+        try:
+            adapter_for(self.fitted_model)
+        except TypeError:
+            return False
+        return True
+
+
+def _needs_gradients(ctx):
+    if ctx.has_gradients():
+        return None
+    return (
+        f"needs a model with gradients; --model {ctx.model_name} has none here "
+        "(use --model logistic)"
+    )
+
+
+def _needs_public(name):
+    def unavailable(ctx):
+        import skinfluence
+
+        return None if hasattr(skinfluence, name) else f"skinfluence.{name} is not available"
+
+    return unavailable
+
+
+def _always(ctx):
+    return None
+
+
+def _self_influence(ctx):
+    return InfluenceScorer(ctx.model).fit(ctx.Z, ctx.y).scores_
+
+
+def _loss(ctx):
+    return per_sample_loss(ctx.fitted_model, ctx.Z, ctx.y)
+
+
+def _label_loss(proba, classes, y):
+    codes = np.searchsorted(classes, y)
+    return -np.log(np.clip(proba[np.arange(len(y)), codes], 1e-15, 1.0))
+
+
+def _out_of_fold(ctx):
+    cv = StratifiedKFold(ctx.n_folds, shuffle=True, random_state=ctx.random_state)
+    proba = cross_val_predict(
+        ctx.model, ctx.Z, ctx.y, cv=cv, method="predict_proba", n_jobs=ctx.n_jobs
+    )
+    return _label_loss(proba, np.unique(ctx.y), ctx.y)
+
+
+def _out_of_bag(ctx):
+    forest = RandomForestClassifier(
+        n_estimators=OOB_TREES,
+        oob_score=True,
+        n_jobs=ctx.n_jobs,
+        random_state=ctx.random_state,
+    ).fit(ctx.Z, ctx.y)
+    proba = np.nan_to_num(forest.oob_decision_function_, nan=1.0 / len(forest.classes_))
+    return _label_loss(proba, forest.classes_, ctx.y)
+
+
+def _leave_one_out(ctx):
+    return LeaveOneOutScorer(ctx.model, n_jobs=ctx.n_jobs).fit(ctx.Z, ctx.y).scores_
+
+
+def _scorer_estimator(name):
+    """``compute`` for a public skinfluence scorer taking the model as its first argument."""
+
+    def compute(ctx):
+        import skinfluence
+
+        return getattr(skinfluence, name)(ctx.model).fit(ctx.Z, ctx.y).scores_
+
+    return compute
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    name: str
+    description: str
+    compute: object
+    unavailable: object = _always
+
+
+SCORES = {
+    spec.name: spec
+    for spec in [
+        ScoreSpec(
+            "self-influence",
+            "influence-function estimate of how much the row's own loss rises when it is "
+            "left out (Koh & Liang 2017); gradient models only",
+            _self_influence,
+            _needs_gradients,
+        ),
+        ScoreSpec("loss", "in-sample loss of the row's label under the fitted model", _loss),
+        ScoreSpec(
+            "oof",
+            "out-of-fold loss of the row's label (stratified k-fold cross-validation of the "
+            "model; rank-equivalent to cleanlab's self-confidence)",
+            _out_of_fold,
+        ),
+        ScoreSpec(
+            "oob",
+            f"out-of-bag loss of the row's label under a {OOB_TREES}-tree random forest "
+            "(a second model family; cf. Data-OOB, Kwon & Zou 2023)",
+            _out_of_bag,
+        ),
+        ScoreSpec(
+            "loo",
+            "actual leave-one-out self-influence by retraining n times (slow: ground truth)",
+            _leave_one_out,
+        ),
+        ScoreSpec(
+            "el2n",
+            "EL2N: error norm of briefly trained probes (Paul et al. 2021)",
+            _scorer_estimator("EL2NScorer"),
+            _needs_public("EL2NScorer"),
+        ),
+        ScoreSpec(
+            "oga",
+            "outlier gradient analysis: an outlier detector on per-sample gradients "
+            "(Chhabra et al. 2024)",
+            _scorer_estimator("GradientOutlierScorer"),
+            _needs_public("GradientOutlierScorer"),
+        ),
+        ScoreSpec(
+            "memorization",
+            "Feldman-Zhang memorisation from models fitted on random subsets",
+            _scorer_estimator("MemorizationScorer"),
+            _needs_public("MemorizationScorer"),
+        ),
+    ]
+}
+
+# The default combination. Self-influence of a linear model alone finds flipped labels worse
+# than plain losses (see benchmarks/README.md, mislabel section); the rank average of scores
+# from the chosen model, its out-of-fold fit and a forest is what wins across data sets.
+DEFAULT_SCORES = ("self-influence", "oof", "oob")
+
+
+def resolve_scores(requested, ctx):
+    """The scores to compute and notes on those left out; explicit requests must run."""
+    from ._errors import AuditUsageError
+
+    if requested is None:
+        names, explicit = DEFAULT_SCORES, False
+    else:
+        names, explicit = requested, True
+    chosen, notes = [], []
+    for name in names:
+        if name not in SCORES:
+            raise AuditUsageError(
+                f"unknown scorer {name!r} in --scorers; choose from {', '.join(SCORES)}"
+            )
+        reason = SCORES[name].unavailable(ctx)
+        if reason is None:
+            chosen.append(name)
+        elif explicit:
+            raise AuditUsageError(f"scorer {name!r} cannot run: {reason}")
+        else:
+            notes.append(f"score {name!r} skipped: {reason}")
+    return chosen, notes
+
+
+def combine(scores):
+    """Rank average (in [0, 1], higher = more suspect) of a dict of equal-length scores."""
+    ranks = [rankdata(s, method="average") / len(s) for s in scores.values()]
+    return np.mean(ranks, axis=0)
