@@ -10,12 +10,15 @@ Parameter layout: θ is the (d, K) matrix ``[coef_.T; intercept_]`` flattened ro
 d = n_features (+1 with an intercept).
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, log_expit, logsumexp, softmax
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
+from ..exceptions import IllConditionedHessianWarning
 from ._base import GradientMatrix, ModelAdapter
 
 
@@ -290,6 +293,22 @@ class LogisticRegressionAdapter(LinearModelAdapter):
             per_class = np.array([cw.get(c, 1.0) for c in self.classes_])
         return w * per_class[codes]
 
+    def hessian(self, X, y, sample_weight=None):
+        H = super().hessian(X, y, sample_weight)
+        if self.penalty_ is None:
+            R, _ = self._derivatives(self.outputs(self.features(X)), self.encode_target(y))
+            if np.abs(R).max() < _SEPARATED_RESIDUAL:
+                warnings.warn(
+                    "The training data are (almost) perfectly separated and the model has no "
+                    f"penalty: every training row is fitted with probability > "
+                    f"{1 - _SEPARATED_RESIDUAL}, the maximum-likelihood solution does not exist "
+                    "and the Hessian vanishes, so influence is meaningless. Use an l2 penalty "
+                    "(finite C) or pass damping to InfluenceScorer.",
+                    IllConditionedHessianWarning,
+                    stacklevel=3,
+                )
+        return H
+
     def null_space(self):
         if self.binary:
             return None
@@ -320,6 +339,10 @@ class LogisticRegressionAdapter(LinearModelAdapter):
         S = -P[:, :, None] * P[:, None, :]
         S[:, np.arange(P.shape[1]), np.arange(P.shape[1])] += P
         return R, S
+
+
+# All residuals below this: the unpenalised fit has (nearly) separated the data.
+_SEPARATED_RESIDUAL = 1e-3
 
 
 def _effective_logistic_penalty(est):

@@ -1,0 +1,182 @@
+"""Linear adapters against scikit-learn's own objective (``LinearModelLoss``), independently.
+
+scikit-learn minimises ``(1/s) Σ w_i ℓ_i + (λ/2)‖W‖²`` with s = Σ w_i and λ = 1/(C s) for
+LogisticRegression; our adapters use the sum form ``Σ w_i ℓ_i + ‖W‖²/(2C)``, i.e. sklearn's
+objective times s. The references below are built from sklearn's private ``LinearModelLoss``
+(the very object its solvers minimise) and never from our code.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
+from sklearn.base import clone
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.linear_model._linear_loss import LinearModelLoss
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skinfluence.models import LinearGradientMatrix, PipelineAdapter, adapter_for
+
+
+def _sklearn_reference(model, X, y, sample_weight=None):
+    """Per-sample gradients (n, p) and sum-form Hessian (p, p) from sklearn's LinearModelLoss."""
+    classes = model.classes_
+    K = 1 if len(classes) == 2 else len(classes)
+    base = HalfBinomialLoss() if K == 1 else HalfMultinomialLoss(n_classes=K)
+    loss = LinearModelLoss(base_loss=base, fit_intercept=model.fit_intercept)
+    target = np.searchsorted(classes, y).astype(np.float64)
+    coef = model.coef_.T  # (d0, K)
+    if model.fit_intercept:
+        coef = np.vstack([coef, model.intercept_[None]])
+    coef = coef.ravel() if K > 1 else coef[:, 0]  # sklearn's flat layout = ours: (d, K) C-order
+    if K > 1:  # sklearn expects classes contiguous: (K, d) in Fortran order, the same numbers
+        coef = coef.reshape(-1, K).T.ravel(order="F")
+    n = len(y)
+    sw = np.ones(n) if sample_weight is None else sample_weight
+    grads = np.empty((n, len(coef)))
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = 1.0
+        grads[i] = loss.gradient(coef, X, target, sample_weight=e).ravel(order="F")
+    s = sw.sum()
+    penalty = 0.0 if model.C == np.inf else 1.0 / (model.C * s)
+    _, hess, _ = loss.gradient_hessian(coef, X, target, sample_weight=sw, l2_reg_strength=penalty)
+    return grads, hess * s
+
+
+@pytest.mark.parametrize("C", [0.1, 1.0, 10.0])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_sklearn_solution_is_a_stationary_point(breast_cancer, wine, C, fit_intercept):
+    # At scikit-learn's solution the gradient of our sum-form objective must vanish. lbfgs stops
+    # at gtol=tol on sklearn's scaled objective (1/(n)·ours), so with tol=1e-10 the sum-form
+    # gradient is below ~1e-5 relative to the data term's scale.
+    for X, y in (breast_cancer, wine):
+        model = LogisticRegression(C=C, fit_intercept=fit_intercept, tol=1e-10, max_iter=10_000)
+        model.fit(X, y)
+        adapter = adapter_for(model)
+        G = adapter.gradients(X, y)
+        total = G.rmatmul(np.ones((len(y), 1)))[:, 0]
+        total += adapter.penalty_diagonal() * adapter.params()
+        scale = np.abs(G.dense_rows(slice(None))).sum(axis=0).max()
+        assert np.abs(total).max() < 1e-5 * scale
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"fit_intercept": False},
+        {"C": 0.05},
+        {"class_weight": {0: 2.0, 1: 0.5, 2: 1.5}},
+        {"class_weight": "balanced"},
+    ],
+)
+@pytest.mark.parametrize("dataset", ["breast_cancer", "wine"])
+def test_gradients_and_hessian_match_sklearn_objective(request, dataset, params):
+    X, y = request.getfixturevalue(dataset)
+    X, y = X[:120], y[:120]
+    if "class_weight" in params and isinstance(params["class_weight"], dict):
+        params = {"class_weight": {c: w for c, w in params["class_weight"].items() if c in y}}
+    sw = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    model = LogisticRegression(max_iter=5000, **params).fit(X, y, sample_weight=sw)
+    adapter = adapter_for(model)
+    weights = adapter.row_weights(y, sw)
+    G_ref, H_ref = _sklearn_reference(model, X, y, weights)
+    G = adapter.gradients(X, y)
+    np.testing.assert_allclose(G.dense_rows(slice(None)), G_ref, rtol=1e-10, atol=1e-12)
+    H = adapter.hessian(X, y, sample_weight=sw)
+    np.testing.assert_allclose(H, H_ref, rtol=1e-9, atol=1e-9 * np.abs(H_ref).max())
+    V = np.random.RandomState(1).randn(adapter.n_params, 3)
+    np.testing.assert_allclose(adapter.hvp(X, y, V, sample_weight=sw), H_ref @ V, rtol=1e-9)
+
+
+def test_gradient_matrix_products_never_need_dense_rows(wine):
+    X, y = wine
+    adapter = adapter_for(LogisticRegression().fit(X, y))
+    G = adapter.gradients(X, y)
+    D = G.dense_rows(slice(None))
+    rng = np.random.RandomState(0)
+    V, U = rng.randn(G.shape[1], 4), rng.randn(G.shape[0], 2)
+    np.testing.assert_allclose(G.matmul(V), D @ V, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(G.rmatmul(U), D.T @ U, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(G.row_norms(), np.linalg.norm(D, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(G.take([3, 1]).dense_rows(slice(None)), D[[3, 1]])
+
+
+def test_sparse_input_gives_the_same_gradients_and_hessian(breast_cancer):
+    X, y = breast_cancer
+    X = np.where(np.abs(X) > 1, X, 0.0)
+    model = LogisticRegression().fit(X, y)
+    dense, sparse = adapter_for(model), adapter_for(model)
+    Xs = sp.csr_matrix(X)
+    assert isinstance(sparse.gradients(Xs, y), LinearGradientMatrix)
+    np.testing.assert_allclose(sparse.hessian(Xs, y), dense.hessian(X, y), rtol=1e-12)
+    V = np.ones((dense.n_params, 2))
+    np.testing.assert_allclose(
+        sparse.gradients(Xs, y).matmul(V), dense.gradients(X, y).matmul(V), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("Model", [Ridge, LinearRegression])
+def test_squared_loss_objective_is_stationary_and_hessian_exact(breast_cancer, Model):
+    X, y_cls = breast_cancer
+    y = X[:, 0] * 2.0 - X[:, 3] + np.random.RandomState(0).randn(len(y_cls))
+    sw = np.random.RandomState(1).uniform(0.5, 2, len(y))
+    model = (Model(alpha=3.0) if Model is Ridge else Model()).fit(X, y, sample_weight=sw)
+    adapter = adapter_for(model)
+    G = adapter.gradients(X, y)
+    total = G.rmatmul(sw[:, None])[:, 0] + adapter.penalty_diagonal() * adapter.params()
+    assert np.abs(total).max() < 1e-8 * np.abs(G.dense_rows(slice(None))).sum()
+    # The squared loss is quadratic: its Hessian is 2 X̃ᵀ W X̃ + 2α on the coefficients.
+    Xt = np.hstack([X, np.ones((len(y), 1))])
+    H_ref = 2 * Xt.T @ (Xt * sw[:, None])
+    if Model is Ridge:
+        H_ref[np.arange(30), np.arange(30)] += 6.0
+    np.testing.assert_allclose(adapter.hessian(X, y, sample_weight=sw), H_ref, rtol=1e-10)
+
+
+def test_multinomial_null_space_is_exact_flat_direction(wine):
+    X, y = wine
+    model = LogisticRegression().fit(X, y)
+    adapter = adapter_for(model)
+    B = adapter.null_space()
+    assert B.shape == (adapter.n_params, 1)
+    H = adapter.hessian(X, y)
+    assert np.abs(H @ B).max() < 1e-10 * np.abs(H).max()
+    G = adapter.gradients(X, y).dense_rows(slice(None))
+    assert np.abs(G @ B).max() < 1e-12  # every per-sample gradient is orthogonal to it
+    no_icpt = adapter_for(clone(model).set_params(fit_intercept=False).fit(X, y))
+    assert no_icpt.null_space() is None
+
+
+def test_pipeline_adapter_uses_transformed_features(breast_cancer):
+    X, y = breast_cancer
+    pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X * 7 + 3, y)
+    adapter = adapter_for(pipe)
+    assert isinstance(adapter, PipelineAdapter)
+    inner = adapter_for(pipe[-1])
+    Z = pipe[:-1].transform(X * 7 + 3)
+    np.testing.assert_allclose(adapter.loss(X * 7 + 3, y), inner.loss(Z, y))
+    np.testing.assert_allclose(adapter.hessian(X * 7 + 3, y), inner.hessian(Z, y))
+
+
+def test_unsupported_and_unfitted_estimators():
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(TypeError, match="MemorizationScorer or LeaveOneOutScorer"):
+        adapter_for(RandomForestClassifier().fit([[0.0], [1.0]], [0, 1]))
+    with pytest.raises(NotFittedError):
+        adapter_for(LogisticRegression())
+    with pytest.raises(TypeError, match="not twice differentiable"):
+        adapter_for(LogisticRegression(l1_ratio=1.0, solver="saga").fit([[0.0], [1.0]], [0, 1]))
+
+
+def test_unknown_labels_and_wrong_feature_count(breast_cancer):
+    X, y = breast_cancer
+    adapter = adapter_for(LogisticRegression().fit(X, y))
+    with pytest.raises(ValueError, match="not fitted on"):
+        adapter.loss(X[:2], np.array([0, 5]))
+    with pytest.raises(ValueError, match="features"):
+        adapter.loss(X[:2, :5], y[:2])
