@@ -1,0 +1,229 @@
+"""``GraNdScorer``: expected per-sample gradient norm early in training (Paul et al. 2021)."""
+
+import numbers
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import is_classifier
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import check_chunk_size
+from ..models import adapter_for
+from ._base import BaseTrainingScorer, validated_sample_weight
+from ._el2n import consensus_labels, fit_probe, probe_inputs, probe_seeds, progress
+
+
+def _gradient_norms(adapter, estimator, X, y, classes, chunk_size):
+    Xp, yp = probe_inputs(estimator, X, y, classes)
+    return adapter.gradients(Xp, yp).row_norms(chunk_size=chunk_size)
+
+
+def _fit_and_norms(estimator, probe_params, seed, X, y, sample_weight, classes, chunk_size):
+    probe = fit_probe(estimator, probe_params, seed, X, y, sample_weight, classes)
+    adapter = adapter_for(probe)
+    return probe, adapter, _gradient_norms(adapter, probe, X, y, classes, chunk_size)
+
+
+class GraNdScorer(BaseTrainingScorer):
+    """GraNd: norm of each row's loss gradient, averaged over probes trained briefly (or not
+    at all) from different seeds.
+
+    ``scores_[i]`` is the mean over ``n_repeats`` probes of ``‖∇θ ℓ(z_i; θ_probe)‖₂``, the
+    gradient of the loss the model minimises with respect to all its parameters. **Higher =
+    harder**: rows the probes fit badly (or that sit far from the data, for linear models)
+    pull hardest on the parameters.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A model with a gradient adapter (:func:`skinfluence.models.adapter_for`): the linear
+        families (closed form ``x̃ ⊗ r``), a Pipeline ending in one, or a skorch net (with
+        the ``torch`` extra; per-sample gradients through ``torch.func``). ``fit`` trains
+        clones; the object passed is never modified.
+    n_repeats : int, default=5
+        Number of probes, each with its own seed (every ``random_state`` parameter, nested
+        ones included; skorch nets through ``torch.manual_seed``): the expectation over
+        initialisations. Deterministic models (``LogisticRegression`` with lbfgs) give
+        identical probes: use ``n_repeats=1`` for them.
+    probe_params : dict, default=None
+        Parameters set on each probe, to evaluate the gradient at or shortly after
+        initialisation: ``{"max_epochs": 0}`` (skorch: the initial weights) or a few epochs,
+        ``{"max_iter": 1}`` for scikit-learn. None trains the probes as configured (the
+        gradient norm at the end of training). scikit-learn's ``ConvergenceWarning`` is
+        silenced when given.
+    chunk_size : int, default=None
+        Rows whose gradients are formed at once (default 4096): bounds the memory.
+    random_state : int, RandomState instance or None, default=None
+        Draws the probes' seeds.
+    n_jobs : int, default=None
+        Probes are trained in parallel through joblib.
+    verbose : int, default=0
+        Progress bar over probes when > 0.
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The fitted probes.
+    adapters_ : list of ModelAdapter
+        Their gradient adapters.
+    repeat_scores_ : ndarray of shape (n_repeats, n_train)
+        Gradient norms under each probe.
+    scores_ : ndarray of shape (n_train,)
+        Their mean over the probes.
+    classes_ : ndarray of shape (n_classes,)
+        Defined for classifiers.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when X has string column names.
+
+    See Also
+    --------
+    EL2NScorer : the error norm; for a linear model with softmax output the gradient is
+        ``x̃ ⊗ (p − onehot(y))``, so GraNd = EL2N × ``‖x̃‖`` per probe.
+    skinfluence.PruningSelector : keeps a fraction of rows by this score.
+
+    Notes
+    -----
+    The gradient is that of the unweighted per-sample loss ℓ in the adapter's sum-form
+    objective (see :mod:`skinfluence.models`): for ``LogisticRegression`` the log-loss of
+    the row w.r.t. ``[coef_, intercept_]``. For a linear model it is the closed form
+    ``x̃_i ⊗ (∂ℓ/∂η_i)`` and ``‖g_i‖ = ‖x̃_i‖ ‖∂ℓ/∂η_i‖``, computed without forming the
+    n × p gradient matrix. At the usual zero initialisation of a linear model every
+    residual has the same size, so GraNd at initialisation only ranks rows by ``‖x̃_i‖``;
+    the labels enter after a few iterations. Paul et al. average over 10 random
+    initialisations of a deep net.
+
+    Cost: ``n_repeats`` probe fits, plus O(n p) per probe for the norms (linear: O(nnz(X) +
+    n K)); memory O(chunk_size · p).
+
+    References
+    ----------
+    Paul, M., Ganguli, S. & Dziugaite, G. K. (2021). Deep learning on a data diet: finding
+    important examples early in training. NeurIPS.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skinfluence import GraNdScorer
+    >>> X, y = load_iris(return_X_y=True)
+    >>> scorer = GraNdScorer(LogisticRegression(), n_repeats=1, probe_params={"max_iter": 2})
+    >>> scorer.fit(X, y).scores_.shape
+    (150,)
+    """
+
+    score_name = "grand"
+
+    _parameter_constraints = {  # noqa: RUF012
+        "estimator": [HasMethods(["fit"])],
+        "n_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
+        "probe_params": [dict, None],
+        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "n_jobs": [numbers.Integral, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        n_repeats=5,
+        probe_params=None,
+        chunk_size=None,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.n_repeats = n_repeats
+        self.probe_params = probe_params
+        self.chunk_size = chunk_size
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Train the probes and compute ``scores_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to every probe's ``fit`` (the score itself is the unweighted gradient).
+
+        Returns
+        -------
+        self : GraNdScorer
+        """
+        self._validate_params()
+        chunk = check_chunk_size(self.chunk_size)
+        X, y = self._validate_Xy(X, y, reset=True)
+        sample_weight = validated_sample_weight(sample_weight, len(y))
+        self.classes_ = None
+        if is_classifier(self.estimator):
+            check_classification_targets(y)
+            self.classes_ = np.unique(y)
+        seeds = probe_seeds(self.random_state, self.n_repeats)
+        jobs = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+            delayed(_fit_and_norms)(
+                self.estimator,
+                self.probe_params,
+                seed,
+                X,
+                y,
+                sample_weight,
+                self.classes_,
+                chunk,
+            )
+            for seed in seeds
+        )
+        results = list(progress(jobs, len(seeds), self.verbose, type(self).__name__))
+        self.estimators_ = [probe for probe, _, _ in results]
+        self.adapters_ = [adapter for _, adapter, _ in results]
+        self.repeat_scores_ = np.stack([norms for _, _, norms in results])
+        self.scores_ = self.repeat_scores_.mean(axis=0)
+        return self
+
+    def score_samples(self, X, y=None):
+        """Mean gradient norm of labelled rows under the fitted probes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), default=None
+            Labels; None uses the probes' consensus prediction.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        if y is None:
+            y = self.predicted_labels(X)
+        y = np.asarray(y)
+        if len(y) != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {len(y)}.")
+        chunk = check_chunk_size(self.chunk_size)
+        return np.mean(
+            [
+                _gradient_norms(a, p, X, y, self.classes_, chunk)
+                for p, a in zip(self.estimators_, self.adapters_, strict=True)
+            ],
+            axis=0,
+        )
+
+    def predicted_labels(self, X):
+        """The probes' consensus label (classifiers) or mean prediction (regressors)."""
+        check_is_fitted(self)
+        return consensus_labels(self.estimators_, X, self.classes_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.sparse = not self._accepts_raw_X()
+        return tags
