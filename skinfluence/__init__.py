@@ -5,12 +5,13 @@ estimators. ``import skinfluence`` never imports torch or matplotlib.
 """
 
 from . import exceptions
-from .scorers import InfluenceScorer, LeaveOneOutScorer
+from .scorers import InfluenceScorer, LeaveOneOutScorer, MemorizationScorer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "InfluenceScorer",
     "LeaveOneOutScorer",
+    "MemorizationScorer",
     "exceptions",
 ]

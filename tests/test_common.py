@@ -7,18 +7,27 @@ cannot hold by design, the reason to EXPECTED_FAILURES.
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skinfluence import InfluenceScorer, LeaveOneOutScorer
+from skinfluence import InfluenceScorer, LeaveOneOutScorer, MemorizationScorer
 
 ESTIMATORS = [
     InfluenceScorer(LogisticRegression()),
     LeaveOneOutScorer(LogisticRegression()),
+    MemorizationScorer(LogisticRegression(), n_estimators=20),
 ]
 
 _WEIGHT_IS_NOT_REPETITION = (
     "leaving out a row of weight 2 removes both copies, leaving out one of two repeated rows "
     "removes one: leave-one-out is not invariant to replacing repetition by weight"
 )
+_SUBSETS_SPLIT_REPEATS = (
+    "subsets are drawn over rows: one of two repeated rows can be left out while its copy "
+    "is kept, whereas a row of weight 2 is kept or left out whole"
+)
 EXPECTED_FAILURES = {
+    "MemorizationScorer": {
+        "check_sample_weight_equivalence_on_dense_data": _SUBSETS_SPLIT_REPEATS,
+        "check_sample_weight_equivalence_on_sparse_data": _SUBSETS_SPLIT_REPEATS,
+    },
     "LeaveOneOutScorer": {
         "check_sample_weight_equivalence_on_dense_data": _WEIGHT_IS_NOT_REPETITION,
         "check_sample_weight_equivalence_on_sparse_data": _WEIGHT_IS_NOT_REPETITION,

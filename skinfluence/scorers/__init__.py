@@ -3,5 +3,12 @@
 from ._base import BaseTrainingScorer
 from ._influence import InfluenceScorer
 from ._loo import LeaveOneOutScorer, per_sample_loss
+from ._memorization import MemorizationScorer
 
-__all__ = ["BaseTrainingScorer", "InfluenceScorer", "LeaveOneOutScorer", "per_sample_loss"]
+__all__ = [
+    "BaseTrainingScorer",
+    "InfluenceScorer",
+    "LeaveOneOutScorer",
+    "MemorizationScorer",
+    "per_sample_loss",
+]

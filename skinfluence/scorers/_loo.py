@@ -4,7 +4,7 @@ import copy
 import numbers
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, gen_even_slices
@@ -31,6 +31,20 @@ def per_sample_loss(estimator, X, y):
     pred = np.asarray(estimator.predict(X), dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     return ((pred - y) ** 2).reshape(len(y), -1).sum(axis=1)
+
+
+def n_parallel_batches(n_fits, n_jobs, verbose=0):
+    """How many joblib tasks to split ``n_fits`` fits into.
+
+    About four tasks per worker of the *active* joblib backend (``effective_n_jobs`` reads
+    ``joblib.parallel_config``, so a dask cluster's workers count), one task when
+    sequential, at least 20 with a progress bar so that it moves.
+    """
+    workers = effective_n_jobs(n_jobs)
+    n_tasks = 1 if workers == 1 else 4 * workers
+    if verbose:
+        n_tasks = max(n_tasks, 20)
+    return max(1, min(n_fits, n_tasks))
 
 
 _QUASI_NEWTON = ("lbfgs", "newton-cg", "sag", "saga")
@@ -167,9 +181,7 @@ class LeaveOneOutScorer(BaseTrainingScorer):
         base = fit_clone(_tightened(self.estimator, self.refit_tol), X, y, sample_weight)
         warm = self.warm_start and "warm_start" in _final_step(base).get_params(deep=False)
         n = len(y)
-        n_jobs = self.n_jobs or 1
-        n_tasks = min(n, max(1, 4 * abs(n_jobs)) if n_jobs != 1 else 1)
-        n_tasks = max(n_tasks, min(n, 20)) if self.verbose else n_tasks
+        n_tasks = n_parallel_batches(n, self.n_jobs, self.verbose)
         parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
         tasks = parallel(
             delayed(_refit_without)(base, X, y, sample_weight, range(n)[s], warm)
