@@ -55,7 +55,10 @@ class LinearGradientMatrix(GradientMatrix):
         """``x̃_iᵀ V_c`` for every row i, output c and column of V: shape (n, K, k)."""
         k = V.shape[1]
         Vw, Vb = self._split(V)
-        XV = np.asarray(self.X @ Vw.reshape(self.n_features, -1)).reshape(-1, self.n_outputs, k)
+        # A C-contiguous right operand keeps the product on BLAS (a strided view of a solver's
+        # Fortran-ordered output does not).
+        Vw = np.ascontiguousarray(Vw.reshape(self.n_features, -1))
+        XV = np.asarray(self.X @ Vw).reshape(-1, self.n_outputs, k)
         if Vb is not None:
             XV += Vb[None]
         return XV
@@ -219,12 +222,20 @@ class LinearModelAdapter(ModelAdapter):
         return out.ravel() if one_d else out
 
 
+# Rows per block when forming X̃ᵀ diag(w) X̃: bounds the temporary to 8192 × d doubles
+# (4 MB at d = 64) while each block stays a large, BLAS-efficient GEMM.
+_GRAM_BLOCK_ROWS = 8192
+
+
 def _weighted_gram(X, w, fit_intercept, G):
     """``X̃ᵀ diag(w) X̃`` as a dense (d, d) array, X dense or sparse."""
     if sp.issparse(X):
         XtWX = (X.T @ X.multiply(w[:, None]).tocsr()).toarray()
-    else:
-        XtWX = X.T @ (X * w[:, None])
+    else:  # by blocks of rows: the temporary w ⊙ X is block × d, not n × d
+        XtWX = np.zeros((X.shape[1], X.shape[1]))
+        for start in range(0, X.shape[0], _GRAM_BLOCK_ROWS):
+            Xb = X[start : start + _GRAM_BLOCK_ROWS]
+            XtWX += Xb.T @ (Xb * w[start : start + _GRAM_BLOCK_ROWS, None])
     if not fit_intercept:
         return XtWX
     XtW = np.asarray(X.T @ w).ravel()
