@@ -5,6 +5,7 @@ import sys
 import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch, _safe_indexing
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..metrics import detection_scores
@@ -64,6 +65,42 @@ def run_audit(
     Parameters mirror the command-line options (see ``skinfluence audit --help``).
     """
     stream = stream or sys.stdout
+    # Native thread pools (OpenMP in gradient boosting, BLAS) follow --n-jobs: on small data and
+    # busy machines, unlimited threads cost 100x more than they give (measured: 13.7 s vs 0.1 s
+    # for one 112-row HistGradientBoosting fit on a loaded 2-core machine).
+    threads = None if n_jobs is not None and n_jobs < 0 else (n_jobs or 1)
+    with threadpool_limits(limits=threads):
+        return _run_audit(
+            path,
+            target=target,
+            model=model,
+            scorers=scorers,
+            output=output,
+            report=report,
+            n_jobs=n_jobs,
+            id_column=id_column,
+            validation_fraction=validation_fraction,
+            top=top,
+            random_state=random_state,
+            stream=stream,
+        )
+
+
+def _run_audit(
+    path,
+    *,
+    target,
+    model,
+    scorers,
+    output,
+    report,
+    n_jobs,
+    id_column,
+    validation_fraction,
+    top,
+    random_state,
+    stream,
+):
     if path is None:
         if target is not None or id_column is not None:
             raise AuditUsageError("--target and --id need a CSV file")
