@@ -1,11 +1,19 @@
 """Inverse-Hessian solvers: ``(H + λI)⁻¹ V`` for the influence scorers."""
 
+from ._arnoldi import ArnoldiSolver
 from ._base import InverseHessianSolver, available_methods, make_solver, register_solver
+from ._cg import ConjugateGradientSolver
 from ._direct import DirectSolver
+from ._identity import IdentitySolver
+from ._lissa import LissaSolver
 
 __all__ = [
+    "ArnoldiSolver",
+    "ConjugateGradientSolver",
     "DirectSolver",
+    "IdentitySolver",
     "InverseHessianSolver",
+    "LissaSolver",
     "available_methods",
     "make_solver",
     "register_solver",

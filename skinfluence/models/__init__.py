@@ -9,6 +9,19 @@ from ._linear import (
 )
 from ._pipeline import PipelineAdapter
 from ._registry import SUPPORTED_FAMILIES, adapter_for, register_adapter, register_lazy_family
+from ._torch import ParameterSubset, TorchAdapter, TorchModule, torch_adapter
+
+# Registered by class path: nothing imports torch or skorch until an adapter is built. Eager
+# rather than through ``register_lazy_family("skorch.", ...)`` so that users' own subclasses of
+# the skorch nets (defined outside ``skorch.``) are found through their base classes.
+for _path in (
+    "skorch.classifier.NeuralNetClassifier",
+    "skorch.classifier.NeuralNetBinaryClassifier",
+    "skorch.regressor.NeuralNetRegressor",
+    "skinfluence.models._torch.TorchModule",
+    "skinfluence.models._torch.ParameterSubset",
+):
+    register_adapter(_path, torch_adapter)
 
 __all__ = [
     "SUPPORTED_FAMILIES",
@@ -17,8 +30,11 @@ __all__ = [
     "LinearRegressionAdapter",
     "LogisticRegressionAdapter",
     "ModelAdapter",
+    "ParameterSubset",
     "PipelineAdapter",
     "RidgeAdapter",
+    "TorchAdapter",
+    "TorchModule",
     "adapter_for",
     "register_adapter",
     "register_lazy_family",

@@ -1,0 +1,105 @@
+"""Low-rank inverse Hessian from its top eigenpairs (``method="arnoldi"``)."""
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy.sparse.linalg import eigsh
+from sklearn.utils import check_random_state
+
+from ..exceptions import IllConditionedHessianWarning
+from ._base import InverseHessianSolver, register_solver
+from ._cg import _HessianOperator
+
+
+@register_solver
+class ArnoldiSolver(InverseHessianSolver):
+    """Inverse on the top-``rank`` eigenspace of H (Schioppa et al. 2022, ``method="arnoldi"``).
+
+    Finds the ``rank`` eigenpairs of H of largest magnitude with ARPACK's Lanczos iteration
+    (``scipy.sparse.linalg.eigsh`` on a ``LinearOperator`` of HVPs, the symmetric form of
+    Arnoldi), then applies ``Q diag(1/(λ_j + damping)) Qᵀ``: the inverse restricted to the
+    directions where H curves most, with the rest of the space ignored.
+
+    Cost: O(rank) HVPs once (about 2-3 × rank, each O(n p) for a net), memory O(p · rank);
+    O(p · rank · k) per block of k vectors, so it suits many test points (e.g. self-influence
+    of every training row). Accuracy knob: ``rank`` (the test suite documents the rank that
+    reaches a Pearson correlation ≥ 0.9 with ``direct`` on an MLP). Eigenvalues with
+    ``λ_j + damping ≤ 0`` (negative curvature of a non-convex objective) are dropped with an
+    :class:`~skinfluence.exceptions.IllConditionedHessianWarning`.
+
+    Parameters
+    ----------
+    damping : float, default=0.0
+        λ added to the kept eigenvalues.
+    rank : int, default=50
+        Number of eigenpairs (at most p − 1).
+    tol : float, default=0.0
+        ARPACK's relative accuracy of the eigenvalues (0: machine precision).
+    random_state : int, RandomState instance or None, default=0
+        Seeds the start vector of the iteration.
+
+    References
+    ----------
+    Schioppa, A., Zablotskaia, P., Vilar, D. & Sokolov, A. (2022). Scaling up influence
+    functions. AAAI.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import scale
+    >>> from skinfluence.models import adapter_for
+    >>> from skinfluence.inverse import ArnoldiSolver, DirectSolver
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = scale(X)
+    >>> adapter = adapter_for(LogisticRegression().fit(X, y))
+    >>> v = adapter.gradients(X[:1], y[:1]).dense_rows(slice(None)).T
+    >>> low_rank = ArnoldiSolver(rank=30).fit(adapter, X, y).solve(v)
+    >>> bool(np.allclose(low_rank, DirectSolver().fit(adapter, X, y).solve(v), rtol=1e-6))
+    True
+    """
+
+    name = "arnoldi"
+
+    def __init__(self, damping=0.0, *, rank=50, tol=0.0, random_state=0):
+        super().__init__(damping)
+        if not isinstance(rank, numbers.Integral) or rank < 1:
+            raise ValueError(f"rank must be a positive integer; got {rank!r}.")
+        self.rank = rank
+        self.tol = tol
+        self.random_state = random_state
+
+    def fit(self, adapter, X, y, sample_weight=None):
+        p = adapter.n_params
+        operator = _HessianOperator(adapter, X, y, sample_weight, 0.0)
+        if p <= self.rank + 1:  # small problem: the full spectrum from p HVPs
+            evals, evecs = np.linalg.eigh(operator(np.eye(p)))
+        else:
+            v0 = check_random_state(self.random_state).standard_normal(p)
+            evals, evecs = eigsh(
+                operator.linear_operator(), k=self.rank, which="LM", tol=self.tol, v0=v0
+            )
+        shifted = evals + self.damping
+        keep = shifted > np.finfo(float).eps * np.abs(shifted).max() * p
+        if not keep.all():
+            warnings.warn(
+                f"{np.sum(~keep)} of the top {len(evals)} eigenvalues of H + λI are not positive "
+                f"(smallest {shifted.min():.3g}); their directions are dropped. Pass damping > "
+                f"{-shifted.min():.3g} to keep them.",
+                IllConditionedHessianWarning,
+                stacklevel=3,
+            )
+        self.eigenvalues_ = evals[keep]
+        self.eigenvectors_ = evecs[:, keep]
+        self.n_params_ = p
+        self.n_hvps_ = operator.n_products
+        return self
+
+    def solve(self, V):
+        V = np.asarray(V, dtype=np.float64)
+        Q = self.eigenvectors_
+        inv = 1.0 / (self.eigenvalues_ + self.damping)
+        QtV = Q.T @ V
+        return Q @ (inv[:, None] * QtV if QtV.ndim == 2 else inv * QtV)

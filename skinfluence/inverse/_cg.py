@@ -1,0 +1,185 @@
+"""Conjugate gradients on Hessian-vector products (``method="cg"``)."""
+
+import warnings
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator, cg
+
+from ..exceptions import ConvergenceWarning
+from ._base import InverseHessianSolver, register_solver
+
+
+class _HessianOperator:
+    """``(H + λI + B Bᵀ) V`` through the adapter's HVPs (B: exact flat directions)."""
+
+    def __init__(self, adapter, X, y, sample_weight, damping):
+        self.adapter, self.X, self.y, self.sample_weight = adapter, X, y, sample_weight
+        self.damping = damping
+        self.null_space = adapter.null_space()
+        self.n_params = adapter.n_params
+        self.n_products = 0  # HVP columns computed, for cost reporting
+
+    def __call__(self, V):
+        V = np.asarray(V, dtype=np.float64).reshape(self.n_params, -1)
+        self.n_products += V.shape[1]
+        out = self.adapter.hvp(self.X, self.y, V, sample_weight=self.sample_weight)
+        out = out + self.damping * V
+        if self.null_space is not None:
+            out += self.null_space @ (self.null_space.T @ V)
+        return out
+
+    def linear_operator(self):
+        p = self.n_params
+        return LinearOperator((p, p), matvec=lambda v: self(v)[:, 0], dtype=np.float64)
+
+
+@register_solver
+class ConjugateGradientSolver(InverseHessianSolver):
+    """Conjugate gradients with Hessian-vector products (``method="cg"``).
+
+    Solves ``(H + λI) x = v`` for each column of V without forming H: each iteration costs
+    one HVP, O(n p) for a net or O(nnz(X) K) for a linear model. Cost O(iters · n p · k) for
+    k right-hand sides, memory O(p k). Accuracy knob: ``rtol`` (relative residual per column);
+    the number of iterations grows with √cond(H + λI), so ``damping`` speeds it up (and is
+    needed when H is indefinite, as for a net away from a minimum).
+
+    With ``block=True`` (default) the k columns run as k independent CG recursions sharing one
+    batched HVP per iteration (the same iterates as ``scipy.sparse.linalg.cg`` column by
+    column, a few times faster for torch models since a batched HVP costs much less than k
+    single ones: see benchmarks/README.md); ``block=False`` calls ``scipy.sparse.linalg.cg``
+    on a ``LinearOperator`` for each column.
+
+    Warns :class:`~skinfluence.exceptions.ConvergenceWarning` with the worst relative residual
+    and a suggested ``damping`` when a column has not converged after ``maxiter`` iterations
+    or meets non-positive curvature (H + λI not positive definite).
+
+    Parameters
+    ----------
+    damping : float, default=0.0
+        λ added to the diagonal of H.
+    rtol : float, default=1e-6
+        Stop a column when ``‖v − (H + λI) x‖ ≤ rtol ‖v‖``.
+    maxiter : int, default=None
+        Iterations per column; None: ``min(p, 1000)``.
+    block : bool, default=True
+        Batched recursion over the columns (True) or scipy's CG per column (False).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import scale
+    >>> from skinfluence.models import adapter_for
+    >>> from skinfluence.inverse import ConjugateGradientSolver, DirectSolver
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = scale(X)
+    >>> adapter = adapter_for(LogisticRegression().fit(X, y))
+    >>> v = np.ones((adapter.n_params, 1))
+    >>> x = ConjugateGradientSolver(rtol=1e-10).fit(adapter, X, y).solve(v)
+    >>> bool(np.allclose(x, DirectSolver().fit(adapter, X, y).solve(v)))
+    True
+    """
+
+    name = "cg"
+
+    def __init__(self, damping=0.0, *, rtol=1e-6, maxiter=None, block=True):
+        super().__init__(damping)
+        if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
+            raise ValueError(f"rtol must be a float in (0, 1); got {rtol!r}.")
+        if maxiter is not None and (not isinstance(maxiter, (int, np.integer)) or maxiter < 1):
+            raise ValueError(f"maxiter must be a positive integer or None; got {maxiter!r}.")
+        self.rtol = rtol
+        self.maxiter = maxiter
+        self.block = block
+
+    def fit(self, adapter, X, y, sample_weight=None):
+        self.operator_ = _HessianOperator(adapter, X, y, sample_weight, self.damping)
+        self.n_params_ = adapter.n_params
+        self.maxiter_ = self.maxiter or min(self.n_params_, 1000)
+        return self
+
+    def solve(self, V):
+        V = np.asarray(V, dtype=np.float64)
+        one_d = V.ndim == 1
+        V = V.reshape(self.n_params_, -1)
+        if self.block:
+            X, residual, indefinite = self._block_cg(V)
+        else:
+            X, residual, indefinite = self._scipy_cg(V)
+        self.last_residual_ = residual
+        if residual > self.rtol or indefinite:
+            self._warn(residual, indefinite)
+        return X.ravel() if one_d else X
+
+    def _scipy_cg(self, V):
+        op = self.operator_.linear_operator()
+        X = np.zeros_like(V)
+        worst = 0.0
+        for j in range(V.shape[1]):
+            norm = np.linalg.norm(V[:, j])
+            if norm == 0:
+                continue
+            X[:, j], _ = cg(op, V[:, j], rtol=self.rtol, atol=0.0, maxiter=self.maxiter_)
+            res = np.linalg.norm(V[:, j] - op.matvec(X[:, j])) / norm
+            worst = max(worst, res)
+        return X, worst, False
+
+    def _block_cg(self, V):
+        """k independent CG recursions sharing one batched HVP per iteration."""
+        matvec = self.operator_
+        norms = np.linalg.norm(V, axis=0)
+        norms[norms == 0] = 1.0
+        X = np.zeros_like(V)
+        R = V.copy()
+        P = R.copy()
+        rs = np.einsum("ij,ij->j", R, R)
+        active = np.sqrt(rs) > self.rtol * norms
+        indefinite = False
+        for _ in range(self.maxiter_):
+            if not active.any():
+                break
+            idx = np.flatnonzero(active)
+            AP = matvec(P[:, idx])
+            curvature = np.einsum("ij,ij->j", P[:, idx], AP)
+            bad = curvature <= 0
+            if bad.any():  # not positive definite along P: stop those columns
+                indefinite = True
+                active[idx[bad]] = False
+                keep = ~bad
+                idx, AP, curvature = idx[keep], AP[:, keep], curvature[keep]
+            alpha = rs[idx] / curvature
+            X[:, idx] += alpha * P[:, idx]
+            R[:, idx] -= alpha * AP
+            rs_new = np.einsum("ij,ij->j", R[:, idx], R[:, idx])
+            P[:, idx] = R[:, idx] + (rs_new / rs[idx]) * P[:, idx]
+            rs[idx] = rs_new
+            active[idx] = np.sqrt(rs_new) > self.rtol * norms[idx]
+        residual = float(np.max(np.sqrt(rs) / norms)) if V.size else 0.0
+        return X, residual, indefinite
+
+    def _warn(self, residual, indefinite):
+        scale = _mean_eigenvalue(self.operator_)
+        reason = (
+            "met non-positive curvature (H + λI is not positive definite)"
+            if indefinite
+            else f"did not converge in {self.maxiter_} iterations"
+        )
+        warnings.warn(
+            f"CG {reason}: worst relative residual {residual:.3g} (rtol={self.rtol:g}, "
+            f"damping={self.damping:g}). Increase damping (e.g. damping={1e-3 * scale:.2g}, "
+            "about 1e-3 of H's scale), raise maxiter, or use method='direct' for small models.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
+def _mean_eigenvalue(operator, n_probes=4, seed=0):
+    """Rough scale of H: trace(H)/p from the Rayleigh quotients of a few random unit vectors."""
+    rng = np.random.default_rng(seed)
+    V = rng.standard_normal((operator.n_params, n_probes))
+    V /= np.linalg.norm(V, axis=0)
+    before = operator.n_products
+    quotient = float(np.mean(np.einsum("ij,ij->j", V, operator(V))))
+    operator.n_products = before
+    return max(abs(quotient), np.finfo(float).tiny)

@@ -1,0 +1,514 @@
+"""Adapter for torch models: fitted skorch nets and bare ``torch.nn.Module`` + loss.
+
+Nothing here imports torch at module level: ``import skinfluence`` stays torch-free, and the
+adapter is registered for ``skorch.*`` classes through ``register_lazy_family``.
+
+Objective (sum form of :mod:`skinfluence.models._base`): a net trained on the mean loss with
+weight decay ``wd_j`` on parameter j minimises ``mean_i ℓ_i + Σ_j wd_j/2 θ_j²``; times the number
+of training rows n (or the sum of ``sample_weight``) this is ``J(θ) = Σ_i w_i ℓ_i + n Σ_j wd_j/2
+θ_j²``, whose Hessian is ``Σ_i w_i ∇²ℓ_i + n diag(wd)``. The per-sample loss ``ℓ_i`` is the
+net's criterion applied to row i alone (for ``NeuralNetClassifier`` with ``NLLLoss``, on the
+log of the module's probabilities, as skorch does).
+
+Per-sample gradients use ``torch.func.vmap(grad(ℓ))`` over chunks of rows; Hessian-vector
+products are forward-over-reverse (``jvp`` of ``grad``), vectorised over the columns of V.
+Computation is in float64 on the net's device (a GPU when the net lives on one), on a copy of
+the module in ``eval`` mode (dropout off, batch-norm running statistics).
+"""
+
+import copy
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from ..exceptions import ApproximationWarning
+from ._base import GradientMatrix, ModelAdapter
+
+
+def import_torch():
+    """``torch`` and ``torch.func``, or an ImportError naming the extra to install."""
+    try:
+        import torch
+        import torch.func
+    except ImportError as exc:  # pragma: no cover - exercised only without torch
+        raise ImportError(
+            "Torch models need torch and skorch: pip install skinfluence[torch]"
+        ) from exc
+    return torch
+
+
+class TorchModule(BaseEstimator):
+    """A trained bare ``torch.nn.Module`` with its loss, as a fitted estimator.
+
+    Wrap a module trained outside skorch so that every skinfluence scorer can read it (wrap it
+    again in ``sklearn.frozen.FrozenEstimator``: scorers never retrain it).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The trained network; ``module(X)`` returns the outputs the loss consumes.
+    loss : callable
+        ``loss(outputs, targets)`` → the **mean** loss of a batch, as used in training
+        (e.g. ``torch.nn.CrossEntropyLoss()``).
+    classes : array-like, default=None
+        Class labels, for classifiers: target ``classes[k]`` is passed to the loss as index k
+        (as a float 0/1 when the module has a single output, e.g. ``BCEWithLogitsLoss``).
+        None: a regressor (float targets shaped like the outputs).
+    weight_decay : float or dict, default=0.0
+        L2 weight decay used in training (``wd/2 ‖θ‖²`` added to the mean loss), or a dict
+        ``{parameter-name prefix: wd}`` (e.g. ``{"0.weight": 1e-3}``; unnamed parameters 0).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skinfluence.models import TorchModule, adapter_for
+    >>> model = TorchModule(torch.nn.Linear(3, 2), torch.nn.CrossEntropyLoss(), classes=[0, 1])
+    >>> adapter_for(model).n_params
+    8
+    """
+
+    def __init__(self, module, loss, *, classes=None, weight_decay=0.0):
+        self.module = module
+        self.loss = loss
+        self.classes = classes
+        self.weight_decay = weight_decay
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def fit(self, X=None, y=None):
+        """No-op: the module is already trained (kept so the wrapper is an estimator)."""
+        return self
+
+    def _outputs(self, X):
+        torch = import_torch()
+        param = next(self.module.parameters())
+        with torch.no_grad():
+            Xt = torch.as_tensor(np.asarray(X), dtype=param.dtype, device=param.device)
+            return self.module.eval()(Xt).cpu().numpy()
+
+    def predict(self, X):
+        """Predicted class (arg-max, or logit > 0 for one output) or regression outputs."""
+        out = self._outputs(X)
+        if self.classes is None:
+            return out.ravel() if out.ndim == 2 and out.shape[1] == 1 else out
+        classes = np.asarray(self.classes)
+        if out.ndim == 1 or out.shape[1] == 1:
+            return classes[(out.reshape(-1) > 0).astype(int)]
+        return classes[out.argmax(axis=1)]
+
+
+class ParameterSubset(BaseEstimator):
+    """Restrict gradient-based scores to some parameters of a torch model.
+
+    ``fit`` fits a clone of ``estimator`` (or uses a ``FrozenEstimator`` as it is); the
+    adapter then takes gradients, Hessians and influence w.r.t. the named parameters only,
+    the others held fixed (e.g. ``params=["fc2"]``: the last layer, as many papers do).
+
+    Parameters
+    ----------
+    estimator : skorch net or TorchModule
+    params : list of str
+        Parameter names (``"fc2.weight"``) or module prefixes (``"fc2"``) of the module.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skinfluence.models import ParameterSubset, TorchModule, adapter_for
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    >>> model = TorchModule(net, torch.nn.CrossEntropyLoss(), classes=[0, 1])
+    >>> adapter_for(ParameterSubset(model, params=["2"])).n_params
+    10
+    """
+
+    def __init__(self, estimator, params):
+        self.estimator = estimator
+        self.params = params
+
+    def fit(self, X, y, **fit_params):
+        """Fit a clone of ``estimator`` (a FrozenEstimator is kept as it is)."""
+        if type(self.estimator).__name__ == "FrozenEstimator":
+            self.estimator_ = self.estimator
+        else:
+            self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
+        return self
+
+    def __sklearn_is_fitted__(self):
+        if hasattr(self, "estimator_"):
+            return True
+        try:  # a wrapped model that is already fitted (FrozenEstimator, TorchModule) is used as is
+            check_is_fitted(self.estimator)
+        except (NotFittedError, TypeError):
+            return False
+        return True
+
+    def _fitted(self):
+        check_is_fitted(self)
+        return getattr(self, "estimator_", self.estimator)
+
+    def predict(self, X):
+        """Delegate to the fitted estimator."""
+        return self._fitted().predict(X)
+
+    def predict_proba(self, X):
+        """Delegate to the fitted estimator."""
+        return self._fitted().predict_proba(X)
+
+
+def _unwrap(estimator):
+    while type(estimator).__name__ == "FrozenEstimator":
+        estimator = estimator.estimator
+    return estimator
+
+
+def _skorch_spec(net):
+    """(module, per-batch loss, output transform, target kind, classes, wd by param id)."""
+    torch = import_torch()
+    import skorch
+
+    net.check_is_fitted()  # skorch's NotInitializedError is a NotFittedError
+    criterion = net.criterion_
+    transform = None
+    if isinstance(net, skorch.NeuralNetBinaryClassifier):
+        kind, classes = "binary", np.array([0, 1])
+        transform = "flatten"
+    elif isinstance(net, skorch.NeuralNetClassifier):
+        kind, classes = "multiclass", np.asarray(net.classes_)
+        if isinstance(criterion, torch.nn.NLLLoss):
+            transform = "log"
+    else:
+        kind, classes = "regression", None
+    decay = {}
+    decoupled = False
+    for group in net.optimizer_.param_groups:
+        wd = float(group.get("weight_decay", 0.0) or 0.0)
+        decoupled |= wd > 0 and (
+            bool(group.get("decoupled_weight_decay", False))
+            or type(net.optimizer_).__name__ == "AdamW"
+        )
+        for p in group["params"]:
+            decay[id(p)] = wd
+    if decoupled:
+        warnings.warn(
+            f"{type(net.optimizer_).__name__} decays weights outside the gradient, which is not "
+            "an L2 penalty in the objective; influence treats it as one with the same "
+            "coefficient (approximate).",
+            ApproximationWarning,
+            stacklevel=4,
+        )
+    device = torch.device(net.device) if isinstance(net.device, str) else net.device
+    return net.module_, criterion, transform, kind, classes, decay, device
+
+
+def _module_spec(model):
+    torch = import_torch()
+    module = model.module
+    classes = None if model.classes is None else np.asarray(model.classes)
+    out_dim = [m for m in module.modules() if hasattr(m, "out_features")]
+    single = bool(out_dim) and out_dim[-1].out_features == 1
+    kind = "regression" if classes is None else ("binary" if single else "multiclass")
+    wd = model.weight_decay
+    decay = {}
+    for name, p in module.named_parameters():
+        if isinstance(wd, dict):
+            decay[id(p)] = float(
+                next((v for k, v in wd.items() if name == k or name.startswith(k + ".")), 0.0)
+            )
+        else:
+            decay[id(p)] = float(wd)
+    device = next(module.parameters()).device
+    transform = "flatten" if kind == "binary" else None
+    del torch
+    return module, model.loss, transform, kind, classes, decay, device
+
+
+class TorchAdapter(ModelAdapter):
+    """Adapter for a fitted skorch ``NeuralNet{Classifier,Regressor,BinaryClassifier}`` or a
+    :class:`TorchModule`; see the module docstring for the objective.
+
+    Parameters
+    ----------
+    estimator : fitted skorch net or TorchModule
+    params : list of str, default=None
+        Restrict θ to these parameters (names or module prefixes); None: all trainable ones.
+    chunk_size : int, default=256
+        Rows per vectorised call (per-sample gradients and HVPs): memory O(chunk · p).
+
+    Notes
+    -----
+    Cost with p parameters and n rows: per-sample gradients O(n p) time (about three forward
+    passes per row), O(chunk p) memory; one HVP O(n p); the dense Hessian p HVPs, O(n p²).
+    """
+
+    has_exact_hessian = False
+
+    def __init__(self, estimator, *, params=None, chunk_size=256):
+        torch = import_torch()
+        super().__init__(estimator)
+        est = _unwrap(estimator)
+        if isinstance(est, TorchModule):
+            spec = _module_spec(est)
+        else:
+            spec = _skorch_spec(est)
+        module, self.criterion, self.transform, self.kind, self.classes_, decay, device = spec
+        if device.type == "cuda" and not torch.cuda.is_available():
+            device = torch.device("cpu")
+        self.device = device
+        self.dtype = torch.float64
+        self.chunk_size = int(chunk_size)
+        self.is_classifier = self.kind != "regression"
+        self.module = copy.deepcopy(module).to(device=device, dtype=self.dtype).eval()
+        if isinstance(self.criterion, torch.nn.Module):
+            self.criterion = copy.deepcopy(self.criterion).to(device=device, dtype=self.dtype)
+        self._unreduced = None
+        if isinstance(self.criterion, torch.nn.modules.loss._Loss) and getattr(
+            self.criterion, "weight", None
+        ) is None:
+            self._unreduced = copy.copy(self.criterion)
+            self._unreduced.reduction = "none"
+        named = dict(module.named_parameters())
+        selected = [n for n, p in named.items() if p.requires_grad]
+        if params is not None:
+            params = [params] if isinstance(params, str) else list(params)
+            unknown = [
+                q for q in params if not any(n == q or n.startswith(q + ".") for n in named)
+            ]
+            if unknown:
+                raise ValueError(
+                    f"params={unknown} match no parameter of the module; its parameters are "
+                    f"{list(named)}."
+                )
+            selected = [n for n in selected if any(n == q or n.startswith(q + ".") for q in params)]
+        self.param_names = selected
+        own = dict(self.module.named_parameters())
+        self._shapes = [own[n].shape for n in selected]
+        self._sizes = [own[n].numel() for n in selected]
+        self._theta = torch.cat([own[n].detach().reshape(-1) for n in selected])
+        self._fixed = {n: t.detach() for n, t in own.items() if n not in selected}
+        self._fixed.update(dict(self.module.named_buffers()))
+        self._decay = torch.cat(
+            [
+                torch.full((s,), decay.get(id(named[n]), 0.0), dtype=self.dtype, device=device)
+                for n, s in zip(selected, self._sizes)
+            ]
+        )
+
+    # -- parameters ----------------------------------------------------------------------
+    @property
+    def n_params(self):
+        return int(self._theta.numel())
+
+    def params(self):
+        return self._theta.detach().cpu().numpy().astype(np.float64)
+
+    def penalty_diagonal(self):
+        """Weight decay per element of θ (the penalty is n Σ_j wd_j/2 θ_j²)."""
+        return self._decay.cpu().numpy()
+
+    def at_state_dict(self, state_dict):
+        """A copy of the adapter whose module has the given ``state_dict`` (a checkpoint)."""
+        torch = import_torch()
+        new = copy.copy(self)
+        new.module = copy.deepcopy(self.module)
+        state = {k: torch.as_tensor(v) for k, v in state_dict.items()}
+        new.module.load_state_dict(state)
+        new.module.to(device=self.device, dtype=self.dtype).eval()
+        own = dict(new.module.named_parameters())
+        new._theta = torch.cat([own[n].detach().reshape(-1) for n in self.param_names])
+        new._fixed = {n: t.detach() for n, t in own.items() if n not in self.param_names}
+        new._fixed.update(dict(new.module.named_buffers()))
+        return new
+
+    # -- data ----------------------------------------------------------------------------
+    def features(self, X):
+        torch = import_torch()
+        if isinstance(X, torch.Tensor):
+            return X.to(device=self.device, dtype=self.dtype)
+        X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
+        return torch.as_tensor(np.asarray(X, dtype=np.float64), device=self.device)
+
+    def encode_target(self, y):
+        torch = import_torch()
+        y = np.asarray(y)
+        if self.kind == "regression":
+            return torch.as_tensor(y.astype(np.float64), device=self.device)
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        unknown = self.classes_[idx] != y
+        if np.any(unknown):
+            raise ValueError(
+                f"y contains labels the model was not fitted on: {np.unique(y[unknown])[:5]}; "
+                f"known classes are {self.classes_.tolist()}."
+            )
+        if self.kind == "binary":
+            return torch.as_tensor(idx.astype(np.float64), device=self.device)
+        return torch.as_tensor(idx, dtype=torch.long, device=self.device)
+
+    def _penalty_count(self, n, sample_weight):
+        return float(n if sample_weight is None else np.sum(sample_weight))
+
+    # -- functional pieces ---------------------------------------------------------------
+    def _outputs(self, theta, X):
+        """Module outputs on a batch X at the flat parameters θ (after the loss transform)."""
+        from torch.func import functional_call
+
+        params = dict(self._fixed)
+        for name, piece, shape in zip(self.param_names, theta.split(self._sizes), self._shapes):
+            params[name] = piece.view(shape)
+        out = functional_call(self.module, params, (X,))
+        if isinstance(out, tuple):
+            out = out[0]
+        if self.transform == "log":
+            out = (out + np.finfo(np.float32).eps).log()
+        elif self.transform == "flatten":
+            out = out.reshape(-1)
+        return out
+
+    def _batch_losses(self, theta, X, t):
+        """Per-sample losses of a batch, shape (b,): one batched call when the criterion has
+        ``reduction="none"`` (torch's losses), else the criterion on each row (vmap)."""
+        from torch.func import vmap
+
+        if self._unreduced is None:
+            return vmap(self._sample_loss, in_dims=(None, 0, 0))(theta, X, t)
+        out = self._outputs(theta, X)
+        target = t.reshape(out.shape) if self.kind == "regression" else t
+        losses = self._unreduced(out, target)
+        return losses.reshape(len(t), -1).mean(dim=1)
+
+    def _sample_loss(self, theta, x, t):
+        """ℓ(z; θ) for one row (x, t): the criterion on a batch of one."""
+        out = self._outputs(theta, x.unsqueeze(0))
+        target = t.unsqueeze(0)
+        if self.kind == "regression":
+            target = target.reshape(out.shape)
+        return self.criterion(out, target)
+
+    def _chunks(self, n):
+        for start in range(0, n, self.chunk_size):
+            yield slice(start, min(start + self.chunk_size, n))
+
+    def loss(self, X, y):
+        torch = import_torch()
+        Xt, t = self.features(X), self.encode_target(y)
+        with torch.no_grad():
+            out = [self._batch_losses(self._theta, Xt[s], t[s]) for s in self._chunks(len(t))]
+        return _numpy(_cat(out, len(t)))
+
+    def gradients(self, X, y):
+        return TorchGradientMatrix(self, self.features(X), self.encode_target(y))
+
+    def _grad_block(self, Xt, t):
+        from torch.func import grad, vmap
+
+        return vmap(grad(self._sample_loss), in_dims=(None, 0, 0))(self._theta, Xt, t).detach()
+
+    def hvp(self, X, y, V, sample_weight=None):
+        """``H @ V`` by forward-over-reverse differentiation, vectorised over V's columns."""
+        torch = import_torch()
+        from torch.func import grad, jvp, vmap
+
+        Xt, t = self.features(X), self.encode_target(y)
+        V = np.asarray(V, dtype=np.float64)
+        one_d = V.ndim == 1
+        V = V.reshape(self.n_params, -1)
+        Vt = torch.as_tensor(V, device=self.device)
+        w = torch.as_tensor(
+            np.ones(len(t)) if sample_weight is None else np.asarray(sample_weight, np.float64),
+            device=self.device,
+        )
+        out = torch.zeros_like(Vt)
+        # vmap over columns multiplies activation memory by the column count: cap rows × cols.
+        col_chunk = max(1, (64 * self.chunk_size) // max(1, min(len(t), self.chunk_size)))
+        for rows in self._chunks(len(t)):
+            xb, tb, wb = Xt[rows], t[rows], w[rows]
+
+            def batch_grad(theta, xb=xb, tb=tb, wb=wb):
+                return grad(lambda th: (wb * self._batch_losses(th, xb, tb)).sum())(theta)
+
+            def one_hvp(v, batch_grad=batch_grad):
+                return jvp(batch_grad, (self._theta,), (v,))[1]
+
+            for c in range(0, Vt.shape[1], col_chunk):
+                block = Vt[:, c : c + col_chunk]
+                out[:, c : c + col_chunk] += vmap(one_hvp, in_dims=1, out_dims=1)(block).detach()
+        out += self._penalty_count(len(t), sample_weight) * self._decay[:, None] * Vt
+        out = _numpy(out)
+        return out.ravel() if one_d else out
+
+
+def _cat(parts, n):
+    torch = import_torch()
+    return torch.cat(parts) if parts else torch.zeros(n)
+
+
+def _numpy(t):
+    return t.detach().cpu().numpy().astype(np.float64, copy=False)
+
+
+class TorchGradientMatrix(GradientMatrix):
+    """Per-sample gradients of a torch model, computed chunk by chunk (never all at once).
+
+    Every product recomputes the gradients of the rows involved: O(n p) time, O(chunk · p)
+    memory per call.
+    """
+
+    def __init__(self, adapter, Xt, t):
+        self.adapter = adapter
+        self.Xt = Xt
+        self.t = t
+
+    @property
+    def shape(self):
+        return (len(self.t), self.adapter.n_params)
+
+    def _blocks(self):
+        for rows in self.adapter._chunks(len(self.t)):
+            yield rows, self.adapter._grad_block(self.Xt[rows], self.t[rows])
+
+    def matmul(self, V):
+        torch = import_torch()
+        V = torch.as_tensor(np.asarray(V, np.float64).reshape(self.shape[1], -1),
+                            device=self.adapter.device)
+        out = [block @ V for _, block in self._blocks()]
+        return _numpy(torch.cat(out)) if out else np.zeros((0, V.shape[1]))
+
+    def rmatmul(self, U):
+        torch = import_torch()
+        U = torch.as_tensor(np.asarray(U, np.float64).reshape(self.shape[0], -1),
+                            device=self.adapter.device)
+        out = torch.zeros((self.shape[1], U.shape[1]), dtype=U.dtype, device=U.device)
+        for rows, block in self._blocks():
+            out += block.T @ U[rows]
+        return _numpy(out)
+
+    def dense_rows(self, rows):
+        idx = np.arange(self.shape[0])[rows]
+        sub = self.take(idx)
+        parts = [_numpy(block) for _, block in sub._blocks()]
+        return np.concatenate(parts) if parts else np.zeros((0, self.shape[1]))
+
+    def take(self, rows):
+        torch = import_torch()
+        if not isinstance(rows, slice):
+            rows = torch.as_tensor(np.asarray(rows), device=self.Xt.device)
+        return TorchGradientMatrix(self.adapter, self.Xt[rows], self.t[rows])
+
+
+def torch_adapter(estimator):
+    """Factory registered for skorch nets, TorchModule and ParameterSubset."""
+    est = _unwrap(estimator)
+    if isinstance(est, ParameterSubset):
+        if not est.__sklearn_is_fitted__():
+            raise NotFittedError(
+                "This ParameterSubset instance is not fitted yet; call fit or wrap a fitted "
+                "estimator in FrozenEstimator."
+            )
+        return TorchAdapter(est._fitted(), params=est.params)
+    return TorchAdapter(est)
+
+
+torch_adapter.accepts_subclasses = True
