@@ -5,7 +5,12 @@ estimators. ``import skinfluence`` never imports torch or matplotlib.
 """
 
 from . import exceptions
-from .scorers import InfluenceScorer, LeaveOneOutScorer, MemorizationScorer
+from .scorers import (
+    InfluenceScorer,
+    LeaveOneOutScorer,
+    MemorizationScorer,
+    TurnOverDropoutScorer,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -13,5 +18,6 @@ __all__ = [
     "InfluenceScorer",
     "LeaveOneOutScorer",
     "MemorizationScorer",
+    "TurnOverDropoutScorer",
     "exceptions",
 ]

@@ -4,16 +4,31 @@ Each module that adds a public estimator appends an instance to ESTIMATORS, and,
 cannot hold by design, the reason to EXPECTED_FAILURES.
 """
 
+import functools
+
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skinfluence import InfluenceScorer, LeaveOneOutScorer, MemorizationScorer
+from skinfluence import (
+    InfluenceScorer,
+    LeaveOneOutScorer,
+    MemorizationScorer,
+    TurnOverDropoutScorer,
+)
 
 ESTIMATORS = [
     InfluenceScorer(LogisticRegression()),
     LeaveOneOutScorer(LogisticRegression()),
     MemorizationScorer(LogisticRegression(), n_estimators=20),
 ]
+try:  # torch is an optional extra
+    from skinfluence.torch import dropout_mlp
+
+    ESTIMATORS.append(
+        TurnOverDropoutScorer(functools.partial(dropout_mlp, hidden=(8,)), max_epochs=2)
+    )
+except ImportError:
+    pass
 
 _WEIGHT_IS_NOT_REPETITION = (
     "leaving out a row of weight 2 removes both copies, leaving out one of two repeated rows "
