@@ -13,19 +13,20 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.base import clone
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
 
-from ..scorers import InfluenceScorer, LeaveOneOutScorer, per_sample_loss
+from ..scorers import per_sample_loss
 
 MODELS = ("logistic", "hgb", "mlp")
-# Number of trees of the out-of-bag forest: enough for every row to be out of bag in ~110 of
-# them (each tree leaves out ~37% of the rows), so that its out-of-bag probability is stable.
-OOB_TREES = 300
+# Trees of the memorisation forest: each leaves out 37% of the rows, so every row is out of
+# ~110 of them, and its out-of-bag accuracy has a standard error below 0.05.
+MEMORIZATION_TREES = 300
 
 
 def make_model(name, random_state=0):
@@ -83,11 +84,11 @@ def _needs_gradients(ctx):
     )
 
 
-def _needs_public(name):
+def _needs_scorer(name):
     def unavailable(ctx):
-        import skinfluence
+        from .. import scorers
 
-        return None if hasattr(skinfluence, name) else f"skinfluence.{name} is not available"
+        return None if hasattr(scorers, name) else f"skinfluence has no {name} in this version"
 
     return unavailable
 
@@ -96,17 +97,31 @@ def _always(ctx):
     return None
 
 
-def _self_influence(ctx):
-    return InfluenceScorer(ctx.model).fit(ctx.Z, ctx.y).scores_
+def _scorer(name, estimator=None, **params):
+    """``compute`` fitting ``skinfluence.scorers.<name>`` on the audit's data.
+
+    The scorer gets the audit's model (or ``estimator``), and ``random_state`` and
+    ``n_jobs`` where it takes them.
+    """
+
+    def compute(ctx):
+        from .. import scorers
+
+        cls = getattr(scorers, name)
+        accepted = cls.__init__.__code__.co_varnames
+        extra = {
+            key: value
+            for key, value in {"random_state": ctx.random_state, "n_jobs": ctx.n_jobs}.items()
+            if key in accepted
+        }
+        model = ctx.model if estimator is None else estimator(ctx)
+        return cls(model, **extra, **params).fit(ctx.Z, ctx.y).scores_
+
+    return compute
 
 
 def _loss(ctx):
     return per_sample_loss(ctx.fitted_model, ctx.Z, ctx.y)
-
-
-def _label_loss(proba, classes, y):
-    codes = np.searchsorted(classes, y)
-    return -np.log(np.clip(proba[np.arange(len(y)), codes], 1e-15, 1.0))
 
 
 def _out_of_fold(ctx):
@@ -114,33 +129,12 @@ def _out_of_fold(ctx):
     proba = cross_val_predict(
         ctx.model, ctx.Z, ctx.y, cv=cv, method="predict_proba", n_jobs=ctx.n_jobs
     )
-    return _label_loss(proba, np.unique(ctx.y), ctx.y)
+    codes = np.searchsorted(np.unique(ctx.y), ctx.y)
+    return -np.log(np.clip(proba[np.arange(len(ctx.y)), codes], 1e-15, 1.0))
 
 
-def _out_of_bag(ctx):
-    forest = RandomForestClassifier(
-        n_estimators=OOB_TREES,
-        oob_score=True,
-        n_jobs=ctx.n_jobs,
-        random_state=ctx.random_state,
-    ).fit(ctx.Z, ctx.y)
-    proba = np.nan_to_num(forest.oob_decision_function_, nan=1.0 / len(forest.classes_))
-    return _label_loss(proba, forest.classes_, ctx.y)
-
-
-def _leave_one_out(ctx):
-    return LeaveOneOutScorer(ctx.model, n_jobs=ctx.n_jobs).fit(ctx.Z, ctx.y).scores_
-
-
-def _scorer_estimator(name):
-    """``compute`` for a public skinfluence scorer taking the model as its first argument."""
-
-    def compute(ctx):
-        import skinfluence
-
-        return getattr(skinfluence, name)(ctx.model).fit(ctx.Z, ctx.y).scores_
-
-    return compute
+def _randomised_tree(ctx):
+    return DecisionTreeClassifier(max_features="sqrt", random_state=ctx.random_state)
 
 
 @dataclass(frozen=True)
@@ -157,8 +151,8 @@ SCORES = {
         ScoreSpec(
             "self-influence",
             "influence-function estimate of how much the row's own loss rises when it is "
-            "left out (Koh & Liang 2017); gradient models only",
-            _self_influence,
+            "left out (InfluenceScorer; Koh & Liang 2017); gradient models only",
+            _scorer("InfluenceScorer"),
             _needs_gradients,
         ),
         ScoreSpec("loss", "in-sample loss of the row's label under the fitted model", _loss),
@@ -169,34 +163,44 @@ SCORES = {
             _out_of_fold,
         ),
         ScoreSpec(
-            "oob",
-            f"out-of-bag loss of the row's label under a {OOB_TREES}-tree random forest "
-            "(a second model family; cf. Data-OOB, Kwon & Zou 2023)",
-            _out_of_bag,
-        ),
-        ScoreSpec(
-            "loo",
-            "actual leave-one-out self-influence by retraining n times (slow: ground truth)",
-            _leave_one_out,
-        ),
-        ScoreSpec(
             "el2n",
-            "EL2N: error norm of briefly trained probes (Paul et al. 2021)",
-            _scorer_estimator("EL2NScorer"),
-            _needs_public("EL2NScorer"),
+            "EL2N: error norm of briefly trained probes of the model (EL2NScorer; Paul et "
+            "al. 2021)",
+            _scorer("EL2NScorer"),
+            _needs_scorer("EL2NScorer"),
+        ),
+        ScoreSpec(
+            "grand",
+            "GraNd: per-sample gradient norm of probes (GraNdScorer; Paul et al. 2021); "
+            "gradient models only",
+            _scorer("GraNdScorer"),
+            lambda ctx: _needs_scorer("GraNdScorer")(ctx) or _needs_gradients(ctx),
         ),
         ScoreSpec(
             "oga",
             "outlier gradient analysis: an outlier detector on per-sample gradients "
-            "(Chhabra et al. 2024)",
-            _scorer_estimator("GradientOutlierScorer"),
-            _needs_public("GradientOutlierScorer"),
+            "(GradientOutlierScorer; Chhabra et al. 2024); gradient models only",
+            _scorer("GradientOutlierScorer"),
+            lambda ctx: _needs_scorer("GradientOutlierScorer")(ctx) or _needs_gradients(ctx),
         ),
         ScoreSpec(
             "memorization",
-            "Feldman-Zhang memorisation from models fitted on random subsets",
-            _scorer_estimator("MemorizationScorer"),
-            _needs_public("MemorizationScorer"),
+            f"Feldman-Zhang memorisation under {MEMORIZATION_TREES} randomised trees, each "
+            "fitted on a random 63% of the rows: a forest's out-of-bag error, a second model "
+            "family beside --model (MemorizationScorer; cf. Data-OOB, Kwon & Zou 2023)",
+            _scorer(
+                "MemorizationScorer",
+                _randomised_tree,
+                n_estimators=MEMORIZATION_TREES,
+                subsample=0.632,
+            ),
+            _needs_scorer("MemorizationScorer"),
+        ),
+        ScoreSpec(
+            "loo",
+            "actual leave-one-out self-influence by retraining n times (LeaveOneOutScorer; "
+            "slow: the ground truth)",
+            _scorer("LeaveOneOutScorer"),
         ),
     ]
 }
@@ -204,7 +208,7 @@ SCORES = {
 # The default combination. Self-influence of a linear model alone finds flipped labels worse
 # than plain losses (see benchmarks/README.md, mislabel section); the rank average of scores
 # from the chosen model, its out-of-fold fit and a forest is what wins across data sets.
-DEFAULT_SCORES = ("self-influence", "oof", "oob")
+DEFAULT_SCORES = ("self-influence", "oof", "memorization")
 
 
 def resolve_scores(requested, ctx):

@@ -1,0 +1,6 @@
+"""Display objects in scikit-learn's style (matplotlib is imported only when drawing)."""
+
+from ._detection_curve import DetectionCurveDisplay
+from ._influence_display import InfluenceDisplay
+
+__all__ = ["DetectionCurveDisplay", "InfluenceDisplay"]
