@@ -134,7 +134,7 @@ def _el2n(proba, codes):
 
 
 def _fit_and_score(estimator, probe_params, seed, X, y, codes, sample_weight, classes, train, test):
-    sw = None if sample_weight is None else sample_weight[train]
+    sw = sample_weight if sample_weight is None or train is None else sample_weight[train]
     Xtr = X if train is None else _safe_indexing(X, train)
     ytr = y if train is None else y[train]
     probe = fit_probe(estimator, probe_params, seed, Xtr, ytr, sw, classes)

@@ -1,0 +1,376 @@
+"""``PruningSelector``: keep a fraction of the training rows by a score, then fit a model."""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.utils import _safe_indexing, get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn_compat.utils.validation import validate_data
+
+from ._auto_rule import choose_keep
+
+KEEP_OPTIONS = ("easy", "hard", "random", "auto")
+
+
+def n_rows_to_keep(fraction, n_samples):
+    """Rows kept for ``fraction`` (a float in (0, 1] or an int count) out of ``n_samples``."""
+    if isinstance(fraction, numbers.Integral):
+        if fraction > n_samples:
+            raise ValueError(
+                f"fraction={fraction} asks to keep {fraction} rows but there are only "
+                f"{n_samples}; pass a count <= {n_samples} or a float in (0, 1]."
+            )
+        return int(fraction)
+    return max(1, round(fraction * n_samples))
+
+
+def _class_quotas(class_sizes, n_keep):
+    """Split ``n_keep`` rows over classes in proportion to their sizes (largest remainder),
+    at least one row per class, never more than a class has."""
+    n_classes = len(class_sizes)
+    if n_keep < n_classes:
+        raise ValueError(
+            f"Keeping {n_keep} rows cannot keep every one of the {n_classes} classes; "
+            "raise fraction."
+        )
+    exact = n_keep * class_sizes / class_sizes.sum()
+    quotas = np.floor(exact).astype(int)
+    by_remainder = np.argsort(-(exact - quotas), kind="stable")
+    quotas[by_remainder[: n_keep - quotas.sum()]] += 1
+    for _ in range(int(np.sum(quotas == 0))):  # a class too small for its share keeps one
+        quotas[np.argmin(quotas)] = 1  # row, paid for by the class with the largest quota
+        quotas[np.argmax(quotas)] -= 1
+    return quotas
+
+
+def select_rows(scores, y, n_keep, keep, *, class_balance=True, random_state=None):
+    """Indices (sorted) of the ``n_keep`` rows that ``keep`` selects.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_samples,)
+        Higher = harder.
+    y : ndarray of shape (n_samples,) or None
+        Labels; with ``class_balance`` and classification targets, every class keeps the same
+        fraction (at least one row each).
+    n_keep : int
+    keep : {"easy", "hard", "random"}
+        Lowest scores, highest scores, or uniformly at random. Ties are broken at random.
+    class_balance : bool, default=True
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    indices : ndarray of int, sorted
+    """
+    rng = check_random_state(random_state)
+    n = len(scores)
+    shuffled = rng.permutation(n)  # random tie-breaking, and the order for "random"
+    if keep == "random":
+        order = shuffled
+    else:
+        sign = 1.0 if keep == "easy" else -1.0
+        order = shuffled[np.argsort(sign * scores[shuffled], kind="stable")]
+    is_classes = y is not None and type_of_target(y) in ("binary", "multiclass")
+    if not is_classes:
+        return np.sort(order[:n_keep])
+    classes, codes = np.unique(y, return_inverse=True)
+    if class_balance:
+        quotas = _class_quotas(np.bincount(codes, minlength=len(classes)), n_keep)
+        ordered_codes = codes[order]
+        kept = [order[ordered_codes == c][: quotas[c]] for c in range(len(classes))]
+        return np.sort(np.concatenate(kept))
+    kept = np.sort(order[:n_keep])
+    missing = np.setdiff1d(np.arange(len(classes)), codes[kept])
+    if len(missing):
+        raise ValueError(
+            f"Pruning with keep={keep!r} and class_balance=False kept no row of class(es) "
+            f"{classes[missing].tolist()}; use class_balance=True or a larger fraction."
+        )
+    return kept
+
+
+def _estimator_has(attr):
+    def check(self):
+        if self.estimator is None:
+            return False
+        target = self.estimator_ if hasattr(self, "estimator_") else self.estimator
+        return hasattr(target, attr)
+
+    return check
+
+
+class PruningSelector(MetaEstimatorMixin, BaseEstimator):
+    """Keep a fraction of the training rows, chosen by a difficulty score, and fit a model.
+
+    With ``estimator``, a meta-estimator: ``fit`` scores the training rows with a clone of
+    ``scorer``, keeps ``fraction`` of them and fits a clone of ``estimator`` on those rows;
+    ``predict``, ``predict_proba``, ``decision_function``, ``score`` and ``classes_`` are the
+    fitted model's. Without ``estimator``, a sampler: ``fit_resample(X, y)`` returns the kept
+    rows, so that it can be a step of an ``imblearn.pipeline.Pipeline``. Everything is a
+    parameter, so ``GridSearchCV`` can tune ``fraction``, ``keep`` and the scorer's own
+    parameters (``scorer__n_repeats``).
+
+    Parameters
+    ----------
+    scorer : estimator with ``scores_`` after ``fit``
+        Any skinfluence scorer (higher = harder), e.g. ``EL2NScorer``, ``GraNdScorer``,
+        ``PrototypeScorer``, ``InfluenceScorer``. Fitted as a clone on the training rows.
+    estimator : estimator or None, default=None
+        The model fitted on the kept rows; None makes the selector a sampler.
+    fraction : float in (0, 1] or int, default=0.5
+        Share of the rows to keep, or (an int) how many. 1.0 keeps every row.
+    keep : {"easy", "hard", "random", "auto"}, default="auto"
+        "easy": the lowest scores; "hard": the highest; "random": a uniform random subset
+        (the baseline any score must beat); "auto": "easy" when data are scarce and "hard"
+        when they are abundant, as the teacher-student theory of Sorscher et al. (2022)
+        predicts, following the rule :func:`skinfluence.selection._auto_rule.choose_keep`
+        (n_samples, n_features, fraction), derived and calibrated in
+        :mod:`skinfluence.toy`. The choice made is in ``keep_``.
+    class_balance : bool, default=True
+        Keep the same fraction within each class (classification targets only): class c
+        keeps about ``fraction × n_c`` rows (largest-remainder rounding, so that the total is
+        exact) and at least one, so no class vanishes; a class smaller than its share keeps
+        one row, paid for by the largest class. If fewer rows are kept than there are classes
+        this raises a ValueError. With ``class_balance=False`` rows are ranked globally and a
+        ValueError is raised if a class loses every row.
+    random_state : int, RandomState instance or None, default=None
+        Breaks ties between equal scores and draws the "random" subset.
+
+    Attributes
+    ----------
+    scorer_ : estimator
+        The fitted clone of ``scorer``.
+    scores_ : ndarray of shape (n_samples,)
+        ``scorer_.scores_``: one score per training row.
+    keep_ : {"easy", "hard", "random"}
+        The rule applied (``keep`` with "auto" resolved).
+    sample_indices_ : ndarray of int
+        Indices of the kept rows, sorted (as imbalanced-learn's samplers name them).
+    support_ : ndarray of bool of shape (n_samples,)
+        Mask of the kept rows.
+    estimator_ : estimator
+        The clone of ``estimator`` fitted on the kept rows (not set without ``estimator``).
+    classes_ : ndarray
+        The fitted model's classes (with a classifier).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when X has string column names.
+
+    See Also
+    --------
+    skinfluence.EL2NScorer, skinfluence.GraNdScorer, skinfluence.PrototypeScorer
+    skinfluence.plotting.PruningCurveDisplay : test score against the fraction kept.
+
+    Notes
+    -----
+    Cost: one scorer fit on n rows, a sort O(n log n), and one model fit on the kept rows.
+    Memory: the scorer's, plus O(n). The user's X, y, scorer and estimator are never
+    modified.
+
+    Which rows to keep: Sorscher et al. show, in a perceptron teacher-student model, that
+    with little data per parameter the easiest rows (the ones that pin down the coarse
+    boundary) are worth keeping, and with abundant data the hardest ones (near the boundary);
+    Paul et al. prune easy rows of large image sets. With label noise, keeping the hardest
+    rows keeps the mislabelled ones too. Compare against ``keep="random"``.
+
+    References
+    ----------
+    Sorscher, B., Geirhos, R., Shekhar, S., Ganguli, S. & Morcos, A. S. (2022). Beyond
+    neural scaling laws: beating power law scaling via data pruning. NeurIPS.
+
+    Paul, M., Ganguli, S. & Dziugaite, G. K. (2021). Deep learning on a data diet: finding
+    important examples early in training. NeurIPS.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skinfluence import EL2NScorer, PruningSelector
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> selector = PruningSelector(
+    ...     EL2NScorer(LogisticRegression(), n_repeats=1), LogisticRegression(),
+    ...     fraction=0.5, keep="easy", random_state=0)
+    >>> model = make_pipeline(StandardScaler(), selector).fit(X, y)
+    >>> int(model[-1].support_.sum())
+    284
+    """
+
+    _parameter_constraints = {  # noqa: RUF012
+        "scorer": [HasMethods(["fit"])],
+        "estimator": [HasMethods(["fit"]), None],
+        "fraction": [
+            Interval(RealNotInt, 0, 1, closed="right"),
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
+        "keep": [StrOptions(set(KEEP_OPTIONS))],
+        "class_balance": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        scorer,
+        estimator=None,
+        *,
+        fraction=0.5,
+        keep="auto",
+        class_balance=True,
+        random_state=None,
+    ):
+        self.scorer = scorer
+        self.estimator = estimator
+        self.fraction = fraction
+        self.keep = keep
+        self.class_balance = class_balance
+        self.random_state = random_state
+
+    def fit(self, X, y, **fit_params):
+        """Score the rows, keep ``fraction`` of them and fit the model on those.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        **fit_params : dict
+            Passed to the model's ``fit`` (arrays of length n_samples are restricted to the
+            kept rows).
+
+        Returns
+        -------
+        self : PruningSelector
+        """
+        X_kept, y_kept = self._select(X, y)
+        if self.estimator is not None:
+            n = len(self.support_)
+            params = {
+                key: _safe_indexing(value, self.sample_indices_)
+                if hasattr(value, "__len__") and len(value) == n and not isinstance(value, str)
+                else value
+                for key, value in fit_params.items()
+            }
+            self.estimator_ = clone(self.estimator).fit(X_kept, y_kept, **params)
+        return self
+
+    @available_if(lambda self: self.estimator is None)
+    def fit_resample(self, X, y):
+        """Score the rows and return the kept ones (imbalanced-learn's sampler API).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        X_resampled : same type as X, the kept rows in their original order
+        y_resampled : same type as y
+        """
+        return self._select(X, y)
+
+    def _select(self, X, y):
+        self._validate_params()
+        X_in, y_in = X, y
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            dtype=None,
+            ensure_all_finite=False,
+            multi_output=False,
+        )
+        if self.estimator is not None and get_tags(self.estimator).estimator_type == "classifier":
+            check_classification_targets(y)
+        n = len(y)
+        n_keep = n_rows_to_keep(self.fraction, n)
+        self.scorer_ = clone(self.scorer).fit(X, y)
+        scores = getattr(self.scorer_, "scores_", None)
+        if scores is None:
+            raise TypeError(
+                f"The scorer {type(self.scorer).__name__} has no scores_ after fit: "
+                "PruningSelector needs one score per training row (higher = harder), as "
+                "every skinfluence scorer sets in scores_."
+            )
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.shape != (n,) or not np.all(np.isfinite(scores)):
+            raise ValueError(
+                f"{type(self.scorer).__name__}.scores_ must be {n} finite numbers, one per "
+                f"training row; got shape {scores.shape}."
+            )
+        self.scores_ = scores
+        n_features = getattr(self, "n_features_in_", X.shape[1] if X.ndim == 2 else 1)
+        self.keep_ = choose_keep(n, n_features, n_keep / n) if self.keep == "auto" else self.keep
+        self.sample_indices_ = select_rows(
+            scores,
+            y,
+            n_keep,
+            self.keep_,
+            class_balance=self.class_balance,
+            random_state=self.random_state,
+        )
+        self.support_ = np.zeros(n, dtype=bool)
+        self.support_[self.sample_indices_] = True
+        # pandas in, pandas out (with the index of the kept rows); anything else as validated
+        X_out = X_in if hasattr(X_in, "iloc") else X
+        y_out = y_in if hasattr(y_in, "iloc") else y
+        return (
+            _safe_indexing(X_out, self.sample_indices_),
+            _safe_indexing(y_out, self.sample_indices_),
+        )
+
+    # -- delegation to the fitted model ----------------------------------------------------
+    @property
+    def classes_(self):
+        """The fitted model's classes."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.classes_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """The fitted model's ``predict``."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """The fitted model's ``predict_proba``."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """The fitted model's ``predict_log_proba``."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """The fitted model's ``decision_function``."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.decision_function(X)
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y, **params):
+        """The fitted model's ``score`` (accuracy for classifiers, R² for regressors)."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.score(X, y, **params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        scorer_tags = get_tags(self.scorer)
+        tags.input_tags.sparse = scorer_tags.input_tags.sparse
+        if self.estimator is not None:
+            est_tags = get_tags(self.estimator)
+            tags.estimator_type = est_tags.estimator_type
+            tags.classifier_tags = est_tags.classifier_tags
+            tags.regressor_tags = est_tags.regressor_tags
+            tags.input_tags.sparse = tags.input_tags.sparse and est_tags.input_tags.sparse
+        return tags
