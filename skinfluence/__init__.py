@@ -6,18 +6,26 @@ estimators. ``import skinfluence`` never imports torch or matplotlib.
 
 from . import exceptions
 from .scorers import (
+    EL2NScorer,
+    GraNdScorer,
     InfluenceScorer,
     LeaveOneOutScorer,
     MemorizationScorer,
+    PrototypeScorer,
     TurnOverDropoutScorer,
 )
+from .selection import PruningSelector
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "EL2NScorer",
+    "GraNdScorer",
     "InfluenceScorer",
     "LeaveOneOutScorer",
     "MemorizationScorer",
+    "PrototypeScorer",
+    "PruningSelector",
     "TurnOverDropoutScorer",
     "exceptions",
 ]

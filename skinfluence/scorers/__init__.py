@@ -1,16 +1,22 @@
 """Scorers: the estimators users call. One score per training row; higher = more suspect."""
 
 from ._base import BaseTrainingScorer
+from ._el2n import EL2NScorer
+from ._grand import GraNdScorer
 from ._influence import InfluenceScorer
 from ._loo import LeaveOneOutScorer, per_sample_loss
 from ._memorization import MemorizationScorer
+from ._prototype import PrototypeScorer
 from ._turnover import TurnOverDropoutScorer
 
 __all__ = [
     "BaseTrainingScorer",
+    "EL2NScorer",
+    "GraNdScorer",
     "InfluenceScorer",
     "LeaveOneOutScorer",
     "MemorizationScorer",
+    "PrototypeScorer",
     "TurnOverDropoutScorer",
     "per_sample_loss",
 ]
