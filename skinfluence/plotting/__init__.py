@@ -2,5 +2,6 @@
 
 from ._detection_curve import DetectionCurveDisplay
 from ._influence_display import InfluenceDisplay
+from ._pruning_curve import PruningCurveDisplay
 
-__all__ = ["DetectionCurveDisplay", "InfluenceDisplay"]
+__all__ = ["DetectionCurveDisplay", "InfluenceDisplay", "PruningCurveDisplay"]

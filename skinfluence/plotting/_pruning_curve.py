@@ -1,0 +1,314 @@
+"""``PruningCurveDisplay``: held-out score against the fraction of training rows kept."""
+
+import numbers
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import check_scoring
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import check_random_state
+
+from ..selection._pruning import KEEP_OPTIONS, n_rows_to_keep, select_rows
+
+DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+
+
+def _fit_and_score(estimator, X, y, rows, X_test, y_test, scoring):
+    model = clone(estimator).fit(_safe_indexing(X, rows), _safe_indexing(y, rows))
+    return check_scoring(model, scoring=scoring)(model, X_test, y_test)
+
+
+def pruning_curve(
+    estimator,
+    X,
+    y,
+    scores,
+    X_test,
+    y_test,
+    *,
+    fractions=DEFAULT_FRACTIONS,
+    keep=("easy", "hard", "random"),
+    class_balance=True,
+    scoring=None,
+    random_state=None,
+    n_jobs=None,
+):
+    """Held-out score of ``estimator`` trained on the rows each pruning rule keeps.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Unfitted model; a clone is fitted per (rule, fraction).
+    X, y : training rows and labels.
+    scores : array-like of shape (n_samples,)
+        One score per training row, higher = harder (a scorer's ``scores_``).
+    X_test, y_test : held-out rows the fitted models are scored on.
+    fractions : sequence of float in (0, 1] or int, default=(0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+    keep : sequence of {"easy", "hard", "random"}, default=("easy", "hard", "random")
+    class_balance : bool, default=True
+        As in :class:`~skinfluence.PruningSelector`.
+    scoring : str or callable, default=None
+        The estimator's ``score`` (accuracy for classifiers) when None.
+    random_state : int, RandomState instance or None, default=None
+        Tie-breaking and the "random" subsets (one draw per fraction).
+    n_jobs : int, default=None
+        Fits run in parallel through joblib.
+
+    Returns
+    -------
+    fractions : ndarray of shape (n_fractions,)
+        Fraction of the rows actually kept (a count is converted).
+    test_scores : dict of str to ndarray of shape (n_fractions,)
+        One curve per rule.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    y_arr = np.asarray(y)
+    n = len(y_arr)
+    if scores.shape != (n,):
+        raise ValueError(f"scores must have one value per training row ({n}); got {scores.shape}.")
+    keep = [keep] if isinstance(keep, str) else list(keep)
+    for rule in keep:
+        if rule not in KEEP_OPTIONS or rule == "auto":
+            raise ValueError(f"keep must list 'easy', 'hard' or 'random'; got {rule!r}.")
+    n_keep = [n_rows_to_keep(_check_fraction(f), n) for f in fractions]
+    seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=len(n_keep))
+    grid = [(rule, j) for rule in keep for j in range(len(n_keep))]
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_and_score)(
+            estimator,
+            X,
+            y,
+            select_rows(
+                scores,
+                y_arr,
+                n_keep[j],
+                rule,
+                class_balance=class_balance,
+                random_state=seeds[j],
+            ),
+            X_test,
+            y_test,
+            scoring,
+        )
+        for rule, j in grid
+    )
+    curves = {rule: np.empty(len(n_keep)) for rule in keep}
+    for (rule, j), value in zip(grid, results, strict=True):
+        curves[rule][j] = value
+    return np.asarray(n_keep) / n, curves
+
+
+def _check_fraction(f):
+    if isinstance(f, numbers.Integral) and not isinstance(f, bool) and f >= 1:
+        return int(f)
+    if isinstance(f, numbers.Real) and not isinstance(f, bool) and 0 < f <= 1:
+        return float(f)
+    raise ValueError(f"fractions must be floats in (0, 1] or positive row counts; got {f!r}.")
+
+
+class PruningCurveDisplay:
+    """Pruning curves: held-out score against the fraction of training rows kept.
+
+    One curve per pruning rule ("easy", "hard", "random"), for one difficulty score. Create it
+    with :meth:`from_estimator` (a :class:`~skinfluence.PruningSelector`) or
+    :meth:`from_scores` (precomputed scores); several scores can share one ``ax`` (pass
+    ``name``). matplotlib is imported only when drawing (``pip install skinfluence[plot]``).
+
+    Parameters
+    ----------
+    fractions : ndarray of shape (n_fractions,)
+        Fractions of the training rows kept.
+    test_scores : dict of str to ndarray of shape (n_fractions,)
+        Held-out score of the model trained on the kept rows, per rule.
+    full_score : float, default=None
+        Held-out score with every row (drawn as a horizontal reference line).
+    scoring_name : str, default="score"
+        The y-axis label.
+    name : str, default=None
+        The score's name, prefixed to each curve's label.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    lines_ : dict of str to matplotlib Line2D
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.preprocessing import scale
+    >>> from skinfluence import EL2NScorer, PruningSelector
+    >>> from skinfluence.plotting import PruningCurveDisplay
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(scale(X), y, random_state=0)
+    >>> selector = PruningSelector(EL2NScorer(LogisticRegression(), n_repeats=1),
+    ...                            LogisticRegression(), random_state=0)
+    >>> display = PruningCurveDisplay.from_estimator(
+    ...     selector, X_train, y_train, X_test, y_test, fractions=[0.2, 0.5, 1.0])
+    >>> sorted(display.test_scores)
+    ['easy', 'hard', 'random']
+    """
+
+    def __init__(self, *, fractions, test_scores, full_score=None, scoring_name="score", name=None):
+        self.fractions = fractions
+        self.test_scores = test_scores
+        self.full_score = full_score
+        self.scoring_name = scoring_name
+        self.name = name
+
+    def plot(self, ax=None, *, name=None, **kwargs):
+        """Draw the curves.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            A new figure when None.
+        name : str, default=None
+            Overrides the ``name`` given at construction.
+        **kwargs : dict
+            Passed to ``ax.plot`` for every curve.
+
+        Returns
+        -------
+        display : PruningCurveDisplay
+        """
+        plt = _import_pyplot()
+        if ax is None:
+            _, ax = plt.subplots()
+        name = self.name if name is None else name
+        self.lines_ = {}
+        for rule, values in self.test_scores.items():
+            label = f"{name}, keep {rule}" if name else f"keep {rule}"
+            (self.lines_[rule],) = ax.plot(
+                self.fractions, values, marker="o", label=label, **kwargs
+            )
+        if self.full_score is not None and "all rows" not in ax.get_legend_handles_labels()[1]:
+            ax.axhline(self.full_score, color="gray", linestyle=":", label="all rows")
+        ax.set_xlabel("fraction of training rows kept")
+        ax.set_ylabel(f"held-out {self.scoring_name}")
+        ax.legend(loc="lower right")
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_scores(
+        cls,
+        estimator,
+        X,
+        y,
+        scores,
+        X_test,
+        y_test,
+        *,
+        fractions=DEFAULT_FRACTIONS,
+        keep=("easy", "hard", "random"),
+        class_balance=True,
+        scoring=None,
+        random_state=None,
+        n_jobs=None,
+        name=None,
+        ax=None,
+    ):
+        """Pruning curves of ``estimator`` for precomputed scores, drawn.
+
+        Parameters are those of :func:`pruning_curve`, plus ``name`` (the score's name in
+        the legend) and ``ax``. Cost: ``len(keep) × len(fractions)`` fits of ``estimator``.
+
+        Returns
+        -------
+        display : PruningCurveDisplay
+        """
+        fracs, curves = pruning_curve(
+            estimator,
+            X,
+            y,
+            scores,
+            X_test,
+            y_test,
+            fractions=fractions,
+            keep=keep,
+            class_balance=class_balance,
+            scoring=scoring,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        )
+        full = _fit_and_score(estimator, X, y, np.arange(len(scores)), X_test, y_test, scoring)
+        if isinstance(scoring, str):
+            scoring_name = scoring
+        else:
+            scoring_name = "accuracy" if is_classifier(estimator) else "score"
+        display = cls(
+            fractions=fracs,
+            test_scores=curves,
+            full_score=full,
+            scoring_name=scoring_name,
+            name=name,
+        )
+        return display.plot(ax=ax)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        selector,
+        X,
+        y,
+        X_test,
+        y_test,
+        *,
+        fractions=DEFAULT_FRACTIONS,
+        keep=("easy", "hard", "random"),
+        scoring=None,
+        n_jobs=None,
+        name=None,
+        ax=None,
+    ):
+        """Pruning curves of a :class:`~skinfluence.PruningSelector`, drawn.
+
+        The selector's scorer is fitted once (a clone) on (X, y); its ``estimator`` is then
+        trained on the rows each rule keeps at each fraction, with the selector's
+        ``class_balance`` and ``random_state``; ``fraction`` and ``keep`` of the selector
+        are ignored (they are what the curve varies).
+
+        Returns
+        -------
+        display : PruningCurveDisplay
+        """
+        if getattr(selector, "estimator", None) is None:
+            raise ValueError(
+                "PruningCurveDisplay.from_estimator needs a PruningSelector with an "
+                "estimator (the model whose held-out score is plotted); got "
+                f"{type(selector).__name__} with estimator=None. Use from_scores otherwise."
+            )
+        scorer = clone(selector.scorer).fit(X, y)
+        return cls.from_scores(
+            selector.estimator,
+            X,
+            y,
+            scorer.scores_,
+            X_test,
+            y_test,
+            fractions=fractions,
+            keep=keep,
+            class_balance=selector.class_balance,
+            scoring=scoring,
+            random_state=selector.random_state,
+            n_jobs=n_jobs,
+            name=type(selector.scorer).__name__ if name is None else name,
+            ax=ax,
+        )
+
+
+def _import_pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - exercised only without matplotlib
+        raise ImportError(
+            "PruningCurveDisplay needs matplotlib: pip install skinfluence[plot]"
+        ) from exc
+    return plt
