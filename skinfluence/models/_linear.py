@@ -87,8 +87,15 @@ class LinearGradientMatrix(GradientMatrix):
         return Xr
 
     def dense_rows(self, rows):
-        Xr = self.dense_features(rows)
-        return (Xr[:, :, None] * self.R[rows][:, None, :]).reshape(Xr.shape[0], -1)
+        # One allocation and one pass: x_i ⊗ r_i written in place, then the intercept's r_i.
+        Xr = self.X[rows]
+        Xr = Xr.toarray() if sp.issparse(Xr) else np.asarray(Xr)
+        Rr = self.R[rows]
+        out = np.empty((Xr.shape[0], self.n_features + self.fit_intercept, self.n_outputs))
+        np.multiply(Xr[:, :, None], Rr[:, None, :], out=out[:, : self.n_features])
+        if self.fit_intercept:
+            out[:, self.n_features] = Rr
+        return out.reshape(Xr.shape[0], -1)
 
     def take(self, rows):
         return LinearGradientMatrix(self.X[rows], self.R[rows], self.fit_intercept)
