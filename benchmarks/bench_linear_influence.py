@@ -1,0 +1,312 @@
+"""Exact influence for binary logistic regression: skinfluence against a dense floor and peers.
+
+For each size (n_train, p) the script fits ``LogisticRegression(C=1)`` once (not timed) on
+synthetic data and times, warm and in this one process, the exact influence of every training
+row on ``n_test`` test rows plus every row's self-influence:
+
+- ``gemm floor``: only the BLAS/LAPACK calls the computation needs, on arrays prepared
+  beforehand (X̃ = [X, 1], curvatures s): ``X̃ᵀ(s ⊙ X̃)`` [n p²], Cholesky and inverse [p³],
+  ``Σ_j (X̃ H⁻¹)_ij X̃_ij`` [n p²] for self-influence; ``cho_solve`` on the test gradients
+  [p² m] and ``X̃ B`` [n p m] for ``influence``. The target is skinfluence ≤ 1.5× this.
+- ``skinfluence``: ``InfluenceScorer(FrozenEstimator(model))``: ``fit`` (Hessian,
+  factorisation, ``scores_`` self-influence) and ``influence(X_test, y_test)``.
+- ``naive dense``: the materialised n × p gradient matrix, the Hessian of scikit-learn's
+  objective and ``np.linalg.solve``; also the reference the other results are checked
+  against (max |difference| / max |value|).
+- ``LeaveOneOutScorer``: actual retraining (n refits), small n only, timed once.
+- ``pyDVL DirectInfluence``: on a float64 torch twin of the model (``_peers.py``), when pyDVL
+  is importable (its own virtual environment, see README.md). It computes the influence
+  matrix only (no self-influence); its values are converted to leave-one-out units before
+  the agreement check (pyDVL 0.10.0 returns ``+∇ℓ_tᵀ(H_mean + λI)⁻¹∇ℓ_i``: positive =
+  helpful, n times larger). Its λ also penalises the intercept, so agreement with an
+  intercept is close but not to rounding; ``--exact-check`` repeats it without intercept.
+
+Peak memory is the rise of the process's resident set (``VmHWM`` reset before each call,
+Linux) above its size before the call; it includes torch's allocations. Timings are the
+minimum over ``--repeats`` warm runs. On a shared machine compare the ratios, not the
+seconds.
+
+Run::
+
+    python benchmarks/bench_linear_influence.py                 # n ∈ {1e3,1e4,1e5} × p ∈ {20,100}
+    python benchmarks/bench_linear_influence.py --quick         # n ∈ {1e3,1e4}
+"""
+
+import argparse
+import ctypes
+import gc
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+from scipy import linalg
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
+
+from skinfluence import InfluenceScorer, LeaveOneOutScorer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _peers
+
+C = 1.0
+
+
+# -- measurement ---------------------------------------------------------------------------
+def _fixed_mmap_threshold():
+    """Make glibc return every block ≥ 128 kB to the OS when freed (no dynamic threshold),
+    so that the resident-set high-water mark of a warm call sees its own allocations."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def peak_mb(fn):
+    """Run ``fn()`` once; return (result, MB of resident memory above the level before)."""
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset VmHWM to the current VmRSS
+        before = _status_kb("VmRSS")
+    except OSError:
+        return fn(), float("nan")
+    result = fn()
+    return result, (_status_kb("VmHWM") - before) / 1024
+
+
+def timed(fn, repeats):
+    """(min seconds over ``repeats`` runs, peak MB of the last run, last result)."""
+    seconds = []
+    for _ in range(repeats - 1):
+        start = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    result, mb = peak_mb(fn)
+    seconds.append(time.perf_counter() - start)
+    return min(seconds), mb, result
+
+
+# -- problem and the reference computations -----------------------------------------------
+def make_problem(n, p, m, seed, fit_intercept=True):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(p) / np.sqrt(p) * 2.0
+    X = rng.standard_normal((n + m, p))
+    y = (X @ w + 0.3 + rng.logistic(size=n + m) > 0).astype(np.int64)
+    model = LogisticRegression(C=C, fit_intercept=fit_intercept, tol=1e-10, max_iter=1000)
+    model.fit(X[:n], y[:n])
+    return X[:n], y[:n], X[n:], y[n:], model
+
+
+def gemm_floor(X, model, Xt):
+    """The BLAS/LAPACK calls of the exact computation on prepared arrays; returns timers."""
+    Xa = np.hstack([X, np.ones((len(X), 1))])
+    Xta = np.hstack([Xt, np.ones((len(Xt), 1))])
+    prob = model.predict_proba(X)[:, 1]
+    s = prob * (1 - prob)
+    penalty = np.r_[np.full(X.shape[1], 1 / C), 0.0]
+    state = {}
+
+    def fit_part():
+        H = Xa.T @ (Xa * s[:, None])
+        H[np.diag_indices_from(H)] += penalty
+        state["factor"] = linalg.cho_factor(H, lower=True)
+        H_inv = linalg.cho_solve(state["factor"], np.eye(len(H)))
+        return np.einsum("ij,ij->i", Xa @ H_inv, Xa)
+
+    def influence_part():
+        B = linalg.cho_solve(state["factor"], Xta.T)
+        return Xa @ B
+
+    return fit_part, influence_part
+
+
+def naive_dense(X, y, Xt, yt, model):
+    """Materialised gradients and Hessian of sklearn's objective (sum form, free intercept)."""
+    Xa = np.hstack([X, np.ones((len(X), 1))])
+    Xta = np.hstack([Xt, np.ones((len(Xt), 1))])
+    prob = model.predict_proba(X)[:, 1]
+    G = Xa * (prob - y)[:, None]  # n × p per-sample gradients
+    G_test = Xta * (model.predict_proba(Xt)[:, 1] - yt)[:, None]
+    H = (Xa * (prob * (1 - prob))[:, None]).T @ Xa
+    H[np.diag_indices(X.shape[1])] += 1 / C
+    self_influence = np.einsum("ij,ji->i", G, np.linalg.solve(H, G.T))
+    influence = (G @ np.linalg.solve(H, G_test.T)).T
+    return self_influence, influence
+
+
+def rel_diff(a, b):
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+# -- the benchmark -------------------------------------------------------------------------
+def bench_size(n, p, m, args, rows):
+    X, y, Xt, yt, model = make_problem(n, p, m, seed=n + p)
+
+    fit_part, influence_part = gemm_floor(X, model, Xt)
+    fit_part(), influence_part()  # warm
+    t_gf, mb_gf, _ = timed(fit_part, args.repeats)
+    t_gi, mb_gi, _ = timed(influence_part, args.repeats)
+    floor = t_gf + t_gi
+    rows.append(("gemm floor", n, p, m, floor, max(mb_gf, mb_gi), 1.0, f"fit part {t_gf:.3g} s"))
+
+    scorer = InfluenceScorer(FrozenEstimator(model))
+    scorer.fit(X, y).influence(Xt, yt)  # warm
+    t_f, mb_f, _ = timed(lambda: scorer.fit(X, y), args.repeats)
+    t_i, mb_i, infl = timed(lambda: scorer.influence(Xt, yt), args.repeats)
+    ours = t_f + t_i
+    rows.append(
+        (
+            "skinfluence InfluenceScorer",
+            n,
+            p,
+            m,
+            ours,
+            max(mb_f, mb_i),
+            ours / floor,
+            f"fit {t_f / t_gf:.2f}× its floor, influence {t_i / t_gi:.2f}×",
+        )
+    )
+
+    if n * p <= args.naive_max:
+        naive_dense(X, y, Xt, yt, model)  # warm
+        t_n, mb_n, (self_ref, infl_ref) = timed(
+            lambda: naive_dense(X, y, Xt, yt, model), args.repeats
+        )
+        agree = max(rel_diff(scorer.scores_, self_ref), rel_diff(infl, infl_ref))
+        rows.append(
+            (
+                "naive dense (n×p gradients)",
+                n,
+                p,
+                m,
+                t_n,
+                mb_n,
+                t_n / floor,
+                f"skinfluence vs this: {agree:.1e} rel",
+            )
+        )
+
+    if n <= args.loo_max:
+        loo = LeaveOneOutScorer(LogisticRegression(C=C, tol=1e-10, max_iter=1000), n_jobs=1)
+        t_l, mb_l, loo_infl = timed(lambda: loo.fit(X, y).influence(Xt, yt), 1)
+        r = np.corrcoef(loo_infl.ravel(), infl.ravel())[0, 1]
+        rows.append(
+            (
+                "LeaveOneOutScorer (n refits)",
+                n,
+                p,
+                m,
+                t_l,
+                mb_l,
+                t_l / floor,
+                f"Pearson with skinfluence {r:.4f}",
+            )
+        )
+
+    if args.pydvl and _peers.pydvl_available():
+        peer = _peers.PyDVLDirectLogistic(model, n, batch_size=args.pydvl_batch)
+        start = time.perf_counter()
+        peer.influences(X, y, Xt, yt)  # cold call (first in this size), then warm ones
+        cold = time.perf_counter() - start
+        repeats = max(1, min(args.repeats, args.peer_repeats))
+        t_d, mb_d, values = timed(lambda: peer.influences(X, y, Xt, yt), repeats)
+        converted = peer.to_loo_units(values)
+        r = np.corrcoef(converted.ravel(), infl.ravel())[0, 1]
+        rows.append(
+            (
+                "pyDVL DirectInfluence",
+                n,
+                p,
+                m,
+                t_d,
+                mb_d,
+                t_d / floor,
+                f"{t_d / ours:.1f}× skinfluence; vs skinfluence "
+                f"{rel_diff(converted, infl):.1e} rel, Pearson {r:.6f}; cold {cold:.2f} s",
+            )
+        )
+
+
+def exact_check(args):
+    """pyDVL vs skinfluence without intercept, where the objectives coincide exactly."""
+    X, y, Xt, yt, model = make_problem(2000, 20, 50, seed=7, fit_intercept=False)
+    ours = InfluenceScorer(FrozenEstimator(model)).fit(X, y).influence(Xt, yt)
+    peer = _peers.PyDVLDirectLogistic(model, len(y), batch_size=args.pydvl_batch)
+    converted = peer.to_loo_units(peer.influences(X, y, Xt, yt))
+    print(
+        f"\npyDVL {_peers.pydvl_version()} vs skinfluence, no intercept (n=2000, p=20): "
+        f"max |pyDVL/n − skinfluence| / max |skinfluence| = {rel_diff(converted, ours):.1e}; "
+        f"with the opposite sign it would be {rel_diff(-converted, ours):.1e}."
+    )
+
+
+def print_table(rows):
+    print("| method | n_train | p | n_test | seconds | peak MB | × gemm floor | note |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, n, p, m, sec, mb, ratio, note in rows:
+        print(f"| {name} | {n} | {p} | {m} | {sec:.3g} | {mb:.1f} | {ratio:.2f} | {note} |")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="n_train in {1e3, 1e4} only")
+    parser.add_argument("--n-train", type=int, nargs="*", default=None)
+    parser.add_argument("--p", type=int, nargs="*", default=[20, 100])
+    parser.add_argument("--n-test", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=5, help="warm runs, minimum reported")
+    parser.add_argument("--peer-repeats", type=int, default=3)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS and torch threads (default 1: stable on a busy machine; 0 = library default)",
+    )
+    parser.add_argument("--loo-max", type=int, default=1000, help="largest n for LOO")
+    parser.add_argument("--naive-max", type=float, default=2e7, help="largest n·p for naive")
+    parser.add_argument("--no-pydvl", dest="pydvl", action="store_false")
+    parser.add_argument("--pydvl-batch", type=int, default=2048)
+    parser.add_argument("--exact-check", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = args.n_train or ([1000, 10_000] if args.quick else [1000, 10_000, 100_000])
+
+    _fixed_mmap_threshold()
+    warnings.simplefilter("ignore", FutureWarning)
+    limits = threadpool_limits(args.threads) if args.threads else None
+    if args.pydvl and _peers.pydvl_available() and args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    print(
+        f"numpy {np.__version__}, threads {args.threads or 'default'}, "
+        f"pyDVL {_peers.pydvl_version() if _peers.pydvl_available() else 'not installed'}; "
+        f"binary LogisticRegression(C={C}), min of {args.repeats} warm runs"
+    )
+    rows = []
+    for n in sizes:
+        for p in args.p:
+            done = len(rows)
+            bench_size(n, p, args.n_test, args, rows)
+            for row in rows[done:]:
+                print("  " + "  ".join(map(str, row[:5])) + f"  {row[-1]}", file=sys.stderr)
+    print()
+    print_table(rows)
+    if args.exact_check and args.pydvl and _peers.pydvl_available():
+        exact_check(args)
+    del limits
+
+
+if __name__ == "__main__":
+    main()
