@@ -219,8 +219,11 @@ class InfluenceDisplay:
         """
         plt = check_matplotlib("InfluenceDisplay.plot")
         if ax is None:
-            width = 1.6 * (1 + len(self.y_rows)) if self.image_shape else 8
-            _, ax = plt.subplots(figsize=(width, 2.6 if self.image_shape else 4))
+            if self.image_shape is not None:
+                size = (1.6 * (1 + len(self.y_rows)), 2.6)
+            else:
+                size = (10, 1.5 + 0.45 * len(self.y_rows))
+            _, ax = plt.subplots(figsize=size, layout="constrained")
         if self.image_shape is not None:
             self._plot_images(ax)
         else:
@@ -262,7 +265,7 @@ class InfluenceDisplay:
                 fontsize=8,
             )
 
-    def _shown_features(self, n_shown=3):
+    def _shown_features(self, n_shown=2):
         """Features on which the shown rows differ most from the test row (in spreads)."""
         scale = self.feature_scale if self.feature_scale is not None else 1.0
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -288,4 +291,4 @@ class InfluenceDisplay:
         ax.set_yticks(positions, labels, fontsize=8)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_xlabel("influence on the test row's loss (positive = helps)")
-        ax.set_title(f"test row (label {self.y_test}): {values(self.x_test)}", fontsize=9)
+        ax.set_title(f"test row, label {self.y_test}\n{values(self.x_test)}", fontsize=9)
