@@ -7,11 +7,13 @@ estimators. ``import skinfluence`` never imports torch or matplotlib.
 from . import exceptions
 from .scorers import (
     EL2NScorer,
+    GradientOutlierScorer,
     GraNdScorer,
     InfluenceScorer,
     LeaveOneOutScorer,
     MemorizationScorer,
     PrototypeScorer,
+    TracInScorer,
     TurnOverDropoutScorer,
 )
 from .selection import PruningSelector
@@ -21,11 +23,13 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "EL2NScorer",
     "GraNdScorer",
+    "GradientOutlierScorer",
     "InfluenceScorer",
     "LeaveOneOutScorer",
     "MemorizationScorer",
     "PrototypeScorer",
     "PruningSelector",
+    "TracInScorer",
     "TurnOverDropoutScorer",
     "exceptions",
 ]

@@ -71,15 +71,22 @@ class LissaSolver(InverseHessianSolver):
     name = "lissa"
 
     def __init__(
-        self, damping=0.0, *, depth=1000, repeats=1, batch_size=None, scale=None,
+        self,
+        damping=0.0,
+        *,
+        depth=1000,
+        repeats=1,
+        batch_size=None,
+        scale=None,
         random_state=None,
     ):
         super().__init__(damping)
         for name, value in (("depth", depth), ("repeats", repeats)):
             if not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-        if batch_size is not None and (not isinstance(batch_size, numbers.Integral)
-                                       or batch_size < 1):
+        if batch_size is not None and (
+            not isinstance(batch_size, numbers.Integral) or batch_size < 1
+        ):
             raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}.")
         if scale is not None and not (isinstance(scale, numbers.Real) and scale > 0):
             raise ValueError(f"scale must be a positive number or None; got {scale!r}.")

@@ -249,10 +249,7 @@ class TorchAdapter(ModelAdapter):
         torch = import_torch()
         super().__init__(estimator)
         est = _unwrap(estimator)
-        if isinstance(est, TorchModule):
-            spec = _module_spec(est)
-        else:
-            spec = _skorch_spec(est)
+        spec = _module_spec(est) if isinstance(est, TorchModule) else _skorch_spec(est)
         module, self.criterion, self.transform, self.kind, self.classes_, decay, device = spec
         if device.type == "cuda" and not torch.cuda.is_available():
             device = torch.device("cpu")
@@ -264,18 +261,17 @@ class TorchAdapter(ModelAdapter):
         if isinstance(self.criterion, torch.nn.Module):
             self.criterion = copy.deepcopy(self.criterion).to(device=device, dtype=self.dtype)
         self._unreduced = None
-        if isinstance(self.criterion, torch.nn.modules.loss._Loss) and getattr(
-            self.criterion, "weight", None
-        ) is None:
+        if (
+            isinstance(self.criterion, torch.nn.modules.loss._Loss)
+            and getattr(self.criterion, "weight", None) is None
+        ):
             self._unreduced = copy.copy(self.criterion)
             self._unreduced.reduction = "none"
         named = dict(module.named_parameters())
         selected = [n for n, p in named.items() if p.requires_grad]
         if params is not None:
             params = [params] if isinstance(params, str) else list(params)
-            unknown = [
-                q for q in params if not any(n == q or n.startswith(q + ".") for n in named)
-            ]
+            unknown = [q for q in params if not any(n == q or n.startswith(q + ".") for n in named)]
             if unknown:
                 raise ValueError(
                     f"params={unknown} match no parameter of the module; its parameters are "
@@ -292,7 +288,7 @@ class TorchAdapter(ModelAdapter):
         self._decay = torch.cat(
             [
                 torch.full((s,), decay.get(id(named[n]), 0.0), dtype=self.dtype, device=device)
-                for n, s in zip(selected, self._sizes)
+                for n, s in zip(selected, self._sizes, strict=True)
             ]
         )
 
@@ -356,7 +352,9 @@ class TorchAdapter(ModelAdapter):
         from torch.func import functional_call
 
         params = dict(self._fixed)
-        for name, piece, shape in zip(self.param_names, theta.split(self._sizes), self._shapes):
+        for name, piece, shape in zip(
+            self.param_names, theta.split(self._sizes), self._shapes, strict=True
+        ):
             params[name] = piece.view(shape)
         out = functional_call(self.module, params, (X,))
         if isinstance(out, tuple):
@@ -471,15 +469,17 @@ class TorchGradientMatrix(GradientMatrix):
 
     def matmul(self, V):
         torch = import_torch()
-        V = torch.as_tensor(np.asarray(V, np.float64).reshape(self.shape[1], -1),
-                            device=self.adapter.device)
+        V = torch.as_tensor(
+            np.asarray(V, np.float64).reshape(self.shape[1], -1), device=self.adapter.device
+        )
         out = [block @ V for _, block in self._blocks()]
         return _numpy(torch.cat(out)) if out else np.zeros((0, V.shape[1]))
 
     def rmatmul(self, U):
         torch = import_torch()
-        U = torch.as_tensor(np.asarray(U, np.float64).reshape(self.shape[0], -1),
-                            device=self.adapter.device)
+        U = torch.as_tensor(
+            np.asarray(U, np.float64).reshape(self.shape[0], -1), device=self.adapter.device
+        )
         out = torch.zeros((self.shape[1], U.shape[1]), dtype=U.dtype, device=U.device)
         for rows, block in self._blocks():
             out += block.T @ U[rows]

@@ -2,21 +2,25 @@
 
 from ._base import BaseTrainingScorer
 from ._el2n import EL2NScorer
+from ._gradient_outlier import GradientOutlierScorer
 from ._grand import GraNdScorer
 from ._influence import InfluenceScorer
 from ._loo import LeaveOneOutScorer, per_sample_loss
 from ._memorization import MemorizationScorer
 from ._prototype import PrototypeScorer
+from ._tracin import TracInScorer
 from ._turnover import TurnOverDropoutScorer
 
 __all__ = [
     "BaseTrainingScorer",
     "EL2NScorer",
     "GraNdScorer",
+    "GradientOutlierScorer",
     "InfluenceScorer",
     "LeaveOneOutScorer",
     "MemorizationScorer",
     "PrototypeScorer",
+    "TracInScorer",
     "TurnOverDropoutScorer",
     "per_sample_loss",
 ]
