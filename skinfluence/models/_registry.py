@@ -63,9 +63,10 @@ def adapter_for(estimator):
     --------
     >>> from sklearn.datasets import load_breast_cancer
     >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import scale
     >>> from skinfluence.models import adapter_for
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> adapter = adapter_for(LogisticRegression(max_iter=5000).fit(X, y))
+    >>> adapter = adapter_for(LogisticRegression().fit(scale(X), y))
     >>> adapter.n_params
     31
     """
