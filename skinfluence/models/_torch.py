@@ -304,6 +304,13 @@ class TorchAdapter(ModelAdapter):
         """Weight decay per element of θ (the penalty is n Σ_j wd_j/2 θ_j²)."""
         return self._decay.cpu().numpy()
 
+    def with_params(self, theta):
+        """A copy of the adapter at the flat parameters ``theta`` (the module is shared)."""
+        torch = import_torch()
+        new = copy.copy(self)
+        new._theta = torch.as_tensor(np.asarray(theta, np.float64), device=self.device)
+        return new
+
     def at_state_dict(self, state_dict):
         """A copy of the adapter whose module has the given ``state_dict`` (a checkpoint)."""
         torch = import_torch()
