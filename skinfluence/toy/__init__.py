@@ -9,17 +9,20 @@ adapter); ``theory_test_error`` solves the replica saddle-point equations for it
 
 from ._data import make_probe, make_teacher_student
 from ._margin import MarginScorer
+from ._simulate import simulate_test_error
 from ._student import NotSeparableWarning, PerceptronStudent, PerceptronStudentAdapter
-from ._theory import pruning_threshold, solve_saddle_point, theory_test_error
+from ._theory import crossover_alpha, pruning_threshold, solve_saddle_point, theory_test_error
 
 __all__ = [
     "MarginScorer",
     "NotSeparableWarning",
     "PerceptronStudent",
     "PerceptronStudentAdapter",
+    "crossover_alpha",
     "make_probe",
     "make_teacher_student",
     "pruning_threshold",
+    "simulate_test_error",
     "solve_saddle_point",
     "theory_test_error",
 ]

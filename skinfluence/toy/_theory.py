@@ -275,6 +275,47 @@ def theory_test_error(alpha_total, fraction, *, keep="hard", angle=0.0):
     return float(err) if err.ndim == 0 else err
 
 
+def crossover_alpha(fraction, *, angle=0.0):
+    """The α_tot above which keeping hard examples beats keeping easy ones.
+
+    Root of ``theory_test_error(α, f, keep="hard") = theory_test_error(α, f, keep="easy")``
+    for ``0 < f < 1``; keep-easy has the lower error below it, keep-hard above (a single
+    crossing, checked on a grid in the tests). Empirically ``α* ≈ 2 / min(f, 1 − f)``:
+    keep-hard wins once about 2N hard examples are kept (f small) or about 2N easy ones
+    are discarded (f near 1); the minimum, α* ≈ 4.9, is near f = 0.6.
+
+    Parameters
+    ----------
+    fraction : float
+        Fraction kept, in (0, 1).
+    angle : float, default=0.0
+        Probe-teacher angle (radians).
+
+    Returns
+    -------
+    alpha_star : float
+
+    Examples
+    --------
+    >>> from skinfluence.toy import crossover_alpha
+    >>> round(crossover_alpha(0.5), 2)
+    5.05
+    """
+    f = float(fraction)
+    if not (0.0 < f < 1.0):
+        raise ValueError(f"fraction must be in (0, 1) for a crossover; got {fraction!r}.")
+
+    def gap(log_alpha):
+        a = float(np.exp(log_alpha))
+        hard = theory_test_error(a, f, keep="hard", angle=angle)
+        return hard - theory_test_error(a, f, keep="easy", angle=angle)
+
+    lo, hi = np.log(0.5), np.log(20.0 / min(f, 1.0 - f))
+    if not (gap(lo) > 0 > gap(hi)):
+        raise RuntimeError(f"no hard/easy crossover bracketed for fraction={f}, angle={angle}.")
+    return float(np.exp(brentq(gap, lo, hi, xtol=1e-10)))
+
+
 def _check_theory_args(alpha, fraction, keep, angle):
     if not np.all(np.isfinite(alpha)) or np.any(alpha <= 0):
         raise ValueError(f"alpha_total must be finite and > 0; got {alpha!r}.")
@@ -286,4 +327,4 @@ def _check_theory_args(alpha, fraction, keep, angle):
         raise ValueError(f"angle must be in [0, π/2) radians; got {angle!r}.")
 
 
-__all__ = ["pruning_threshold", "solve_saddle_point", "theory_test_error"]
+__all__ = ["crossover_alpha", "pruning_threshold", "solve_saddle_point", "theory_test_error"]
