@@ -35,6 +35,7 @@ class AuditData:
     numeric_columns: list = field(default_factory=list)
     categorical_columns: list = field(default_factory=list)
     is_flipped: np.ndarray | None = None
+    feature_names: list | None = None  # when the columns of X have no names of their own
     X_test: object = None
     y_test: np.ndarray | None = None
     notes: list = field(default_factory=list)
@@ -56,6 +57,7 @@ def load_default(random_state=0):
         row_ids=np.arange(n),
         numeric_columns=list(range(data.X_train.shape[1])),
         is_flipped=data.is_flipped,
+        feature_names=list(data.feature_names),
         X_test=data.X_test,
         y_test=np.asarray(data.y_test),
     )

@@ -9,10 +9,11 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..metrics import detection_scores
+from ._combine import combine, family_weights
 from ._data import load_csv, load_default, make_feature_map
 from ._errors import AuditUsageError
 from ._output import print_cleansing, print_detection, print_top, write_ranking
-from ._scores import SCORES, AuditContext, combine, make_model, resolve_scores
+from ._scores import SCORES, AuditContext, make_model, resolve_scores
 
 
 def _split_validation(data, fraction, random_state):
@@ -39,6 +40,12 @@ def _split_validation(data, fraction, random_state):
             f"({exc}); use a larger fraction or more data"
         ) from exc
     return train, select, evaluate
+
+
+def _feature_names(data, feature_map):
+    if data.feature_names is not None:
+        return list(data.feature_names)
+    return [str(name) for name in feature_map.get_feature_names_out()]
 
 
 def _subset(data, rows):
@@ -150,7 +157,14 @@ def _run_audit(
     scores = {}
     for name in tqdm(names, desc="scoring", unit="score", disable=None, file=sys.stderr):
         scores[name] = np.asarray(SCORES[name].compute(ctx), dtype=np.float64)
-    combined = combine(scores)
+    weights = family_weights(ctx, names)
+    if len(weights) > 1:
+        print(
+            "families weighted by out-of-sample fit (Cohen's kappa, clipped at 0): "
+            + ", ".join(f"{f} {w:.2f}" for f, w in weights.items()),
+            file=stream,
+        )
+    combined = combine(scores, weights)
     order = np.argsort(-combined, kind="stable")
     is_flipped = data.is_flipped[rows] if data.is_flipped is not None else None
     result = Bunch(
@@ -164,6 +178,10 @@ def _run_audit(
         is_flipped=is_flipped,
         detection=None,
         cleansing=None,
+        family_weights=weights,
+        notes=[*data.notes, *notes],
+        influence_scorer=ctx.cache.get("InfluenceScorer"),
+        feature_names=_feature_names(data, feature_map),
     )
     print_top(result, top, stream)
     if is_flipped is not None:

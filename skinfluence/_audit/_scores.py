@@ -11,7 +11,6 @@ plug in by adding one entry.
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import rankdata
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -65,6 +64,15 @@ class AuditContext:
     def n_folds(self):
         return int(min(5, np.unique(self.y, return_counts=True)[1].min()))
 
+    def out_of_fold_proba(self):
+        """Stratified k-fold out-of-fold ``predict_proba`` of the model (computed once)."""
+        if "oof_proba" not in self.cache:
+            cv = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
+            self.cache["oof_proba"] = cross_val_predict(
+                self.model, self.Z, self.y, cv=cv, method="predict_proba", n_jobs=self.n_jobs
+            )
+        return self.cache["oof_proba"]
+
     def has_gradients(self):
         from ..models import adapter_for
 
@@ -115,7 +123,8 @@ def _scorer(name, estimator=None, **params):
             if key in accepted
         }
         model = ctx.model if estimator is None else estimator(ctx)
-        return cls(model, **extra, **params).fit(ctx.Z, ctx.y).scores_
+        ctx.cache[name] = cls(model, **extra, **params).fit(ctx.Z, ctx.y)
+        return ctx.cache[name].scores_
 
     return compute
 
@@ -125,11 +134,8 @@ def _loss(ctx):
 
 
 def _out_of_fold(ctx):
-    cv = StratifiedKFold(ctx.n_folds, shuffle=True, random_state=ctx.random_state)
-    proba = cross_val_predict(
-        ctx.model, ctx.Z, ctx.y, cv=cv, method="predict_proba", n_jobs=ctx.n_jobs
-    )
     codes = np.searchsorted(np.unique(ctx.y), ctx.y)
+    proba = ctx.out_of_fold_proba()
     return -np.log(np.clip(proba[np.arange(len(ctx.y)), codes], 1e-15, 1.0))
 
 
@@ -143,6 +149,8 @@ class ScoreSpec:
     description: str
     compute: object
     unavailable: object = _always
+    #: "model": computed from --model; "forest": from the randomised-tree forest.
+    family: str = "model"
 
 
 SCORES = {
@@ -195,6 +203,7 @@ SCORES = {
                 subsample=0.632,
             ),
             _needs_scorer("MemorizationScorer"),
+            family="forest",
         ),
         ScoreSpec(
             "loo",
@@ -233,9 +242,3 @@ def resolve_scores(requested, ctx):
         else:
             notes.append(f"score {name!r} skipped: {reason}")
     return chosen, notes
-
-
-def combine(scores):
-    """Rank average (in [0, 1], higher = more suspect) of a dict of equal-length scores."""
-    ranks = [rankdata(s, method="average") / len(s) for s in scores.values()]
-    return np.mean(ranks, axis=0)

@@ -1,0 +1,165 @@
+"""The audit's report: one self-contained HTML file (plots embedded as PNG) or one PNG."""
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+
+from ._errors import AuditDependencyError, AuditUsageError
+from ._output import _fmt, ranking_columns, ranking_rows
+
+REPORT_TOP = 25
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise AuditDependencyError(
+            "--report needs matplotlib: pip install skinfluence[plot] (or matplotlib)"
+        ) from exc
+    return plt
+
+
+def _score_histogram(result, ax):
+    combined = result.combined
+    if result.is_flipped is not None:
+        bins = np.linspace(0, 1, 31)
+        ax.hist(combined[~result.is_flipped], bins=bins, alpha=0.7, label="label kept")
+        ax.hist(combined[result.is_flipped], bins=bins, alpha=0.7, label="label flipped")
+        ax.legend()
+    else:
+        ax.hist(combined, bins=30)
+    ax.set(
+        xlabel="combined score (higher = more suspect)",
+        ylabel="rows",
+        title="distribution of the combined score",
+    )
+
+
+def _figures(result):
+    """(title, figure) pairs of the report's plots."""
+    plt = _pyplot()
+    from ..plotting import DetectionCurveDisplay, InfluenceDisplay
+
+    figures = []
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    _score_histogram(result, ax)
+    figures.append(("Combined score", fig))
+    if result.is_flipped is not None:
+        fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+        for name, values in {**result.scores, "combined": result.combined}.items():
+            DetectionCurveDisplay.from_scores(result.is_flipped, values, name=name, ax=ax)
+        ax.set_title("finding the known flipped labels")
+        figures.append(("Detection of the flipped labels", fig))
+    if result.get("influence_scorer") is not None:
+        top = int(result.order[0])
+        scorer = result.influence_scorer
+        X, y = scorer.train_X_, scorer.train_y_
+        display = InfluenceDisplay.from_estimator(
+            scorer, X[top], y[top], X, y, k=4, feature_names=result.get("feature_names")
+        )
+        display.ax_.set_title(
+            f"most suspect row ({result.id_name} {result.row_ids[top]}): the rows that help "
+            "and harm its own fit\n" + display.ax_.get_title(),
+            fontsize=9,
+        )
+        figures.append(("Why the model fits the most suspect row as it does", display.figure_))
+    return figures
+
+
+def _png(fig):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def _table(header, rows):
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html(result, title, figures):
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>skinfluence audit: {html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
+        "padding:2px 6px;text-align:right}</style></head><body>",
+        "<h1>skinfluence audit</h1>",
+        f"<p>{html.escape(title)}</p>",
+        f"<p>Scores: {html.escape(', '.join(result.scores))}. Every score: higher = more "
+        "suspect; <em>combined</em> is their weighted mean rank in [0, 1].</p>",
+    ]
+    for note in result.get("notes", []):
+        parts.append(f"<p>Note: {html.escape(note)}</p>")
+    rows = list(zip(range(REPORT_TOP), ranking_rows(result), strict=False))
+    parts.append(f"<h2>The {len(rows)} most suspect rows</h2>")
+    parts.append(_table(ranking_columns(result), [row for _, row in rows]))
+    if result.detection is not None:
+        parts.append("<h2>Detection of the known flipped labels</h2>")
+        parts.append(
+            _table(
+                ["score", "AUROC", "AUPRC", "precision@k"],
+                [[n, d.auroc, d.auprc, d.precision_at_k] for n, d in result.detection.items()],
+            )
+        )
+    if result.cleansing is not None:
+        c = result.cleansing
+        parts.append(
+            f"<h2>Data cleansing</h2><p>Accuracy on {c.n_evaluate} held-out rows after "
+            f"removing the k% most harmful training rows (chosen by {html.escape(c.harm_name)}"
+            ", and by the combined score).</p>"
+        )
+        parts.append(
+            _table(
+                ["removed", "rows", c.harm_name, "combined score"],
+                list(
+                    zip(
+                        (f"{k}%" for k in c.percents),
+                        c.n_removed,
+                        c.accuracy_harm,
+                        c.accuracy_combined,
+                        strict=True,
+                    )
+                ),
+            )
+        )
+    for name, fig in figures:
+        data = base64.b64encode(_png(fig)).decode("ascii")
+        parts.append(f"<h2>{html.escape(name)}</h2><img src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(result, path, *, title):
+    """Write ``path``: .html (self-contained) or .png (the plots side by side)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".html", ".htm", ".png"):
+        raise AuditUsageError(f"--report must end in .html or .png; got {path}")
+    plt = _pyplot()
+    figures = _figures(result)
+    try:
+        if suffix == ".png":
+            images = [plt.imread(io.BytesIO(_png(fig)), format="png") for _, fig in figures]
+            height = max(im.shape[0] for im in images)
+            padded = [
+                np.pad(im, ((0, height - im.shape[0]), (0, 0), (0, 0)), constant_values=1.0)
+                for im in images
+            ]
+            plt.imsave(path, np.concatenate(padded, axis=1))
+        else:
+            Path(path).write_text(_html(result, title, figures), encoding="utf-8")
+    except OSError as exc:
+        raise AuditUsageError(f"cannot write --report {path}: {exc.strerror}") from exc
+    finally:
+        for _, fig in figures:
+            plt.close(fig)
