@@ -10,10 +10,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skinfluence import (
+    EL2NScorer,
     GradientOutlierScorer,
+    GraNdScorer,
     InfluenceScorer,
     LeaveOneOutScorer,
     MemorizationScorer,
+    PrototypeScorer,
+    PruningSelector,
     TracInScorer,
     TurnOverDropoutScorer,
 )
@@ -24,6 +28,12 @@ ESTIMATORS = [
     MemorizationScorer(LogisticRegression(), n_estimators=20),
     TracInScorer(LogisticRegression()),
     GradientOutlierScorer(LogisticRegression(), random_state=0),
+    EL2NScorer(LogisticRegression(), n_repeats=2, random_state=0),
+    GraNdScorer(LogisticRegression(), n_repeats=2, probe_params={"max_iter": 3}, random_state=0),
+    PrototypeScorer(random_state=0),
+    PrototypeScorer(per_class=True, random_state=0),
+    PruningSelector(EL2NScorer(LogisticRegression()), LogisticRegression(), random_state=0),
+    PruningSelector(EL2NScorer(LogisticRegression()), random_state=0),  # sampler
 ]
 try:  # torch is an optional extra
     from skinfluence.torch import dropout_mlp
