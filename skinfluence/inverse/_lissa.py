@@ -134,8 +134,14 @@ class LissaSolver(InverseHessianSolver):
         V = np.asarray(V, dtype=np.float64)
         one_d = V.ndim == 1
         V = V.reshape(self.n_params_, -1)
-        n, b = self.n_samples_, self.batch_size
         total = np.zeros_like(V)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
+            self._recurse(V, total)
+        out = total / self.repeats
+        return out.ravel() if one_d else out
+
+    def _recurse(self, V, total):
+        n, b = self.n_samples_, self.batch_size
         for _ in range(self.repeats):
             h = V.copy()
             for _ in range(self.depth):
@@ -148,5 +154,3 @@ class LissaSolver(InverseHessianSolver):
                         "or batch_size."
                     )
             total += h / self.scale_
-        out = total / self.repeats
-        return out.ravel() if one_d else out
