@@ -15,14 +15,19 @@ def check_labelled(X, y, *, accept_sparse=("csr", "csc"), name="X"):
     if y is None:
         raise ValueError(f"y is required: influence needs the label of every row of {name}.")
     X = check_array(
-        X, accept_sparse=list(accept_sparse), dtype=np.float64, ensure_all_finite=True,
+        X,
+        accept_sparse=list(accept_sparse),
+        dtype=np.float64,
+        ensure_all_finite=True,
         input_name=name,
     )
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
     if y.ndim not in (1, 2):
-        raise ValueError(f"y must be 1-D (or 2-D for multi-output regression); got shape {y.shape}.")
+        raise ValueError(
+            f"y must be 1-D (or 2-D for multi-output regression); got shape {y.shape}."
+        )
     check_consistent_length(X, y)
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError("y contains NaN or infinity; drop or impute those rows first.")
@@ -40,15 +45,16 @@ def check_sample_weight_nonneg(sample_weight, n_samples):
         raise ValueError(f"sample_weight has shape {sw.shape}; expected ({n_samples},).")
     if not np.all(np.isfinite(sw)) or np.any(sw < 0):
         raise ValueError("sample_weight must be finite and non-negative.")
+    if n_samples and not np.any(sw > 0):
+        # No row in the objective: nothing to fit (and some solvers crash on it).
+        raise ValueError("sample_weight is zero for every row; at least one must be > 0.")
     return sw
 
 
 def check_damping(damping):
     """Validate the ``damping`` (λ ≥ 0 added to the Hessian's diagonal)."""
     if not isinstance(damping, numbers.Real) or not np.isfinite(damping) or damping < 0:
-        raise ValueError(
-            f"damping must be a finite number >= 0 (λ in H + λI); got {damping!r}."
-        )
+        raise ValueError(f"damping must be a finite number >= 0 (λ in H + λI); got {damping!r}.")
     return float(damping)
 
 

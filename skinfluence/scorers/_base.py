@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.utils.validation import validate_data
 
@@ -45,6 +46,19 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
         return np.asarray([self.score_name], dtype=object)
 
     # -- shared helpers ------------------------------------------------------------------
+    def _validate_params(self):
+        super()._validate_params()
+        params = self.get_params(deep=False)
+        est = params.get("estimator")
+        none_allowed = est is None and None in self._parameter_constraints.get("estimator", ())
+        is_estimator = hasattr(est, "fit") and hasattr(est, "get_params")
+        if "estimator" in params and not (is_estimator or none_allowed):
+            raise InvalidParameterError(
+                f"The 'estimator' parameter of {type(self).__name__} must be a scikit-learn "
+                f"estimator (with fit and get_params); got {est!r} of type "
+                f"{type(est).__name__}. Pass an instance, e.g. LogisticRegression()."
+            )
+
     def _accepts_raw_X(self):
         """Pipelines validate their own input (categorical columns, NaN for imputers)."""
         est = getattr(self, "estimator", None)
@@ -56,7 +70,11 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
         if self._accepts_raw_X():
             return validate_data(self, X, reset=reset, skip_check_array=True)
         return validate_data(
-            self, X, reset=reset, accept_sparse=["csr", "csc"], dtype=np.float64,
+            self,
+            X,
+            reset=reset,
+            accept_sparse=["csr", "csc"],
+            dtype=np.float64,
             ensure_all_finite=True,
         )
 
