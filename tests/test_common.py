@@ -21,6 +21,7 @@ from skinfluence import (
     TracInScorer,
     TurnOverDropoutScorer,
 )
+from skinfluence.toy import MarginScorer, PerceptronStudent
 
 ESTIMATORS = [
     InfluenceScorer(LogisticRegression()),
@@ -34,6 +35,9 @@ ESTIMATORS = [
     PrototypeScorer(per_class=True, random_state=0),
     PruningSelector(EL2NScorer(LogisticRegression()), LogisticRegression(), random_state=0),
     PruningSelector(EL2NScorer(LogisticRegression()), random_state=0),  # sampler
+    PerceptronStudent(),
+    PerceptronStudent(loss="logistic"),
+    MarginScorer(),
 ]
 try:  # torch is an optional extra
     from skinfluence.torch import dropout_mlp

@@ -1,6 +1,8 @@
 """``MarginScorer``: difficulty as closeness to a probe's decision boundary (Sorscher et al.)."""
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
@@ -14,7 +16,9 @@ def _is_estimator(probe):
 class MarginScorer(BaseTrainingScorer):
     """Margin difficulty: the distance of each row to a probe's decision boundary, negated.
 
-    ``score = −|x·w + b| / ‖w‖`` for the probe hyperplane ``(w, b)``: **higher = harder**,
+    ``score = −|x·w + b| / ‖w‖`` for the probe hyperplane ``(w, b)`` (with K > 2 classes:
+    minus the distance to the nearest boundary of the predicted class,
+    ``min_k (η_top − η_k) / ‖w_top − w_k‖``): **higher = harder**,
     i.e. rows closer to the boundary (smaller margin) score higher, as for every scorer in
     skinfluence; the easiest rows have the most negative scores. With
     ``PruningSelector(keep="hard")`` the rows nearest the probe's boundary are kept, with
@@ -25,17 +29,17 @@ class MarginScorer(BaseTrainingScorer):
     Parameters
     ----------
     probe : array-like of shape (n_features,), estimator or None, default=None
-        A fixed direction ``w`` (b = 0), or a linear binary classifier with ``coef_`` (and
-        ``intercept_``) fitted as a clone on ``(X, y)`` in ``fit``; None fits a
-        max-margin :class:`~skinfluence.toy.PerceptronStudent` (the student as its own
-        probe).
+        A fixed direction ``w`` (b = 0), e.g. :func:`~skinfluence.toy.make_probe`'s, or a
+        linear classifier with ``coef_`` (and ``intercept_``) fitted as a clone on
+        ``(X, y)`` in ``fit``, e.g. :class:`~skinfluence.toy.PerceptronStudent` for the
+        max-margin student as its own probe. None: ``LogisticRegression()``.
 
     Attributes
     ----------
-    probe_ : ndarray of shape (n_features,)
-        Unit normal of the probe's hyperplane.
-    offset_ : float
-        The hyperplane's offset ``b / ‖w‖`` (0 for a fixed direction).
+    coef_ : ndarray of shape (n_hyperplanes, n_features)
+        The probe's weights ``w`` (one row for a direction or a binary classifier).
+    intercept_ : ndarray of shape (n_hyperplanes,)
+        Its offsets ``b`` (0 for a fixed direction).
     estimator_ : estimator
         The fitted probe model (only when ``probe`` is an estimator or None).
     scores_ : ndarray of shape (n_train,)
@@ -48,7 +52,8 @@ class MarginScorer(BaseTrainingScorer):
 
     Notes
     -----
-    Cost: O(n p) time, O(n) memory, plus fitting the probe when it is an estimator.
+    Cost: O(n p K + n K) time, O(n K) memory for K hyperplanes (K = 1 for a direction or a
+    binary probe), plus fitting the probe when it is an estimator.
 
     References
     ----------
@@ -99,39 +104,45 @@ class MarginScorer(BaseTrainingScorer):
                     f"{X.shape[1]}; got shape {w.shape}. Pass a direction such as "
                     "make_probe(teacher, angle) or an estimator."
                 )
-            b = 0.0
+            b = np.zeros(1)
         else:
             X, y = self._validate_Xy(X, y, reset=True)
             sample_weight = validated_sample_weight(sample_weight, len(y))
-            if self.probe is None:
-                from ._student import PerceptronStudent
-
-                probe = PerceptronStudent()
-            else:
-                probe = self.probe
+            probe = LogisticRegression() if self.probe is None else self.probe
             self.estimator_ = fit_clone(probe, X, y, sample_weight)
             coef = getattr(self.estimator_, "coef_", None)
-            if coef is None or np.ravel(coef).shape != (X.shape[1],):
+            if coef is None or np.shape(coef)[-1] != X.shape[1]:
                 raise TypeError(
-                    f"probe must be a linear binary classifier with coef_ of shape "
-                    f"(1, n_features); got {type(self.estimator_).__name__}. Use e.g. "
+                    f"probe must be a linear classifier with coef_ of shape (n_classes or 1, "
+                    f"n_features); got {type(self.estimator_).__name__}. Use e.g. "
                     "PerceptronStudent or LogisticRegression, or pass a direction."
                 )
-            w = np.ravel(coef).astype(np.float64)
-            b = float(np.ravel(getattr(self.estimator_, "intercept_", 0.0))[0])
-        norm = np.linalg.norm(w)
-        if norm == 0:
+            w = np.asarray(coef, dtype=np.float64)
+            b = np.ravel(getattr(self.estimator_, "intercept_", 0.0)).astype(np.float64)
+        self.coef_ = np.atleast_2d(w).astype(np.float64)
+        self.intercept_ = np.broadcast_to(b, (self.coef_.shape[0],)).astype(np.float64)
+        if not np.any(self.coef_):
             raise ValueError(
                 "The fitted probe has a zero coefficient vector, so its boundary (and every "
                 "margin) is undefined; use a probe that separates the classes."
             )
-        self.probe_ = w / norm
-        self.offset_ = b / norm
         self.scores_ = self._negative_margin(X)
         return self
 
     def _negative_margin(self, X):
-        return -np.abs(np.asarray(X @ self.probe_).ravel() + self.offset_)
+        eta = np.asarray(X @ self.coef_.T) + self.intercept_  # (n, K)
+        if self.coef_.shape[0] == 1:
+            return -np.abs(eta[:, 0]) / np.linalg.norm(self.coef_[0])
+        # Distance to the nearest boundary of the predicted class: min over the other
+        # classes k of (η_top − η_k) / ‖w_top − w_k‖.
+        diff_norms = np.linalg.norm(self.coef_[:, None, :] - self.coef_[None, :, :], axis=2)
+        top = np.argmax(eta, axis=1)
+        gaps = eta[np.arange(len(top)), top][:, None] - eta
+        norms = diff_norms[top]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dist = np.where(norms > 0, gaps / norms, np.inf)
+        dist[np.arange(len(top)), top] = np.inf
+        return -np.min(dist, axis=1)
 
     def score_samples(self, X, y=None):
         """``−|distance to the probe's boundary|`` of each row (y is ignored).
@@ -152,5 +163,9 @@ class MarginScorer(BaseTrainingScorer):
         tags = super().__sklearn_tags__()
         fixed = self.probe is not None and not _is_estimator(self.probe)
         tags.target_tags.required = not fixed
-        tags.input_tags.sparse = fixed
+        if fixed:
+            tags.input_tags.sparse = True
+        else:
+            probe = LogisticRegression() if self.probe is None else self.probe
+            tags.input_tags.sparse = get_tags(probe).input_tags.sparse
         return tags

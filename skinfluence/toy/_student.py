@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.utils.validation import validate_data
 
@@ -87,6 +87,8 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
         Always 0 (the student is homogeneous).
     C_ : float
         The penalty actually used (inf for the hard margin).
+    n_iter_ : int
+        Iterations of the logistic or soft-margin solver; 1 for the exact hard margin.
     margin_ : float
         Geometric margin ``min_i y_i w·x_i / ‖w‖`` on the training set (negative if some
         training row is misclassified).
@@ -155,12 +157,13 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         X, y = validate_data(self, X, y, dtype=np.float64, reset=True)
-        y_type = type_of_target(y, input_name="y")
+        check_classification_targets(y)
         self.classes_ = np.unique(y)
-        if len(self.classes_) != 2 or y_type not in ("binary", "multiclass"):
+        if len(self.classes_) != 2:
+            n = len(self.classes_)
             raise ValueError(
-                f"PerceptronStudent is a binary classifier; y has {len(self.classes_)} "
-                f"class(es) ({y_type}). Pass labels of exactly two classes."
+                f"Only binary classification is supported: PerceptronStudent needs labels "
+                f"of exactly two classes; y has {n} class{'' if n == 1 else 'es'}."
             )
         sample_weight = check_sample_weight_nonneg(sample_weight, len(y))
         t = np.where(y == self.classes_[1], 1.0, -1.0)
@@ -174,7 +177,9 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
                 max_iter=self.max_iter,
             ).fit(X, t, sample_weight=sample_weight)
             w = inner.coef_.ravel()
+            self.n_iter_ = int(np.max(inner.n_iter_))
         else:
+            self.n_iter_ = 1  # the hard margin is one exact (active-set) solve
             w = None
             if self.C is None:
                 rows = slice(None) if sample_weight is None else sample_weight > 0
@@ -197,8 +202,10 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
                     dual=True,
                     tol=self.tol,
                     max_iter=max(self.max_iter, 10_000),
+                    random_state=0,  # liblinear's coordinate order: same data, same fit
                 )
                 w = svm.fit(X, t, sample_weight=sample_weight).coef_.ravel()
+                self.n_iter_ = int(svm.n_iter_)
         self.coef_ = w.reshape(1, -1)
         self.intercept_ = np.zeros(1)
         norm = np.linalg.norm(w)
@@ -213,7 +220,8 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Class of each row: ``classes_[1]`` where the decision function is > 0."""
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        positive = self.decision_function(X) > 0
+        return self.classes_[positive.astype(int)]
 
     @available_if(_is_logistic)
     def predict_proba(self, X):
