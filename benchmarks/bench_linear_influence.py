@@ -5,7 +5,8 @@ synthetic data and times, warm and in this one process, the exact influence of e
 row on ``n_test`` test rows plus every row's self-influence:
 
 - ``gemm floor``: only the BLAS/LAPACK calls the computation needs, on arrays prepared
-  beforehand (X̃ = [X, 1], curvatures s): ``X̃ᵀ(s ⊙ X̃)`` [n p²], Cholesky and inverse [p³],
+  beforehand (X̃ = [X, 1], curvatures s): ``X̃ᵀ(s ⊙ X̃)`` as one SYRK on ``√s ⊙ X̃``
+  [n p², half a GEMM's flops], Cholesky and inverse [p³],
   ``Σ_j (X̃ H⁻¹)_ij X̃_ij`` [n p²] for self-influence; ``cho_solve`` on the test gradients
   [p² m] and ``X̃ B`` [n p m] for ``influence``. The target is skinfluence ≤ 1.5× this.
 - ``skinfluence``: ``InfluenceScorer(FrozenEstimator(model))``: ``fit`` (Hessian,
@@ -21,9 +22,9 @@ row on ``n_test`` test rows plus every row's self-influence:
   helpful, n times larger). Its λ also penalises the intercept, so agreement with an
   intercept is close but not to rounding; ``--exact-check`` repeats it without intercept.
 
-Peak memory is the rise of the process's resident set (``VmHWM`` reset before each call,
-Linux) above its size before the call; it includes torch's allocations. Timings are the
-minimum over ``--repeats`` warm runs. On a shared machine compare the ratios, not the
+Timings are the minimum over ``--repeats`` warm, uninstrumented runs; peak memory comes
+from one more run: the larger of tracemalloc's peak and the rise of the resident set's
+high-water mark (which also sees torch). On a shared machine compare the ratios, not the
 seconds.
 
 Run::
@@ -33,15 +34,16 @@ Run::
 """
 
 import argparse
-import ctypes
 import gc
 import os
 import sys
 import time
+import tracemalloc
 import warnings
 
 import numpy as np
 from scipy import linalg
+from scipy.linalg import blas
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
@@ -55,16 +57,6 @@ C = 1.0
 
 
 # -- measurement ---------------------------------------------------------------------------
-def _fixed_mmap_threshold():
-    """Make glibc return every block ≥ 128 kB to the OS when freed (no dynamic threshold),
-    so that the resident-set high-water mark of a warm call sees its own allocations."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
-
-
 def _status_kb(field):
     with open("/proc/self/status") as f:
         for line in f:
@@ -74,28 +66,45 @@ def _status_kb(field):
 
 
 def peak_mb(fn):
-    """Run ``fn()`` once; return (result, MB of resident memory above the level before)."""
+    """Run ``fn()`` once; return (result, peak MB above the level before the call).
+
+    The larger of two measures: tracemalloc's peak (every numpy buffer, even when the heap
+    reuses freed memory) and the rise of the resident set's high-water mark (``VmHWM``,
+    reset before the call; Linux only), which also sees torch's allocations.
+    """
     gc.collect()
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset VmHWM to the current VmRSS
-        before = _status_kb("VmRSS")
+        rss_before = _status_kb("VmRSS")
     except OSError:
-        return fn(), float("nan")
-    result = fn()
-    return result, (_status_kb("VmHWM") - before) / 1024
+        rss_before = None
+    tracemalloc.start()
+    traced_before = tracemalloc.get_traced_memory()[0]
+    try:
+        result = fn()
+        traced = tracemalloc.get_traced_memory()[1] - traced_before
+    finally:
+        tracemalloc.stop()
+    rss = 0 if rss_before is None else (_status_kb("VmHWM") - rss_before) * 1024
+    return result, max(traced, rss) / 2**20
 
 
 def timed(fn, repeats):
-    """(min seconds over ``repeats`` runs, peak MB of the last run, last result)."""
+    """(min seconds over ``repeats`` uninstrumented runs, peak MB, result).
+
+    Memory comes from one more, instrumented run; with ``repeats=1`` that run is also the
+    one timed (for slow methods timed once).
+    """
     seconds = []
-    for _ in range(repeats - 1):
+    for _ in range(repeats if repeats > 1 else 0):
         start = time.perf_counter()
         fn()
         seconds.append(time.perf_counter() - start)
     start = time.perf_counter()
     result, mb = peak_mb(fn)
-    seconds.append(time.perf_counter() - start)
+    if not seconds:
+        seconds.append(time.perf_counter() - start)
     return min(seconds), mb, result
 
 
@@ -119,10 +128,12 @@ def gemm_floor(X, model, Xt):
     penalty = np.r_[np.full(X.shape[1], 1 / C), 0.0]
     state = {}
 
+    root_s = np.sqrt(s)
+
     def fit_part():
-        H = Xa.T @ (Xa * s[:, None])
+        H = blas.dsyrk(1.0, (Xa * root_s[:, None]).T)  # upper triangle of X̃ᵀ diag(s) X̃
         H[np.diag_indices_from(H)] += penalty
-        state["factor"] = linalg.cho_factor(H, lower=True)
+        state["factor"] = linalg.cho_factor(H, lower=False)  # reads the upper triangle
         H_inv = linalg.cho_solve(state["factor"], np.eye(len(H)))
         return np.einsum("ij,ij->i", Xa @ H_inv, Xa)
 
@@ -282,7 +293,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sizes = args.n_train or ([1000, 10_000] if args.quick else [1000, 10_000, 100_000])
 
-    _fixed_mmap_threshold()
     warnings.simplefilter("ignore", FutureWarning)
     limits = threadpool_limits(args.threads) if args.threads else None
     if args.pydvl and _peers.pydvl_available() and args.threads:
