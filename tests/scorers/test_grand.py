@@ -13,19 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skinfluence import GraNdScorer
-
-
-def flip_labels(y, fraction, seed):
-    """Flip ``fraction`` of the labels to another class chosen at random; returns (y, mask)."""
-    rng = np.random.RandomState(seed)
-    y = np.asarray(y).copy()
-    classes = np.unique(y)
-    rows = rng.choice(len(y), round(fraction * len(y)), replace=False)
-    for i in rows:
-        y[i] = rng.choice(classes[classes != y[i]])
-    mask = np.zeros(len(y), dtype=bool)
-    mask[rows] = True
-    return y, mask
+from skinfluence.datasets import flip_labels
 
 
 def finite_difference_gradient_norms(model, X, y, h=1e-6):
@@ -86,7 +74,7 @@ def test_grand_of_ridge_is_twice_the_residual_times_the_row_norm():
 
 def test_flipped_labels_rank_high(breast_cancer):
     X, y = breast_cancer
-    y_noisy, flipped = flip_labels(y, 0.1, 0)
+    y_noisy, flipped = flip_labels(y, 0.1, random_state=0)
     scorer = GraNdScorer(LogisticRegression(), n_repeats=1, probe_params={"max_iter": 5})
     # measured 0.99; same bar as EL2N (GraNd = EL2N × ‖x̃‖ for a linear model)
     assert roc_auc_score(flipped, scorer.fit(X, y_noisy).scores_) >= 0.9

@@ -14,21 +14,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from skinfluence import EL2NScorer, PrototypeScorer, PruningSelector
+from skinfluence.datasets import flip_labels
 from skinfluence.selection._auto_rule import choose_keep
 from skinfluence.selection._pruning import select_rows
-
-
-def flip_labels(y, fraction, seed):
-    """Flip ``fraction`` of the labels to another class chosen at random; returns (y, mask)."""
-    rng = np.random.RandomState(seed)
-    y = np.asarray(y).copy()
-    classes = np.unique(y)
-    rows = rng.choice(len(y), round(fraction * len(y)), replace=False)
-    for i in rows:
-        y[i] = rng.choice(classes[classes != y[i]])
-    mask = np.zeros(len(y), dtype=bool)
-    mask[rows] = True
-    return y, mask
 
 
 class FixedScores(BaseEstimator):
@@ -204,7 +192,7 @@ def test_grid_search_over_fraction_keep_and_the_scorer_picks_sensibly():
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.4, random_state=0, stratify=y
     )
-    y_noisy, _ = flip_labels(y_train, 0.2, 0)
+    y_noisy, _ = flip_labels(y_train, 0.2, random_state=0)
     pipe = Pipeline(
         [
             ("scale", StandardScaler()),
