@@ -167,13 +167,13 @@ class TracInScorer(BaseTrainingScorer):
     def _checked_rates(self, n_checkpoints):
         if self.learning_rates is None:
             return np.ones(n_checkpoints)
-        rates = np.broadcast_to(np.asarray(self.learning_rates, dtype=np.float64), (n_checkpoints,))
-        rates = np.array(rates)
-        if np.ndim(self.learning_rates) == 1 and len(self.learning_rates) != n_checkpoints:
+        rates = np.asarray(self.learning_rates, dtype=np.float64)
+        if (rates.ndim == 1 and len(rates) != n_checkpoints) or rates.ndim > 1:
             raise ValueError(
-                f"learning_rates has {len(self.learning_rates)} entries for {n_checkpoints} "
-                "checkpoints; pass one per checkpoint or a scalar."
+                f"learning_rates has shape {rates.shape} for {n_checkpoints} checkpoints; pass "
+                "one per checkpoint or a scalar."
             )
+        rates = np.broadcast_to(rates, (n_checkpoints,)).copy()
         if not np.all(np.isfinite(rates)) or np.any(rates <= 0):
             raise ValueError(f"learning_rates must be positive; got {self.learning_rates!r}.")
         return rates
