@@ -36,7 +36,9 @@ influence = InfluenceScorer(model).fit(X, y)
 loss = per_sample_loss(influence.estimator_, X, y)
 forest = MemorizationScorer(
     DecisionTreeClassifier(max_features="sqrt", random_state=0),
-    n_estimators=300, subsample=0.632, random_state=0,
+    n_estimators=300,
+    subsample=0.632,
+    random_state=0,
 ).fit(X, y)
 
 scores = {
