@@ -18,6 +18,10 @@ from ._newton import leverage_blocks, newton_residuals
 # "auto" uses the dense Hessian while it takes at most this many parameters (H is p² doubles:
 # 5 000 parameters = 200 MB, factorised in about a second).
 AUTO_DIRECT_MAX_PARAMS = 5000
+# Above it, "auto" uses CG while fit needs at most this many solves (one per training row, for
+# the self-influence scores), else Arnoldi: CG costs iterations × HVPs per solve, Arnoldi a
+# fixed ~3 × rank HVPs once and O(p · rank) per solve (benchmarks/bench_torch_influence.py).
+AUTO_CG_MAX_SOLVES = 1000
 # Default chunk: rows whose dense gradients take 1 MiB (enough rows that per-chunk Python
 # overhead is small next to the chunk's GEMM; small enough that blocks stay in cache and
 # are not fresh pages to fault in: 4 MiB and 16 MiB blocks measured 1.2-1.6× slower), but
@@ -43,8 +47,11 @@ class InfluenceScorer(BaseTrainingScorer):
         as it is.
     method : {"auto", "direct"} or other registered solver, default="auto"
         How ``(H + λI)⁻¹`` is applied. "direct": dense Hessian and Cholesky (exact).
-        "auto": "direct" when the model has at most 5 000 parameters, otherwise the
-        approximate solver best suited (see :mod:`skinfluence.inverse`).
+        "auto": "direct" when the model has at most 5 000 parameters (a dense Hessian of
+        at most 200 MB, factorised in seconds); above that "cg" (exact to its tolerance)
+        when there are at most 1 000 training rows (fit solves once per row for the
+        self-influence), else "arnoldi" (rank 50, a fixed cost for any number of rows;
+        see :mod:`skinfluence.inverse`).
     damping : float, default=0.0
         λ ≥ 0 added to the Hessian's diagonal (for singular or indefinite Hessians).
     newton_step : bool, default=False
@@ -178,7 +185,7 @@ class InfluenceScorer(BaseTrainingScorer):
         sample_weight = validated_sample_weight(sample_weight, len(y))
         self.estimator_ = fit_clone(self.estimator, X, y, sample_weight)
         self.adapter_ = adapter_for(self.estimator_)
-        self.method_ = self._resolve_method()
+        self.method_ = self._resolve_method(len(y))
         if self.newton_step and not (
             self.adapter_.supports_newton_step and self.method_ == "direct"
         ):
@@ -196,12 +203,12 @@ class InfluenceScorer(BaseTrainingScorer):
         self.scores_ = self._self_influence(X, y, self.train_weights_)
         return self
 
-    def _resolve_method(self):
+    def _resolve_method(self, n_samples):
         if self.method != "auto":
             return self.method
-        if self.adapter_.n_params <= AUTO_DIRECT_MAX_PARAMS or "cg" not in available_methods():
+        if self.adapter_.n_params <= AUTO_DIRECT_MAX_PARAMS:
             return "direct"
-        return "cg"
+        return "cg" if n_samples <= AUTO_CG_MAX_SOLVES else "arnoldi"
 
     @property
     def _chunk(self):
