@@ -102,7 +102,12 @@ def make_probe(teacher, angle, *, random_state=None):
         raise ValueError(f"angle must be a number in [0, π] radians; got {angle!r}.")
     t_hat = teacher / norm
     rng = check_random_state(random_state)
-    u = rng.standard_normal(teacher.size)
-    u -= (u @ t_hat) * t_hat
+    while True:  # a draw (nearly) parallel to the teacher, e.g. from the teacher's own seed,
+        u = rng.standard_normal(teacher.size)  # leaves no orthogonal direction: draw again
+        u_norm = np.linalg.norm(u)
+        for _ in range(2):  # Gram-Schmidt twice: orthogonal to rounding
+            u -= (u @ t_hat) * t_hat
+        if np.linalg.norm(u) > 1e-6 * u_norm:
+            break
     u /= np.linalg.norm(u)
     return np.cos(angle) * t_hat + np.sin(angle) * u

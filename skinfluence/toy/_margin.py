@@ -66,7 +66,7 @@ class MarginScorer(BaseTrainingScorer):
     >>> X, y, teacher = make_teacher_student(200, 10, random_state=0)
     >>> scorer = MarginScorer(teacher).fit(X)
     >>> hardest = scorer.scores_.argmax()   # the row nearest the teacher's boundary
-    >>> bool(abs(X[hardest] @ teacher) == abs(X @ teacher).min())
+    >>> bool(hardest == abs(X @ teacher).argmin())
     True
     """
 
