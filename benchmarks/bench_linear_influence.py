@@ -22,7 +22,8 @@ row on ``n_test`` test rows plus every row's self-influence:
   helpful, n times larger). Its λ also penalises the intercept, so agreement with an
   intercept is close but not to rounding; ``--exact-check`` repeats it without intercept.
 
-Timings are the minimum over ``--repeats`` warm, uninstrumented runs; peak memory comes
+Timings are the minimum over at least ``--repeats`` warm, uninstrumented runs (more for
+calls of milliseconds, up to about one second of runs); peak memory comes
 from one more run: the larger of tracemalloc's peak and the rise of the resident set's
 high-water mark (which also sees torch). On a shared machine compare the ratios, not the
 seconds.
@@ -66,7 +67,7 @@ def _status_kb(field):
 
 
 def peak_mb(fn):
-    """Run ``fn()`` once; return (result, peak MB above the level before the call).
+    """Run ``fn()`` once; return (result, peak MB above the level before it, seconds).
 
     The larger of two measures: tracemalloc's peak (every numpy buffer, even when the heap
     reuses freed memory) and the rise of the resident set's high-water mark (``VmHWM``,
@@ -82,29 +83,35 @@ def peak_mb(fn):
     tracemalloc.start()
     traced_before = tracemalloc.get_traced_memory()[0]
     try:
+        start = time.perf_counter()
         result = fn()
+        seconds = time.perf_counter() - start
         traced = tracemalloc.get_traced_memory()[1] - traced_before
     finally:
         tracemalloc.stop()
     rss = 0 if rss_before is None else (_status_kb("VmHWM") - rss_before) * 1024
-    return result, max(traced, rss) / 2**20
+    return result, max(traced, rss) / 2**20, seconds
 
 
-def timed(fn, repeats):
-    """(min seconds over ``repeats`` uninstrumented runs, peak MB, result).
+def timed(fn, repeats, min_total=1.0, max_repeats=200):
+    """(min seconds over uninstrumented runs, peak MB, result).
 
-    Memory comes from one more, instrumented run; with ``repeats=1`` that run is also the
-    one timed (for slow methods timed once).
+    At least ``repeats`` runs, more for fast calls (until about ``min_total`` seconds, at
+    most ``max_repeats``): a millisecond call needs many tries to find a quiet moment on a
+    busy machine. Memory comes from one more, instrumented run; with ``repeats=1`` that run
+    is also the one timed (for slow methods timed once).
     """
     seconds = []
-    for _ in range(repeats if repeats > 1 else 0):
+    total = repeats if repeats > 1 else 0
+    while len(seconds) < total:
         start = time.perf_counter()
         fn()
         seconds.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    result, mb = peak_mb(fn)
+        if len(seconds) == 1:
+            total = min(max(repeats, int(min_total / max(seconds[0], 1e-6))), max_repeats)
+    result, mb, instrumented_seconds = peak_mb(fn)
     if not seconds:
-        seconds.append(time.perf_counter() - start)
+        seconds.append(instrumented_seconds)
     return min(seconds), mb, result
 
 
