@@ -8,6 +8,7 @@ make the combined ranking robust when the chosen model cannot fit the data. New 
 plug in by adding one entry.
 """
 
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,7 +117,7 @@ def _scorer(name, estimator=None, **params):
         from .. import scorers
 
         cls = getattr(scorers, name)
-        accepted = cls.__init__.__code__.co_varnames
+        accepted = inspect.signature(cls).parameters
         extra = {
             key: value
             for key, value in {"random_state": ctx.random_state, "n_jobs": ctx.n_jobs}.items()
