@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
 
 from .._validation import check_chunk_size
 from ..models import adapter_for
@@ -48,7 +49,7 @@ class TracInScorer(BaseTrainingScorer):
     chunk_size : int, default=None
         Rows whose gradients are formed at once (default 4096).
     verbose : int, default=0
-        Unused beyond API symmetry with the other scorers (no long loops here).
+        Show a progress bar over checkpoints when > 0.
 
     Attributes
     ----------
@@ -185,7 +186,7 @@ class TracInScorer(BaseTrainingScorer):
     def _self_influence(self, X, y):
         n = len(y)
         out = np.zeros(n)
-        for rate, adapter in zip(self.learning_rates_, self.adapters_, strict=True):
+        for rate, adapter in self._progress():
             for rows in _chunks(n, self._chunk):
                 G = adapter.gradients(_safe_indexing(X, rows), y[rows])
                 out[rows] += rate * G.row_norms(self._chunk) ** 2
@@ -228,7 +229,7 @@ class TracInScorer(BaseTrainingScorer):
         X_test, y_test = self._validate_Xy(X_test, y_test, reset=False)
         m, n = len(y_test), len(self.train_y_)
         out = np.zeros((m, n))
-        for rate, adapter in zip(self.learning_rates_, self.adapters_, strict=True):
+        for rate, adapter in self._progress():
             for t_rows in _chunks(m, self._chunk):
                 T = adapter.gradients(_safe_indexing(X_test, t_rows), y_test[t_rows])
                 T = T.dense_rows(slice(None)).T  # (p, m_chunk)
@@ -241,6 +242,12 @@ class TracInScorer(BaseTrainingScorer):
         if aggregate == "mean":
             return out.mean(axis=0)
         return out
+
+    def _progress(self):
+        pairs = zip(self.learning_rates_, self.adapters_, strict=True)
+        if not self.verbose:
+            return pairs
+        return tqdm(pairs, total=len(self.adapters_), desc="TracInScorer", unit="checkpoint")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
