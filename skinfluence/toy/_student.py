@@ -90,8 +90,8 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
     n_iter_ : int
         Iterations of the logistic or soft-margin solver; 1 for the exact hard margin.
     margin_ : float
-        Geometric margin ``min_i y_i w·x_i / ‖w‖`` on the training set (negative if some
-        training row is misclassified).
+        Geometric margin ``min_i y_i w·x_i / ‖w‖`` over the training rows of positive
+        weight (negative if one of them is misclassified).
     n_features_in_ : int
 
     See Also
@@ -209,7 +209,9 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
         self.coef_ = w.reshape(1, -1)
         self.intercept_ = np.zeros(1)
         norm = np.linalg.norm(w)
-        self.margin_ = float(np.min(t * (X @ w)) / norm) if norm > 0 else 0.0
+        counted = slice(None) if sample_weight is None else sample_weight > 0
+        margins = (t * (X @ w))[counted]
+        self.margin_ = float(margins.min() / norm) if norm > 0 and margins.size else 0.0
         return self
 
     def decision_function(self, X):
