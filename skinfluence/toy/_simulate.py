@@ -6,20 +6,10 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
+from ..selection._pruning import select_rows
 from ._data import make_probe, make_teacher_student
 from ._margin import MarginScorer
 from ._student import PerceptronStudent
-
-
-def prune_by_margin(scores, fraction, keep):
-    """Indices of the ``round(fraction · n)`` rows kept: the highest scores for "hard",
-    the lowest for "easy" (scores: higher = harder), the first rows for "random" (the
-    toy's rows are i.i.d., so any fixed subset is a uniformly random one)."""
-    n_keep = max(1, round(fraction * len(scores)))
-    if keep == "random":
-        return np.arange(n_keep)
-    order = np.argsort(scores, kind="stable")
-    return np.sort(order[-n_keep:] if keep == "hard" else order[:n_keep])
 
 
 def _one_run(alpha_total, fraction, keep, angle, n_features, seed):
@@ -27,7 +17,10 @@ def _one_run(alpha_total, fraction, keep, angle, n_features, seed):
     X, y, teacher = make_teacher_student(n_total, n_features, random_state=seed)
     probe = make_probe(teacher, angle, random_state=seed + 1)
     scores = MarginScorer(probe).fit(X).scores_
-    kept = prune_by_margin(scores, fraction, keep)
+    n_keep = max(1, round(fraction * n_total))
+    # The paper ranks all rows together (no per-class quota): PruningSelector's selection
+    # with y=None.
+    kept = select_rows(scores, None, n_keep, keep, class_balance=False, random_state=seed)
     if len(np.unique(y[kept])) < 2:  # too few rows to learn anything: chance level
         return 0.5
     student = PerceptronStudent().fit(X[kept], y[kept])
