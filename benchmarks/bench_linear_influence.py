@@ -93,26 +93,36 @@ def peak_mb(fn):
     return result, max(traced, rss) / 2**20, seconds
 
 
-def timed(fn, repeats, min_total=1.0, max_repeats=200):
-    """(min seconds over uninstrumented runs, peak MB, result).
+def timed(fns, repeats, min_total=1.0, max_repeats=200):
+    """Time the calls in ``fns`` (name → function) round-robin, warm.
 
-    At least ``repeats`` runs, more for fast calls (until about ``min_total`` seconds, at
-    most ``max_repeats``): a millisecond call needs many tries to find a quiet moment on a
-    busy machine. Memory comes from one more, instrumented run; with ``repeats=1`` that run
-    is also the one timed (for slow methods timed once).
+    Interleaving gives every call the same share of a busy machine's quiet and noisy
+    moments, so their ratios hold even when the load changes. At least ``repeats`` rounds,
+    more when a round is fast (about ``min_total`` seconds of rounds, at most
+    ``max_repeats``). Memory comes from one more, instrumented call each; with
+    ``repeats=1`` that call is also the one timed (slow methods, no warm-up).
+    Returns name → (min seconds, peak MB, result).
     """
-    seconds = []
+    seconds = {name: [] for name in fns}
+    if repeats > 1:
+        for fn in fns.values():
+            fn()  # warm
     total = repeats if repeats > 1 else 0
-    while len(seconds) < total:
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
-        if len(seconds) == 1:
-            total = min(max(repeats, int(min_total / max(seconds[0], 1e-6))), max_repeats)
-    result, mb, instrumented_seconds = peak_mb(fn)
-    if not seconds:
-        seconds.append(instrumented_seconds)
-    return min(seconds), mb, result
+    done = 0
+    while done < total:
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            seconds[name].append(time.perf_counter() - start)
+        done += 1
+        if done == 1:
+            round_time = max(sum(t[0] for t in seconds.values()), 1e-6)
+            total = min(max(repeats, int(min_total / round_time)), max_repeats)
+    out = {}
+    for name, fn in fns.items():
+        result, mb, instrumented_seconds = peak_mb(fn)
+        out[name] = (min(seconds[name] or [instrumented_seconds]), mb, result)
+    return out
 
 
 # -- problem and the reference computations -----------------------------------------------
@@ -174,17 +184,20 @@ def bench_size(n, p, m, args, rows):
     X, y, Xt, yt, model = make_problem(n, p, m, seed=n + p)
 
     fit_part, influence_part = gemm_floor(X, model, Xt)
-    fit_part(), influence_part()  # warm
-    t_gf, mb_gf, _ = timed(fit_part, args.repeats)
-    t_gi, mb_gi, _ = timed(influence_part, args.repeats)
-    floor = t_gf + t_gi
-    rows.append(("gemm floor", n, p, m, floor, max(mb_gf, mb_gi), 1.0, f"fit part {t_gf:.3g} s"))
-
     scorer = InfluenceScorer(FrozenEstimator(model))
-    scorer.fit(X, y).influence(Xt, yt)  # warm
-    t_f, mb_f, _ = timed(lambda: scorer.fit(X, y), args.repeats)
-    t_i, mb_i, infl = timed(lambda: scorer.influence(Xt, yt), args.repeats)
-    ours = t_f + t_i
+    calls = {
+        "floor fit": fit_part,
+        "floor influence": influence_part,
+        "fit": lambda: scorer.fit(X, y),
+        "influence": lambda: scorer.influence(Xt, yt),
+    }
+    if n * p <= args.naive_max:
+        calls["naive"] = lambda: naive_dense(X, y, Xt, yt, model)
+    res = timed(calls, args.repeats)
+    (t_gf, mb_gf, _), (t_gi, mb_gi, _) = res["floor fit"], res["floor influence"]
+    (t_f, mb_f, _), (t_i, mb_i, infl) = res["fit"], res["influence"]
+    floor, ours = t_gf + t_gi, t_f + t_i
+    rows.append(("gemm floor", n, p, m, floor, max(mb_gf, mb_gi), 1.0, f"fit part {t_gf:.3g} s"))
     rows.append(
         (
             "skinfluence InfluenceScorer",
@@ -197,12 +210,8 @@ def bench_size(n, p, m, args, rows):
             f"fit {t_f / t_gf:.2f}× its floor, influence {t_i / t_gi:.2f}×",
         )
     )
-
-    if n * p <= args.naive_max:
-        naive_dense(X, y, Xt, yt, model)  # warm
-        t_n, mb_n, (self_ref, infl_ref) = timed(
-            lambda: naive_dense(X, y, Xt, yt, model), args.repeats
-        )
+    if "naive" in res:
+        t_n, mb_n, (self_ref, infl_ref) = res["naive"]
         agree = max(rel_diff(scorer.scores_, self_ref), rel_diff(infl, infl_ref))
         rows.append(
             (
@@ -219,7 +228,7 @@ def bench_size(n, p, m, args, rows):
 
     if n <= args.loo_max:
         loo = LeaveOneOutScorer(LogisticRegression(C=C, tol=1e-10, max_iter=1000), n_jobs=1)
-        t_l, mb_l, loo_infl = timed(lambda: loo.fit(X, y).influence(Xt, yt), 1)
+        t_l, mb_l, loo_infl = timed({"loo": lambda: loo.fit(X, y).influence(Xt, yt)}, 1)["loo"]
         r = np.corrcoef(loo_infl.ravel(), infl.ravel())[0, 1]
         rows.append(
             (
@@ -240,7 +249,16 @@ def bench_size(n, p, m, args, rows):
         peer.influences(X, y, Xt, yt)  # cold call (first in this size), then warm ones
         cold = time.perf_counter() - start
         repeats = max(1, min(args.repeats, args.peer_repeats))
-        t_d, mb_d, values = timed(lambda: peer.influences(X, y, Xt, yt), repeats)
+        # Timed round-robin with skinfluence (fit + influence) for a same-moment ratio.
+        pair = timed(
+            {
+                "pydvl": lambda: peer.influences(X, y, Xt, yt),
+                "skinfluence": lambda: scorer.fit(X, y).influence(Xt, yt),
+            },
+            repeats,
+        )
+        t_d, mb_d, values = pair["pydvl"]
+        ours_paired = pair["skinfluence"][0]
         converted = peer.to_loo_units(values)
         r = np.corrcoef(converted.ravel(), infl.ravel())[0, 1]
         rows.append(
@@ -252,7 +270,7 @@ def bench_size(n, p, m, args, rows):
                 t_d,
                 mb_d,
                 t_d / floor,
-                f"{t_d / ours:.1f}× skinfluence; vs skinfluence "
+                f"{t_d / ours_paired:.1f}× skinfluence; vs skinfluence "
                 f"{rel_diff(converted, infl):.1e} rel, Pearson {r:.6f}; cold {cold:.2f} s",
             )
         )
