@@ -230,7 +230,10 @@ def solve_saddle_point(alpha_total, fraction, *, keep="hard", angle=0.0, start=N
         options={"xtol": 1e-12},
     )
     R, Q = overlaps(res.x[:2])
-    if not res.success or np.max(np.abs(sp.stationarity(R, Q, res.x[2]))) > 1e-7:
+    # A stationary point that is not the maximum of κ* (a saddle) has a margin below the
+    # starting point's: then, as on failure, maximise κ* directly.
+    is_max = res.x[2] >= sp.kappa_star(*overlaps(p0[:2])) - 1e-12
+    if not (res.success and is_max) or np.max(np.abs(sp.stationarity(R, Q, res.x[2]))) > 1e-7:
         res = minimize(  # fall back on maximising κ* directly (slower, always converges)
             lambda p: -sp.kappa_star(*overlaps(p)),
             p0[:2],
