@@ -52,11 +52,15 @@ checked symbol by symbol against the appendix. What they are checked against
   error levels off at the floor θ/π (θ = 0.3, f = 0.3: 0.0999, 0.0976, 0.0961 at
   α_tot = 32, 128, 500; θ/π = 0.0955).
 
-Not reproduced: the paper's Pareto frontier over f and its exponential-decay
-asymptotics are not derived in closed form (minimise ``theory_test_error`` over a grid
-of ``fraction`` to draw the frontier); the paper's own figure values were not compared
-number by number. Numerically, θ = 0 is converged to ~1e-8 in ε at every α_tot tried
-(up to 1e4); θ > 0 uses a fixed 48 × 96 grid in the probe plane, converged to < 1e-6 in
+Not reproduced: the paper's Pareto frontier over f and its exponential decay. In these
+equations, with a perfect probe, keep-hard at a fixed pruned size ``α_prune = f α_tot``
+has a sharp transition near ``α_prune ≈ 2`` (the perceptron's capacity: the kept rows lie
+in a slab of width ~f around the teacher's boundary, and more than 2N of them can only be
+separated near the teacher) almost independently of f, and above it ε ≈ 0.5 f / α_prune;
+a minimum over every f therefore has no floor (measured: α_prune = 4 gives ε = 1.3e-5 at
+f = 1e-4), so the paper's exponential frontier must bound f or α_tot in a way not
+recovered here. The paper's own figure values were not compared number by number.
+Numerically, θ = 0 is converged to ~1e-8 in ε at every α_tot tried (up to 1e5); θ > 0 uses a fixed 48 × 96 grid in the probe plane, converged to < 1e-6 in
 ε while ε > 5e-3, but only to ~5% relative at ε ≈ 1e-3 (α_tot = 500, θ = 0.3).
 """
 
