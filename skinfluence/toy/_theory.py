@@ -60,8 +60,9 @@ separated near the teacher) almost independently of f, and above it ε ≈ 0.5 f
 a minimum over every f therefore has no floor (measured: α_prune = 4 gives ε = 1.3e-5 at
 f = 1e-4), so the paper's exponential frontier must bound f or α_tot in a way not
 recovered here. The paper's own figure values were not compared number by number.
-Numerically, θ = 0 is converged to ~1e-8 in ε at every α_tot tried (up to 1e5); θ > 0 uses a fixed 48 × 96 grid in the probe plane, converged to < 1e-6 in
-ε while ε > 5e-3, but only to ~5% relative at ε ≈ 1e-3 (α_tot = 500, θ = 0.3).
+Numerically, θ = 0 is converged to ~1e-8 in ε at every α_tot tried (up to 1e5); θ > 0
+uses a fixed 48 × 96 grid in the probe plane, converged to < 1e-6 in ε while ε > 5e-3,
+but only to ~5% relative at ε ≈ 1e-3 (α_tot = 500, θ = 0.3).
 """
 
 import numpy as np
