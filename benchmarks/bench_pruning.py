@@ -15,9 +15,9 @@ Printed: one table per data set (mean accuracy over seeds), then a summary: whic
 best at f = 0.3 and 0.5 (does keep-easy win for small n and keep-hard for large n, as the
 teacher-student theory of Sorscher et al. 2022 predicts?), which of EL2N easy/hard wins and
 what ``keep="auto"`` (``choose_keep``) would have chosen, and the gap between the best
-f = 0.5 curve and training on every row. ``--plot PATH`` saves the PruningCurveDisplay figure of
-make_classification at the smallest and largest size (seed 0). ``--quick``: one seed, fewer
-sizes. Scores are computed on the training rows only.
+f = 0.5 curve and training on every row. ``--plot PATH`` saves the PruningCurveDisplay
+figure of make_classification and teacher-student data at their smallest and largest sizes
+(seed 0). ``--quick``: one seed, fewer sizes. Scores are computed on the training rows only.
 """
 
 import argparse
@@ -169,8 +169,9 @@ def plot(path, splits):
 
     from skinfluence.plotting import PruningCurveDisplay
 
-    fig, axes = plt.subplots(1, len(splits), figsize=(7 * len(splits), 5), squeeze=False)
-    for ax, (name, split) in zip(axes[0], splits, strict=True):
+    n_rows = -(-len(splits) // 2)
+    fig, axes = plt.subplots(n_rows, 2, figsize=(14, 5 * n_rows), squeeze=False)
+    for ax, (name, split) in zip(axes.ravel(), splits, strict=False):
         X_train, X_test, y_train, y_test = split(0)
         scaler = StandardScaler().fit(X_train)
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
@@ -204,8 +205,11 @@ def main():
         print(f"\n({time.perf_counter() - start:.0f} s)", flush=True)
     summary(results)
     if args.plot:
-        synthetic = [s for s in all_splits if s[0].startswith("synthetic")]
-        plot(args.plot, [synthetic[0], synthetic[-1]])
+        panels = []
+        for prefix in ("synthetic", "teacher"):
+            family = [s for s in all_splits if s[0].startswith(prefix)]
+            panels += [family[0], family[-1]] if family else []
+        plot(args.plot, panels)
 
 
 if __name__ == "__main__":
