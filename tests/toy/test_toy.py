@@ -15,13 +15,15 @@ from skinfluence.toy import simulate_test_error, theory_test_error
 N_FEATURES = 200
 
 
-def _check_agreement(alphas, fraction, keep, *, angle=0.0, n_seeds, random_state):
+def _check_agreement(
+    alphas, fraction, keep, *, angle=0.0, n_seeds, random_state, n_features=N_FEATURES
+):
     errors = simulate_test_error(
         alphas,
         fraction,
         keep=keep,
         angle=angle,
-        n_features=N_FEATURES,
+        n_features=n_features,
         n_seeds=n_seeds,
         random_state=random_state,
     )
@@ -54,6 +56,24 @@ def test_keep_easy_wins_with_scarce_data_and_keep_hard_with_abundant_data():
     }
     assert sim[2.0, 0.5, "easy"] < sim[2.0, 0.5, "hard"]
     assert sim[16.0, 0.2, "hard"] < sim[16.0, 0.2, "easy"]
+
+
+def test_keep_hard_transition_at_the_perceptron_capacity():
+    # Theory: with a perfect probe and small f the kept hard rows lie in a thin slab around
+    # the teacher's boundary; below α_prune = f α_tot ≈ 2 (the capacity) the student barely
+    # learns, above it ε ≈ 0.5 / α_tot, the error of training on the whole pool. Simulation
+    # (N = 100, f = 0.05, 3 seeds) must show both regimes within the issue-7 bar.
+    f = 0.05
+    for alpha_prune, expected in [(1.5, "chance"), (4.0, "whole pool")]:
+        alpha_total = alpha_prune / f
+        mean, _, theory = _check_agreement(
+            np.array([alpha_total]), f, "hard", n_seeds=3, random_state=4, n_features=100
+        )
+        if expected == "chance":
+            assert theory[0] > 0.4 and mean[0] > 0.3
+        else:
+            assert theory[0] == pytest.approx(0.5 / alpha_total, rel=0.02)
+            assert mean[0] < 0.02
 
 
 @pytest.mark.slow
