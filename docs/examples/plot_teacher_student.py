@@ -66,7 +66,10 @@ for (keep, f), (errors, _) in results.items():
 # the easy rows win (a few clear examples say more than a few ambiguous ones); at large
 # ``α_tot`` the hard rows win. Right: the same keep-hard theory against the size of the
 # *pruned* set ``α_prune = f α_tot``, the paper's Fig. 1A axis: the smaller ``f`` (the
-# larger the pool it is taken from), the lower the error at the same pruned size.
+# larger the pool it is taken from), the lower the error at the same pruned size. Each
+# keep-hard curve drops sharply near ``α_prune ≈ 2``, the perceptron's capacity: fewer
+# than about 2N rows from the thin slab around the teacher's boundary can be separated
+# by many wrong directions, more of them only by directions close to the teacher.
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), layout="constrained")
 axes[1].sharey(axes[0])
 for ax, keep in zip(axes[:2], ("hard", "easy"), strict=True):
