@@ -61,10 +61,11 @@ def test_standard_error_is_calibrated(lr_small):
 def test_flipped_labels_are_the_most_memorised_by_a_forest(digits):
     X, y = digits
     y_noisy, flipped = flip_labels(y, 0.1, random_state=0)
-    forest = RandomForestClassifier(n_estimators=20, random_state=0)
-    mem = MemorizationScorer(forest, n_estimators=40, random_state=0).fit(X, y_noisy)
-    # Issue bar: AUROC >= 0.9 (measured 0.996 with 30 trees; pyDVL's Data-OOB gets AUPRC
-    # 0.995 on this task, see PEERS.md).
+    forest = RandomForestClassifier(n_estimators=10, random_state=0)
+    mem = MemorizationScorer(forest, n_estimators=30, random_state=0).fit(X, y_noisy)
+    # Issue bar: AUROC >= 0.9. Measured here AUROC 0.992, AUPRC 0.87 (10 trees, K = 30);
+    # 0.997 / 0.95 with 100 trees and K = 50 in bench_retraining.py. pyDVL's Data-OOB gets
+    # AUPRC 0.995 on this task (PEERS.md).
     result = detection_scores(flipped, mem.scores_)
     assert result.auroc >= 0.9
     assert result.auprc >= 0.8
