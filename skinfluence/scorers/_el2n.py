@@ -19,13 +19,9 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 from tqdm.auto import tqdm
 
 from ._base import BaseTrainingScorer, sample_weight_param, validated_sample_weight
+from ._loo import _final_step
 
 # -- probes (shared with GraNdScorer) -------------------------------------------------------
-
-
-def _final_step(estimator):
-    steps = getattr(estimator, "steps", None)
-    return steps[-1][1] if steps else estimator
 
 
 def is_torch_model(estimator):
