@@ -55,14 +55,16 @@ def retrained_accuracy(X, y, keep, X_test, y_test, seed, epochs):
     return float(np.mean(net.predict(X_test.astype(np.float32)) == y_test)), net
 
 
-def influence_auprc(net, X, y, flipped):
-    """AUPRC of InfluenceScorer's self-influence (last layer, exact Hessian) for flipped rows."""
+def last_layer_influence(net, X, y, X_val, y_val):
+    """InfluenceScorer on the last layer of a plain MLP (exact Hessian): self-influence and
+    influence on the validation set's total loss."""
     last = str(len(net.module_) - 1)
     scorer = InfluenceScorer(ParameterSubset(FrozenEstimator(net), params=[last]), damping=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scorer.fit(X.astype(np.float32), y.astype(np.int64))
-    return detection_scores(flipped, scorer.scores_).auprc
+        on_val = scorer.influence(X_val.astype(np.float32), y_val.astype(np.int64), aggregate="sum")
+    return scorer.scores_, on_val
 
 
 def one_seed(seed, noise, epochs, fractions):
@@ -85,9 +87,11 @@ def one_seed(seed, noise, epochs, fractions):
     t_tod = time.perf_counter() - start
     rng = np.random.RandomState(1000 + seed)
     n = len(y_train)
-    row = {
-        "none": retrained_accuracy(X_train, y_train, np.arange(n), X_test, y_test, seed, epochs)[0]
-    }
+    row = {}
+    row["none"], net = retrained_accuracy(
+        X_train, y_train, np.arange(n), X_test, y_test, seed, epochs
+    )
+    if_self, if_val = last_layer_influence(net, X_train, y_train, X_val, y_val)
     for frac in fractions:
         k = round(frac * n)
         harmful = np.argsort(on_val)[:k]  # most negative influence on the validation loss
@@ -105,13 +109,19 @@ def one_seed(seed, noise, epochs, fractions):
         row[f"self-influence cleansed {frac:.0%}"] = retrained_accuracy(
             X_train, y_train, keep, X_test, y_test, seed, epochs
         )[0]
+        # The same cleansing with InfluenceScorer on the plain MLP's last layer.
+        if_harmful = np.argsort(if_val)[:k]
+        keep = np.setdiff1d(np.arange(n), if_harmful)
+        row[f"InfluenceScorer cleansed {frac:.0%}"] = retrained_accuracy(
+            X_train, y_train, keep, X_test, y_test, seed, epochs
+        )[0]
         if noise:
             row[f"flipped among removed {frac:.0%}"] = flipped[harmful].mean()
+            row[f"flipped among removed by InfluenceScorer {frac:.0%}"] = flipped[if_harmful].mean()
             row[f"flipped among removed by self-influence {frac:.0%}"] = flipped[suspect].mean()
     if noise:
         row["AUPRC turn-over self-influence"] = detection_scores(flipped, tod.scores_).auprc
-        _, net = retrained_accuracy(X_train, y_train, np.arange(n), X_test, y_test, seed, epochs)
-        row["AUPRC InfluenceScorer (last layer)"] = influence_auprc(net, X_train, y_train, flipped)
+        row["AUPRC InfluenceScorer (last layer)"] = detection_scores(flipped, if_self).auprc
     row["turn-over fit + influence s"] = t_tod
     return row
 
