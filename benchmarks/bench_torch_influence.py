@@ -195,8 +195,16 @@ def main():
     parser.add_argument("--n-loo", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="no leave-one-out")
     parser.add_argument("--loo-only", action="store_true", help="only the leave-one-out table")
+    parser.add_argument(
+        "--peers-only",
+        action="store_true",
+        help="direct, cg, arnoldi rank 200, lissa batch 100 and the peers (no LOO)",
+    )
+    parser.add_argument("--datasets", default="digits,synthetic")
     args = parser.parse_args()
     for name, X, y, hidden in datasets(args.n_train, args.n_test):
+        if name not in args.datasets.split(","):
+            continue
         Xtr, ytr = X[: args.n_train], y[: args.n_train]
         Xte, yte = (
             X[args.n_train : args.n_train + args.n_test],
@@ -233,6 +241,9 @@ def main():
             ),
             "identity (gradient similarity)": ours("identity", damping),
         }
+        if args.peers_only:
+            keep = ("direct", "cg (rtol 1e-6)", "arnoldi rank 200", "lissa depth 1000, batch 100")
+            methods = {k: v for k, v in methods.items() if k in keep}
         methods.update(pydvl_methods(net, len(ytr), wd, damping))
         results = {}
         print("| method | time (s) | peak RSS (MB) | Pearson vs direct | Spearman vs direct |")
@@ -247,7 +258,7 @@ def main():
                 f"| {label} | {sec:.2f} | {mb:.0f} | {pearsonr(infl.ravel(), ref)[0]:.4f} | "
                 f"{spearmanr(infl.ravel(), ref)[0]:.4f} |" + (f" {warn}" if warn else "")
             )
-        if args.quick:
+        if args.quick or args.peers_only:
             continue
         k = args.n_loo
         net_k = make_net(X.shape[1], len(np.unique(y)), hidden, wd, epochs=200)

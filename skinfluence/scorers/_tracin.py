@@ -16,6 +16,7 @@ from .._validation import check_chunk_size
 from ..models import adapter_for
 from ..models._torch import import_torch
 from ._base import BaseTrainingScorer, fit_clone, validated_sample_weight
+from ._influence import _chunks
 
 
 def _natural_key(path):
@@ -254,8 +255,3 @@ class TracInScorer(BaseTrainingScorer):
         tags.target_tags.required = True
         tags.input_tags.sparse = not self._accepts_raw_X()
         return tags
-
-
-def _chunks(n, size):
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
