@@ -10,6 +10,13 @@ of training rows n (or the sum of ``sample_weight``) this is ``J(θ) = Σ_i w_i 
 net's criterion applied to row i alone (for ``NeuralNetClassifier`` with ``NLLLoss``, on the
 log of the module's probabilities, as skorch does).
 
+Retraining a net without row i with the same weight decay minimises ``(n−1)·(mean loss +
+wd/2 ‖θ‖²)``: the penalty loses one row's share too, whereas this objective (the contract of
+:mod:`skinfluence.models._base`, which keeps R fixed, as scikit-learn's estimators do) removes
+``ℓ_i`` only. The difference moves ``influence[t, :]`` by the same amount for every training
+row (``−∇ℓ_tᵀ H⁻¹ (wd ⊙ θ)``, at the optimum minus the mean of ``influence[t, :]``), so the
+ranking of training rows for each test row is unchanged.
+
 Per-sample gradients use ``torch.func.vmap(grad(ℓ))`` over chunks of rows; Hessian-vector
 products are forward-over-reverse (``jvp`` of ``grad``), vectorised over the columns of V.
 Computation is in float64 on the net's device (a GPU when the net lives on one), on a copy of
