@@ -327,7 +327,7 @@ def main(argv=None):
     print(
         f"numpy {np.__version__}, threads {args.threads or 'default'}, "
         f"pyDVL {_peers.pydvl_version() if _peers.pydvl_available() else 'not installed'}; "
-        f"binary LogisticRegression(C={C}), min of {args.repeats} warm runs"
+        f"binary LogisticRegression(C={C}), min of ≥ {args.repeats} warm runs, round-robin"
     )
     rows = []
     for n in sizes:
