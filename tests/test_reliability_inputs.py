@@ -325,8 +325,8 @@ def test_large_sparse_input_is_never_densified():
     tracemalloc.start()
     try:
         with _TimeLimit(900):
-            # "auto" would pick CG above 5 000 parameters, which needs one solve per row for
-            # self-influence; the dense 10 001² Hessian (0.8 GB) is the exact, feasible path.
+            # "auto" picks the approximate Arnoldi solver here (p > 5 000, n > 1 000); the
+            # dense 10 001² Hessian (0.8 GB) is the exact path, and feasible.
             scorer = skinfluence.InfluenceScorer(LogisticRegression(), method="direct")
             scorer.fit(X, y)
             infl = scorer.influence(X[:5], y[:5])
