@@ -18,8 +18,8 @@ for _path in (
     "skorch.classifier.NeuralNetClassifier",
     "skorch.classifier.NeuralNetBinaryClassifier",
     "skorch.regressor.NeuralNetRegressor",
-    "skinfluence.models._torch.TorchModule",
-    "skinfluence.models._torch.ParameterSubset",
+    "skinfluence.models._torch_wrappers.TorchModule",
+    "skinfluence.models._torch_wrappers.ParameterSubset",
 ):
     register_adapter(_path, torch_adapter)
 
