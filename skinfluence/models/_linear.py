@@ -390,7 +390,7 @@ def _effective_logistic_penalty(est):
     l1_ratio = getattr(est, "l1_ratio", None)
     if penalty == "deprecated":  # scikit-learn >= 1.8: the penalty follows l1_ratio and C
         penalty = "l2" if (l1_ratio is None or l1_ratio == 0) else "l1"
-        if est.C == np.inf:
+        if np.isinf(est.C):
             penalty = None
     if penalty == "none":
         penalty = None

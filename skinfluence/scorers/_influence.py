@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import Bunch, _safe_indexing
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
@@ -178,8 +178,7 @@ class InfluenceScorer(BaseTrainingScorer):
         damping = check_damping(self.damping)
         if self.method != "auto" and self.method not in available_methods():
             raise ValueError(
-                f"Unknown method {self.method!r}; choose one of "
-                f"{['auto', *available_methods()]}."
+                f"Unknown method {self.method!r}; choose one of {['auto', *available_methods()]}."
             )
         X, y = self._validate_Xy(X, y, reset=True)
         sample_weight = validated_sample_weight(sample_weight, len(y))
@@ -238,7 +237,7 @@ class InfluenceScorer(BaseTrainingScorer):
 
     def _self_influence(self, X, y, weights):
         if self.newton_step:
-            R, S, M, rho = self._newton_terms(X, y, weights)
+            M, rho = self._newton_terms(X, y, weights)
             eta = self.adapter_.outputs(self.adapter_.features(X))
             step = np.einsum("nce,ne->nc", M, rho)
             return self.adapter_.loss_from_outputs(eta + step, y) - self.adapter_.loss_from_outputs(
@@ -273,13 +272,13 @@ class InfluenceScorer(BaseTrainingScorer):
         return self.adapter_.gradients(X_rows, y[rows]).dense_rows(slice(None))
 
     def _newton_terms(self, X, y, weights):
-        """(R, S, M, ρ) of the Newton-step correction for rows (X, y)."""
+        """(M, ρ) of the Newton-step correction for rows (X, y): leverage blocks and steps."""
         H_inv = self._inverse_hessian()
         R, S = self.adapter_.newton_factors(X, y)
         G = self.adapter_.gradients(X, y)
         inner = self.adapter_.inner if hasattr(self.adapter_, "inner") else self.adapter_
         M = leverage_blocks(G, H_inv, inner.n_outputs, inner.fit_intercept, self._chunk)
-        return R, S, M, newton_residuals(R, S, M, weights)
+        return M, newton_residuals(R, S, M, weights)
 
     # -- influence on test rows ----------------------------------------------------------
     def influence(self, X_test, y_test, *, aggregate=None, dtype=np.float64, out=None):
@@ -323,14 +322,16 @@ class InfluenceScorer(BaseTrainingScorer):
             out = np.empty((m, n), dtype=dtype)
         elif out.shape != (m, n):
             raise ValueError(f"out has shape {out.shape}; expected {(m, n)}.")
+        if self.newton_step:
+            # The stepped outputs are (test rows × n_train × K): bound them, not just p.
+            K = self.adapter_.n_outputs  # Newton steps exist for linear adapters only
+            rows_per_chunk = max(1, min(self._chunk, NEWTON_CHUNK_ELEMENTS // (n * K)))
+            for rows in _chunks(m, rows_per_chunk):
+                out[rows] = self._newton_influence(_safe_indexing(X_test, rows), y_test[rows])
+            return out
         G_test = self.adapter_.gradients(X_test, y_test)
         for rows, block in G_test.iter_dense(self._chunk):
-            if self.newton_step:
-                out[rows] = self._newton_influence(
-                    _safe_indexing(X_test, rows), y_test[rows], block
-                )
-            else:
-                self._train_products_into(self.solver_.solve(block.T), out[rows])
+            self._train_products_into(self.solver_.solve(block.T), out[rows])
         return out
 
     def _train_products_into(self, A, out):
@@ -350,12 +351,12 @@ class InfluenceScorer(BaseTrainingScorer):
             else:
                 out[:, rows] = At @ block.T
 
-    def _newton_influence(self, X_test, y_test, G_test_block):
+    def _newton_influence(self, X_test, y_test):
         """Exact test loss at the Newton-stepped parameters, shape (m, n_train)."""
         adapter = self.adapter_
         inner = adapter.inner if hasattr(adapter, "inner") else adapter
         if self._train_rho is None:
-            _, _, _, self._train_rho = self._newton_terms(
+            _, self._train_rho = self._newton_terms(
                 self.train_X_, self.train_y_, self.train_weights_
             )
         Xt = adapter.features(X_test)
@@ -420,6 +421,11 @@ class InfluenceScorer(BaseTrainingScorer):
         tags.target_tags.required = True
         tags.input_tags.sparse = not self._accepts_raw_X()
         return tags
+
+
+# Test rows per chunk on the Newton path keep the (rows × n_train × K) stepped outputs at
+# about this many doubles (32 MiB per temporary).
+NEWTON_CHUNK_ELEMENTS = 2**22
 
 
 def _num_rows(X):
