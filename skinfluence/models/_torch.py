@@ -304,9 +304,14 @@ class TorchAdapter(ModelAdapter):
             device=self.device,
         )
         out = torch.zeros_like(Vt)
-        # vmap over columns multiplies activation memory by the column count: cap rows × cols.
-        col_chunk = max(1, (64 * self.chunk_size) // max(1, min(len(t), self.chunk_size)))
-        for rows in self._chunks(len(t)):
+        # vmap over columns multiplies activation memory by the column count: cap rows × cols
+        # at 64 chunks' worth (a single vector takes all rows at once: fewer, larger calls).
+        n, k = len(t), Vt.shape[1]
+        budget = 64 * self.chunk_size
+        col_chunk = min(k, max(1, budget // max(1, min(n, self.chunk_size))))
+        row_chunk = max(self.chunk_size, budget // col_chunk)
+        for start in range(0, n, row_chunk):
+            rows = slice(start, min(start + row_chunk, n))
             xb, tb, wb = Xt[rows], t[rows], w[rows]
 
             def batch_grad(theta, xb=xb, tb=tb, wb=wb):
@@ -315,9 +320,14 @@ class TorchAdapter(ModelAdapter):
             def one_hvp(v, batch_grad=batch_grad):
                 return jvp(batch_grad, (self._theta,), (v,))[1]
 
-            for c in range(0, Vt.shape[1], col_chunk):
+            for c in range(0, k, col_chunk):
                 block = Vt[:, c : c + col_chunk]
-                out[:, c : c + col_chunk] += vmap(one_hvp, in_dims=1, out_dims=1)(block).detach()
+                if block.shape[1] == 1:
+                    out[:, c] += one_hvp(block[:, 0]).detach()
+                else:
+                    out[:, c : c + col_chunk] += vmap(one_hvp, in_dims=1, out_dims=1)(
+                        block
+                    ).detach()
         out += self._penalty_count(len(t), sample_weight) * self._decay[:, None] * Vt
         out = _numpy(out)
         return out.ravel() if one_d else out
