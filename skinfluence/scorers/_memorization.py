@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import is_classifier
-from sklearn.utils import _safe_indexing, check_random_state, gen_even_slices
+from sklearn.utils import _safe_indexing, check_random_state, gen_batches, gen_even_slices
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
@@ -45,6 +45,11 @@ def _fit_subsets(estimator, X, y, sample_weight, subsets, classes, scoring):
     return out
 
 
+# Training rows handled at once by ``influence``: K × 4096 float64 temporaries (32 MB per 1 000
+# models), small next to the (n_test, n_train) result.
+_COLUMN_CHUNK = 4096
+
+
 def _difference_stats(sum_in, sumsq_in, n_in, sum_out, sumsq_out, n_out):
     """Difference of two means and its standard error from sums and sums of squares."""
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -70,18 +75,23 @@ def _in_minus_out(values, in_bag):
     )
 
 
-def _self_in_minus_out(values, in_bag):
-    """The diagonal of :func:`_in_minus_out` for ``values`` (K, n) on the training rows."""
-    inb = in_bag.astype(np.float64)
-    outb = 1.0 - inb
-    return _difference_stats(
-        (values * inb).sum(axis=0),
-        (values**2 * inb).sum(axis=0),
-        inb.sum(axis=0),
-        (values * outb).sum(axis=0),
-        (values**2 * outb).sum(axis=0),
-        outb.sum(axis=0),
-    )
+class _RowMoments:
+    """Running sums over models of each training row's score, split by in/out of the bag:
+    O(n) memory however many models (the K × n score matrix is never stored)."""
+
+    def __init__(self, n):
+        self.sums = np.zeros((4, n))  # Σ in, Σ² in, Σ out, Σ² out
+
+    def add(self, values, in_bag_row):
+        inb = in_bag_row.astype(np.float64)
+        self.sums[0] += values * inb
+        self.sums[1] += values**2 * inb
+        self.sums[2] += values * (1.0 - inb)
+        self.sums[3] += values**2 * (1.0 - inb)
+
+    def difference(self, n_in, n_out):
+        s = self.sums
+        return _difference_stats(s[0], s[1], n_in, s[2], s[3], n_out)
 
 
 class MemorizationScorer(BaseTrainingScorer):
@@ -149,7 +159,8 @@ class MemorizationScorer(BaseTrainingScorer):
     only rank-comparable with leave-one-out influence.
 
     Cost: K + 1 fits on ``subsample · n`` rows, K predictions on the n training rows;
-    memory for K fitted models, ``in_bag_`` (K n bytes) and K n floats during ``fit``.
+    memory for K fitted models, ``in_bag_`` (K n bytes) and O(n) running sums during
+    ``fit`` (the K × n matrix of per-model scores is never stored).
     ``influence`` on m test rows: K predictions and O(K m n) for the averages. Each row
     is out of about ``K (1 − s)`` models, so a score from accuracies has standard error
     about ``√(1/(K s) + 1/(K (1 − s)))/2`` at worst (0.1 needs K ≈ 120 at s = 0.7).
@@ -249,13 +260,18 @@ class MemorizationScorer(BaseTrainingScorer):
         )
         if self.verbose:
             tasks = tqdm(tasks, total=n_batches, desc="MemorizationScorer", unit="batch")
-        fitted = [result for batch in tasks for result in batch]
-        self.estimator_ = fitted.pop()[0]
-        self.estimators_ = [model for model, _ in fitted]
-        performance = np.stack([perf for _, perf in fitted])  # (K, n)
+        models, moments = [], _RowMoments(n)
+        for model, perf in (result for batch in tasks for result in batch):
+            if len(models) < self.n_estimators:  # the last one is the full-data model
+                moments.add(perf, in_bag[len(models)])
+            models.append(model)
+        self.estimator_ = models.pop()
+        self.estimators_ = models
         self.in_bag_ = in_bag
         self.n_out_ = (~in_bag).sum(axis=0)
-        self.scores_, self.scores_std_ = self._self_memorization(performance, in_bag)
+        diff, self.scores_std_ = moments.difference(in_bag.sum(axis=0), self.n_out_)
+        # Loss: a row is memorised when its loss is higher without it (out − in).
+        self.scores_ = diff if self.scoring == "accuracy" else -diff
         return self
 
     def _draw_subsets(self, n, rng):
@@ -293,11 +309,6 @@ class MemorizationScorer(BaseTrainingScorer):
                 stacklevel=3,
             )
 
-    def _self_memorization(self, performance, in_bag):
-        diff, sem = _self_in_minus_out(performance, in_bag)
-        # Loss: a row is memorised when its loss is higher without it (out − in).
-        return (diff if self.scoring == "accuracy" else -diff), sem
-
     def influence(self, X_test, y_test, *, aggregate=None, return_std=False):
         """Subsampled influence of every training row on each test row.
 
@@ -332,7 +343,10 @@ class MemorizationScorer(BaseTrainingScorer):
             perf = perf.sum(axis=1, keepdims=True)
             if aggregate == "mean":
                 perf /= len(y_test)
-        infl, sem = _in_minus_out(perf, self.in_bag_)
+        n = self.in_bag_.shape[1]
+        infl, sem = np.empty((perf.shape[1], n)), np.empty((perf.shape[1], n))
+        for cols in gen_batches(n, _COLUMN_CHUNK):  # bounds the K × chunk float temporaries
+            infl[:, cols], sem[:, cols] = _in_minus_out(perf, self.in_bag_[:, cols])
         if self.scoring == "loss":
             infl = -infl
         if aggregate is not None:

@@ -156,3 +156,14 @@ def test_label_free_score_is_disagreement_with_the_full_model(wine):
     votes = np.stack([m.predict(X[:10]) for m in mem.estimators_])
     agree = (votes == mem.estimator_.predict(X[:10])).mean(axis=0)
     np.testing.assert_allclose(scores.ravel(), 1 - agree)
+
+
+def test_influence_in_column_chunks_matches_one_block(lr_small, monkeypatch):
+    from skinfluence.scorers import _memorization
+
+    X, y, _, mem = lr_small
+    whole = mem.influence(X[:5], y[:5], return_std=True)
+    monkeypatch.setattr(_memorization, "_COLUMN_CHUNK", 7)  # 150 rows: 22 chunks, a ragged end
+    chunked = mem.influence(X[:5], y[:5], return_std=True)
+    np.testing.assert_allclose(chunked[0], whole[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(chunked[1], whole[1], rtol=1e-12, atol=1e-15)
