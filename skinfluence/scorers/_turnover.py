@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.utils.validation import validate_data
 
 from ._base import BaseTrainingScorer
+from ._el2n import label_codes
 
 
 def _import_torch():
@@ -231,14 +232,7 @@ class TurnOverDropoutScorer(BaseTrainingScorer):
         return validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=True)
 
     def _codes(self, y):
-        codes = np.searchsorted(self.classes_, y)
-        codes = np.clip(codes, 0, len(self.classes_) - 1)
-        unknown = self.classes_[codes] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"y contains labels not seen in fit: {np.unique(np.asarray(y)[unknown])}."
-            )
-        return codes
+        return label_codes(self.classes_, np.asarray(y))
 
     def influence(self, X_test, y_test, *, aggregate=None):
         """Influence of every training row on each test row's loss.
