@@ -39,11 +39,21 @@ ESTIMATORS = [
     PerceptronStudent(loss="logistic"),
     MarginScorer(),
 ]
+
+
+class _TinyDropoutMLP(functools.partial):
+    """``dropout_mlp(hidden=(8,))`` with a repr free of memory addresses: test ids must be
+    identical in every pytest-xdist worker."""
+
+    def __repr__(self):
+        return "dropout_mlp(hidden=(8,))"
+
+
 try:  # torch is an optional extra
     from skinfluence.torch import dropout_mlp
 
     ESTIMATORS.append(
-        TurnOverDropoutScorer(functools.partial(dropout_mlp, hidden=(8,)), max_epochs=2)
+        TurnOverDropoutScorer(_TinyDropoutMLP(dropout_mlp, hidden=(8,)), max_epochs=2)
     )
 except ImportError:
     pass
