@@ -228,21 +228,24 @@ class InfluenceScorer(BaseTrainingScorer):
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            ``L(z; θ without z) − L(z; θ)`` estimated for each row (weights from the
-            model's ``class_weight``).
+            ``L(z; θ without z) − L(z; θ with z)`` estimated for each row (weights from the
+            model's ``class_weight``). The rows are treated as new: the fitted θ is the model
+            without them. To first order this equals ``scores_`` for training rows; with
+            ``newton_step=True`` the step adds the row's curvature instead of removing it.
         """
         check_is_fitted(self)
         X, y = self._validate_Xy(X, y, reset=False, predict_missing=True)
-        return self._self_influence(X, y, self.adapter_.row_weights(y))
+        return self._self_influence(X, y, self.adapter_.row_weights(y), in_training=False)
 
-    def _self_influence(self, X, y, weights):
+    def _self_influence(self, X, y, weights, *, in_training=True):
         if self.newton_step:
-            M, rho = self._newton_terms(X, y, weights)
+            M, rho = self._newton_terms(X, y, weights, adding=not in_training)
             eta = self.adapter_.outputs(self.adapter_.features(X))
-            step = np.einsum("nce,ne->nc", M, rho)
-            return self.adapter_.loss_from_outputs(eta + step, y) - self.adapter_.loss_from_outputs(
-                eta, y
-            )
+            step = np.einsum("nce,ne->nc", M, rho)  # U_iᵀ(θ₋ᵢ − θ), or U_iᵀ(θ − θ₊ᵢ) when adding
+            loss = self.adapter_.loss_from_outputs
+            if in_training:
+                return loss(eta + step, y) - loss(eta, y)
+            return loss(eta, y) - loss(eta - step, y)
         n, p = _num_rows(X), self.adapter_.n_params
         # With the dense factorisation at hand, g_iᵀ H⁻¹ g_i is one GEMM against the explicit
         # inverse (p solves, once): a triangular solve with thousands of right-hand sides
@@ -271,14 +274,14 @@ class InfluenceScorer(BaseTrainingScorer):
         X_rows = X[rows] if isinstance(X, np.ndarray) or sp.issparse(X) else _safe_indexing(X, rows)
         return self.adapter_.gradients(X_rows, y[rows]).dense_rows(slice(None))
 
-    def _newton_terms(self, X, y, weights):
+    def _newton_terms(self, X, y, weights, *, adding=False):
         """(M, ρ) of the Newton-step correction for rows (X, y): leverage blocks and steps."""
         H_inv = self._inverse_hessian()
         R, S = self.adapter_.newton_factors(X, y)
         G = self.adapter_.gradients(X, y)
         inner = self.adapter_.inner if hasattr(self.adapter_, "inner") else self.adapter_
         M = leverage_blocks(G, H_inv, inner.n_outputs, inner.fit_intercept, self._chunk)
-        return M, newton_residuals(R, S, M, weights)
+        return M, newton_residuals(R, S, M, weights, adding=adding)
 
     # -- influence on test rows ----------------------------------------------------------
     def influence(self, X_test, y_test, *, aggregate=None, dtype=np.float64, out=None):

@@ -40,12 +40,17 @@ def leverage_blocks(features, H_inv, n_outputs, fit_intercept, chunk_size):
     return M
 
 
-def newton_residuals(R, S, M, weights):
-    """ρ_i = (I − w_i S_i M_i)⁻¹ w_i r_i, shape (n, K)."""
+def newton_residuals(R, S, M, weights, *, adding=False):
+    """ρ_i = (I − w_i S_i M_i)⁻¹ w_i r_i, shape (n, K).
+
+    With ``adding=True``, the step that adds a row the model has not seen:
+    θ₊ − θ ≈ −(H + w ∇²ℓ)⁻¹ w ∇ℓ = −H⁻¹ U ρ with ρ = (I + w S M)⁻¹ w r.
+    """
     K = R.shape[1]
+    sign = 1.0 if adding else -1.0
     wr = weights[:, None] * R
     if K == 1:
         leverage = weights * S[:, 0, 0] * M[:, 0, 0]
-        return wr / (1.0 - leverage)[:, None]
-    A = np.eye(K)[None] - weights[:, None, None] * (S @ M)
+        return wr / (1.0 + sign * leverage)[:, None]
+    A = np.eye(K)[None] + sign * weights[:, None, None] * (S @ M)
     return np.linalg.solve(A, wr[:, :, None])[:, :, 0]
