@@ -146,10 +146,10 @@ def _equilibrated_reference(scorer, X, y, X_test, y_test):
     return np.einsum("ij,ji->i", G, solve(G.T)), (G @ solve(G_test.T)).T
 
 
-# (factor, cond(H), tolerance relative to the largest entry). At 10⁴ the Cholesky path keeps
-# ~8 digits of cond 4e8; at 10⁶ (cond 4e12, above the solver's 1e12 limit) the documented
-# eigendecomposition fallback warns and measured 3.6e-7: 1e-5 bounds it with margin.
-@pytest.mark.parametrize(("factor", "rtol"), [(1e4, 1e-7), (1e6, 1e-5)])
+# (factor, tolerance relative to the largest entry). H has condition 4e8 at 10⁴ and 4e12 at
+# 10⁶, but the direct solver factorises the diagonally scaled D⁻½HD⁻½ (condition ~4e3 in
+# both cases), so neither warns and both keep ~10 digits against the equilibrated reference.
+@pytest.mark.parametrize(("factor", "rtol"), [(1e4, 1e-8), (1e6, 1e-8)])
 def test_badly_scaled_features_stay_accurate(cancer, factor, rtol):
     """Three features multiplied by 10⁴ or 10⁶: exact to the stated digits against an
     equilibrated solve, finite, and in agreement with leave-one-out retraining."""
@@ -160,8 +160,8 @@ def test_badly_scaled_features_stay_accurate(cancer, factor, rtol):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", IllConditionedHessianWarning)
         scorer = InfluenceScorer(_model()).fit(X_train, y_train)
-    if factor >= 1e6:  # documented: condition number above 1e12 -> a warning
-        assert any(issubclass(w.category, IllConditionedHessianWarning) for w in caught)
+    # Badly scaled features are not an ill-posed problem: no warning, no damping suggested.
+    assert not any(issubclass(w.category, IllConditionedHessianWarning) for w in caught)
     infl = _all_finite(scorer, X_test, y_test)
     self_ref, infl_ref = _equilibrated_reference(scorer, X_train, y_train, X_test, y_test)
     np.testing.assert_allclose(infl, infl_ref, rtol=0, atol=rtol * np.abs(infl_ref).max())

@@ -19,7 +19,9 @@ class DirectSolver(InverseHessianSolver):
     Cost: O(n p² + p³) time once (forming H, factorising), O(p²) memory, O(p² k) per block of
     k vectors. Exact up to rounding; no accuracy knob besides ``damping``.
 
-    When H + λI is not positive definite or its condition number exceeds 1e12, the solver
+    H is scaled symmetrically by its diagonal before the factorisation (so that features on
+    very different scales do not make it look ill-conditioned). When the scaled H + λI is not
+    positive definite or its condition number exceeds 1e12, the solver
     falls back to an eigendecomposition: it inverts the eigenvalues whose magnitude exceeds
     ``p · eps · max|eigenvalue|`` (the pseudo-inverse; negative eigenvalues of a non-convex
     objective are inverted as they are) and warns with the smallest eigenvalue and a
@@ -62,11 +64,17 @@ class DirectSolver(InverseHessianSolver):
         self.n_params_ = H.shape[0]
         self.cholesky_ = None
         self.eigen_ = None
+        # Symmetric diagonal (Jacobi) scaling before factorising: features on very different
+        # scales (1e6×) make H badly conditioned without making the problem ill-posed; the
+        # scaled matrix D⁻½HD⁻½ measured condition 4e3 where H had 4e12.
+        diag = np.abs(np.diag(H))
+        scale = np.sqrt(np.maximum(diag, np.finfo(float).tiny + 1e-300 * diag.max()))
         try:
-            factor = linalg.cho_factor(H, lower=True, check_finite=True)
-            diag = np.abs(np.diag(factor[0]))
-            if (diag.max() / diag.min()) ** 2 < _MAX_CONDITION:
+            factor = linalg.cho_factor(H / np.outer(scale, scale), lower=True, check_finite=True)
+            pivots = np.abs(np.diag(factor[0]))
+            if (pivots.max() / pivots.min()) ** 2 < _MAX_CONDITION:
                 self.cholesky_ = factor
+                self.scale_ = scale
                 return self
         except linalg.LinAlgError:
             pass
@@ -91,7 +99,8 @@ class DirectSolver(InverseHessianSolver):
     def solve(self, V):
         V = np.asarray(V, dtype=np.float64)
         if self.cholesky_ is not None:
-            return linalg.cho_solve(self.cholesky_, V, check_finite=False)
+            s = self.scale_ if V.ndim == 1 else self.scale_[:, None]
+            return linalg.cho_solve(self.cholesky_, V / s, check_finite=False) / s
         Q, inv = self.eigen_
         QtV = Q.T @ V
         return Q @ (inv[:, None] * QtV if QtV.ndim == 2 else inv * QtV)
