@@ -262,7 +262,9 @@ class InfluenceScorer(BaseTrainingScorer):
     def _inverse_hessian(self):
         """Dense ``(H + λI)⁻¹`` (p × p), computed once per fit (direct solver only)."""
         if self._inverse_cache is None:
-            self._inverse_cache = self.solver_.solve(np.eye(self.adapter_.n_params))
+            # C order: cho_solve returns Fortran order, which every GEMM below would copy.
+            inverse = self.solver_.solve(np.eye(self.adapter_.n_params))
+            self._inverse_cache = np.ascontiguousarray(inverse)
         return self._inverse_cache
 
     def _gradient_rows(self, X, y, rows):
