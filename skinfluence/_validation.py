@@ -65,3 +65,15 @@ def check_chunk_size(chunk_size, default=4096):
     if not isinstance(chunk_size, numbers.Integral) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer; got {chunk_size!r}.")
     return int(chunk_size)
+
+
+def n_jobs_constraint():
+    """``_parameter_constraints`` entry for joblib's ``n_jobs``: None, a positive int or a
+    negative one (-1 = all cores); 0 is refused by name before any work starts."""
+    from sklearn.utils._param_validation import Interval
+
+    return [
+        Interval(numbers.Integral, None, -1, closed="right"),
+        Interval(numbers.Integral, 1, None, closed="left"),
+        None,
+    ]

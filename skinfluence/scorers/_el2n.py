@@ -18,6 +18,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
 from tqdm.auto import tqdm
 
+from .._validation import n_jobs_constraint
 from ._base import BaseTrainingScorer, sample_weight_param, validated_sample_weight
 from ._loo import _final_step
 
@@ -233,7 +234,7 @@ class EL2NScorer(BaseTrainingScorer):
         "probe_params": [dict, None],
         "cv": ["cv_object", None],
         "random_state": ["random_state"],
-        "n_jobs": [numbers.Integral, None],
+        "n_jobs": n_jobs_constraint(),
         "verbose": ["verbose"],
     }
 

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_chunk_size
+from .._validation import check_chunk_size, n_jobs_constraint
 from ..models import adapter_for
 from ._base import BaseTrainingScorer, validated_sample_weight
 from ._el2n import consensus_labels, fit_probe, probe_inputs, probe_seeds, progress
@@ -122,7 +122,7 @@ class GraNdScorer(BaseTrainingScorer):
         "probe_params": [dict, None],
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
-        "n_jobs": [numbers.Integral, None],
+        "n_jobs": n_jobs_constraint(),
         "verbose": ["verbose"],
     }
 

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._validation import n_jobs_constraint
 from ..models import adapter_for
 from ._base import BaseTrainingScorer, fit_clone, sample_weight_param, validated_sample_weight
 
@@ -146,7 +147,7 @@ class LeaveOneOutScorer(BaseTrainingScorer):
         "estimator": [object],
         "warm_start": ["boolean"],
         "refit_tol": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "n_jobs": [numbers.Integral, None],
+        "n_jobs": n_jobs_constraint(),
         "verbose": ["verbose"],
     }
 

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._validation import n_jobs_constraint
 from ..exceptions import ApproximationWarning
 from ._base import BaseTrainingScorer, fit_clone, validated_sample_weight
 from ._loo import n_parallel_batches, per_sample_loss
@@ -190,7 +191,7 @@ class MemorizationScorer(BaseTrainingScorer):
         "subsample": [Interval(numbers.Real, 0, 1, closed="neither")],
         "scoring": [StrOptions({"accuracy", "loss"})],
         "random_state": ["random_state"],
-        "n_jobs": [numbers.Integral, None],
+        "n_jobs": n_jobs_constraint(),
         "verbose": ["verbose"],
     }
 
