@@ -188,6 +188,65 @@ def pydvl_methods(net, n, wd, damping):
     }
 
 
+def tracin_vs_captum(X, y, Xte, yte, hidden, n_checkpoints=5, tmpdir="/tmp"):
+    """TracInCP over ``n_checkpoints`` epochs: our TracInScorer against Captum's, when present."""
+    import tempfile
+
+    from sklearn.frozen import FrozenEstimator
+
+    from skinfluence import TracInScorer
+
+    torch.manual_seed(0)
+    net = make_net(X.shape[1], len(np.unique(y)), hidden, 1e-3, epochs=1)
+    net.initialize()
+    lr = 0.01
+    states, paths = [], []
+    folder = tempfile.mkdtemp(dir=tmpdir)
+    for epoch in range(n_checkpoints):
+        net.partial_fit(X, y)
+        state = {k: v.clone() for k, v in net.module_.state_dict().items()}
+        states.append(state)
+        paths.append(f"{folder}/ckpt_{epoch}.pt")
+        torch.save(state, paths[-1])
+    t0 = time.perf_counter()
+    ours = TracInScorer(FrozenEstimator(net), checkpoints=states, learning_rates=lr)
+    ours = ours.fit(X, y).influence(Xte, yte)
+    t_ours = time.perf_counter() - t0
+    print(f"\nTracInCP, {n_checkpoints} checkpoints, n={len(y)}, {len(yte)} test rows:")
+    print("| method | time (s) | Pearson vs ours | max relative difference |")
+    print("|---|---|---|---|")
+    print(f"| skinfluence TracInScorer | {t_ours:.2f} | 1 | 0 |")
+    try:
+        from captum.influence import TracInCP
+    except ImportError:
+        print("| Captum TracInCP | not installed | | |")
+        return
+    from torch.utils.data import TensorDataset
+
+    def load(model, path):
+        model.load_state_dict(torch.load(path, weights_only=True))
+        return lr
+
+    module = net.module_
+    t0 = time.perf_counter()
+    tracin = TracInCP(
+        module,
+        TensorDataset(torch.as_tensor(X), torch.as_tensor(y)),
+        checkpoints=paths,
+        checkpoints_load_func=load,
+        loss_fn=nn.CrossEntropyLoss(reduction="none"),
+        batch_size=len(y),
+        sample_wise_grads_per_batch=False,
+    )
+    theirs = tracin.influence((torch.as_tensor(Xte), torch.as_tensor(yte))).detach().numpy()
+    t_theirs = time.perf_counter() - t0
+    rel = np.abs(theirs - ours).max() / np.abs(ours).max()
+    print(
+        f"| Captum TracInCP | {t_theirs:.2f} | {pearsonr(theirs.ravel(), ours.ravel())[0]:.6f} "
+        f"| {rel:.2g} |"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--n-train", type=int, default=500)
@@ -201,6 +260,7 @@ def main():
         help="direct, cg, arnoldi rank 200, lissa batch 100 and the peers (no LOO)",
     )
     parser.add_argument("--datasets", default="digits,synthetic")
+    parser.add_argument("--tracin-only", action="store_true", help="only TracIn vs Captum")
     args = parser.parse_args()
     for name, X, y, hidden in datasets(args.n_train, args.n_test):
         if name not in args.datasets.split(","):
@@ -210,6 +270,9 @@ def main():
             X[args.n_train : args.n_train + args.n_test],
             y[args.n_train : args.n_train + args.n_test],
         )
+        if args.tracin_only:
+            tracin_vs_captum(Xtr, ytr, Xte, yte, hidden)
+            continue
         wd = 1e-3
         torch.manual_seed(0)
         net = make_net(X.shape[1], len(np.unique(y)), hidden, wd, epochs=200).fit(Xtr, ytr)
