@@ -40,7 +40,7 @@ def _sklearn_reference(model, X, y, sample_weight=None):
         e[i] = 1.0
         grads[i] = loss.gradient(coef, X, target, sample_weight=e).ravel(order="F")
     s = sw.sum()
-    penalty = 0.0 if model.C == np.inf else 1.0 / (model.C * s)
+    penalty = 0.0 if np.inf == model.C else 1.0 / (model.C * s)
     _, hess, _ = loss.gradient_hessian(coef, X, target, sample_weight=sw, l2_reg_strength=penalty)
     return grads, hess * s
 

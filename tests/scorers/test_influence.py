@@ -45,16 +45,25 @@ def _dense_influence(model, X, y, Xt, yt, sample_weight=None):
 @pytest.mark.parametrize("dataset", ["breast_cancer", "digits_1_vs_7", "wine"])
 @pytest.mark.parametrize(
     "params,weighted",
-    [({}, False), ({"fit_intercept": False}, False), ({}, True), ({"class_weight": "balanced"}, True)],
+    [
+        ({}, False),
+        ({"fit_intercept": False}, False),
+        ({}, True),
+        ({"class_weight": "balanced"}, True),
+    ],
 )
 def test_influence_equals_dense_reference(request, dataset, params, weighted):
     X, y, Xt, yt = _split(request.getfixturevalue(dataset))
     X, y = X[:200], y[:200]
     sw = np.random.RandomState(0).uniform(0.5, 2.0, len(y)) if weighted else None
-    scorer = InfluenceScorer(LogisticRegression(max_iter=5000, **params)).fit(X, y, sample_weight=sw)
+    scorer = InfluenceScorer(LogisticRegression(max_iter=5000, **params)).fit(
+        X, y, sample_weight=sw
+    )
     ref = _dense_influence(scorer.estimator_, X, y, Xt, yt, sw)
     # 1e-8 relative: both sides are float64 solves of a well-conditioned (penalised) system.
-    np.testing.assert_allclose(scorer.influence(Xt, yt), ref, rtol=1e-8, atol=1e-8 * np.abs(ref).max())
+    np.testing.assert_allclose(
+        scorer.influence(Xt, yt), ref, rtol=1e-8, atol=1e-8 * np.abs(ref).max()
+    )
     diag = np.einsum("ij,ji->i", *_sklearn_pair(scorer.estimator_, X, y, sw))
     np.testing.assert_allclose(scorer.scores_, diag, rtol=1e-8, atol=1e-10)
 
@@ -177,7 +186,9 @@ def test_pipeline_frozen_and_sparse_agree(breast_cancer):
     Xs = np.where(np.abs(X) > 0.8, X, 0.0)
     dense = InfluenceScorer(LogisticRegression()).fit(Xs, y)
     sparse = InfluenceScorer(LogisticRegression()).fit(sp.csr_matrix(Xs), y)
-    np.testing.assert_allclose(sparse.influence(sp.csr_matrix(Xt), yt), dense.influence(Xt, yt), rtol=1e-6)
+    np.testing.assert_allclose(
+        sparse.influence(sp.csr_matrix(Xt), yt), dense.influence(Xt, yt), rtol=1e-6
+    )
 
 
 def test_pandas_in_keeps_feature_names(breast_cancer):
@@ -221,7 +232,7 @@ def test_bad_input_at_influence_time(breast_cancer):
         scorer.influence(X[:3, :10], y[:3])
     with pytest.raises(ValueError, match="aggregate"):
         scorer.influence(X[:3], y[:3], aggregate="median")
-    with pytest.raises(ValueError, match="one class|1 class|classes"):
+    with pytest.raises(ValueError, match=r"one class|1 class|classes"):
         InfluenceScorer(LogisticRegression()).fit(X[y == 1], y[y == 1])
 
 

@@ -31,7 +31,9 @@ def test_warm_start_parallel_and_cold_agree(breast_cancer):
     cold = LeaveOneOutScorer(LogisticRegression(), warm_start=False).fit(X, y)
     # Both refits converge to 1e-10: the same optimum up to ~1e-8 in the loss.
     np.testing.assert_allclose(warm.scores_, cold.scores_, atol=1e-7)
-    np.testing.assert_allclose(warm.influence(X[:5], y[:5]), cold.influence(X[:5], y[:5]), atol=1e-7)
+    np.testing.assert_allclose(
+        warm.influence(X[:5], y[:5]), cold.influence(X[:5], y[:5]), atol=1e-7
+    )
     assert len(warm.estimators_) == 60
     assert warm.influence(X[:5], y[:5], aggregate="sum").shape == (60,)
 
