@@ -6,18 +6,18 @@ import numpy as np
 from sklearn.utils import check_array, check_consistent_length
 
 
-def check_labelled(X, y, *, accept_sparse=("csr", "csc"), name="X"):
+def check_labelled(X, y, *, accept_sparse=("csr", "csc"), name="X", dtype=np.float64):
     """Validate a labelled set without copying more than needed.
 
-    Returns ``X`` as a finite float64 array (sparse kept sparse) and ``y`` as a 1-D or 2-D
-    array of the same length.
+    Returns ``X`` as a finite array of ``dtype`` (float64 by default; sparse kept sparse) and
+    ``y`` as a 1-D or 2-D array of the same length.
     """
     if y is None:
         raise ValueError(f"y is required: influence needs the label of every row of {name}.")
     X = check_array(
         X,
         accept_sparse=list(accept_sparse),
-        dtype=np.float64,
+        dtype=dtype,
         ensure_all_finite=True,
         input_name=name,
     )

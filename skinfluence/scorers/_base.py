@@ -66,6 +66,16 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
             est = est.estimator
         return isinstance(est, Pipeline)
 
+    def _input_dtype(self):
+        """float64, except that torch nets keep float32 input: a skorch module is float32 by
+        default and refuses float64 batches. Gradient adapters compute in float64 anyway."""
+        est = getattr(self, "estimator", None)
+        while type(est).__name__ in ("FrozenEstimator", "ParameterSubset"):
+            est = est.estimator
+        if type(est).__module__.startswith("skorch"):
+            return [np.float64, np.float32]
+        return np.float64
+
     def _validate_X(self, X, *, reset):
         if self._accepts_raw_X():
             return validate_data(self, X, reset=reset, skip_check_array=True)
@@ -74,7 +84,7 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
             X,
             reset=reset,
             accept_sparse=["csr", "csc"],
-            dtype=np.float64,
+            dtype=self._input_dtype(),
             ensure_all_finite=True,
         )
 
@@ -93,7 +103,7 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
             )
         X = self._validate_X(X, reset=reset)
         if not self._accepts_raw_X():
-            X, y = check_labelled(X, y)
+            X, y = check_labelled(X, y, dtype=self._input_dtype())
         else:
             y = np.asarray(y)
             if len(y) != _n_rows(X):

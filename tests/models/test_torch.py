@@ -230,3 +230,28 @@ def test_checkpoint_state_dict_moves_the_parameters():
     assert not np.all(a.params() == 0)  # the original is untouched
     # At θ = 0 every logit is 0: the loss is log K for every row.
     np.testing.assert_allclose(zero.loss(X, y), np.log(3))
+
+
+def test_default_float32_skorch_net_works_through_the_scorers():
+    """skorch modules are float32 by default and refuse float64 batches: the scorers keep a
+    skorch net's float32 input (the adapter computes in float64 on its own copy)."""
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:200] / 16).astype(np.float32), y[:200].astype(np.int64)
+    net = skorch.NeuralNetClassifier(
+        torch.nn.Sequential(torch.nn.Linear(64, 8), torch.nn.Tanh(), torch.nn.Linear(8, 10)),
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=2,
+        train_split=None,
+        verbose=0,
+    )
+    # A net trained for 2 epochs is far from a minimum: large damping keeps H + λI positive.
+    scorer = InfluenceScorer(net, damping=1e3).fit(X, y)
+    assert next(scorer.estimator_.module_.parameters()).dtype == torch.float32
+    influence = scorer.influence(X[:3], y[:3])
+    assert influence.shape == (3, 200)
+    assert np.all(np.isfinite(influence))
+    assert np.all(np.isfinite(scorer.transform(X[:3])))
