@@ -3,24 +3,14 @@
 import numbers
 
 import numpy as np
-from sklearn.utils import check_array, check_consistent_length
 
 
-def check_labelled(X, y, *, accept_sparse=("csr", "csc"), name="X", dtype=np.float64):
-    """Validate a labelled set without copying more than needed.
+def check_target(y, n_samples):
+    """Validate labels for ``n_samples`` already-validated rows.
 
-    Returns ``X`` as a finite array of ``dtype`` (float64 by default; sparse kept sparse) and
-    ``y`` as a 1-D or 2-D array of the same length.
+    Returns ``y`` as a 1-D array (a single column is flattened), or 2-D for multi-output
+    regression; float labels must be finite.
     """
-    if y is None:
-        raise ValueError(f"y is required: influence needs the label of every row of {name}.")
-    X = check_array(
-        X,
-        accept_sparse=list(accept_sparse),
-        dtype=dtype,
-        ensure_all_finite=True,
-        input_name=name,
-    )
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
@@ -28,10 +18,14 @@ def check_labelled(X, y, *, accept_sparse=("csr", "csc"), name="X", dtype=np.flo
         raise ValueError(
             f"y must be 1-D (or 2-D for multi-output regression); got shape {y.shape}."
         )
-    check_consistent_length(X, y)
+    if len(y) != n_samples:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: X has {n_samples} "
+            f"rows but y has {len(y)}."
+        )
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError("y contains NaN or infinity; drop or impute those rows first.")
-    return X, y
+    return y
 
 
 def check_sample_weight_nonneg(sample_weight, n_samples):

@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.utils.validation import validate_data
 
-from .._validation import check_labelled, check_sample_weight_nonneg
+from .._validation import check_sample_weight_nonneg, check_target
 
 
 class BaseTrainingScorer(TransformerMixin, BaseEstimator):
@@ -102,13 +102,7 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
                 "scores depend on each row's label."
             )
         X = self._validate_X(X, reset=reset)
-        if not self._accepts_raw_X():
-            X, y = check_labelled(X, y, dtype=self._input_dtype())
-        else:
-            y = np.asarray(y)
-            if len(y) != _n_rows(X):
-                raise ValueError(f"X has {_n_rows(X)} rows but y has {len(y)}.")
-        return X, y
+        return X, check_target(y, _n_rows(X))
 
 
 def _n_rows(X):
