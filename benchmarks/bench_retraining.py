@@ -8,6 +8,7 @@ limited to one thread per process (the refits are small: threads only add conten
 
 import argparse
 import time
+from unittest.mock import patch
 
 import joblib
 import numpy as np
@@ -18,7 +19,8 @@ from sklearn.preprocessing import scale
 from threadpoolctl import threadpool_limits
 
 from skinfluence import LeaveOneOutScorer, MemorizationScorer
-from skinfluence.scorers._loo import _refit_without, _tightened
+from skinfluence.scorers import _loo as loo_module
+from skinfluence.scorers._loo import _refit_without, per_sample_loss
 
 
 def timed(fn):
@@ -42,64 +44,66 @@ def datasets(quick):
 
 
 def warm_vs_cold(quick):
-    print("\n### LeaveOneOutScorer(LogisticRegression()): warm vs cold refits, n_jobs=1\n")
+    """Full leave-one-out runs: cold refits, scikit-learn warm starts, shared-factorisation
+    Newton refits (the default for linear models)."""
+    print("\n### LeaveOneOutScorer(LogisticRegression()): every row left out, n_jobs=1\n")
     print(
-        "| data | n × p | refits | cold s | warm s | speed-up | iterations cold → warm "
-        "| max abs diff of scores |"
+        "| data | n × p | cold s | sklearn warm-start s | Newton refits s | speed-up vs cold "
+        "| iterations cold → Newton | max abs diff of scores vs cold |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    settings = [
-        ("default: refit_tol=1e-10 → newton-cholesky", LogisticRegression(), {}),
-        (
-            "lbfgs, tol=1e-10, refit_tol=None",
-            LogisticRegression(tol=1e-10, max_iter=10_000),
-            {"refit_tol": None},
-        ),
-    ]
-    for label, est, kwargs in settings:
-        for name, X, y in datasets(quick):
-            cold, t_cold = timed(
-                lambda est=est, kwargs=kwargs, X=X, y=y: LeaveOneOutScorer(
-                    est, warm_start=False, **kwargs
-                ).fit(X, y)
-            )
-            warm, t_warm = timed(
-                lambda est=est, kwargs=kwargs, X=X, y=y: LeaveOneOutScorer(
-                    est, warm_start=True, **kwargs
-                ).fit(X, y)
-            )
-            diff = np.max(np.abs(warm.scores_ - cold.scores_))
-            print(
-                f"| {name} ({label}) | {X.shape[0]} × {X.shape[1]} | {X.shape[0]} "
-                f"| {t_cold:.2f} | {t_warm:.2f} | {t_cold / t_warm:.1f}× "
-                f"| {mean_iterations(cold):.1f} → {mean_iterations(warm):.1f} | {diff:.1e} |"
-            )
+    for name, X, y in datasets(quick):
+        est = LogisticRegression()
+        cold, t_cold = timed(
+            lambda X=X, y=y, est=est: LeaveOneOutScorer(est, warm_start=False).fit(X, y)
+        )
+        with patch.object(loo_module, "_newton_adapter", lambda base: None):
+            sk_warm, t_sk = timed(lambda X=X, y=y, est=est: LeaveOneOutScorer(est).fit(X, y))
+        newton, t_newton = timed(lambda X=X, y=y, est=est: LeaveOneOutScorer(est).fit(X, y))
+        assert newton.refit_method_ == "newton", newton.refit_method_
+        diff = max(
+            np.max(np.abs(newton.scores_ - cold.scores_)),
+            np.max(np.abs(sk_warm.scores_ - cold.scores_)),
+        )
+        print(
+            f"| {name} | {X.shape[0]} × {X.shape[1]} | {t_cold:.2f} | {t_sk:.2f} "
+            f"| {t_newton:.3f} | {t_cold / t_newton:.0f}× "
+            f"| {mean_iterations(cold):.1f} → {newton.n_iter_.mean():.1f} | {diff:.1e} |"
+        )
 
 
-def per_refit_at_scale(quick):
-    rows = range(10)
-    """Warm vs cold for a few single refits on larger data, where the solver dominates."""
-    print("\n### One refit without one row, larger data (mean of 10 refits)\n")
-    print("| n × p | solver | cold ms | warm ms | speed-up | iterations cold → warm |")
-    print("|---|---|---|---|---|---|")
-    for n, p in [(2000, 50), (5000, 100)] if not quick else [(1000, 50)]:
-        X, y = make_classification(n_samples=n, n_features=p, n_informative=20, random_state=0)
+def at_scale(quick):
+    """Larger data: cold time extrapolated from 20 refits; the Newton run is complete."""
+    print("\n### Larger data: all n refits (cold extrapolated from 20 refits)\n")
+    print(
+        "| data | n × p (params) | cold s (n × mean of 20) | Newton refits s | speed-up "
+        "| Newton iterations mean / max | max abs diff of 20 scores vs cold |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    cases = [(1000, 50, 2)] if quick else [(2000, 50, 2), (5000, 100, 2), (2000, 30, 5)]
+    rows = np.arange(20)
+    for n, p, k in cases:
+        X, y = make_classification(
+            n_samples=n, n_features=p, n_informative=20, n_classes=k, random_state=0
+        )
         X = scale(X)
-        for label, est in [
-            ("newton-cholesky (LOO default)", _tightened(LogisticRegression(), 1e-10)),
-            ("lbfgs tol=1e-10", LogisticRegression(tol=1e-10, max_iter=10_000)),
-        ]:
-            base = est.fit(X, y)
-            cold, t_cold = timed(
-                lambda b=base, X=X, y=y: _refit_without(b, X, y, None, rows, False)
-            )
-            warm, t_warm = timed(lambda b=base, X=X, y=y: _refit_without(b, X, y, None, rows, True))
-            it_c = np.mean([m.n_iter_[0] for m in cold])
-            it_w = np.mean([m.n_iter_[0] for m in warm])
-            print(
-                f"| {n} × {p} | {label} | {100 * t_cold:.0f} | {100 * t_warm:.0f} "
-                f"| {t_cold / t_warm:.1f}× | {it_c:.1f} → {it_w:.1f} |"
-            )
+        est = LogisticRegression()
+        newton, t_newton = timed(lambda X=X, y=y, est=est: LeaveOneOutScorer(est).fit(X, y))
+        base = newton.estimator_
+        cold, t_cold = timed(
+            lambda X=X, y=y, base=base: _refit_without(base, X, y, None, rows, False)
+        )
+        cold_scores = np.array(
+            [per_sample_loss(m, X[[i]], y[[i]])[0] for i, m in zip(rows, cold, strict=True)]
+        ) - per_sample_loss(base, X[rows], y[rows])
+        diff = np.max(np.abs(cold_scores - newton.scores_[rows]))
+        t_all = t_cold / len(rows) * n
+        label = "binary" if k == 2 else f"{k} classes"
+        print(
+            f"| synthetic, {label} | {n} × {p} ({base.coef_.size + base.intercept_.size}) "
+            f"| {t_all:.0f} | {t_newton:.2f} | {t_all / t_newton:.0f}× "
+            f"| {newton.n_iter_.mean():.1f} / {newton.n_iter_.max()} | {diff:.1e} |"
+        )
 
 
 def memorization_evidence(quick):
@@ -176,9 +180,9 @@ def parallel(quick):
     forest = RandomForestClassifier(n_estimators=20, random_state=0)
     n_models = 20 if quick else 60
     jobs = {
-        f"LeaveOneOutScorer(LR), {len(y)} warm refits": lambda n_jobs: LeaveOneOutScorer(
-            LogisticRegression(), n_jobs=n_jobs
-        ).fit(X, y),
+        f"LeaveOneOutScorer(LR, warm_start=False), {len(y)} refits": lambda n_jobs: (
+            LeaveOneOutScorer(LogisticRegression(), warm_start=False, n_jobs=n_jobs).fit(X, y)
+        ),
         f"MemorizationScorer(forest of 20), K={n_models}, digits 1797 × 64": lambda n_jobs: (
             MemorizationScorer(forest, n_estimators=n_models, random_state=0, n_jobs=n_jobs).fit(
                 Xd, yd
@@ -216,7 +220,7 @@ def main():
     )
     args = parser.parse_args()
     parts = {
-        "warm": lambda: (warm_vs_cold(args.quick), per_refit_at_scale(args.quick)),
+        "warm": lambda: (warm_vs_cold(args.quick), at_scale(args.quick)),
         "parallel": lambda: parallel(args.quick),
         "memorization": lambda: memorization_evidence(args.quick),
     }

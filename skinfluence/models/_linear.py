@@ -10,6 +10,7 @@ Parameter layout: θ is the (d, K) matrix ``[coef_.T; intercept_]`` flattened ro
 d = n_features (+1 with an intercept).
 """
 
+import copy
 import warnings
 
 import numpy as np
@@ -137,6 +138,18 @@ class LinearModelAdapter(ModelAdapter):
         rows = [self.coef_.T] + ([self.intercept_[None]] if self.fit_intercept else [])
         return np.vstack(rows).ravel()
 
+    def with_params(self, theta):
+        """An adapter of a copy of the estimator whose ``coef_``/``intercept_`` are ``theta``
+        (in :meth:`params`' layout), with the shapes and types the estimator uses."""
+        est = copy.deepcopy(self.estimator)
+        W = np.asarray(theta, dtype=np.float64).reshape(-1, self.n_outputs)
+        est.coef_ = W[: self.n_features].T.reshape(np.shape(self.estimator.coef_)).copy()
+        if self.fit_intercept:
+            old = self.estimator.intercept_
+            b = W[self.n_features]
+            est.intercept_ = float(b[0]) if np.ndim(old) == 0 else b.reshape(np.shape(old))
+        return type(self)(est)
+
     def penalty_diagonal(self):
         """Diagonal of ∇²R (the penalty's Hessian) in θ's layout, shape (p,)."""
         d = self.n_features + self.fit_intercept
@@ -191,6 +204,10 @@ class LinearModelAdapter(ModelAdapter):
         """(R, S): ∂ℓ/∂η (n, K) and ∂²ℓ/∂η² (n, K, K)."""
         raise NotImplementedError
 
+    def output_gradients(self, eta, t):
+        """∂ℓ/∂η (n, K) at outputs η for encoded targets t, without the (n, K, K) curvature."""
+        return self._derivatives(eta, t)[0]
+
     # -- curvature -----------------------------------------------------------------------
     def _weighted_curvature(self, X, y, sample_weight):
         X = self.features(X)
@@ -201,7 +218,10 @@ class LinearModelAdapter(ModelAdapter):
 
     def hessian(self, X, y, sample_weight=None):
         """Dense Hessian of J: O(n d² K²) time, O(p²) memory (p = d K)."""
-        X, WS = self._weighted_curvature(X, y, sample_weight)
+        return self.hessian_from_curvature(*self._weighted_curvature(X, y, sample_weight))
+
+    def hessian_from_curvature(self, X, WS):
+        """``Σ_i U_i WS_i U_iᵀ + ∇²R`` for mapped features X and weighted curvature WS (n, K, K)."""
         K = self.n_outputs
         d = self.n_features + self.fit_intercept
         H = np.zeros((d, K, d, K))
@@ -368,6 +388,13 @@ class LogisticRegressionAdapter(LinearModelAdapter):
             return -log_expit(np.where(t == 1, eta[:, 0], -eta[:, 0]))
         return logsumexp(eta, axis=1) - eta[np.arange(len(t)), t]
 
+    def output_gradients(self, eta, t):
+        if self.binary:
+            return (expit(eta[:, 0]) - t)[:, None]
+        R = softmax(eta, axis=1)
+        R[np.arange(len(t)), t] -= 1.0
+        return R
+
     def _derivatives(self, eta, t):
         if self.binary:
             p = expit(eta[:, 0])
@@ -419,6 +446,9 @@ class _SquaredLossAdapter(LinearModelAdapter):
 
     def _loss_from_outputs(self, eta, t):
         return ((eta - t) ** 2).sum(axis=1)
+
+    def output_gradients(self, eta, t):
+        return 2.0 * (eta - t)
 
     def _derivatives(self, eta, t):
         n, K = eta.shape

@@ -14,7 +14,9 @@ from tqdm.auto import tqdm
 
 from .._validation import n_jobs_constraint
 from ..models import adapter_for
+from ..models._linear import LinearModelAdapter
 from ._base import BaseTrainingScorer, fit_clone, sample_weight_param, validated_sample_weight
+from ._loo_newton import newton_leave_one_out
 
 
 def per_sample_loss(estimator, X, y):
@@ -71,6 +73,27 @@ def _tightened(estimator, tol):
     return est
 
 
+# The Newton refits keep a dense p × p inverse Hessian, as the ``direct`` solver does.
+_NEWTON_MAX_PARAMS = 5000
+
+
+def _newton_adapter(base):
+    """The adapter whose objective the Newton refits may minimise, or None.
+
+    Only an estimator with an exact-Hessian linear adapter, not a Pipeline (its preprocessing
+    is refitted too) and not ``class_weight='balanced'`` (the weights change with the rows).
+    """
+    if isinstance(base, Pipeline) or getattr(base, "class_weight", None) == "balanced":
+        return None
+    try:
+        adapter = adapter_for(base)
+    except TypeError:
+        return None
+    if not isinstance(adapter, LinearModelAdapter) or adapter.n_params > _NEWTON_MAX_PARAMS:
+        return None
+    return adapter
+
+
 def _refit_without(base, X, y, sample_weight, rows, warm_start):
     """Fit a copy of ``base`` without each row in ``rows``; returns the fitted copies."""
     n = len(y)
@@ -102,8 +125,13 @@ class LeaveOneOutScorer(BaseTrainingScorer):
     estimator : estimator object
         Any scikit-learn estimator; ``fit`` fits clones.
     warm_start : bool, default=True
-        Start each refit from the full-data solution where the model supports
-        ``warm_start`` (e.g. LogisticRegression): typically several times faster.
+        Start each refit from the full-data solution. For ``LogisticRegression`` (l2 or no
+        penalty), ``Ridge`` and ``LinearRegression`` (not inside a Pipeline, not
+        ``class_weight='balanced'``) the refits are Newton iterations on the objective
+        without the row, all preconditioned by the one full-data Hessian factorisation and run
+        together as matrix products (see Notes): 20-200× faster than separate fits, to the
+        same ``refit_tol``. Other models that have a ``warm_start`` parameter get it set.
+        False: every refit starts from scratch with the model's own solver.
     refit_tol : float or None, default=1e-10
         Tolerance set on the model (and on the full-data fit it is compared with) where it
         has a ``tol`` parameter, so that differences reflect the data, not the optimiser.
@@ -120,6 +148,12 @@ class LeaveOneOutScorer(BaseTrainingScorer):
         The model refitted on all rows with ``refit_tol``.
     estimators_ : list of estimators
         ``estimators_[i]`` was fitted without row i.
+    refit_method_ : {"newton", "refit", "mixed"}
+        How the leave-one-out models were obtained: shared-factorisation Newton iterations,
+        the model's own ``fit``, or both (rows whose Newton iteration did not converge in 50
+        iterations are refitted with ``fit``).
+    n_iter_ : ndarray of shape (n_train,)
+        Newton iterations of each refit (0 where the model's ``fit`` was used).
     scores_ : ndarray of shape (n_train,)
         Actual self-influence.
 
@@ -127,6 +161,17 @@ class LeaveOneOutScorer(BaseTrainingScorer):
     -----
     Cost: n + 1 fits (n training rows) and memory for n fitted models; one prediction per
     model and test batch for ``influence``. Use on small data or subsets, as ground truth.
+
+    The Newton refits (``warm_start=True`` on the linear models above) solve
+    ``min J(θ) − w_i ℓ_i(θ)`` by ``θ ← θ − (H − w_i ∇²ℓ_i(θ̂))⁻¹ ∇J₋ᵢ(θ)`` from the full-data
+    solution θ̂, with the Woodbury identity on one factorisation of the full-data Hessian H
+    (K × K solves per row; K outputs). The fixed point is the exact minimiser; the iteration
+    stops at scikit-learn's criterion max|∇J₋ᵢ| / Σ_{j≠i} w_j ≤ ``refit_tol``. Cost: one
+    O(n p² + p³) factorisation, then O(n · nnz(X) · K) per iteration for all n refits
+    together (typically 3-6 iterations), memory O(p² + 32 MiB). They are used only when θ̂ is
+    a stationary point of skinfluence's objective to 100 × ``refit_tol`` — a check that the
+    objective is the one the model minimises — and the tests compare them with the model's
+    own cold refits.
 
     Examples
     --------
@@ -180,17 +225,38 @@ class LeaveOneOutScorer(BaseTrainingScorer):
                 "FrozenEstimator."
             )
         base = fit_clone(_tightened(self.estimator, self.refit_tol), X, y, sample_weight)
-        warm = self.warm_start and "warm_start" in _final_step(base).get_params(deep=False)
         n = len(y)
-        n_tasks = n_parallel_batches(n, self.n_jobs, self.verbose)
-        parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
-        tasks = parallel(
-            delayed(_refit_without)(base, X, y, sample_weight, range(n)[s], warm)
-            for s in gen_even_slices(n, n_tasks)
-        )
-        if self.verbose:
-            tasks = tqdm(tasks, total=n_tasks, desc="LeaveOneOutScorer", unit="batch")
-        self.estimators_ = [model for batch in tasks for model in batch]
+        bar = tqdm(total=n, desc="LeaveOneOutScorer", unit="fit", disable=not self.verbose)
+        models = [None] * n
+        self.n_iter_ = np.zeros(n, dtype=int)
+        adapter = _newton_adapter(base) if self.warm_start and self.refit_tol else None
+        if adapter is not None:
+            thetas, n_iter, converged = newton_leave_one_out(
+                adapter, X, y, sample_weight, tol=self.refit_tol, progress=bar.update
+            )
+            if thetas is None:  # not a stationary point of the adapter's objective
+                bar.reset()
+            else:
+                for i in np.flatnonzero(converged):
+                    models[i] = adapter.with_params(thetas[i]).estimator
+                self.n_iter_[converged] = n_iter[converged]
+                bar.update(-int(np.sum(~converged)))
+        todo = np.array([i for i, m in enumerate(models) if m is None], dtype=int)
+        self.refit_method_ = "newton" if len(todo) == 0 else "refit" if len(todo) == n else "mixed"
+        warm = self.warm_start and "warm_start" in _final_step(base).get_params(deep=False)
+        if len(todo):
+            n_tasks = n_parallel_batches(len(todo), self.n_jobs, self.verbose)
+            parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
+            batches = [todo[s] for s in gen_even_slices(len(todo), n_tasks)]
+            tasks = parallel(
+                delayed(_refit_without)(base, X, y, sample_weight, rows, warm) for rows in batches
+            )
+            for rows, fitted in zip(batches, tasks, strict=True):
+                for i, m in zip(rows, fitted, strict=True):
+                    models[i] = m
+                bar.update(len(rows))
+        bar.close()
+        self.estimators_ = models
         self.estimator_ = base
         self.scores_ = np.array(
             [
