@@ -35,7 +35,7 @@ def cleanse(ctx, combined, X_select, y_select, X_eval, y_eval, percents=PERCENTS
     """Held-out accuracy after removing the k% most harmful rows, k in ``percents``."""
     if ctx.has_gradients():
         influence = (
-            InfluenceScorer(ctx.model)
+            InfluenceScorer(ctx.gradient_model())
             .fit(ctx.Z, ctx.y)
             .influence(X_select, y_select, aggregate="sum")
         )

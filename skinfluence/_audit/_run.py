@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..metrics import detection_scores
-from ._combine import combine, family_weights
+from ._combine import combine, family_fit, family_weights
 from ._data import load_csv, load_default, make_feature_map
 from ._errors import AuditUsageError
 from ._output import print_cleansing, print_detection, print_top, write_ranking
@@ -159,9 +159,11 @@ def _run_audit(
         scores[name] = np.asarray(SCORES[name].compute(ctx), dtype=np.float64)
     weights = family_weights(ctx, names)
     if len(weights) > 1:
+        fit = family_fit(ctx, list(weights))
         print(
-            "families weighted by out-of-sample fit (Cohen's kappa, clipped at 0): "
-            + ", ".join(f"{f} {w:.2f}" for f, w in weights.items()),
+            "model families, out-of-sample accuracy and weight (Cohen's kappa; 0 = fits "
+            "significantly worse than the best family, left out of 'combined'): "
+            + ", ".join(f"{f} {fit[f][1]:.3f} {w:.2f}" for f, w in weights.items()),
             file=stream,
         )
     combined = combine(scores, weights)

@@ -1,0 +1,124 @@
+"""``--model mlp``: a one-hidden-layer skorch network, so that the gradient scores run on it.
+
+Imports torch and skorch (the ``torch`` extra) at import time; only
+:func:`skinfluence._audit._scores.make_model` imports this module, when ``--model mlp`` is
+asked for, so ``import skinfluence`` stays torch-free.
+"""
+
+from contextlib import contextmanager
+
+import numpy as np
+
+from ._errors import AuditDependencyError
+
+try:
+    import torch
+    from skorch import NeuralNetClassifier
+except ImportError as exc:
+    raise AuditDependencyError(
+        "--model mlp needs torch and skorch: pip install skinfluence[torch]"
+    ) from exc
+
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..models import ParameterSubset
+
+HIDDEN = 64
+# Adam on standardised features, 60 epochs of 128-row batches: a quarter of a second per fit
+# on the bundled data (426 rows, one thread). The L2 penalty (coupled weight decay, so part
+# of the objective the influence adapter sees; it also keeps the output layer's Hessian
+# positive definite) is strong enough that the net does not learn the flipped labels by
+# heart: on the bundled default, weight decay 1e-2 against 1e-4 gives training accuracy 0.90
+# vs 0.96 (10% of the labels are wrong), test accuracy 0.937 vs 0.930, and out-of-fold loss
+# finds the flips with AUPRC 0.89 vs 0.77 (seed 0).
+EPOCHS = 60
+BATCH_SIZE = 128
+LEARNING_RATE = 0.01
+WEIGHT_DECAY = 1e-2
+OUTPUT_LAYER = "output"
+
+
+class MLPModule(torch.nn.Module):
+    """``input → Linear → ReLU → Linear → logits``; input cast to the weights' dtype.
+
+    The cast lets float64 feature matrices reach a float32 network, and the float64 copy that
+    the influence adapter makes of it, without a conversion step in the pipeline.
+    """
+
+    def __init__(self, n_features=1, n_classes=2, hidden=HIDDEN):
+        super().__init__()
+        self.hidden = torch.nn.Linear(n_features, hidden)
+        self.output = torch.nn.Linear(hidden, n_classes)
+
+    def forward(self, X):
+        X = X.to(self.hidden.weight.dtype)
+        return self.output(torch.relu(self.hidden(X)))
+
+
+class AuditMLPClassifier(NeuralNetClassifier):
+    """A skorch classifier that sizes its module from the data, takes any class labels and is
+    seeded by ``random_state`` (a forked torch generator: the global one is left alone)."""
+
+    def __init__(self, *args, random_state=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.random_state = random_state
+
+    def fit(self, X, y, **fit_params):
+        y = np.asarray(y)
+        classes = np.unique(y)
+        self.set_params(module__n_features=X.shape[1], module__n_classes=len(classes))
+        with torch.random.fork_rng(devices=[]), _one_thread():
+            torch.manual_seed(self.random_state)
+            super().fit(X, np.searchsorted(classes, y).astype(np.int64), **fit_params)
+        self.classes_inferred_ = classes  # the adapter maps labels to outputs through these
+        return self
+
+    def predict_proba(self, X):
+        with _one_thread():
+            return super().predict_proba(X)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+@contextmanager
+def _one_thread():
+    """torch on one thread for these small batches: measured on a loaded 2-core machine, one
+    fit of 64-row batches took 0.33 s on one thread and 5.2 s on two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def make_mlp(random_state=0):
+    """Standardisation, then the skorch MLP (float32, CPU, seeded)."""
+    net = AuditMLPClassifier(
+        MLPModule,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=LEARNING_RATE,
+        optimizer__weight_decay=WEIGHT_DECAY,
+        max_epochs=EPOCHS,
+        batch_size=BATCH_SIZE,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+        device="cpu",
+        random_state=random_state,
+    )
+    return make_pipeline(StandardScaler(), net)
+
+
+def last_layer(fitted):
+    """The fitted pipeline with gradients restricted to the network's output layer."""
+    return Pipeline(
+        [
+            ("features", FrozenEstimator(fitted[:-1])),
+            ("net", ParameterSubset(FrozenEstimator(fitted[-1]), params=[OUTPUT_LAYER])),
+        ]
+    )
