@@ -34,7 +34,7 @@ from sklearn.datasets import (
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
-from skinfluence._audit._combine import combine, family_weights
+from skinfluence._audit._combine import combine, family_fit, family_weights
 from skinfluence._audit._scores import DEFAULT_SCORES, SCORES, AuditContext, make_model
 from skinfluence.datasets import flip_labels
 from skinfluence.metrics import detection_scores
@@ -49,18 +49,24 @@ except ImportError:  # benchmarks run without cleanlab too; its rows are then le
 NOISE_RATE = 0.1
 SEEDS = (0, 1, 2)
 MODELS = ("logistic", "hgb")
-CANDIDATES = ("self-influence", "loss", "oof", "el2n", "grand", "oga", "memorization")
-# Scores that do not depend on --model (computed once per data set and seed).
-MODEL_FREE = ("memorization",)
-# Other combinations compared with the audit's default (how the default was chosen).
+CANDIDATES = ("self-influence", "loss", "oof", "el2n", "grand", "oga", "forest", "memorization")
+# Scores that do not depend on --model (computed once per data set and seed), with the cache
+# entries of the audit's context that they fill (the combination reads them).
+MODEL_FREE = {
+    "forest": ("forest", "forest_proba"),
+    "memorization": ("MemorizationScorer",),
+}
+# Other combinations compared with the audit's default (how the default was chosen):
+# label -> (scores, family rule). "select": the audit's rule (families that fit as well as
+# the best one, kappa-weighted); "kappa": every family kappa-weighted; "equal": plain mean.
 VARIANTS = {
-    "loss + oof + memorization": ("loss", "oof", "memorization"),
-    "self-influence + loss + oof + memorization": (
-        "self-influence",
-        "loss",
-        "oof",
-        "memorization",
+    "previous default (self-influence + oof + memorization, kappa)": (
+        ("self-influence", "oof", "memorization"),
+        "kappa",
     ),
+    "default scores, every family kappa-weighted": (DEFAULT_SCORES, "kappa"),
+    "default scores, families unweighted": (DEFAULT_SCORES, "equal"),
+    "self-influence + loss + oof + forest": (("self-influence", "loss", "oof", "forest"), "select"),
 }
 
 
@@ -104,11 +110,29 @@ def _cleanlab_scores(ctx):
     }
 
 
-def run_one(name, X, seed, results):
+def _weights(ctx, names, rule):
+    if rule == "select":
+        return family_weights(ctx, names)
+    families = {SCORES[s].family for s in names}
+    if rule == "equal" or len(families) < 2:
+        return dict.fromkeys(families, 1.0)
+    return {f: max(0.0, family_fit(ctx, sorted(families))[f][0]) for f in families}
+
+
+def _audit_seconds(model_name, Z, y, seed):
+    """Wall time of the audit's default scores and combination in a fresh context."""
+    start = time.perf_counter()
+    ctx = AuditContext(model_name, make_model(model_name, seed), Z, y, n_jobs=1, random_state=seed)
+    names = [s for s in DEFAULT_SCORES if SCORES[s].unavailable(ctx) is None]
+    combine({s: SCORES[s].compute(ctx) for s in names}, family_weights(ctx, names))
+    return time.perf_counter() - start
+
+
+def run_one(name, X, seed, results, models=MODELS):
     y, is_flipped = flip_labels(np.asarray(X[1]), NOISE_RATE, random_state=seed)
     Z = np.asarray(X[0], dtype=np.float64)
     shared = {}
-    for model_name in MODELS:
+    for model_name in models:
         ctx = AuditContext(
             model_name, make_model(model_name, seed), Z, y, n_jobs=1, random_state=seed
         )
@@ -116,23 +140,22 @@ def run_one(name, X, seed, results):
         for score in CANDIDATES:
             if SCORES[score].unavailable(ctx) is not None:
                 continue
-            if score in MODEL_FREE and score in shared:
-                scores[score], ctx.cache["MemorizationScorer"] = shared[score]
+            if score in shared:
+                scores[score], cached = shared[score]
+                ctx.cache.update(cached)
                 continue
             scores[score] = _timed(lambda s=score, c=ctx: SCORES[s].compute(c))
-            if score in MODEL_FREE:  # its fitted scorer too (the combination reads it)
-                shared[score] = scores[score], ctx.cache["MemorizationScorer"]
-        combos = {"audit default": DEFAULT_SCORES, **VARIANTS}
-        for label, names in combos.items():
+            if score in MODEL_FREE:
+                shared[score] = scores[score], {k: ctx.cache[k] for k in MODEL_FREE[score]}
+        combos = {"audit default": (DEFAULT_SCORES, "select"), **VARIANTS}
+        for label, (names, rule) in combos.items():
             names = [s for s in names if s in scores]
-            weights = family_weights(ctx, names)
-            values = combine({s: scores[s][0] for s in names}, weights)
+            values = combine({s: scores[s][0] for s in names}, _weights(ctx, names, rule))
             scores[label] = (values, sum(scores[s][1] for s in names))
-            if label == "audit default":
-                scores["audit default, families unweighted"] = (
-                    combine({s: scores[s][0] for s in names}),
-                    scores[label][1],
-                )
+        scores["audit default, end to end"] = (
+            scores["audit default"][0],
+            _audit_seconds(model_name, Z, y, seed),
+        )
         if cleanlab is not None:
             scores.update(_cleanlab_scores(ctx))
         for score, (values, seconds) in scores.items():
@@ -145,19 +168,19 @@ def _cell(values, digits=3):
     return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
 
 
-def print_tables(results, n_seeds):
+def print_tables(results, n_seeds, models=MODELS):
     datasets = list(dict.fromkeys(k[0] for k in results))
     for name in datasets:
         print(f"\n### {name} (10% flipped, {n_seeds} seeds; random AUPRC = 0.10)\n")
         header = "| score |"
-        for model in MODELS:
+        for model in models:
             header += f" {model} AUROC | {model} AUPRC | {model} s |"
         print(header)
-        print("|---" * (1 + 3 * len(MODELS)) + "|")
+        print("|---" * (1 + 3 * len(models)) + "|")
         scores = list(dict.fromkeys(k[2] for k in results if k[0] == name))
         for score in scores:
             line = f"| {score} |"
-            for model in MODELS:
+            for model in models:
                 got = results.get((name, model, score))
                 if got is None:
                     line += " – | – | – |"
@@ -172,6 +195,12 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="one seed, two data sets")
     parser.add_argument("--datasets", help="comma-separated subset of the data sets")
     parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        help=f"comma-separated audit models (default {','.join(MODELS)}; 'mlp' needs the "
+        "torch extra, absent from cleanlab's environment)",
+    )
     args = parser.parse_args(argv)
     datasets = _datasets()
     names = list(datasets)
@@ -180,6 +209,7 @@ def main(argv=None):
     elif args.quick:
         names = ["breast-cancer", "synthetic-nonlinear"]
     seeds = SEEDS[:1] if args.quick else SEEDS
+    models = args.models.split(",")
     print(
         f"cleanlab {cleanlab.__version__ if cleanlab else 'not installed: its rows are left out'}"
         f"; seeds {list(seeds)}; one thread per process"
@@ -189,8 +219,8 @@ def main(argv=None):
         for name in names:
             data = datasets[name]()
             for seed in seeds:
-                run_one(name, data, seed, results)
-    print_tables(results, len(seeds))
+                run_one(name, data, seed, results, models)
+    print_tables(results, len(seeds), models)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(

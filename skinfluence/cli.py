@@ -31,7 +31,9 @@ def _build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Rank the rows of a labelled table by how likely their label is wrong, with\n"
-            "several scores and their rank average ('combined'). Without a file, audits the\n"
+            "several scores and their rank average ('combined'): scores of the model and of an\n"
+            "extremely randomised forest, each model family kept only if it predicts the given\n"
+            "labels out of sample about as well as the best one. Without a file, audits the\n"
             "bundled default (breast-cancer, 10% of training labels flipped, seeded) and, as\n"
             "the flips are known, prints how well each score finds them.\n\n"
             "CSV input: numeric columns are used as they are (missing values imputed with the\n"
@@ -60,7 +62,8 @@ def _build_parser():
         choices=MODELS,
         default="logistic",
         help="model to audit with: standardised logistic regression (default), "
-        "histogram gradient boosting, or a one-hidden-layer MLP",
+        "histogram gradient boosting, or a one-hidden-layer skorch MLP (gradient scores on "
+        "its output layer; needs pip install skinfluence[torch])",
     )
     audit.add_argument(
         "--scorers",

@@ -13,7 +13,7 @@ EXIT_CODES_HELP = f"""exit codes:
   {EXIT_DATA}  the data cannot be used (missing file, empty file, unknown column, one class,
      non-numeric text in a numeric column, ...); the one-line message names the column
   {EXIT_DEPENDENCY}  an optional dependency is missing (pandas for CSV files, matplotlib for
-     --report); the message says what to install"""
+     --report, torch and skorch for --model mlp); the message says what to install"""
 
 
 class AuditError(Exception):
