@@ -98,12 +98,16 @@ class LissaSolver(InverseHessianSolver):
 
     def fit(self, adapter, X, y, sample_weight=None):
         self.adapter_ = adapter
-        self.X_, self.y_, self.sample_weight_ = X, np.asarray(y), sample_weight
+        self.X_, self.y_ = X, np.asarray(y)
+        self.sample_weight_ = None if sample_weight is None else np.asarray(sample_weight, float)
         self.n_samples_ = len(self.y_)
         self.n_params_ = adapter.n_params
         self.null_space_ = adapter.null_space()
+        # full-batch products (the scale estimate, batch_size=None) reuse one operator: for
+        # torch models its primal pass is traced once and cached
+        operator = _HessianOperator(adapter, X, y, sample_weight, self.damping)
+        self.operator_ = operator
         if self.scale is None:
-            operator = _HessianOperator(adapter, X, y, sample_weight, self.damping)
             if self.n_params_ <= 2:
                 top = np.linalg.eigvalsh(operator(np.eye(self.n_params_)))[-1]
             else:
@@ -118,13 +122,11 @@ class LissaSolver(InverseHessianSolver):
     def _batch_hvp(self, H_rows, V):
         n = self.n_samples_
         if H_rows is None:
-            out = self.adapter_.hvp(self.X_, self.y_, V, sample_weight=self.sample_weight_)
-        else:
-            sw = np.full(len(H_rows), n / len(H_rows))
-            if self.sample_weight_ is not None:
-                sw *= self.sample_weight_[H_rows]
-            X_b = self.X_[H_rows]
-            out = self.adapter_.hvp(X_b, self.y_[H_rows], V, sample_weight=sw)
+            return self.operator_(V)
+        sw = np.full(len(H_rows), n / len(H_rows))
+        if self.sample_weight_ is not None:
+            sw *= self.sample_weight_[H_rows]
+        out = self.adapter_.hvp(self.X_[H_rows], self.y_[H_rows], V, sample_weight=sw)
         out = out + self.damping * V
         if self.null_space_ is not None:
             out += self.null_space_ @ (self.null_space_.T @ V)

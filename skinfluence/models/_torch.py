@@ -18,7 +18,9 @@ row (``−∇ℓ_tᵀ H⁻¹ (wd ⊙ θ)``, at the optimum minus the mean of ``i
 ranking of training rows for each test row is unchanged.
 
 Per-sample gradients use ``torch.func.vmap(grad(ℓ))`` over chunks of rows; Hessian-vector
-products are forward-over-reverse (``jvp`` of ``grad``), vectorised over the columns of V.
+products are forward-over-reverse (``jvp`` of ``grad``), vectorised over the columns of V;
+solvers that multiply many times on the same rows use :meth:`TorchAdapter.hvp_operator`, which
+traces the primal pass once (``torch.func.linearize``; :mod:`._torch_hvp`).
 Computation is in float64 on the net's device (a GPU when the net lives on one), on a copy of
 the module in ``eval`` mode (dropout off, batch-norm running statistics).
 """
@@ -291,46 +293,17 @@ class TorchAdapter(ModelAdapter):
 
     def hvp(self, X, y, V, sample_weight=None):
         """``H @ V`` by forward-over-reverse differentiation, vectorised over V's columns."""
-        torch = import_torch()
-        from torch.func import grad, jvp, vmap
+        from ._torch_hvp import hessian_products
 
-        Xt, t = self.features(X), self.encode_target(y)
-        V = np.asarray(V, dtype=np.float64)
-        one_d = V.ndim == 1
-        V = V.reshape(self.n_params, -1)
-        Vt = torch.as_tensor(V, device=self.device)
-        w = torch.as_tensor(
-            np.ones(len(t)) if sample_weight is None else np.asarray(sample_weight, np.float64),
-            device=self.device,
-        )
-        out = torch.zeros_like(Vt)
-        # vmap over columns multiplies activation memory by the column count: cap rows × cols
-        # at 64 chunks' worth (a single vector takes all rows at once: fewer, larger calls).
-        n, k = len(t), Vt.shape[1]
-        budget = 64 * self.chunk_size
-        col_chunk = min(k, max(1, budget // max(1, min(n, self.chunk_size))))
-        row_chunk = max(self.chunk_size, budget // col_chunk)
-        for start in range(0, n, row_chunk):
-            rows = slice(start, min(start + row_chunk, n))
-            xb, tb, wb = Xt[rows], t[rows], w[rows]
+        return hessian_products(self, X, y, V, sample_weight)
 
-            def batch_grad(theta, xb=xb, tb=tb, wb=wb):
-                return grad(lambda th: (wb * self._batch_losses(th, xb, tb)).sum())(theta)
+    def hvp_operator(self, X, y, sample_weight=None):
+        """``V ↦ H @ V`` on fixed rows for repeated products (CG, Lanczos, LiSSA): the same
+        values as :meth:`hvp`, with the primal pass traced once and cached
+        (:class:`~skinfluence.models._torch_hvp.TorchHessianOperator`)."""
+        from ._torch_hvp import TorchHessianOperator
 
-            def one_hvp(v, batch_grad=batch_grad):
-                return jvp(batch_grad, (self._theta,), (v,))[1]
-
-            for c in range(0, k, col_chunk):
-                block = Vt[:, c : c + col_chunk]
-                if block.shape[1] == 1:
-                    out[:, c] += one_hvp(block[:, 0]).detach()
-                else:
-                    out[:, c : c + col_chunk] += vmap(one_hvp, in_dims=1, out_dims=1)(
-                        block
-                    ).detach()
-        out += self._penalty_count(len(t), sample_weight) * self._decay[:, None] * Vt
-        out = _numpy(out)
-        return out.ravel() if one_d else out
+        return TorchHessianOperator(self, X, y, sample_weight)
 
 
 def _cat(parts, n):
