@@ -11,7 +11,8 @@ how many flagged rows are really flipped (precision) against how many flips are 
 Self-influence of a logistic regression is a good detector, but not the best one here: its
 plain loss, and the memorisation of a forest of randomised trees, do better, and their rank
 average is robust across data sets (see the mislabel benchmark). ``skinfluence audit`` runs
-this combination from the command line.
+a combination of this kind from the command line, over the model families that fit the
+labels best (see its page in the user guide).
 """
 
 import matplotlib.pyplot as plt

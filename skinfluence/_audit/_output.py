@@ -49,7 +49,8 @@ def print_top(result, top, stream):
     rows = list(itertools.islice(ranking_rows(result), top))
     print(
         f"\ntop {len(rows)} of {len(result.order)} rows, most suspect first "
-        "(combined = mean rank of the scores in [0, 1]; every score: higher = more suspect):",
+        "(combined = weighted mean rank in [0, 1] of the scores of the families kept; every "
+        "score: higher = more suspect):",
         file=stream,
     )
     print(format_table(header, rows), file=stream)

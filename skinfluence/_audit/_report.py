@@ -99,6 +99,15 @@ def _html(result, title, figures):
         f"<p>Scores: {html.escape(', '.join(result.scores))}. Every score: higher = more "
         "suspect; <em>combined</em> is their weighted mean rank in [0, 1].</p>",
     ]
+    weights = result.get("family_weights") or {}
+    if len(weights) > 1:
+        parts.append(
+            "<p>Model families and their weight in <em>combined</em> (Cohen's kappa of their "
+            "out-of-sample predictions; 0 = fits the labels significantly worse than the best "
+            "family, left out): "
+            + html.escape(", ".join(f"{f} {w:.2f}" for f, w in weights.items()))
+            + ".</p>"
+        )
     for note in result.get("notes", []):
         parts.append(f"<p>Note: {html.escape(note)}</p>")
     rows = list(zip(range(REPORT_TOP), ranking_rows(result), strict=False))
