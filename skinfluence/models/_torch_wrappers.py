@@ -60,8 +60,12 @@ class TorchModule(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return True
 
-    def fit(self, X=None, y=None):
-        """No-op: the module is already trained (kept so the wrapper is an estimator)."""
+    def fit(self, X=None, y=None, sample_weight=None):
+        """No-op: the module is already trained (kept so the wrapper is an estimator).
+
+        ``sample_weight`` is accepted and ignored here: the module is not retrained; the
+        scorers weight the objective's rows with the same weights.
+        """
         return self
 
     def _outputs(self, X):

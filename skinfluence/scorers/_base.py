@@ -120,10 +120,35 @@ def fit_clone(estimator, X, y, sample_weight=None):
 
 
 def sample_weight_param(estimator, sample_weight):
-    """``{"sample_weight": w}``, or ``{"laststep__sample_weight": w}`` for a Pipeline."""
+    """``{"sample_weight": w}``, or ``{"laststep__sample_weight": w}`` for a Pipeline.
+
+    Refuses a skorch net whose ``fit`` has no ``sample_weight`` parameter: skorch hands extra
+    fit parameters whole to ``module.forward`` (not per batch), so it cannot weight its loss.
+    """
+    _check_fit_takes_sample_weight(estimator)
     if isinstance(estimator, Pipeline):
         return {f"{estimator.steps[-1][0]}__sample_weight": sample_weight}
     return {"sample_weight": sample_weight}
+
+
+def _check_fit_takes_sample_weight(estimator):
+    import inspect
+
+    inner = estimator
+    while type(inner).__name__ == "ParameterSubset":
+        inner = inner.estimator
+    if isinstance(inner, Pipeline):
+        inner = inner.steps[-1][1]
+    is_skorch = any(c.__module__.split(".")[0] == "skorch" for c in type(inner).__mro__)
+    if is_skorch and "sample_weight" not in inspect.signature(type(inner).fit).parameters:
+        raise ValueError(
+            f"sample_weight was passed, but {type(inner).__name__}.fit cannot weight its loss "
+            "per row (skorch passes fit parameters whole to module.forward). Fit without "
+            "sample_weight; or train the net on the weighted loss yourself and pass it "
+            "wrapped in sklearn.frozen.FrozenEstimator; or use a subclass whose "
+            "fit(X, y, sample_weight=None) weights the loss (e.g. a criterion with "
+            "reduction='none' and get_loss overridden)."
+        )
 
 
 def validated_sample_weight(sample_weight, n_samples):

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -280,3 +281,59 @@ def test_default_float32_skorch_net_works_through_the_scorers():
     assert influence.shape == (3, 200)
     assert np.all(np.isfinite(influence))
     assert np.all(np.isfinite(scorer.transform(X[:3])))
+
+
+class _WeightedNet(skorch.NeuralNetClassifier):
+    """Full-batch net whose fit weights each row's loss (mean weighted by sample_weight)."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.fit_weights_ = None if sample_weight is None else torch.as_tensor(sample_weight)
+        return super().fit(X, y)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        losses = nn.functional.cross_entropy(y_pred, y_true, reduction="none")
+        if self.fit_weights_ is None:
+            return losses.mean()
+        return (self.fit_weights_ * losses).sum() / self.fit_weights_.sum()
+
+
+@pytest.mark.parametrize("wrap", [lambda n: n, lambda n: ParameterSubset(n, ["fc2"])])
+def test_sample_weight_with_a_skorch_net_is_refused_by_name(wrap):
+    X, y = _data()
+    scorer = InfluenceScorer(wrap(_mlp_net()), method="direct")
+    with pytest.raises(ValueError, match=r"sample_weight.*NeuralNetClassifier.*FrozenEstimator"):
+        scorer.fit(X, y, sample_weight=np.ones(len(y)))
+    InfluenceScorer(wrap(_mlp_net()), method="direct").fit(X, y)  # without weights: fine
+
+
+def test_sample_weight_reaches_a_net_whose_fit_takes_it():
+    """Weight 2 on row 0 is row 0 twice: same fit, same objective, same self-influence of
+    every other row (the weighted and the duplicated net see identical full-batch losses)."""
+    X, y = _data()
+    w = np.ones(len(y))
+    w[0] = 2.0
+    params = dict(
+        module=MLP,
+        criterion=nn.CrossEntropyLoss,
+        optimizer__weight_decay=1e-2,
+        max_epochs=5,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+        batch_size=-1,
+    )
+    torch.manual_seed(0)
+    # damping: 5 Adam steps leave H indefinite (not at a minimum); the identity holds anyway
+    scorer = InfluenceScorer(_WeightedNet(**params), method="direct", damping=10.0)
+    weighted = clone(scorer).fit(X, y, sample_weight=w)
+    np.testing.assert_array_equal(weighted.estimator_.fit_weights_.numpy(), w)
+    torch.manual_seed(0)
+    X2, y2 = np.vstack([X, X[:1]]), np.concatenate([y, y[:1]])
+    duplicated = clone(scorer).fit(X2, y2)
+    # Same parameters up to the rounding of two summation orders over 5 Adam steps.
+    np.testing.assert_allclose(weighted.scores_[1:], duplicated.scores_[1 : len(y)], rtol=1e-6)
+    # A bare-module wrapper is never retrained: its no-op fit accepts the weights.
+    module = weighted.estimator_.module_
+    bare = TorchModule(module, nn.CrossEntropyLoss(), classes=[0, 1, 2], weight_decay=1e-2)
+    from_bare = clone(scorer).set_params(estimator=bare).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(from_bare.scores_, weighted.scores_, rtol=1e-8)
