@@ -150,8 +150,9 @@ def _always(ctx):
 def _scorer(name, estimator=None, **params):
     """``compute`` fitting ``skinfluence.scorers.<name>`` on the audit's data.
 
-    The scorer gets the audit's model (or ``estimator``), and ``random_state`` and
-    ``n_jobs`` where it takes them.
+    The scorer gets the audit's unfitted model (scorers that retrain: probes, subsets,
+    leave-one-out), or ``estimator(ctx)``, and ``random_state`` and ``n_jobs`` where it
+    takes them.
     """
 
     def compute(ctx):
@@ -164,11 +165,16 @@ def _scorer(name, estimator=None, **params):
             for key, value in {"random_state": ctx.random_state, "n_jobs": ctx.n_jobs}.items()
             if key in accepted
         }
-        model = ctx.gradient_model() if estimator is None else estimator(ctx)
+        model = ctx.model if estimator is None else estimator(ctx)
         ctx.cache[name] = cls(model, **extra, **params).fit(ctx.Z, ctx.y)
         return ctx.cache[name].scores_
 
     return compute
+
+
+def _frozen(ctx):
+    """Scorers that only read the fitted model share its one fit."""
+    return ctx.gradient_model()
 
 
 def _loss(ctx):
@@ -210,7 +216,7 @@ SCORES = {
             "self-influence",
             "influence-function estimate of how much the row's own loss rises when it is "
             "left out (InfluenceScorer; Koh & Liang 2017); gradient models only",
-            _scorer("InfluenceScorer"),
+            _scorer("InfluenceScorer", _frozen),
             _needs_gradients,
         ),
         ScoreSpec("loss", "in-sample loss of the row's label under the fitted model", _loss),
@@ -238,7 +244,7 @@ SCORES = {
             "oga",
             "outlier gradient analysis: an outlier detector on per-sample gradients "
             "(GradientOutlierScorer; Chhabra et al. 2024); gradient models only",
-            _scorer("GradientOutlierScorer"),
+            _scorer("GradientOutlierScorer", _frozen),
             lambda ctx: _needs_scorer("GradientOutlierScorer")(ctx) or _needs_gradients(ctx),
         ),
         ScoreSpec(
