@@ -16,6 +16,7 @@ ArnoldiInfluenceFunction) run when importable (their own virtualenv, see benchma
 
 import argparse
 import multiprocessing as mp
+import os
 import resource
 import time
 import warnings
@@ -26,12 +27,16 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 from sklearn.datasets import load_digits, make_classification
 from skorch import NeuralNetClassifier
+from threadpoolctl import threadpool_limits
 
 from skinfluence import LeaveOneOutScorer
 from skinfluence.inverse import make_solver
 from skinfluence.models import adapter_for
 
+# One thread for torch and for BLAS/LAPACK, every method alike: on the shared 2-core machine a
+# second OpenBLAS thread made ARPACK's reverse-communication loop 20x slower under load.
 torch.set_num_threads(1)
+threadpool_limits(1)
 nn = torch.nn
 
 
@@ -123,7 +128,7 @@ def _in_child(fn, queue):
             out,
             elapsed,
             peak / 1024,
-            [str(w.message)[:80] for w in caught if "jit" not in str(w.message)],
+            sorted({str(w.message)[:80] for w in caught if "jit" not in str(w.message)}),
         )
     )
 
@@ -148,7 +153,7 @@ def ours(method, damping, **params):
     return run
 
 
-def pydvl_methods(net, n, wd, damping):
+def pydvl_methods(net, n, wd, damping, scale):
     """pyDVL's CG / LiSSA / Arnoldi on the same module, converted to our units, or {}.
 
     pyDVL 0.10 returns ``+∇ℓ_tᵀ (H_mean + λI)⁻¹ ∇ℓ_i`` for the mean-loss Hessian without the
@@ -165,11 +170,11 @@ def pydvl_methods(net, n, wd, damping):
     reg = wd + damping / n
     loss = nn.functional.cross_entropy
 
-    def make(cls, **kw):
+    def make(cls, batch_size=None, **kw):
         def run(adapter, Xtr, ytr, Xte, yte):
             data = TensorDataset(torch.as_tensor(Xtr), torch.as_tensor(ytr))
             model = cls(net.module_, loss, regularization=reg, **kw)
-            model = model.fit(DataLoader(data, batch_size=len(ytr)))
+            model = model.fit(DataLoader(data, batch_size=batch_size or len(ytr)))
             out = model.influences(
                 torch.as_tensor(Xte),
                 torch.as_tensor(yte),
@@ -184,7 +189,59 @@ def pydvl_methods(net, n, wd, damping):
     return {
         "pyDVL CgInfluence (rtol 1e-6)": make(CgInfluence, rtol=1e-6, atol=1e-10),
         "pyDVL ArnoldiInfluence rank 200": make(ArnoldiInfluence, rank=200),
-        "pyDVL LissaInfluence 1000 its": make(LissaInfluence, maxiter=1000, scale=2 * 500.0 / n),
+        "pyDVL LissaInfluence 1000 its, full batch": make(
+            LissaInfluence, maxiter=1000, scale=scale / n
+        ),
+        "pyDVL LissaInfluence 1000 its, batch 100": make(
+            LissaInfluence, maxiter=1000, scale=scale / n, batch_size=100
+        ),
+    }
+
+
+def captum_methods(net, n, wd, damping, rank=200):
+    """Captum's ArnoldiInfluenceFunction on the same module, or {}.
+
+    Captum 0.9 takes the Hessian of the *summed* loss (``reduction="none"`` losses are summed)
+    without the optimizer's weight decay, adds ``hessian_reg`` to the diagonal of its
+    restriction to the Krylov subspace, and returns ``+∇ℓ_tᵀ R Rᵀ ∇ℓ_i`` with ``R Rᵀ`` the
+    inverse on the top ``projection_dim`` eigenvectors: with ``hessian_reg = n·wd + damping``
+    that is our sign and units as they are (no conversion; the printed least-squares slope
+    against `direct` checks it). It has no restarts: ``arnoldi_dim`` HVPs build one Krylov
+    space, so it is run with 2 × and 3 × the rank.
+    """
+    try:
+        from captum.influence._core.arnoldi_influence_function import (
+            ArnoldiInfluenceFunction,
+        )
+    except ImportError:
+        return {}
+    import tempfile
+
+    from torch.utils.data import TensorDataset
+
+    def make(arnoldi_dim):
+        def run(adapter, Xtr, ytr, Xte, yte):
+            path = tempfile.mktemp(suffix=".pt")
+            torch.save(net.module_.state_dict(), path)
+            model = ArnoldiInfluenceFunction(
+                net.module_,
+                TensorDataset(torch.as_tensor(Xtr), torch.as_tensor(ytr)),
+                checkpoint=path,
+                loss_fn=nn.CrossEntropyLoss(reduction="none"),
+                batch_size=len(ytr),
+                projection_dim=rank,
+                arnoldi_dim=arnoldi_dim,
+                hessian_reg=n * wd + damping,
+                seed=0,
+            )
+            out = model.influence((torch.as_tensor(Xte), torch.as_tensor(yte)))
+            return out.detach().numpy()
+
+        return run
+
+    return {
+        f"Captum ArnoldiInfluenceFunction rank {rank}, arnoldi_dim {k * rank}": make(k * rank)
+        for k in (2, 3)
     }
 
 
@@ -291,6 +348,8 @@ def main():
             f"damping = 0.01·n = {damping:g} (condition number of H + λI: "
             f"{(evals[-1] + damping) / (evals[0] + damping):.0f})"
         )
+        # the same LiSSA scale for every implementation: 2 λmax(H + λI) (pyDVL's: that / n)
+        scale = 2 * (evals[-1] + damping)
         methods = {
             "direct": ours("direct", damping),
             "direct, damping 0.001·n": ours("direct", damping / 10),
@@ -298,29 +357,44 @@ def main():
             "cg, scipy per column": ours("cg", damping, block=False),
             "arnoldi rank 50": ours("arnoldi", damping, rank=50),
             "arnoldi rank 200": ours("arnoldi", damping, rank=200),
-            "lissa depth 1000, full batch": ours("lissa", damping, depth=1000),
+            "lissa depth 1000, full batch": ours("lissa", damping, depth=1000, scale=scale),
             "lissa depth 1000, batch 100": ours(
-                "lissa", damping, depth=1000, batch_size=100, random_state=0
+                "lissa", damping, depth=1000, batch_size=100, scale=scale, random_state=0
             ),
             "identity (gradient similarity)": ours("identity", damping),
         }
         if args.peers_only:
-            keep = ("direct", "cg (rtol 1e-6)", "arnoldi rank 200", "lissa depth 1000, batch 100")
+            keep = (
+                "direct",
+                "cg (rtol 1e-6)",
+                "arnoldi rank 200",
+                "lissa depth 1000, full batch",
+                "lissa depth 1000, batch 100",
+            )
             methods = {k: v for k, v in methods.items() if k in keep}
-        methods.update(pydvl_methods(net, len(ytr), wd, damping))
+        methods.update(pydvl_methods(net, len(ytr), wd, damping, scale))
+        methods.update(captum_methods(net, len(ytr), wd, damping))
         results = {}
-        print("| method | time (s) | peak RSS (MB) | Pearson vs direct | Spearman vs direct |")
-        print("|---|---|---|---|---|")
+        print(f"load average at start: {os.getloadavg()}")
+        print(
+            "| method | time (s) | peak RSS (MB) | Pearson vs direct | Spearman vs direct "
+            "| slope vs direct |"
+        )
+        print("|---|---|---|---|---|---|")
         for label, fn in methods.items():
             if args.loo_only:
                 break
             infl, sec, mb, warn = measured(partial(fn, adapter, Xtr, ytr, Xte, yte))
             results[label] = infl
             ref = results["direct"].ravel()
+            slope = float(infl.ravel() @ ref / (ref @ ref))  # 1: same sign and units
             print(
                 f"| {label} | {sec:.2f} | {mb:.0f} | {pearsonr(infl.ravel(), ref)[0]:.4f} | "
-                f"{spearmanr(infl.ravel(), ref)[0]:.4f} |" + (f" {warn}" if warn else "")
+                f"{spearmanr(infl.ravel(), ref)[0]:.4f} | {slope:.3f} |"
+                + (f" {warn}" if warn else "")
             )
+        if not args.loo_only:
+            print(f"load average at end: {os.getloadavg()}")
         if args.quick or args.peers_only:
             continue
         k = args.n_loo

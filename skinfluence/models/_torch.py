@@ -18,9 +18,9 @@ row (``−∇ℓ_tᵀ H⁻¹ (wd ⊙ θ)``, at the optimum minus the mean of ``i
 ranking of training rows for each test row is unchanged.
 
 Per-sample gradients use ``torch.func.vmap(grad(ℓ))`` over chunks of rows; Hessian-vector
-products are forward-over-reverse (``jvp`` of ``grad``), vectorised over the columns of V;
-solvers that multiply many times on the same rows use :meth:`TorchAdapter.hvp_operator`, which
-traces the primal pass once (``torch.func.linearize``; :mod:`._torch_hvp`).
+products differentiate the gradient once more (reverse over reverse, batched over the columns
+of V); solvers that multiply many times on the same rows use :meth:`TorchAdapter.hvp_operator`,
+which traces the primal pass once (``torch.func.linearize`` of ``grad``; :mod:`._torch_hvp`).
 Computation is in float64 on the net's device (a GPU when the net lives on one), on a copy of
 the module in ``eval`` mode (dropout off, batch-norm running statistics).
 """
@@ -292,7 +292,7 @@ class TorchAdapter(ModelAdapter):
         return vmap(grad(self._sample_loss), in_dims=(None, 0, 0))(self._theta, Xt, t).detach()
 
     def hvp(self, X, y, V, sample_weight=None):
-        """``H @ V`` by forward-over-reverse differentiation, vectorised over V's columns."""
+        """``H @ V``: the gradient differentiated again, batched over V's columns."""
         from ._torch_hvp import hessian_products
 
         return hessian_products(self, X, y, V, sample_weight)
