@@ -54,9 +54,10 @@ class ConjugateGradientSolver(InverseHessianSolver):
 
     With ``block=True`` (default) the k columns run as k independent CG recursions sharing one
     batched HVP per iteration (the same iterates as ``scipy.sparse.linalg.cg`` column by
-    column, a few times faster for torch models since a batched HVP costs much less than k
-    single ones: see benchmarks/README.md); ``block=False`` calls ``scipy.sparse.linalg.cg``
-    on a ``LinearOperator`` for each column.
+    column; fewer, larger calls); ``block=False`` calls ``scipy.sparse.linalg.cg`` on a
+    ``LinearOperator`` for each column. For torch models both reuse a traced linearisation of
+    the gradient, which makes single HVPs nearly as cheap per vector as batched ones, so the
+    two take about the same time there (benchmarks/README.md).
 
     Warns :class:`~skinfluence.exceptions.ConvergenceWarning` with the worst relative residual
     and a suggested ``damping`` when a column has not converged after ``maxiter`` iterations
