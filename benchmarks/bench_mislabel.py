@@ -3,9 +3,12 @@
 For each data set and seed, 10% of the labels are flipped (``skinfluence.datasets.flip_labels``)
 and each score ranks the rows (higher = more suspect). We report AUROC and AUPRC of recovering
 the flipped rows (mean ± std over 3 seeds; a random ranking has AUPRC 0.10) and seconds per
-score, for two models: a standardised logistic regression and histogram gradient boosting.
-The scores are the ones ``skinfluence audit`` computes (``skinfluence._audit._scores``), so the
-"audit default" row is exactly what the command line gives.
+score, for two models: a standardised logistic regression and histogram gradient boosting
+(``--models mlp`` adds the audit's skorch MLP; it needs the torch extra). The scores are the
+ones ``skinfluence audit`` computes (``skinfluence._audit._scores``), so the "audit default"
+row is exactly what the command line gives; "audit default, end to end" times it in a fresh
+context (every fit it needs, nothing shared with the other rows). The other combinations
+show how the default's family rule compares with plain kappa weights and equal weights.
 
 cleanlab (``get_label_quality_scores`` and ``find_label_issues`` on out-of-fold
 ``predict_proba`` of the same model, the same folds) runs when it is importable. It lives in its
@@ -15,7 +18,8 @@ own virtual environment:
     benchmarks/.venv-cleanlab/bin/pip install -c constraints.txt cleanlab -e .
     benchmarks/.venv-cleanlab/bin/python benchmarks/bench_mislabel.py
 
-Options: ``--quick`` (one seed, two data sets) and ``--datasets a,b``.
+Options: ``--quick`` (one seed, two data sets), ``--datasets a,b``, ``--models a,b`` and
+``--json FILE`` (raw results).
 """
 
 import argparse
