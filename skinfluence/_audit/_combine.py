@@ -26,7 +26,9 @@ from sklearn.metrics import cohen_kappa_score
 
 from ._scores import SCORES
 
-#: z of the paired test that drops a family fitting significantly worse than the best.
+#: z of the paired test that drops a family fitting significantly worse than the best: the
+#: usual 5% level, not tuned (z = 1 or 3 moved no AUPRC of the mislabel benchmark by more
+#: than 0.003 with logistic regression).
 SELECTION_Z = 1.96
 
 
