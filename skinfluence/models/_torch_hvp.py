@@ -8,14 +8,16 @@ columns of V at a time (``torch.autograd.grad(..., is_grads_batched=True)``). Me
 instead of 3.6-4.0, same values to 4e-16).
 
 ``TorchHessianOperator`` is for solvers that multiply by the Hessian of the *same* rows many
-times (CG, Arnoldi/Lanczos, full-batch LiSSA): from its second call on it uses
-``torch.func.linearize`` of the objective's gradient (forward over reverse), traced once per
-block of rows, so that each product evaluates only the tangent pass with the primal values
-cached (same MLP: a single HVP 0.7 ms instead of 4 ms with ``jvp``, a 50-column block 0.46 ms
-per column instead of 0.8; see benchmarks/README.md). The cache holds the block's intermediate
-values (about six floats per activation of every row at the peak, measured); when that estimate
-exceeds ``memory_budget`` bytes, or tracing fails (e.g. data-dependent control flow), every
-call uses ``hessian_products`` instead, with the same result.
+times (CG, Arnoldi/Lanczos, full-batch LiSSA): it keeps the graph of the gradient of each
+block of rows, so that a product is one backward pass through it, and after many product
+columns switches to ``torch.func.linearize`` of the gradient (forward over reverse, traced once,
+about 0.5 s), whose tangent pass is cheaper still per column. Measured on the 500-row MLP:
+a single HVP 0.65-0.77 ms with the kept graph, 0.6 ms linearised, 4 ms with ``jvp`` of ``grad``
+recomputing everything; a 50-column block 27 / 23 / 40 ms (benchmarks/README.md). The cache
+holds the block's intermediate values (about six floats per activation of every row at the
+peak, measured); when that estimate exceeds ``memory_budget`` bytes, every call uses
+``hessian_products`` instead, with the same result; a module that cannot be traced keeps the
+gradient graphs.
 """
 
 import warnings
@@ -135,7 +137,14 @@ def _activation_size(adapter, x_row):
 
 
 class TorchHessianOperator:
-    """``V ↦ H V`` on fixed rows (X, y, sample_weight), linearised once and reused.
+    """``V ↦ H V`` on fixed rows (X, y, sample_weight), with the primal pass cached.
+
+    The first call builds, per block of rows, the graph of the objective's gradient and keeps
+    it: each product is then one more backward pass through it (no forward pass, no gradient
+    recomputed). After ``linearize_after`` product columns, the operator traces the gradient
+    once with ``torch.func.linearize`` (about 0.5 s on the benchmark MLP) and uses that
+    instead: per column it is cheaper still (50-column blocks 23 against 27 ms on the
+    benchmark MLP), which pays off only over thousands of columns (full-batch LiSSA).
 
     Parameters
     ----------
@@ -144,67 +153,118 @@ class TorchHessianOperator:
     sample_weight : array-like of shape (n,), default=None
     memory_budget : int, default=512 MiB
         Largest estimated size of the cached primal values; above it, no cache.
+    linearize_after : int, default=5000
+        Product columns computed before switching to the traced linearisation.
     """
 
-    def __init__(self, adapter, X, y, sample_weight=None, *, memory_budget=512 * 2**20):
+    def __init__(
+        self,
+        adapter,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        memory_budget=512 * 2**20,
+        linearize_after=5000,
+    ):
         self.adapter, self.X, self.y, self.sample_weight = adapter, X, y, sample_weight
         self.memory_budget = memory_budget
-        self.n_calls = 0
-        self._linearized = None  # list of (row slice, jvp function); False: not cacheable
+        self.linearize_after = linearize_after
+        self.n_columns = 0
+        self._graphs = None  # list of (row slice, θ leaf, gradient with its graph)
+        self._linearized = None  # list of (row slice, jvp function); False: no cache at all
+        self._traceable = True
 
-    def __getstate__(self):  # the traced graphs are rebuilt after unpickling
+    def __getstate__(self):  # graphs are not picklable: rebuilt on demand
         state = self.__dict__.copy()
-        state["_linearized"] = None
+        state["_graphs"] = state["_linearized"] = None
         return state
 
     def __call__(self, V):
-        self.n_calls += 1
-        if self.n_calls == 1 or self._linearized is False:
-            return hessian_products(self.adapter, self.X, self.y, V, self.sample_weight)
-        if self._linearized is None:
-            self._linearized = self._linearize()
-            if self._linearized is False:
-                return hessian_products(self.adapter, self.X, self.y, V, self.sample_weight)
         torch = import_torch()
         one_d, Vt = _as_columns(self.adapter, V)
+        if self._linearized is None and self._graphs is None:
+            self._prepare()
+        if self._linearized is False:
+            return hessian_products(self.adapter, self.X, self.y, V, self.sample_weight)
+        if self._linearized is None and self._traceable and self.n_columns >= self.linearize_after:
+            traced = self._linearize()
+            if traced is None:  # untraceable: keep the gradient graphs
+                self._traceable = False
+            else:
+                self._linearized, self._graphs = traced, None
+        self.n_columns += Vt.shape[1]
         out = torch.zeros_like(Vt)
-        with torch.no_grad():
-            for rows, fn in self._linearized:
-                _apply(fn, Vt, self._col_chunk(rows), out)
+        if self._linearized:
+            with torch.no_grad():
+                for rows, fn in self._linearized:
+                    _apply(fn, Vt, self._col_chunk(rows), out)
+        else:
+            for rows, theta, g in self._graphs:
+                chunk = self._col_chunk(rows)
+                for c in range(0, Vt.shape[1], chunk):
+                    block = Vt[:, c : c + chunk]
+                    if block.shape[1] == 1:
+                        out[:, c] += torch.autograd.grad(g, theta, block[:, 0], retain_graph=True)[
+                            0
+                        ]
+                    else:
+                        (hv,) = torch.autograd.grad(
+                            g, theta, block.T, retain_graph=True, is_grads_batched=True
+                        )
+                        out[:, c : c + chunk] += hv.T
         out += self._penalty * Vt
         return _to_numpy(out, one_d)
 
     def _col_chunk(self, rows):
-        # a few thousand rows × columns per vmap keeps the tangents in cache: on the 500-row
+        # a few thousand rows × columns per call keeps the tangents in cache: on the 500-row
         # MLP, 50 columns took 23 ms in chunks of 5-10 and 33 ms in one call
         budget = _CACHED_ROWS_TIMES_COLS * self.adapter.chunk_size
         return max(1, budget // max(1, rows.stop - rows.start))
 
+    def _data(self):
+        adapter = self.adapter
+        Xt, t = adapter.features(self.X), adapter.encode_target(self.y)
+        w = _weights(adapter, len(t), self.sample_weight)
+        row_chunk = _LINEARIZED_ROWS * adapter.chunk_size
+        blocks = [slice(s, min(s + row_chunk, len(t))) for s in range(0, len(t), row_chunk)]
+        return Xt, t, w, blocks
+
+    def _prepare(self):
+        """Gradient graphs of every row block, or ``_linearized = False`` (no cache)."""
+        torch = import_torch()
+        adapter = self.adapter
+        Xt, t, w, blocks = self._data()
+        self._penalty = _penalty(adapter, len(t), self.sample_weight)
+        # peak while keeping the primal values: 5-7 floats per activation of a row (measured
+        # with linearize on 20 000-row MLPs of width 32 and 256: 160 and 456 MB of RSS)
+        cached = 6 * len(t) * _activation_size(adapter, Xt[:1]) * Xt.element_size()
+        if len(t) == 0 or cached > self.memory_budget:
+            self._linearized = False
+            return
+        self._graphs = []
+        for rows in blocks:
+            theta = adapter._theta.detach().requires_grad_(True)
+            with torch.enable_grad():
+                loss = (w[rows] * adapter._batch_losses(theta, Xt[rows], t[rows])).sum()
+                (g,) = torch.autograd.grad(loss, theta, create_graph=True)
+            if g.requires_grad:  # else the objective is linear in θ on these rows: H = 0
+                self._graphs.append((rows, theta, g))
+
     def _linearize(self):
+        """Traced linearisations of every row block's gradient, or None (keep the graphs)."""
         from torch.func import linearize
 
         adapter = self.adapter
-        Xt, t = adapter.features(self.X), adapter.encode_target(self.y)
-        n = len(t)
-        if n == 0:
-            return False
-        w = _weights(adapter, n, self.sample_weight)
-        self._penalty = _penalty(adapter, n, self.sample_weight)
-        # peak while tracing and keeping the primal values: 5-7 floats per activation of a
-        # row (measured on 20 000-row MLPs of width 32 and 256: 160 and 456 MB of RSS)
-        cached = 6 * n * _activation_size(adapter, Xt[:1]) * Xt.element_size()
-        if cached > self.memory_budget:
-            return False
-        row_chunk = _LINEARIZED_ROWS * adapter.chunk_size
-        blocks = []
+        Xt, t, w, blocks = self._data()
+        traced = []
         try:
             with warnings.catch_warnings():
                 # torch's own notes while tracing (fx const folding, jit deprecations)
                 warnings.simplefilter("ignore")
-                for start in range(0, n, row_chunk):
-                    rows = slice(start, min(start + row_chunk, n))
+                for rows in blocks:
                     fn = _batch_grad(adapter, Xt[rows], t[rows], w[rows])
-                    blocks.append((rows, linearize(fn, adapter._theta)[1]))
-        except Exception:  # an untraceable module: products without the cache
-            return False
-        return blocks
+                    traced.append((rows, linearize(fn, adapter._theta)[1]))
+        except Exception:  # an untraceable module: keep the gradient graphs
+            return None
+        return traced

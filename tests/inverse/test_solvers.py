@@ -144,6 +144,43 @@ def test_influence_scorer_runs_every_method(breast_cancer, method):
     assert _pearson(approx.scores_, exact.scores_) > 0.999
 
 
+def test_solvers_on_a_torch_net_use_the_cached_products_and_match_direct():
+    """A small MLP (p = 43) through the torch adapter's cached (linearised) HVPs."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    from skinfluence.models import TorchModule
+
+    torch.manual_seed(0)
+    module = nn.Sequential(
+        nn.Linear(4, 5, dtype=torch.float64), nn.Tanh(), nn.Linear(5, 3, dtype=torch.float64)
+    )
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 4), rng.randint(0, 3, 60)
+    w = rng.uniform(0.5, 2.0, 60)
+    adapter = adapter_for(TorchModule(module, nn.CrossEntropyLoss(), classes=[0, 1, 2]))
+    V = adapter.gradients(X[:5], y[:5]).dense_rows(slice(None)).T
+    H = adapter.hessian(X, y, sample_weight=w)
+    damping = 2.0 - min(0.0, np.linalg.eigvalsh(H)[0])  # an untrained net: H indefinite
+    exact = DirectSolver(damping=damping).fit(adapter, X, y, sample_weight=w).solve(V)
+    cg = ConjugateGradientSolver(damping=damping, rtol=1e-10)
+    np.testing.assert_allclose(
+        cg.fit(adapter, X, y, sample_weight=w).solve(V), exact, rtol=1e-6, atol=1e-9
+    )
+    assert len(cg.operator_._products._graphs) == 1  # the products used the kept graph
+    # Deterministic LiSSA: error factor (1 − λmin/scale)^depth < 1e-6 at this conditioning.
+    scale = 2 * np.linalg.eigvalsh(H)[-1] + 2 * damping
+    lissa = LissaSolver(damping=damping, depth=3000, scale=scale)
+    cond = (np.linalg.eigvalsh(H)[-1] + damping) / (np.linalg.eigvalsh(H)[0] + damping)
+    assert (1 - 1 / (2 * cond)) ** 3000 < 1e-6
+    np.testing.assert_allclose(
+        lissa.fit(adapter, X, y, sample_weight=w).solve(V), exact, rtol=1e-4, atol=1e-8
+    )
+    # Arnoldi through ARPACK (rank < p − 1): the top eigenvalues of the dense Hessian.
+    arnoldi = ArnoldiSolver(damping=damping, rank=10).fit(adapter, X, y, sample_weight=w)
+    top = np.sort(np.abs(np.linalg.eigvalsh(H)))[-10:]
+    np.testing.assert_allclose(np.sort(np.abs(arnoldi.eigenvalues_)), top, rtol=1e-8)
+
+
 def test_auto_rule(breast_cancer, monkeypatch):
     from skinfluence.scorers import _influence
 

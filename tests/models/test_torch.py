@@ -138,21 +138,24 @@ def test_cached_hvp_operator_equals_hvp_and_survives_pickling():
     a = adapter_for(_mlp_net(wd=0.05).fit(X, y))
     V = np.random.RandomState(3).randn(a.n_params, 5)
     ref = a.hessian(X, y, sample_weight=w) @ V
-    a.chunk_size = 1  # linearised blocks of 64 rows: two of them, and 1-column vmaps
+    a.chunk_size = 1  # cached blocks of 64 rows: two of them, and 1-column calls
+    # Same products to rounding (1e-10 relative) through the kept gradient graphs, then,
+    # after linearize_after columns, through the traced linearisation.
     op = a.hvp_operator(X, y, sample_weight=w)
-    # Same products to rounding (1e-10 relative): call 1 uncached, calls 2+ linearised.
-    for _ in range(3):
+    op.linearize_after = 12
+    for stage in ("graphs", "graphs", "graphs", "linearized"):
         np.testing.assert_allclose(op(V), ref, rtol=1e-10, atol=1e-12)
+        cache = op._graphs if stage == "graphs" else op._linearized
+        assert len(cache) == 2, stage  # in use, row blocks of 64 + 6 rows
     np.testing.assert_allclose(op(V[:, 0]), ref[:, 0], rtol=1e-10, atol=1e-12)
-    assert len(op._linearized) == 2  # the cache is in use (two row blocks), not the fallback
-    restored = pickle.loads(pickle.dumps(op))  # traced graphs dropped, rebuilt on demand
-    assert restored._linearized is None
+    restored = pickle.loads(pickle.dumps(op))  # graphs dropped, rebuilt on demand
+    assert restored._graphs is None and restored._linearized is None
     np.testing.assert_allclose(restored(V), ref, rtol=1e-10, atol=1e-12)
-    # Over the memory budget: no cache, the same values through jvp of grad.
+    # Over the memory budget: no cache, the same values recomputed at every call.
     small = type(op)(a, X, y, sample_weight=w, memory_budget=0)
     for _ in range(2):
         np.testing.assert_allclose(small(V), ref, rtol=1e-10, atol=1e-12)
-    assert small._linearized is False
+    assert small._linearized is False and small._graphs is None
 
 
 def test_params_restricts_to_named_submodules():
