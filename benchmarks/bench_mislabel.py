@@ -23,6 +23,7 @@ Options: ``--quick`` (one seed, two data sets), ``--datasets a,b``, ``--models a
 """
 
 import argparse
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -219,7 +220,11 @@ def main(argv=None):
         f"; seeds {list(seeds)}; one thread per process"
     )
     results = {}
-    with threadpool_limits(1):  # comparable timings on a shared machine
+    torch_threads = contextlib.nullcontext
+    if "mlp" in models:
+        from skinfluence._audit._mlp import torch_threads
+    # One thread, native pools and torch's: comparable timings on a shared machine.
+    with threadpool_limits(1), torch_threads(1):
         for name in names:
             data = datasets[name]()
             for seed in seeds:

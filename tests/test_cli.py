@@ -330,9 +330,10 @@ def test_mlp_is_a_skorch_net_with_output_layer_gradient_scores():
 
     from skinfluence._audit import run_audit
 
-    state = torch.random.get_rng_state()
+    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
     out = run_audit(model="mlp", scorers=["self-influence", "oga", "oof"], stream=io.StringIO())
     assert torch.equal(state, torch.random.get_rng_state())  # global generator untouched
+    assert torch.get_num_threads() == threads  # torch's thread pool restored
     scorer = out.influence_scorer
     assert type(scorer.estimator_[-1].estimator.estimator).__name__ == "AuditMLPClassifier"
     assert scorer.adapter_.n_params == 64 * 2 + 2  # output layer of 64 hidden units, 2 classes

@@ -84,17 +84,30 @@ class AuditMLPClassifier(NeuralNetClassifier):
 
 
 @contextmanager
+def torch_threads(n):
+    """torch's intra-op threads set to ``n`` (None: left as they are), restored on exit.
+
+    The audit runs it with --n-jobs' thread count (default 1), as it limits the native pools:
+    measured on the shared 2-core machine, the output-layer self-influence of the MLP on
+    digits took 0.4-0.6 s on one thread, and 0.4 s to 73 s on two when the other core was
+    busy.
+    """
+    threads = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@contextmanager
 def _isolated():
     """A forked torch generator (a DataLoader draws its base seed from the global one, even
     to predict) and one torch thread for these small batches: measured on a loaded 2-core
     machine, one fit of 64-row batches took 0.33 s on one thread and 5.2 s on two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1), torch.random.fork_rng(devices=[]):
+        yield
 
 
 def make_mlp(random_state=0):

@@ -1,6 +1,7 @@
 """``run_audit``: load, score, rank, print, and optionally cleanse and report."""
 
 import sys
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -76,7 +77,7 @@ def run_audit(
     # busy machines, unlimited threads cost 100x more than they give (measured: 13.7 s vs 0.1 s
     # for one 112-row HistGradientBoosting fit on a loaded 2-core machine).
     threads = None if n_jobs is not None and n_jobs < 0 else (n_jobs or 1)
-    with threadpool_limits(limits=threads):
+    with threadpool_limits(limits=threads), _torch_threads(model, threads):
         return _run_audit(
             path,
             target=target,
@@ -91,6 +92,18 @@ def run_audit(
             random_state=random_state,
             stream=stream,
         )
+
+
+@contextmanager
+def _torch_threads(model, threads):
+    """torch's own thread pool follows --n-jobs too, for the torch model."""
+    if model != "mlp":
+        yield
+        return
+    from ._mlp import torch_threads  # AuditDependencyError without the torch extra
+
+    with torch_threads(threads):
+        yield
 
 
 def _run_audit(
