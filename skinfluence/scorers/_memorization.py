@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.utils import _safe_indexing, check_random_state, gen_batches, gen_even_slices
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -36,12 +36,29 @@ def _performance(model, X, y, classes, scoring):
     return _loss_on(model, X, y, classes)
 
 
-def _fit_subsets(estimator, X, y, sample_weight, subsets, classes, scoring):
+def _reseeded(estimator, seed):
+    """A clone whose every ``random_state`` parameter (nested ones included) is ``seed``.
+
+    The models must be independent runs (Feldman & Zhang train each from its own random
+    initialisation): with the user's fixed ``random_state`` every clone of a randomised model
+    (a forest, a net) would repeat the same random choices, and the models would differ only
+    by their rows. Same approach as scikit-learn's bagging ensembles.
+    """
+    est = clone(estimator)
+    seeded = {
+        key: seed
+        for key in est.get_params(deep=True)
+        if key == "random_state" or key.endswith("__random_state")
+    }
+    return est.set_params(**seeded) if seeded else est
+
+
+def _fit_subsets(estimator, X, y, sample_weight, subsets, seeds, classes, scoring):
     """Fit one clone per subset; returns the models and their scores on every training row."""
     out = []
-    for rows in subsets:
+    for rows, seed in zip(subsets, seeds, strict=True):
         sw = None if sample_weight is None else sample_weight[rows]
-        model = fit_clone(estimator, _safe_indexing(X, rows), y[rows], sw)
+        model = fit_clone(_reseeded(estimator, seed), _safe_indexing(X, rows), y[rows], sw)
         out.append((model, _performance(model, X, y, classes, scoring)))
     return out
 
@@ -121,7 +138,9 @@ class MemorizationScorer(BaseTrainingScorer):
         skinfluence has an adapter, else log-loss / squared error), in the units of
         :class:`LeaveOneOutScorer`.
     random_state : int, RandomState instance or None, default=None
-        Draws the subsets.
+        Draws the subsets and a seed for each model: every ``random_state`` parameter of the
+        estimator (nested ones too) is set to its model's seed, so that the models are
+        independent runs, reproducible from this one value.
     n_jobs : int, default=None
         Fits run through joblib: ``joblib.parallel_config(backend="dask")`` sends them to
         a dask cluster unchanged.
@@ -244,7 +263,8 @@ class MemorizationScorer(BaseTrainingScorer):
             )
         n = len(y)
         self.classes_ = np.unique(y) if classifier else None
-        subsets = self._draw_subsets(n, check_random_state(self.random_state))
+        rng = check_random_state(self.random_state)
+        subsets = self._draw_subsets(n, rng)
         in_bag = np.zeros((self.n_estimators, n), dtype=bool)
         for k, rows in enumerate(subsets):
             in_bag[k, rows] = True
@@ -252,10 +272,11 @@ class MemorizationScorer(BaseTrainingScorer):
 
         # One extra task fits the full-data model; X is memory-mapped by joblib, not copied.
         jobs = [*subsets, np.arange(n)]
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
         n_batches = n_parallel_batches(len(jobs), self.n_jobs, self.verbose)
         tasks = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_fit_subsets)(
-                self.estimator, X, y, sample_weight, jobs[s], self.classes_, self.scoring
+                self.estimator, X, y, sample_weight, jobs[s], seeds[s], self.classes_, self.scoring
             )
             for s in gen_even_slices(len(jobs), n_batches)
         )

@@ -167,3 +167,20 @@ def test_influence_in_column_chunks_matches_one_block(lr_small, monkeypatch):
     chunked = mem.influence(X[:5], y[:5], return_std=True)
     np.testing.assert_allclose(chunked[0], whole[0], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(chunked[1], whole[1], rtol=1e-12, atol=1e-15)
+
+
+def test_each_model_is_an_independent_reproducible_run(breast_cancer):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = breast_cancer[0][:120], breast_cancer[1][:120]
+    forest = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=5, random_state=7))
+    mem = MemorizationScorer(forest, n_estimators=12, random_state=0).fit(X, y)
+    seeds = [m[-1].random_state for m in mem.estimators_]
+    # The user's fixed seed would make every clone repeat the same random choices.
+    assert len(set(seeds)) == len(seeds)
+    assert forest[-1].random_state == 7  # the given estimator is not modified
+    again = MemorizationScorer(forest, n_estimators=12, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(again.scores_, mem.scores_)
+    assert [m[-1].random_state for m in again.estimators_] == seeds
