@@ -299,8 +299,10 @@ class TorchAdapter(ModelAdapter):
 
     def hvp_operator(self, X, y, sample_weight=None):
         """``V ↦ H @ V`` on fixed rows for repeated products (CG, Lanczos, LiSSA): the same
-        values as :meth:`hvp`, with the primal pass traced once and cached
-        (:class:`~skinfluence.models._torch_hvp.TorchHessianOperator`)."""
+        values as :meth:`hvp`, with the primal pass computed once and cached
+        (:class:`~skinfluence.models._torch_hvp.TorchHessianOperator`). The cache, at most
+        about 512 MiB, lives as long as the operator: a fitted CG or LiSSA solver (e.g.
+        ``InfluenceScorer.solver_``) keeps it for later solves; pickling drops it."""
         from ._torch_hvp import TorchHessianOperator
 
         return TorchHessianOperator(self, X, y, sample_weight)
