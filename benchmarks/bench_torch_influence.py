@@ -4,7 +4,9 @@ For each data set (digits, a synthetic tabular task) an MLP with one hidden laye
 parameters) is trained to convergence with weight decay (Adam, then L-BFGS on the same
 objective until the gradient vanishes). Influence of every training row on ``--n-test`` test
 rows is computed with each solver; the table gives time, peak memory (RSS growth of a forked
-child running the method) and the Pearson correlation with `direct`. On a ``--n-loo``-row
+child running the method), the Pearson and Spearman correlations with `direct` and the slope
+of a least-squares fit against it (1: the same sign and units), with the load average at the
+start and end of each table; torch and BLAS run one thread each. On a ``--n-loo``-row
 subset, every method is also compared with actual leave-one-out retraining (warm-started from
 the full-data optimum, polished to convergence).
 
