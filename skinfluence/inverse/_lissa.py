@@ -24,9 +24,12 @@ class LissaSolver(InverseHessianSolver):
     Cost: ``depth × repeats`` HVPs on ``batch_size`` rows, O(depth · repeats · b p · k) time,
     O(p k) memory. Accuracy knobs: ``depth`` (the error after j steps shrinks like
     ``(1 − (λ_min + λ)/scale)^j``, so depth must be several times ``scale/(λ_min + λ)``:
-    damping buys speed), ``batch_size`` and ``repeats`` (the variance of the estimate).
-    ``scale=None`` sets it to 2 × the largest eigenvalue of H + λI, estimated at fit with a
-    few Lanczos steps (the factor 2 leaves room for minibatch Hessians).
+    damping buys speed), ``batch_size`` and ``repeats`` (the variance of the estimate; a
+    full batch has none, so its repeats are one run: ``depth`` HVPs on all n rows). Each step
+    multiplies all k columns at once; full batch, the torch adapter caches the primal pass
+    of the products (``TorchAdapter.hvp_operator``). ``scale=None`` sets it to 2 × the
+    largest eigenvalue of H + λI, estimated at fit with a few Lanczos steps (the factor 2
+    leaves room for minibatch Hessians).
 
     Parameters
     ----------
@@ -144,10 +147,12 @@ class LissaSolver(InverseHessianSolver):
 
     def _recurse(self, V, total):
         n, b = self.n_samples_, self.batch_size
-        for _ in range(self.repeats):
+        full_batch = b is None or b >= n
+        # full batch, every repeat runs the same deterministic recursion: run it once
+        for _ in range(1 if full_batch else self.repeats):
             h = V.copy()
             for _ in range(self.depth):
-                rows = None if b is None or b >= n else self._rng.choice(n, b, replace=False)
+                rows = None if full_batch else self._rng.choice(n, b, replace=False)
                 h = V + h - self._batch_hvp(rows, h) / self.scale_
                 if not np.all(np.isfinite(h)):
                     raise FloatingPointError(
@@ -155,4 +160,4 @@ class LissaSolver(InverseHessianSolver):
                         "eigenvalue of a minibatch Hessian plus damping; pass a larger scale "
                         "or batch_size."
                     )
-            total += h / self.scale_
+            total += h / self.scale_ * (self.repeats if full_batch else 1)

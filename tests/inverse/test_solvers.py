@@ -112,6 +112,12 @@ def test_lissa_converges_to_direct(wine_problem):
         .solve(V)
     )
     assert _pearson(stochastic, exact) > 0.95  # minibatch noise, 2 repeats
+    # Full batch, repeats are the same deterministic run: computed once, same result.
+    repeated = LissaSolver(damping=1.0, depth=50, repeats=3).fit(adapter, X, y)
+    before = repeated.operator_.n_products
+    once = LissaSolver(damping=1.0, depth=50).fit(adapter, X, y).solve(V)
+    np.testing.assert_allclose(repeated.solve(V), once, rtol=1e-12)
+    assert repeated.operator_.n_products - before == 50 * V.shape[1]
 
 
 def test_lissa_with_too_small_scale_raises(wine_problem):
