@@ -16,9 +16,12 @@ two GEMMs over the training data, so all n refits cost O(n · nnz(X) · K · ite
 no per-fit overhead, instead of n separate fits.
 """
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 
+from ..exceptions import IllConditionedHessianWarning
 from ..inverse import DirectSolver
 from ..models._linear import LinearGradientMatrix
 from ._newton import leverage_blocks
@@ -47,7 +50,9 @@ def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50,
     -------
     thetas : ndarray of shape (n, p) or None
         None when θ̂ is not a stationary point of the adapter's objective (the model was not
-        fitted to ``tol``, or it minimises something else): the caller must refit instead.
+        fitted to ``tol``, or it minimises something else) or its Hessian is singular or
+        ill-conditioned (condition number > 1e12 after diagonal scaling): the caller must
+        refit instead.
     n_iter : ndarray of shape (n,)
         Iterations taken by each refit.
     converged : ndarray of bool, shape (n,)
@@ -69,7 +74,15 @@ def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50,
     if np.abs(g_full).max() > 100 * tol * max(w.sum(), np.finfo(float).tiny):
         return None, np.zeros(n, dtype=int), np.zeros(n, dtype=bool)
 
-    H_inv = DirectSolver().fit(adapter, X, y, sample_weight).solve(np.eye(d * K))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IllConditionedHessianWarning)
+        solver = DirectSolver().fit(adapter, X, y, sample_weight)
+    if solver.cholesky_ is None:
+        # A singular or ill-conditioned H (e.g. least squares with p ≥ n, an unpenalised
+        # model on separable data): the minimiser without a row is not unique or not stable,
+        # and which one the model's own solver returns is its business.
+        return None, np.zeros(n, dtype=int), np.zeros(n, dtype=bool)
+    H_inv = solver.solve(np.eye(d * K))
     _, S0 = adapter._derivatives(adapter.outputs(Xf), t)
     M = leverage_blocks(shape, H_inv, K, adapter.fit_intercept, chunk_size=1024)
     A = np.eye(K)[None] - w[:, None, None] * (S0 @ M)  # (I − w_i S_i M_i), per row

@@ -182,3 +182,15 @@ def test_high_leverage_rows_switch_to_exact_newton_steps():
     finally:
         _loo_newton._SLOW_RATE = slow_rate
     assert linear_only.n_iter_[:4].max() > newton.n_iter_[:4].max()
+
+
+def test_newton_refits_are_not_used_on_a_singular_hessian(recwarn):
+    from sklearn.linear_model import LinearRegression
+
+    # p > n: the least-squares minimiser without a row is not unique; scikit-learn's own
+    # refits decide which one (the minimum-norm solution), silently.
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(12, 20), rng.randn(12)
+    loo = LeaveOneOutScorer(LinearRegression()).fit(X, y)
+    assert loo.refit_method_ == "refit"
+    assert not [w for w in recwarn if "Hessian" in str(w.message)]
