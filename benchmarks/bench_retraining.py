@@ -80,13 +80,18 @@ def at_scale(quick):
         "| Newton iterations mean / max | max abs diff of 20 scores vs cold |"
     )
     print("|---|---|---|---|---|---|---|")
-    cases = [(1000, 50, 2)] if quick else [(2000, 50, 2), (5000, 100, 2), (2000, 30, 5)]
+    cases = [(1000, 50, 2)] if quick else [(2000, 50, 2), (5000, 100, 2), (2000, 30, 5), "digits"]
     rows = np.arange(20)
-    for n, p, k in cases:
-        X, y = make_classification(
-            n_samples=n, n_features=p, n_informative=20, n_classes=k, random_state=0
-        )
-        X = scale(X)
+    for case in cases:
+        if case == "digits":
+            X, y = load_digits(return_X_y=True)
+            X, (n, p), k = X / 16.0, X.shape, 10
+        else:
+            n, p, k = case
+            X, y = make_classification(
+                n_samples=n, n_features=p, n_informative=20, n_classes=k, random_state=0
+            )
+            X = scale(X)
         est = LogisticRegression()
         newton, t_newton = timed(lambda X=X, y=y, est=est: LeaveOneOutScorer(est).fit(X, y))
         base = newton.estimator_
@@ -99,8 +104,9 @@ def at_scale(quick):
         diff = np.max(np.abs(cold_scores - newton.scores_[rows]))
         t_all = t_cold / len(rows) * n
         label = "binary" if k == 2 else f"{k} classes"
+        label = "digits / 16, 10 classes" if case == "digits" else f"synthetic, {label}"
         print(
-            f"| synthetic, {label} | {n} × {p} ({base.coef_.size + base.intercept_.size}) "
+            f"| {label} | {n} × {p} ({base.coef_.size + base.intercept_.size}) "
             f"| {t_all:.0f} | {t_newton:.2f} | {t_all / t_newton:.0f}× "
             f"| {newton.n_iter_.mean():.1f} / {newton.n_iter_.max()} | {diff:.1e} |"
         )
