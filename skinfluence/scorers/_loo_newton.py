@@ -66,10 +66,11 @@ def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50,
     d = nf + adapter.fit_intercept
     theta_hat = adapter.params()
     penalty = adapter.penalty_diagonal()
-    shape = LinearGradientMatrix(Xf, np.zeros((n, K)), adapter.fit_intercept)
+    # Only its features are used: x̃ᵢ rows, X̃ᵀT products (no gradient is stored).
+    features = LinearGradientMatrix(Xf, np.zeros((n, K)), adapter.fit_intercept)
 
-    R0 = adapter.output_gradients(adapter.outputs(Xf), t)
-    g_full = shape.features_rmatmul(w[:, None] * R0)[:, 0] + penalty * theta_hat
+    R0, S0 = adapter._derivatives(adapter.outputs(Xf), t)
+    g_full = features.features_rmatmul(w[:, None] * R0)[:, 0] + penalty * theta_hat
     # 100 × tol: scikit-learn's criterion is on its own rounding of the same gradient.
     if np.abs(g_full).max() > 100 * tol * max(w.sum(), np.finfo(float).tiny):
         return None, np.zeros(n, dtype=int), np.zeros(n, dtype=bool)
@@ -83,8 +84,7 @@ def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50,
         # and which one the model's own solver returns is its business.
         return None, np.zeros(n, dtype=int), np.zeros(n, dtype=bool)
     H_inv = solver.solve(np.eye(d * K))
-    _, S0 = adapter._derivatives(adapter.outputs(Xf), t)
-    M = leverage_blocks(shape, H_inv, K, adapter.fit_intercept, chunk_size=1024)
+    M = leverage_blocks(features, H_inv, K, adapter.fit_intercept, chunk_size=1024)
     A = np.eye(K)[None] - w[:, None, None] * (S0 @ M)  # (I − w_i S_i M_i), per row
     WS = w[:, None, None] * S0
 
@@ -95,14 +95,16 @@ def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50,
     for start in range(0, n, block):
         rows = np.arange(start, min(start + block, n))
         thetas[rows], n_iter[rows], converged[rows] = _solve_block(
-            adapter, Xf, t, w, rows, theta_hat, penalty, H_inv, A, WS, shape, tol, max_iter
+            adapter, Xf, t, w, rows, theta_hat, penalty, H_inv, A, WS, features, tol, max_iter
         )
         if progress is not None:
             progress(len(rows))
     return thetas, n_iter, converged
 
 
-def _solve_block(adapter, Xf, t, w, rows, theta_hat, penalty, H_inv, A, WS, shape, tol, max_iter):
+def _solve_block(
+    adapter, Xf, t, w, rows, theta_hat, penalty, H_inv, A, WS, features, tol, max_iter
+):
     b = len(rows)
     theta = np.tile(theta_hat, (b, 1))
     n_iter = np.zeros(b, dtype=int)
@@ -110,7 +112,7 @@ def _solve_block(adapter, Xf, t, w, rows, theta_hat, penalty, H_inv, A, WS, shap
     failed = np.zeros(b, dtype=bool)
     exact = np.zeros(b, dtype=bool)
     previous = np.full(b, np.inf)
-    x_rows = shape.dense_features(rows)  # x̃_i, (b, d)
+    x_rows = features.dense_features(rows)  # x̃_i, (b, d)
     denom = w.sum() - w[rows]
     size = np.zeros(b)
     grad = np.zeros_like(theta)
@@ -118,7 +120,7 @@ def _solve_block(adapter, Xf, t, w, rows, theta_hat, penalty, H_inv, A, WS, shap
         active = ~converged & ~failed
         sub = np.flatnonzero(active)  # only the refits still running cost a gradient
         grad[sub] = _leave_one_out_gradients(
-            adapter, Xf, t, w, rows[sub], theta[sub], penalty, x_rows[sub]
+            adapter, features, t, w, rows[sub], theta[sub], penalty, x_rows[sub]
         )
         size[sub] = np.abs(grad[sub]).max(axis=1) / np.maximum(denom[sub], np.finfo(float).tiny)
         converged |= active & (size <= tol)
@@ -166,8 +168,9 @@ def _newton_step(adapter, Xf, t, w, i, theta, grad):
         return None
 
 
-def _leave_one_out_gradients(adapter, Xf, t, w, rows, theta, penalty, x_rows):
+def _leave_one_out_gradients(adapter, features, t, w, rows, theta, penalty, x_rows):
     """∇J₋ᵢ at θ_i for each i in ``rows`` (theta is (b, p)): shape (b, p)."""
+    Xf = features.X
     n, K, nf = Xf.shape[0], adapter.n_outputs, adapter.n_features
     b = len(rows)
     W = theta.reshape(b, -1, K)  # (b, d, K)
@@ -178,8 +181,7 @@ def _leave_one_out_gradients(adapter, Xf, t, w, rows, theta, penalty, x_rows):
     R = adapter.output_gradients(eta.reshape(n * b, K), np.repeat(t, b, axis=0)).reshape(n, b, K)
     R *= w[:, None, None]
     own = R[rows, np.arange(b)]  # w_i r_i at θ_i, (b, K)
-    G = LinearGradientMatrix(Xf, np.zeros((n, K)), adapter.fit_intercept)
-    grad = G.features_rmatmul(R.transpose(0, 2, 1).reshape(n, K * b)).T + penalty * theta
+    grad = features.features_rmatmul(R.transpose(0, 2, 1).reshape(n, K * b)).T + penalty * theta
     grad -= (x_rows[:, :, None] * own[:, None, :]).reshape(b, -1)
     return grad
 
