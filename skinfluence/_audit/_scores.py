@@ -172,11 +172,6 @@ def _scorer(name, estimator=None, **params):
     return compute
 
 
-def _frozen(ctx):
-    """Scorers that only read the fitted model share its one fit."""
-    return ctx.gradient_model()
-
-
 def _loss(ctx):
     return per_sample_loss(ctx.fitted_model, ctx.Z, ctx.y)
 
@@ -216,7 +211,7 @@ SCORES = {
             "self-influence",
             "influence-function estimate of how much the row's own loss rises when it is "
             "left out (InfluenceScorer; Koh & Liang 2017); gradient models only",
-            _scorer("InfluenceScorer", _frozen),
+            _scorer("InfluenceScorer", AuditContext.gradient_model),
             _needs_gradients,
         ),
         ScoreSpec("loss", "in-sample loss of the row's label under the fitted model", _loss),
@@ -244,7 +239,7 @@ SCORES = {
             "oga",
             "outlier gradient analysis: an outlier detector on per-sample gradients "
             "(GradientOutlierScorer; Chhabra et al. 2024); gradient models only",
-            _scorer("GradientOutlierScorer", _frozen),
+            _scorer("GradientOutlierScorer", AuditContext.gradient_model),
             lambda ctx: _needs_scorer("GradientOutlierScorer")(ctx) or _needs_gradients(ctx),
         ),
         ScoreSpec(
