@@ -12,27 +12,21 @@ from ._base import InverseHessianSolver, register_solver
 class _HessianOperator:
     """``(H + λI + B Bᵀ) V`` through the adapter's HVPs (B: exact flat directions).
 
-    Uses the adapter's ``hvp_operator(X, y, sample_weight)`` when it has one (torch models:
-    products on the same rows with the primal pass cached), else ``adapter.hvp``.
+    Products go through the adapter's ``hvp_operator(X, y, sample_weight)`` (torch models:
+    the primal pass on these rows cached across products).
     """
 
     def __init__(self, adapter, X, y, sample_weight, damping):
-        self.adapter, self.X, self.y, self.sample_weight = adapter, X, y, sample_weight
         self.damping = damping
         self.null_space = adapter.null_space()
         self.n_params = adapter.n_params
         self.n_products = 0  # HVP columns computed, for cost reporting
-        make = getattr(adapter, "hvp_operator", None)
-        self._products = make(X, y, sample_weight) if make is not None else None
+        self._products = adapter.hvp_operator(X, y, sample_weight)
 
     def __call__(self, V):
         V = np.asarray(V, dtype=np.float64).reshape(self.n_params, -1)
         self.n_products += V.shape[1]
-        if self._products is not None:
-            out = self._products(V)
-        else:
-            out = self.adapter.hvp(self.X, self.y, V, sample_weight=self.sample_weight)
-        out = out + self.damping * V
+        out = self._products(V) + self.damping * V
         if self.null_space is not None:
             out += self.null_space @ (self.null_space.T @ V)
         return out

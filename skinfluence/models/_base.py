@@ -19,6 +19,7 @@ In this form removing row ``i`` subtracts ``w_i ℓ_i`` from ``J``, so one Newto
 ``w_i ∇ℓ(z_t)ᵀ H⁻¹ ∇ℓ_i`` — leave-one-out units, positive when row ``i`` helps ``z_t``.
 """
 
+import functools
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -133,6 +134,12 @@ class ModelAdapter(ABC):
     @abstractmethod
     def hvp(self, X, y, V, sample_weight=None):
         """``H @ V`` with H the Hessian of the training objective J on (X, y); V is (p, k)."""
+
+    def hvp_operator(self, X, y, sample_weight=None):
+        """``V ↦ H @ V`` on fixed rows, for solvers that multiply many times (CG, Lanczos,
+        full-batch LiSSA). Default: :meth:`hvp` per call; adapters that can reuse work across
+        products on the same rows override it (the torch adapter caches the primal pass)."""
+        return functools.partial(self.hvp, X, y, sample_weight=sample_weight)
 
     def hessian(self, X, y, sample_weight=None):
         """Dense Hessian of J, shape (p, p). Default: p Hessian-vector products."""

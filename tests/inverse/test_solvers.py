@@ -81,6 +81,9 @@ def test_cg_on_indefinite_matrix_warns(wine_problem):
             d = np.linspace(-1, 1, self.n_params)
             return d[:, None] * V
 
+        def hvp_operator(self, X, y, sample_weight=None):
+            return lambda V: self.hvp(X, y, V, sample_weight)
+
     with pytest.warns(ConvergenceWarning, match="not positive definite"):
         ConjugateGradientSolver().fit(Indefinite(), X, y).solve(V)
 
