@@ -129,7 +129,7 @@ class LeaveOneOutScorer(BaseTrainingScorer):
         penalty), ``Ridge`` and ``LinearRegression`` (not inside a Pipeline, not
         ``class_weight='balanced'``) the refits are Newton iterations on the objective
         without the row, all preconditioned by the one full-data Hessian factorisation and run
-        together as matrix products (see Notes): 14-91× faster than separate fits in
+        together as matrix products (see Notes): 16-95× faster than separate fits in
         ``benchmarks/bench_retraining.py``, to the same ``refit_tol``. Other models that have
         a ``warm_start`` parameter get it set. False: every refit starts from scratch with
         the model's own solver.
