@@ -196,7 +196,14 @@ def test_grid_search_over_fraction_keep_and_the_scorer_picks_sensibly():
     pipe = Pipeline(
         [
             ("scale", StandardScaler()),
-            ("prune", PruningSelector(EL2NScorer(LogisticRegression()), LogisticRegression())),
+            (
+                "prune",
+                PruningSelector(
+                    EL2NScorer(LogisticRegression(), random_state=0),
+                    LogisticRegression(),
+                    random_state=0,
+                ),
+            ),
         ]
     )
     grid = {
@@ -210,8 +217,11 @@ def test_grid_search_over_fraction_keep_and_the_scorer_picks_sensibly():
     )
     at_03 = res[res["prune__fraction"] == 0.3].groupby("prune__keep")["score"].mean()
     # With 20% flipped labels, keeping the hardest 30% keeps mostly flipped rows: worse than
-    # chance; the easiest 30% are clean. Measured: easy 0.75, random 0.66, hard 0.26.
-    assert at_03["easy"] > at_03["random"] > at_03["hard"]
+    # chance. Measured: easy 0.75, hard 0.26; random 0.66-0.75 over random_state 0-9, so easy vs
+    # random is not separated at this size (an unseeded run once failed CI on it). Seeded here.
+    assert at_03["easy"] > at_03["hard"] + 0.3
+    assert at_03["random"] > at_03["hard"] + 0.3
+    assert at_03["easy"] >= at_03["random"] - 0.01
     best = search.best_params_
     assert best["prune__keep"] != "hard" or best["prune__fraction"] == 1.0
     # the chosen model is as good on clean labels as training on all noisy rows (measured
