@@ -15,14 +15,17 @@ class LissaSolver(InverseHessianSolver):
     """LiSSA (Agarwal et al. 2017, as used by Koh & Liang 2017; ``method="lissa"``).
 
     Runs the recursion ``h_0 = v``, ``h_j = v + (I − (Ĥ_j + λI)/scale) h_{j−1}`` for ``depth``
-    steps and returns ``h_depth / scale``, averaged over ``repeats`` runs. ``Ĥ_j`` is the
+    steps and returns ``h̄ / scale``, averaged over ``repeats`` runs, where ``h̄`` is the mean
+    of the iterates after step ``burn_in`` (with a full batch by default only ``h_depth``, the
+    classic recursion). ``Ĥ_j`` is the
     Hessian of the objective on a random minibatch of ``batch_size`` rows, rescaled to the
     full data (rows weighted n/b, so the penalty keeps its full-data size); the series
     converges to ``(H + λI)⁻¹ v`` when ``scale`` exceeds the largest eigenvalue of every
     ``Ĥ_j + λI``.
 
     Cost: ``depth × repeats`` HVPs on ``batch_size`` rows, O(depth · repeats · b p · k) time,
-    O(p k) memory. Accuracy knobs: ``depth`` (the error after j steps shrinks like
+    O(p k) memory (three p × k blocks). Accuracy knobs: ``depth`` (the error after j steps
+    shrinks like
     ``(1 − (λ_min + λ)/scale)^j``, so depth must be several times ``scale/(λ_min + λ)``:
     damping buys speed), ``batch_size`` and ``repeats`` (the variance of the estimate; a
     full batch has none, so its repeats are one run: ``depth`` HVPs on all n rows). Each step
@@ -30,6 +33,17 @@ class LissaSolver(InverseHessianSolver):
     of the products (``TorchAdapter.hvp_operator``). ``scale=None`` sets it to 2 × the
     largest eigenvalue of H + λI, estimated at fit with a few Lanczos steps (the factor 2
     leaves room for minibatch Hessians).
+
+    With minibatches the recursion is stochastic gradient descent on ``½ hᵀ(H + λI)h/scale −
+    vᵀh`` with unbiased Hessian estimates: once the bias has decayed its iterates scatter
+    around the solution without approaching it (the last iterate keeps the noise of the last
+    few dozen minibatches, whatever the depth). Averaging the iterates after ``burn_in``
+    (Polyak & Juditsky 1992; for constant steps on quadratics, Bach & Moulines 2013) averages
+    that noise away at no extra HVP. On the digits MLP of ``benchmarks/bench_torch_influence.py``
+    (minibatches of 100, damping 0.01·n) the last iterate agrees with ``direct`` at Pearson
+    0.97–0.99 at any depth from 250 to 1 000; the mean of iterates 201–250 at 0.994–0.997,
+    of 501–1 000 at 0.9997. Averaging a deterministic (full-batch) run only adds the bias of
+    the earlier iterates, so there the default is the last iterate.
 
     Parameters
     ----------
@@ -43,6 +57,10 @@ class LissaSolver(InverseHessianSolver):
         Rows per HVP; None: all rows (deterministic).
     scale : float, default=None
         Must exceed the largest eigenvalue of H + λI; None: estimated.
+    burn_in : int, default=None
+        The estimate is the mean of iterates ``burn_in + 1 … depth``; ``depth − 1`` is the
+        classic last iterate. None: ``depth // 2`` with minibatches, ``depth − 1`` with a
+        full batch.
     random_state : int, RandomState instance or None, default=None
         Minibatch sampling.
 
@@ -52,6 +70,10 @@ class LissaSolver(InverseHessianSolver):
     machine learning in linear time. JMLR 18.
     Koh, P. W. & Liang, P. (2017). Understanding black-box predictions via influence
     functions. ICML.
+    Polyak, B. T. & Juditsky, A. B. (1992). Acceleration of stochastic approximation by
+    averaging. SIAM J. Control Optim. 30(4).
+    Bach, F. & Moulines, E. (2013). Non-strongly-convex smooth stochastic approximation with
+    convergence rate O(1/n). NeurIPS.
 
     Examples
     --------
@@ -81,6 +103,7 @@ class LissaSolver(InverseHessianSolver):
         repeats=1,
         batch_size=None,
         scale=None,
+        burn_in=None,
         random_state=None,
     ):
         super().__init__(damping)
@@ -93,10 +116,18 @@ class LissaSolver(InverseHessianSolver):
             raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}.")
         if scale is not None and not (isinstance(scale, numbers.Real) and scale > 0):
             raise ValueError(f"scale must be a positive number or None; got {scale!r}.")
+        if burn_in is not None and (
+            not isinstance(burn_in, numbers.Integral) or not 0 <= burn_in < depth
+        ):
+            raise ValueError(
+                f"burn_in must be an integer in [0, depth - 1] = [0, {depth - 1}] or None; "
+                f"got {burn_in!r}."
+            )
         self.depth = depth
         self.repeats = repeats
         self.batch_size = batch_size
         self.scale = scale
+        self.burn_in = burn_in
         self.random_state = random_state
 
     def fit(self, adapter, X, y, sample_weight=None):
@@ -148,10 +179,14 @@ class LissaSolver(InverseHessianSolver):
     def _recurse(self, V, total):
         n, b = self.n_samples_, self.batch_size
         full_batch = b is None or b >= n
+        burn_in = self.burn_in
+        if burn_in is None:
+            burn_in = self.depth - 1 if full_batch else self.depth // 2
         # full batch, every repeat runs the same deterministic recursion: run it once
         for _ in range(1 if full_batch else self.repeats):
             h = V.copy()
-            for _ in range(self.depth):
+            h_sum = np.zeros_like(V)
+            for step in range(1, self.depth + 1):
                 rows = None if full_batch else self._rng.choice(n, b, replace=False)
                 h = V + h - self._batch_hvp(rows, h) / self.scale_
                 if not np.all(np.isfinite(h)):
@@ -160,4 +195,7 @@ class LissaSolver(InverseHessianSolver):
                         "eigenvalue of a minibatch Hessian plus damping; pass a larger scale "
                         "or batch_size."
                     )
+                if step > burn_in:
+                    h_sum += h
+            h = h_sum / (self.depth - burn_in)
             total += h / self.scale_ * (self.repeats if full_batch else 1)

@@ -123,6 +123,45 @@ def test_lissa_converges_to_direct(wine_problem):
     assert repeated.operator_.n_products - before == 50 * V.shape[1]
 
 
+def test_lissa_averages_the_iterates_after_burn_in(wine_problem):
+    adapter, X, y, V = wine_problem
+    damping, depth, burn_in = 1.0, 40, 25
+    solver = LissaSolver(damping=damping, depth=depth, burn_in=burn_in).fit(adapter, X, y)
+    # the recursion written out with the dense Hessian (plus the flat direction's B Bᵀ)
+    B = adapter.null_space()
+    A = adapter.hessian(X, y) + B @ B.T + damping * np.eye(adapter.n_params)
+    h, iterates = V.copy(), []
+    for _ in range(depth):
+        h = V + h - A @ h / solver.scale_
+        iterates.append(h)
+    expected = np.mean(iterates[burn_in:], axis=0) / solver.scale_
+    np.testing.assert_allclose(solver.solve(V), expected, rtol=1e-10)
+    classic = LissaSolver(damping=damping, depth=depth, scale=solver.scale_)  # full batch
+    np.testing.assert_allclose(classic.fit(adapter, X, y).solve(V), h / solver.scale_, rtol=1e-10)
+
+
+def test_lissa_minibatch_averaging_beats_the_last_iterate(wine_problem):
+    adapter, X, y, V = wine_problem
+    exact = DirectSolver(damping=1.0).fit(adapter, X, y).solve(V)
+    errors = {"average": [], "last": []}
+    for seed in range(5):
+        kw = {"damping": 1.0, "depth": 500, "batch_size": 20, "random_state": seed}
+        # the same seed draws the same minibatches: the same iterates, read out two ways
+        runs = {"average": LissaSolver(**kw), "last": LissaSolver(burn_in=499, **kw)}
+        for name, solver in runs.items():
+            approx = solver.fit(adapter, X, y).solve(V)
+            errors[name].append(np.linalg.norm(approx - exact) / np.linalg.norm(exact))
+    # measured: relative error 0.06-0.10 averaged, 0.17-0.32 for the last iterate
+    assert np.all(np.array(errors["average"]) < np.array(errors["last"]))
+    assert np.mean(errors["average"]) < 0.5 * np.mean(errors["last"])
+
+
+@pytest.mark.parametrize("burn_in", [-1, 50, 2.5])
+def test_lissa_burn_in_outside_its_range_is_an_error(burn_in):
+    with pytest.raises(ValueError, match="burn_in"):
+        LissaSolver(depth=50, burn_in=burn_in)
+
+
 def test_lissa_with_too_small_scale_raises(wine_problem):
     adapter, X, y, V = wine_problem
     with pytest.raises(FloatingPointError, match="scale"):
