@@ -60,6 +60,13 @@ class LissaSolver(InverseHessianSolver):
         The estimate is the mean of iterates ``burn_in + 1 … depth``; ``depth − 1`` is the
         classic last iterate. None: ``depth // 2`` with minibatches, ``depth − 1`` with a
         full batch.
+    dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+        Precision of the Hessian products of torch models (``TorchAdapter.astype``); the
+        recursion itself runs in float64. float32 is the precision nets are trained in and
+        peer libraries compute in: on CPU its products are 2-3× faster, and its rounding
+        (about 1e-7 relative per product, damped by the contraction) is far below the
+        truncation and minibatch error of any practical ``depth``. Other models compute in
+        float64 only.
     random_state : int, RandomState instance or None, default=None
         Minibatch sampling.
 
@@ -103,6 +110,7 @@ class LissaSolver(InverseHessianSolver):
         batch_size=None,
         scale=None,
         burn_in=None,
+        dtype=np.float64,
         random_state=None,
     ):
         super().__init__(damping)
@@ -126,10 +134,25 @@ class LissaSolver(InverseHessianSolver):
         self.repeats = repeats
         self.batch_size = batch_size
         self.scale = scale
+        try:
+            precision = np.dtype(dtype)
+        except TypeError:
+            precision = None
+        if precision not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be numpy.float32 or numpy.float64; got {dtype!r}.")
         self.burn_in = burn_in
+        self.dtype = dtype
         self.random_state = random_state
 
     def fit(self, adapter, X, y, sample_weight=None):
+        if np.dtype(self.dtype) != np.float64:
+            if not hasattr(adapter, "astype"):
+                raise ValueError(
+                    f"dtype={np.dtype(self.dtype).name} applies to torch models (float32 "
+                    f"products are 2-3x faster there); {type(adapter).__name__} computes in "
+                    "float64."
+                )
+            adapter = adapter.astype(self.dtype)
         self.adapter_ = adapter
         self.X_, self.y_ = X, np.asarray(y)
         self.sample_weight_ = None if sample_weight is None else np.asarray(sample_weight, float)

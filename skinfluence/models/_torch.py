@@ -21,8 +21,9 @@ Per-sample gradients use ``torch.func.vmap(grad(ℓ))`` over chunks of rows; Hes
 products differentiate the gradient once more (reverse over reverse, batched over the columns
 of V); solvers that multiply many times on the same rows use :meth:`TorchAdapter.hvp_operator`,
 which traces the primal pass once (``torch.func.linearize`` of ``grad``; :mod:`._torch_hvp`).
-Computation is in float64 on the net's device (a GPU when the net lives on one), on a copy of
-the module in ``eval`` mode (dropout off, batch-norm running statistics).
+Computation is in float64 (:meth:`TorchAdapter.astype` gives a float32 copy) on the net's device
+(a GPU when the net lives on one), on a copy of the module in ``eval`` mode (dropout off,
+batch-norm running statistics).
 """
 
 import copy
@@ -33,7 +34,7 @@ from sklearn.exceptions import NotFittedError
 
 from ..exceptions import ApproximationWarning
 from ._base import GradientMatrix, ModelAdapter
-from ._torch_wrappers import ParameterSubset, TorchModule, import_torch
+from ._torch_wrappers import ParameterSubset, TorchModule, import_torch, torch_float_dtype
 
 __all__ = ["ParameterSubset", "TorchAdapter", "TorchGradientMatrix", "TorchModule", "import_torch"]
 
@@ -188,7 +189,43 @@ class TorchAdapter(ModelAdapter):
         """A copy of the adapter at the flat parameters ``theta`` (the module is shared)."""
         torch = import_torch()
         new = copy.copy(self)
-        new._theta = torch.as_tensor(np.asarray(theta, np.float64), device=self.device)
+        new._theta = torch.as_tensor(np.asarray(theta), dtype=self.dtype, device=self.device)
+        return new
+
+    def astype(self, dtype):
+        """A copy of the adapter that computes in ``dtype`` (float32 or float64).
+
+        float64 (the default) keeps products exact to rounding, as the comparisons with
+        leave-one-out need; float32 is the precision nets are trained in and peer libraries
+        compute in, and multiplies 2-3× faster on CPU (benchmarks/README.md). Results are
+        returned as float64 arrays either way.
+
+        Parameters
+        ----------
+        dtype : {numpy.float32, numpy.float64, torch.float32, torch.float64, "float32", "float64"}
+
+        Returns
+        -------
+        adapter : TorchAdapter
+            ``self`` when it already computes in ``dtype``.
+        """
+        torch = import_torch()
+        dtype = torch_float_dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        new = copy.copy(self)
+        new.dtype = dtype
+        new.module = copy.deepcopy(self.module).to(dtype=dtype)
+        if isinstance(self.criterion, torch.nn.Module):
+            new.criterion = copy.deepcopy(self.criterion).to(dtype=dtype)
+            if self._unreduced is not None:
+                new._unreduced = copy.copy(new.criterion)
+                new._unreduced.reduction = "none"
+        new._theta = self._theta.to(dtype)
+        new._decay = self._decay.to(dtype)
+        own = dict(new.module.named_parameters())
+        new._fixed = {n: t.detach() for n, t in own.items() if n not in self.param_names}
+        new._fixed.update(dict(new.module.named_buffers()))
         return new
 
     def at_state_dict(self, state_dict):
@@ -211,13 +248,15 @@ class TorchAdapter(ModelAdapter):
         if isinstance(X, torch.Tensor):
             return X.to(device=self.device, dtype=self.dtype)
         X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
-        return torch.as_tensor(np.asarray(X, dtype=np.float64), device=self.device)
+        return torch.as_tensor(
+            np.asarray(X, dtype=np.float64), dtype=self.dtype, device=self.device
+        )
 
     def encode_target(self, y):
         torch = import_torch()
         y = np.asarray(y)
         if self.kind == "regression":
-            return torch.as_tensor(y.astype(np.float64), device=self.device)
+            return torch.as_tensor(y.astype(np.float64), dtype=self.dtype, device=self.device)
         idx = np.searchsorted(self.classes_, y)
         idx = np.clip(idx, 0, len(self.classes_) - 1)
         unknown = self.classes_[idx] != y
@@ -227,7 +266,7 @@ class TorchAdapter(ModelAdapter):
                 f"known classes are {self.classes_.tolist()}."
             )
         if self.kind == "binary":
-            return torch.as_tensor(idx.astype(np.float64), device=self.device)
+            return torch.as_tensor(idx, dtype=self.dtype, device=self.device)
         return torch.as_tensor(idx, dtype=torch.long, device=self.device)
 
     def _penalty_count(self, n, sample_weight):
@@ -340,7 +379,9 @@ class TorchGradientMatrix(GradientMatrix):
     def matmul(self, V):
         torch = import_torch()
         V = torch.as_tensor(
-            np.asarray(V, np.float64).reshape(self.shape[1], -1), device=self.adapter.device
+            np.asarray(V, np.float64).reshape(self.shape[1], -1),
+            dtype=self.adapter.dtype,
+            device=self.adapter.device,
         )
         out = [block @ V for _, block in self._blocks()]
         return _numpy(torch.cat(out)) if out else np.zeros((0, V.shape[1]))
@@ -348,7 +389,9 @@ class TorchGradientMatrix(GradientMatrix):
     def rmatmul(self, U):
         torch = import_torch()
         U = torch.as_tensor(
-            np.asarray(U, np.float64).reshape(self.shape[0], -1), device=self.adapter.device
+            np.asarray(U, np.float64).reshape(self.shape[0], -1),
+            dtype=self.adapter.dtype,
+            device=self.adapter.device,
         )
         out = torch.zeros((self.shape[1], U.shape[1]), dtype=U.dtype, device=U.device)
         for rows, block in self._blocks():

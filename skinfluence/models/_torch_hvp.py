@@ -39,7 +39,7 @@ _LINEARIZED_ROWS = 64
 def _weights(adapter, n, sample_weight):
     torch = import_torch()
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    return torch.as_tensor(w, device=adapter.device)
+    return torch.as_tensor(w, dtype=adapter.dtype, device=adapter.device)
 
 
 def _penalty(adapter, n, sample_weight):
@@ -49,7 +49,10 @@ def _penalty(adapter, n, sample_weight):
 def _as_columns(adapter, V):
     torch = import_torch()
     V = np.asarray(V, dtype=np.float64)
-    return V.ndim == 1, torch.as_tensor(V.reshape(adapter.n_params, -1), device=adapter.device)
+    Vt = torch.as_tensor(
+        V.reshape(adapter.n_params, -1), dtype=adapter.dtype, device=adapter.device
+    )
+    return V.ndim == 1, Vt
 
 
 def _blocks(adapter, n, k):
@@ -61,10 +64,23 @@ def _blocks(adapter, n, k):
     return row_chunk, col_chunk
 
 
-def _batch_grad(adapter, xb, tb, wb):
-    from torch.func import grad
+def _linearized_gradient(adapter, xb, tb, wb):
+    """``v ↦ H_b v`` for the rows (xb, tb, wb): ``torch.func.linearize`` of the gradient of
+    their weighted loss, traced once."""
+    torch = import_torch()
+    from torch.func import grad, linearize
 
-    return grad(lambda th: (wb * adapter._batch_losses(th, xb, tb)).sum())
+    def gradient(theta, t):
+        return grad(lambda th: (wb * adapter._batch_losses(th, xb, t)).sum())(theta)
+
+    if not tb.is_floating_point():  # class indices: no tangent possible, none needed
+        return linearize(lambda th: gradient(th, tb), adapter._theta)[1]
+    # A float target without a tangent enters some losses' forward-mode formulas (mse_loss's)
+    # as a ZeroTensor, on which torch's tracer crashes the process (pytorch/pytorch#123996;
+    # a segfault with torch 2.13 and NeuralNetRegressor's MSELoss): give it a zero tangent.
+    jvp = linearize(gradient, adapter._theta, tb)[1]
+    zero = torch.zeros_like(tb)
+    return lambda v: jvp(v, zero)
 
 
 def _apply(fn, Vt, col_chunk, out):
@@ -253,8 +269,6 @@ class TorchHessianOperator:
 
     def _linearize(self):
         """Traced linearisations of every row block's gradient, or None (keep the graphs)."""
-        from torch.func import linearize
-
         adapter = self.adapter
         Xt, t, w, blocks = self._data()
         traced = []
@@ -263,8 +277,7 @@ class TorchHessianOperator:
                 # torch's own notes while tracing (fx const folding, jit deprecations)
                 warnings.simplefilter("ignore")
                 for rows in blocks:
-                    fn = _batch_grad(adapter, Xt[rows], t[rows], w[rows])
-                    traced.append((rows, linearize(fn, adapter._theta)[1]))
+                    traced.append((rows, _linearized_gradient(adapter, Xt[rows], t[rows], w[rows])))
         except Exception:  # an untraceable module: keep the gradient graphs
             return None
         return traced

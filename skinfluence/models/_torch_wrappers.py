@@ -21,6 +21,21 @@ def import_torch():
     return torch
 
 
+def torch_float_dtype(dtype):
+    """torch.float32 or torch.float64 for a numpy, torch or string spelling of either."""
+    torch = import_torch()
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).removeprefix("torch.")
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = None
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be float32 or float64; got {dtype!r}.")
+    return getattr(torch, name)
+
+
 class TorchModule(BaseEstimator):
     """A trained bare ``torch.nn.Module`` with its loss, as a fitted estimator.
 

@@ -229,6 +229,43 @@ def test_solvers_on_a_torch_net_use_the_cached_products_and_match_direct():
     np.testing.assert_allclose(np.sort(np.abs(arnoldi.eigenvalues_)), top, rtol=1e-8)
 
 
+def test_lissa_float32_products_on_a_torch_net_agree_with_float64():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    from skinfluence.models import TorchModule
+
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3))  # float32, as trained
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 4), rng.randint(0, 3, 60)
+    adapter = adapter_for(TorchModule(module, nn.CrossEntropyLoss(), classes=[0, 1, 2]))
+    V = adapter.gradients(X[:5], y[:5]).dense_rows(slice(None)).T
+    damping = 2.0 - min(0.0, np.linalg.eigvalsh(adapter.hessian(X, y))[0])
+    results = {}
+    for dtype in (np.float64, np.float32):
+        for batch_size in (None, 20):
+            solver = LissaSolver(
+                damping=damping, depth=2000, batch_size=batch_size, dtype=dtype, random_state=0
+            ).fit(adapter, X, y)
+            assert solver.adapter_.dtype == getattr(torch, np.dtype(dtype).name)
+            results[dtype, batch_size] = solver.solve(V)
+    for batch_size in (None, 20):  # same iterates, float32 rounding damped by the contraction
+        ref, low = results[np.float64, batch_size], results[np.float32, batch_size]
+        err = np.abs(low - ref).max() / np.abs(ref).max()
+        assert 1e-10 < err < 1e-4
+    assert adapter.dtype == torch.float64  # the solver worked on a float32 copy
+
+
+def test_lissa_dtype_is_validated_and_float32_is_for_torch_models(wine_problem):
+    adapter, X, y, _ = wine_problem
+    with pytest.raises(ValueError, match="dtype"):
+        LissaSolver(dtype=np.float16)
+    with pytest.raises(ValueError, match="dtype"):
+        LissaSolver(dtype="double precision")
+    with pytest.raises(ValueError, match="torch models"):
+        LissaSolver(dtype=np.float32).fit(adapter, X, y)
+
+
 def test_auto_rule(breast_cancer, monkeypatch):
     from skinfluence.scorers import _influence
 

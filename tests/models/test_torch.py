@@ -201,6 +201,66 @@ def test_regressor_loss_is_the_criterion_per_row():
     )
 
 
+@pytest.mark.parametrize(
+    "criterion, traceable",
+    [(nn.MSELoss, True), (nn.L1Loss, True), (nn.HuberLoss, False)],
+)
+def test_linearised_products_of_regression_nets(criterion, traceable):
+    """MSELoss's forward-mode formula once crashed torch's tracer (a segfault, not an error:
+    pytorch/pytorch#123996); HuberLoss has no forward-mode formula: the operator keeps the
+    gradient graphs, with the same values."""
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(50, 4), rng.randn(50, 3)
+    torch.manual_seed(0)
+    net = skorch.NeuralNetRegressor(
+        MLP, criterion=criterion, max_epochs=2, train_split=None, verbose=0
+    ).fit(X, y)
+    a = adapter_for(net)
+    V = rng.randn(a.n_params, 3)
+    op = a.hvp_operator(X, y)
+    op.linearize_after = 0
+    np.testing.assert_allclose(op(V), a.hvp(X, y, V), rtol=1e-10, atol=1e-12)
+    assert bool(op._linearized) is traceable and op._traceable is traceable
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_float32_copy_computes_the_same_quantities_in_float32(kind):
+    X, y = _data(n=70)
+    if kind == "regressor":
+        y = np.random.RandomState(1).randn(70, 3)
+        torch.manual_seed(0)
+        net = skorch.NeuralNetRegressor(
+            MLP, optimizer__weight_decay=0.05, max_epochs=2, train_split=None, verbose=0
+        ).fit(X, y)
+    else:
+        net = _mlp_net(wd=0.05).fit(X, y)
+    a = adapter_for(net)
+    a32 = a.astype(np.float32)
+    assert a32.dtype == torch.float32 and a.dtype == torch.float64  # a copy; a unchanged
+    assert next(a.module.parameters()).dtype == torch.float64
+    assert a.astype("float64") is a and a32.astype(torch.float32) is a32
+    V = np.random.RandomState(3).randn(a.n_params, 4)
+    G, G32 = (b.gradients(X, y).dense_rows(slice(None)) for b in (a, a32))
+    op32 = a32.hvp_operator(X, y)
+    op32.linearize_after = 4
+    pairs = [
+        (a.loss(X, y), a32.loss(X, y)),
+        (G, G32),
+        (a.gradients(X, y).matmul(V), a32.gradients(X, y).matmul(V)),
+        (a.hvp(X, y, V), a32.hvp(X, y, V)),
+        (a.hvp(X, y, V), op32(V)),  # through the kept gradient graphs
+        (a.hvp(X, y, V), op32(V)),  # through the traced linearisation
+    ]
+    for ref, low in pairs:
+        assert low.dtype == np.float64  # returned as float64 arrays
+        err = np.abs(low - ref).max() / np.abs(ref).max()
+        # float32 rounding (eps 6e-8) summed over 70 rows; nonzero: computed in float32
+        assert 1e-10 < err < 1e-5
+    assert op32._linearized
+    with pytest.raises(ValueError, match="float32 or float64"):
+        a.astype(np.float16)
+
+
 def test_probability_output_with_nll_loss_uses_log_as_skorch_does():
     class Softmax(MLP):
         def forward(self, x):
