@@ -214,10 +214,13 @@ def lissa_sweep(net, adapter, Xtr, ytr, Xte, yte, wd, damping, scale, reference,
     seeds (ours: ``random_state``; pyDVL: torch's global seed, which its shuffled
     ``DataLoader`` draws from) and reported as mean ± std. Ours averages the iterates of the
     second half of a minibatch run (the default) and is also run with the last iterate
-    (``burn_in = depth - 1``, the classic recursion that pyDVL runs). The last table gives, for
-    every pyDVL setting, the fastest of our settings whose mean agreement is at least as high.
+    (``burn_in = depth - 1``, the classic recursion that pyDVL runs) and with float32 products
+    (``dtype=np.float32``: pyDVL computes in the module's float32). The last two tables give,
+    for every pyDVL setting, the fastest of our float64 and of our float32 settings whose mean
+    agreement is at least as high.
     """
     n = len(ytr)
+    f32 = np.float32
     peers = pydvl_methods(net, n, wd, damping, scale, lissa_only=True)
     ref = reference.ravel()
     rows = []
@@ -243,13 +246,18 @@ def lissa_sweep(net, adapter, Xtr, ytr, Xte, yte, wd, damping, scale, reference,
             kw = {"depth": depth, "scale": scale}
             if batch == "all":
                 record("ours", depth, batch, [ours("lissa", damping, **kw)])
+                record("ours, float32", depth, batch, [ours("lissa", damping, dtype=f32, **kw)])
             else:
-                for label, burn_in in (("ours", None), ("ours, last iterate", depth - 1)):
+                variants = (
+                    ("ours", {}),
+                    ("ours, last iterate", {"burn_in": depth - 1}),
+                    ("ours, float32", {"dtype": f32}),
+                )
+                for label, extra in variants:
                     fns = [
-                        ours("lissa", damping, batch_size=batch, burn_in=burn_in,
-                             random_state=seed, **kw)
+                        ours("lissa", damping, batch_size=batch, random_state=seed, **extra, **kw)
                         for seed in range(seeds)
-                    ]  # fmt: skip
+                    ]
                     record(label, depth, batch, fns)
             if peers:
                 make = peers["lissa"]
@@ -262,22 +270,24 @@ def lissa_sweep(net, adapter, Xtr, ytr, Xte, yte, wd, damping, scale, reference,
     print(f"load average at end: {os.getloadavg()}")
     if not peers:
         return
-    print_fastest_matches(rows)
+    print_fastest_matches(rows, "ours")  # float64 products
+    print_fastest_matches(rows, "ours, float32")  # pyDVL's precision: the module's float32
 
 
-def print_fastest_matches(rows, resolution=1e-6):
-    """For each pyDVL row, the fastest of our rows whose mean Pearson is at least as high.
+def print_fastest_matches(rows, label, resolution=1e-6):
+    """For each pyDVL row, the fastest of our rows (``label``, averaged iterates with
+    minibatches) whose mean Pearson is at least as high.
 
     Rows are (method, depth, batch, seconds, mean Pearson, std). Pearson values within
     ``resolution`` count as equal, so that the same deterministic iterates (full batch, equal
     depth) match despite the libraries' different rounding; deeper full-batch runs differ by
     more (digits: 0.99997 at depth 500, 0.99999997 at 1 000) and are not matched.
     """
-    print("\nFor each pyDVL setting, the fastest of ours with at least its mean agreement:")
+    print(f"\nFor each pyDVL setting, the fastest of {label} with at least its mean agreement:")
     print("| pyDVL depth, batch | pyDVL time (s) | pyDVL Pearson | ours | ours time (s) "
           "| ours Pearson | time ratio |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    mine = [r for r in rows if r[0] == "ours"]
+    mine = [r for r in rows if r[0] == label]
     for _, depth, batch, t, r, _ in (r for r in rows if r[0] == "pyDVL"):
         good = [m for m in mine if m[4] >= r - resolution]
         if not good:

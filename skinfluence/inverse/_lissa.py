@@ -210,8 +210,11 @@ class LissaSolver(InverseHessianSolver):
             h_sum = np.zeros_like(V)
             for step in range(1, self.depth + 1):
                 rows = None if full_batch else self._rng.choice(n, b, replace=False)
-                h = V + h - self._batch_hvp(rows, h) / self.scale_
-                if not np.all(np.isfinite(h)):
+                step_back = self._batch_hvp(rows, h)  # a fresh array: h is updated in place
+                step_back *= 1.0 / self.scale_
+                h += V
+                h -= step_back
+                if not np.isfinite(h.sum()):  # any inf or nan makes the sum non-finite
                     raise FloatingPointError(
                         f"LiSSA diverged: scale={self.scale_:.3g} is below the largest "
                         "eigenvalue of a minibatch Hessian plus damping; pass a larger scale "
