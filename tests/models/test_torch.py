@@ -223,6 +223,30 @@ def test_linearised_products_of_regression_nets(criterion, traceable):
     assert bool(op._linearized) is traceable and op._traceable is traceable
 
 
+def test_a_trace_that_fails_when_run_keeps_the_gradient_graphs():
+    """An nn.Embedding traces, but its traced products raise under vmap (a view of
+    non-contiguous tangents): the operator checks the trace once and keeps the graphs."""
+
+    class Embedded(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(10, 3, dtype=torch.float64)
+            self.out = nn.Linear(12, 3, dtype=torch.float64)
+
+        def forward(self, x):
+            return self.out(self.embed(x.long()).flatten(1))
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randint(0, 10, (40, 4)).astype(float), rng.randint(0, 3, 40)
+    torch.manual_seed(0)
+    a = adapter_for(TorchModule(Embedded(), nn.CrossEntropyLoss(), classes=[0, 1, 2]))
+    V = rng.randn(a.n_params, 3)
+    op = a.hvp_operator(X, y)
+    op.linearize_after = 0
+    np.testing.assert_allclose(op(V), a.hvp(X, y, V), rtol=1e-10, atol=1e-12)
+    assert op._graphs and not op._linearized and op._traceable is False
+
+
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
 def test_float32_copy_computes_the_same_quantities_in_float32(kind):
     X, y = _data(n=70)
