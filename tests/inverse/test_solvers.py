@@ -168,6 +168,36 @@ def test_lissa_with_too_small_scale_raises(wine_problem):
         LissaSolver(scale=1e-3, depth=2000).fit(adapter, X, y).solve(V)
 
 
+def test_lissa_warns_when_the_recursion_grows_and_not_when_it_converges(wine_problem):
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    from skinfluence.models import TorchModule
+
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3))  # untrained
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 4), rng.randint(0, 3, 60)
+    net = adapter_for(TorchModule(module, nn.CrossEntropyLoss(), classes=[0, 1, 2]))
+    V = net.gradients(X[:5], y[:5]).dense_rows(slice(None)).T
+    smallest = np.linalg.eigvalsh(net.hessian(X, y))[0]
+    assert smallest < -5  # a saddle: H + λI indefinite at damping 1
+    for batch_size in (None, 20):
+        solver = LissaSolver(damping=1.0, depth=300, batch_size=batch_size, random_state=0)
+        with pytest.warns(ConvergenceWarning, match="negative eigenvalue.*damping"):
+            solver.fit(net, X, y).solve(V)
+    # converging runs, minibatch noise included, stay silent
+    adapter, Xw, yw, Vw = wine_problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        LissaSolver(damping=1.0 - smallest, depth=300).fit(net, X, y).solve(V)
+        for batch_size in (None, 10, 50):
+            for seed in range(3):
+                solver = LissaSolver(
+                    damping=1.0, depth=300, batch_size=batch_size, random_state=seed
+                )
+                solver.fit(adapter, Xw, yw).solve(Vw)
+
+
 def test_identity_is_gradient_similarity(wine_problem):
     adapter, X, y, V = wine_problem
     np.testing.assert_array_equal(IdentitySolver(damping=1.0).fit(adapter, X, y).solve(V), V / 2)
