@@ -83,8 +83,9 @@ class LissaSolver(InverseHessianSolver):
         Precision of the Hessian products of torch models (``TorchAdapter.astype``); the
         recursion itself runs in float64. float32 is the precision nets are trained in and
         peer libraries compute in: on CPU its products are 2-3× faster, and its rounding
-        (about 1e-7 relative per product, damped by the contraction) is far below the
-        truncation and minibatch error of any practical ``depth``. Other models compute in
+        (3-6e-7 relative per product on the benchmark MLPs, damped by the contraction) is far
+        below the truncation and minibatch error of any practical ``depth``: there every
+        Pearson with ``direct`` is the float64 one to 6 decimals. Other models compute in
         float64 only.
     random_state : int, RandomState instance or None, default=None
         Minibatch sampling.
@@ -149,16 +150,16 @@ class LissaSolver(InverseHessianSolver):
                 f"burn_in must be an integer in [0, depth - 1] = [0, {depth - 1}] or None; "
                 f"got {burn_in!r}."
             )
-        self.depth = depth
-        self.repeats = repeats
-        self.batch_size = batch_size
-        self.scale = scale
         try:
             precision = np.dtype(dtype)
         except TypeError:
             precision = None
         if precision not in (np.float32, np.float64):
             raise ValueError(f"dtype must be numpy.float32 or numpy.float64; got {dtype!r}.")
+        self.depth = depth
+        self.repeats = repeats
+        self.batch_size = batch_size
+        self.scale = scale
         self.burn_in = burn_in
         self.dtype = dtype
         self.random_state = random_state

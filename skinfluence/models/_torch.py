@@ -164,8 +164,7 @@ class TorchAdapter(ModelAdapter):
         self._shapes = [own[n].shape for n in selected]
         self._sizes = [own[n].numel() for n in selected]
         self._theta = torch.cat([own[n].detach().reshape(-1) for n in selected])
-        self._fixed = {n: t.detach() for n, t in own.items() if n not in selected}
-        self._fixed.update(dict(self.module.named_buffers()))
+        self._fixed = _fixed_tensors(self.module, selected)
         self._decay = torch.cat(
             [
                 torch.full((s,), decay.get(id(named[n]), 0.0), dtype=self.dtype, device=device)
@@ -223,9 +222,7 @@ class TorchAdapter(ModelAdapter):
                 new._unreduced.reduction = "none"
         new._theta = self._theta.to(dtype)
         new._decay = self._decay.to(dtype)
-        own = dict(new.module.named_parameters())
-        new._fixed = {n: t.detach() for n, t in own.items() if n not in self.param_names}
-        new._fixed.update(dict(new.module.named_buffers()))
+        new._fixed = _fixed_tensors(new.module, self.param_names)
         return new
 
     def at_state_dict(self, state_dict):
@@ -238,8 +235,7 @@ class TorchAdapter(ModelAdapter):
         new.module.to(device=self.device, dtype=self.dtype).eval()
         own = dict(new.module.named_parameters())
         new._theta = torch.cat([own[n].detach().reshape(-1) for n in self.param_names])
-        new._fixed = {n: t.detach() for n, t in own.items() if n not in self.param_names}
-        new._fixed.update(dict(new.module.named_buffers()))
+        new._fixed = _fixed_tensors(new.module, self.param_names)
         return new
 
     # -- data ----------------------------------------------------------------------------
@@ -345,6 +341,14 @@ class TorchAdapter(ModelAdapter):
         from ._torch_hvp import TorchHessianOperator
 
         return TorchHessianOperator(self, X, y, sample_weight)
+
+
+def _fixed_tensors(module, param_names):
+    """The module's parameters outside ``param_names`` and its buffers, by name: what
+    ``functional_call`` needs besides θ."""
+    fixed = {n: t.detach() for n, t in module.named_parameters() if n not in param_names}
+    fixed.update(dict(module.named_buffers()))
+    return fixed
 
 
 def _cat(parts, n):
