@@ -20,7 +20,8 @@ from threadpoolctl import threadpool_limits
 
 from skinfluence import LeaveOneOutScorer, MemorizationScorer
 from skinfluence.scorers import _loo as loo_module
-from skinfluence.scorers._loo import _refit_without, per_sample_loss
+from skinfluence.scorers import per_sample_loss
+from skinfluence.scorers._loo import _refit_without
 
 
 def timed(fn):

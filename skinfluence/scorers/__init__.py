@@ -1,17 +1,19 @@
 """Scorers: the estimators users call. One score per training row; higher = more suspect."""
 
-from ._base import BaseTrainingScorer
+from ._base import BaseInfluenceScorer, BaseTrainingScorer
 from ._el2n import EL2NScorer
 from ._gradient_outlier import GradientOutlierScorer
 from ._grand import GraNdScorer
 from ._influence import InfluenceScorer
-from ._loo import LeaveOneOutScorer, per_sample_loss
+from ._loo import LeaveOneOutScorer
+from ._losses import per_sample_loss
 from ._memorization import MemorizationScorer
 from ._prototype import PrototypeScorer
 from ._tracin import TracInScorer
 from ._turnover import TurnOverDropoutScorer
 
 __all__ = [
+    "BaseInfluenceScorer",
     "BaseTrainingScorer",
     "EL2NScorer",
     "GraNdScorer",

@@ -1,78 +1,174 @@
-"""What every scorer shares: the transformer contract, input checks and fitting a clone."""
+"""The scorer template: the base classes own the public methods, scorers write the private ones.
+
+As in imbalanced-learn (``fit_resample`` → ``_fit_resample``), :class:`BaseTrainingScorer`
+owns ``fit`` (parameter validation under scikit-learn's ``_fit_context``, input validation,
+sample weights), ``score_samples``, ``transform``, ``predicted_labels`` and the tags; a scorer
+implements
+
+- ``_fit(X, y, sample_weight)``: set ``scores_`` (and its fitted state) on validated input;
+- ``_score_samples(X, y)``: the score of labelled rows (``y`` is the fitted model's
+  prediction when the caller gave none, see ``_predicted_labels``).
+
+:class:`BaseInfluenceScorer` adds ``influence(X_test, y_test, aggregate=...)`` and
+``explain``: a scorer implements ``_influence(X_test, y_test)`` (the (n_test, n_train)
+matrix) and may override ``_total_influence`` when the sum over test rows has a cheaper path.
+"""
+
+import inspect
+import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
+from .._utils._estimators import final_step, is_frozen, is_skorch_net
 from .._validation import check_sample_weight_nonneg, check_target
 
 
 class BaseTrainingScorer(TransformerMixin, BaseEstimator):
     """Base class of the scorers: one score per training row, higher = harder / more suspect.
 
-    Subclasses implement ``fit(X, y)`` (setting ``scores_``) and ``score_samples(X, y=None)``
-    (with ``y=None`` the score under the fitted model's own predicted label, as
-    :meth:`predicted_labels` gives it). ``transform(X)`` is ``score_samples(X)`` as a column,
-    which makes a scorer usable inside a ``Pipeline`` or ``FeatureUnion``.
+    Subclasses write ``_fit`` and ``_score_samples`` (see the module docstring) and merge
+    their constraints into the base ones:
+    ``_parameter_constraints = {**BaseTrainingScorer._parameter_constraints, ...}``.
+    ``transform(X)`` is ``score_samples(X)`` as a column, so a scorer works inside a
+    ``Pipeline`` or ``FeatureUnion``.
     """
 
     #: Name of the single output column of ``transform``.
     score_name = "score"
+
+    _parameter_constraints: dict = {  # noqa: RUF012
+        "estimator": [HasMethods(["fit", "get_params"])],
+    }
+
+    # -- the public template ------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=False)  # the estimator validates its own
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the scorer on the training rows and compute ``scores_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows (sparse where the model takes it).
+        y : array-like of shape (n_samples,)
+            Their labels (targets for regressors).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows in the model's objective, passed to the model's ``fit``.
+
+        Returns
+        -------
+        self : object
+            The fitted scorer.
+        """
+        if self.__sklearn_tags__().target_tags.required:
+            X, y = self._validate_Xy(X, y, reset=True)
+        else:
+            X = self._validate_X(X, reset=True)
+            y = None if y is None else check_target(y, _n_rows(X))
+        sample_weight = check_sample_weight_nonneg(sample_weight, _n_rows(X))
+        self._fit(X, y, sample_weight)
+        return self
+
+    def score_samples(self, X, y=None):
+        """The score of labelled rows, as if each were a training row; higher = more suspect.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to score.
+        y : array-like of shape (n_samples,), default=None
+            Their labels; None scores each row under the fitted model's own prediction
+            (:meth:`predicted_labels`), a label-free score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            One score per row, in the units of ``scores_``.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        y = self._predicted_labels(X) if y is None else check_target(y, _n_rows(X))
+        return self._score_samples(X, y)
 
     def transform(self, X):
         """Label-free score of each row of X, shape (n_samples, 1).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to score.
 
         Returns
         -------
         scores : ndarray of shape (n_samples, 1)
+            ``score_samples(X)`` as a column.
         """
         return np.asarray(self.score_samples(X)).reshape(-1, 1)
 
     def predicted_labels(self, X):
-        """The fitted model's predicted labels for X (the label used when y is not given)."""
+        """The label used for rows given without one: the fitted model's prediction.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to label.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or None
+            The predicted labels (None for a label-free scorer).
+        """
         check_is_fitted(self)
-        return self.estimator_.predict(X)
+        return self._predicted_labels(self._validate_X(X, reset=False))
 
     def get_feature_names_out(self, input_features=None):
-        """The single output column's name, e.g. ``["self_influence"]``."""
+        """The single output column's name, e.g. ``["self_influence"]``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored (the output does not depend on the input's names).
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name, the scorer's ``score_name``.
+        """
         check_is_fitted(self)
         return np.asarray([self.score_name], dtype=object)
 
-    # -- shared helpers ------------------------------------------------------------------
-    def _validate_params(self):
-        super()._validate_params()
-        params = self.get_params(deep=False)
-        est = params.get("estimator")
-        none_allowed = est is None and None in self._parameter_constraints.get("estimator", ())
-        is_estimator = hasattr(est, "fit") and hasattr(est, "get_params")
-        if "estimator" in params and not (is_estimator or none_allowed):
-            raise InvalidParameterError(
-                f"The 'estimator' parameter of {type(self).__name__} must be a scikit-learn "
-                f"estimator (with fit and get_params); got {est!r} of type "
-                f"{type(est).__name__}. Pass an instance, e.g. LogisticRegression()."
-            )
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.sparse = not self._accepts_raw_X()
+        return tags
 
+    # -- what subclasses write -----------------------------------------------------------
+    def _fit(self, X, y, sample_weight):
+        raise NotImplementedError
+
+    def _score_samples(self, X, y):
+        raise NotImplementedError
+
+    def _predicted_labels(self, X):
+        return np.asarray(self.estimator_.predict(X))
+
+    # -- input validation ----------------------------------------------------------------
     def _accepts_raw_X(self):
         """Pipelines validate their own input (categorical columns, NaN for imputers)."""
         est = getattr(self, "estimator", None)
-        if type(est).__name__ == "FrozenEstimator":
-            est = est.estimator
-        return isinstance(est, Pipeline)
+        return isinstance(est.estimator if is_frozen(est) else est, Pipeline)
 
     def _input_dtype(self):
         """float64, except that torch nets keep float32 input: a skorch module is float32 by
         default and refuses float64 batches. Gradient adapters compute in float64 anyway."""
-        est = getattr(self, "estimator", None)
-        while type(est).__name__ in ("FrozenEstimator", "ParameterSubset"):
-            est = est.estimator
-        if type(est).__module__.startswith("skorch"):
+        if is_skorch_net(getattr(self, "estimator", None)):
             return [np.float64, np.float32]
         return np.float64
 
@@ -83,19 +179,13 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
             self,
             X,
             reset=reset,
-            accept_sparse=["csr", "csc"],
+            accept_sparse=["csr", "csc"] if self.__sklearn_tags__().input_tags.sparse else False,
             dtype=self._input_dtype(),
             ensure_all_finite=True,
         )
 
-    def _validate_Xy(self, X, y, *, reset, predict_missing=False):
-        """Validate a labelled set; returns (X, y) with y as an array of the same length.
-
-        With ``predict_missing``, a missing ``y`` is replaced by the fitted model's prediction.
-        """
-        if y is None and predict_missing:
-            X = self._validate_X(X, reset=reset)
-            return X, np.asarray(self.predicted_labels(X))
+    def _validate_Xy(self, X, y, *, reset):
+        """Validate a labelled set; returns (X, y) with y as an array of the same length."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None: "
@@ -105,18 +195,121 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
         return X, check_target(y, _n_rows(X))
 
 
+class BaseInfluenceScorer(BaseTrainingScorer):
+    """Base class of the scorers that also estimate influence on test rows.
+
+    ``influence(X_test, y_test)[t, i]`` estimates ``L(z_t; θ without row i) − L(z_t; θ)``:
+    positive when training row i helps test row t. Subclasses write ``_influence`` (the
+    (n_test, n_train) matrix on validated input) and may override ``_total_influence``.
+    """
+
+    def influence(self, X_test, y_test, *, aggregate=None, **options):
+        """Influence of every training row on the loss of each test row.
+
+        Parameters
+        ----------
+        X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+            Test rows.
+        y_test : array-like of shape (n_test,)
+            Their labels.
+        aggregate : {None, "sum", "mean"}, default=None
+            None: the full (n_test, n_train) matrix. "sum"/"mean": influence on the total
+            or mean loss of the test set, shape (n_train,) (data cleansing against a
+            validation set).
+        **options : dict
+            Options of the scorer's ``influence`` (e.g. ``dtype``), documented there.
+
+        Returns
+        -------
+        influence : ndarray of shape (n_test, n_train) or (n_train,)
+            ``[t, i]`` ≈ ``L(z_t; θ₋ᵢ) − L(z_t; θ)``; positive = row i helps z_t.
+        """
+        check_is_fitted(self)
+        _AGGREGATE.validate(aggregate)
+        X_test, y_test = self._validate_Xy(X_test, y_test, reset=False)
+        if aggregate is None:
+            return self._influence(X_test, y_test, **options)
+        total = self._total_influence(X_test, y_test, **options)
+        return total / len(y_test) if aggregate == "mean" else total
+
+    def explain(self, X_test, y_test, k=5):
+        """The ``k`` most helpful and ``k`` most harmful training rows for each test row.
+
+        Parameters
+        ----------
+        X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+            Test rows.
+        y_test : array-like of shape (n_test,)
+            Their labels.
+        k : int, default=5
+            Number of rows of each kind.
+
+        Returns
+        -------
+        result : Bunch
+            ``helpful_indices``, ``helpful_influence``, ``harmful_indices``,
+            ``harmful_influence``: arrays of shape (n_test, k), most extreme first
+            (indices into the training set).
+        """
+        check_is_fitted(self)
+        n = len(self.scores_)
+        if not isinstance(k, numbers.Integral) or not 1 <= k <= n:
+            raise ValueError(f"k must be an integer in [1, {n}]; got {k!r}.")
+        infl = self.influence(X_test, y_test)
+        order = np.argsort(-infl, axis=1, kind="stable")
+        helpful = order[:, :k]
+        harmful = order[:, ::-1][:, :k]
+        return Bunch(
+            helpful_indices=helpful,
+            helpful_influence=np.take_along_axis(infl, helpful, axis=1),
+            harmful_indices=harmful,
+            harmful_influence=np.take_along_axis(infl, harmful, axis=1),
+        )
+
+    def _influence(self, X_test, y_test, **options):
+        raise NotImplementedError
+
+    def _total_influence(self, X_test, y_test, **options):
+        """Influence on the summed loss of the test rows, shape (n_train,)."""
+        return self._influence(X_test, y_test, **options).sum(axis=0)
+
+
+class _AggregateOption:
+    """The ``aggregate`` argument of ``influence``, checked in one place."""
+
+    choices = StrOptions({"sum", "mean"})
+
+    def validate(self, aggregate):
+        if aggregate is not None and not (
+            isinstance(aggregate, str) and self.choices.is_satisfied_by(aggregate)
+        ):
+            raise ValueError(f"aggregate must be None, 'sum' or 'mean'; got {aggregate!r}.")
+
+
+_AGGREGATE = _AggregateOption()
+
+
 def _n_rows(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 def fit_clone(estimator, X, y, sample_weight=None):
     """Fit a clone of ``estimator`` (a ``FrozenEstimator`` is used as it is, already fitted)."""
-    if type(estimator).__name__ == "FrozenEstimator":
+    if is_frozen(estimator):
         return estimator
     est = clone(estimator)
     if sample_weight is None:
         return est.fit(X, y)
     return est.fit(X, y, **sample_weight_param(est, sample_weight))
+
+
+def refuse_frozen(scorer):
+    """A retraining scorer cannot use a model fitted once: say so (TypeError)."""
+    if is_frozen(scorer.estimator):
+        raise TypeError(
+            f"{type(scorer).__name__} retrains the model; pass the unfitted estimator, not a "
+            "FrozenEstimator."
+        )
 
 
 def sample_weight_param(estimator, sample_weight):
@@ -132,24 +325,15 @@ def sample_weight_param(estimator, sample_weight):
 
 
 def _check_fit_takes_sample_weight(estimator):
-    import inspect
-
-    inner = estimator
-    while type(inner).__name__ == "ParameterSubset":
-        inner = inner.estimator
-    if isinstance(inner, Pipeline):
-        inner = inner.steps[-1][1]
-    is_skorch = any(c.__module__.split(".")[0] == "skorch" for c in type(inner).__mro__)
-    if is_skorch and "sample_weight" not in inspect.signature(type(inner).fit).parameters:
+    if not is_skorch_net(estimator):
+        return
+    net = final_step(estimator)
+    if "sample_weight" not in inspect.signature(type(net).fit).parameters:
         raise ValueError(
-            f"sample_weight was passed, but {type(inner).__name__}.fit cannot weight its loss "
+            f"sample_weight was passed, but {type(net).__name__}.fit cannot weight its loss "
             "per row (skorch passes fit parameters whole to module.forward). Fit without "
             "sample_weight; or train the net on the weighted loss yourself and pass it "
             "wrapped in sklearn.frozen.FrozenEstimator; or use a subclass whose "
             "fit(X, y, sample_weight=None) weights the loss (e.g. a criterion with "
             "reduction='none' and get_loss overridden)."
         )
-
-
-def validated_sample_weight(sample_weight, n_samples):
-    return check_sample_weight_nonneg(sample_weight, n_samples)

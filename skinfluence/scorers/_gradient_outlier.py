@@ -6,15 +6,17 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.ensemble import IsolationForest
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import _safe_indexing, check_random_state, gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_is_fitted
 
+from .._utils._docstring import inject_docs
+from .._utils._random import draw_seeds
 from .._validation import check_chunk_size
 from ..models import LinearGradientMatrix, adapter_for
-from ._base import BaseTrainingScorer, fit_clone, validated_sample_weight
+from ._base import BaseTrainingScorer, fit_clone
 
 
+@inject_docs
 class GradientOutlierScorer(BaseTrainingScorer):
     """Outlier Gradient Analysis: rows whose loss gradient is an outlier are detrimental.
 
@@ -27,7 +29,7 @@ class GradientOutlierScorer(BaseTrainingScorer):
 
     Parameters
     ----------
-    estimator : estimator object
+    %(estimator_fitted)s
         A model with a gradient adapter (linear models, skorch nets, ``TorchModule``;
         ``skinfluence.models.ParameterSubset`` to use, e.g., the last layer only).
     detector : outlier detector, default=None
@@ -38,9 +40,9 @@ class GradientOutlierScorer(BaseTrainingScorer):
     max_fit_samples : int, default=None
         Fit the detector on a random subset of this many gradients (memory O(max_fit_samples ·
         p)); all rows are scored, in chunks. None: all rows.
-    chunk_size : int, default=None
+    %(chunk_size)s
         Rows whose gradients are formed at once when scoring (default 4096).
-    random_state : int, RandomState instance or None, default=None
+    %(random_state)s
         Seeds the default detector and the subset of ``max_fit_samples``.
 
     Attributes
@@ -89,7 +91,7 @@ class GradientOutlierScorer(BaseTrainingScorer):
     score_name = "gradient_outlier_score"
 
     _parameter_constraints = {  # noqa: RUF012
-        "estimator": [object],
+        **BaseTrainingScorer._parameter_constraints,
         "detector": [HasMethods(["fit"]), None],
         "max_fit_samples": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -105,26 +107,10 @@ class GradientOutlierScorer(BaseTrainingScorer):
         self.chunk_size = chunk_size
         self.random_state = random_state
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model and the detector on the training gradients; compute ``scores_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-            Passed to the model's ``fit``.
-
-        Returns
-        -------
-        self : GradientOutlierScorer
-        """
-        self._validate_params()
-        X, y = self._validate_Xy(X, y, reset=True)
-        sample_weight = validated_sample_weight(sample_weight, len(y))
+    def _fit(self, X, y, sample_weight):
         rng = check_random_state(self.random_state)
         if self.detector is None:
-            detector = IsolationForest(random_state=rng.randint(np.iinfo(np.int32).max))
+            detector = IsolationForest(random_state=draw_seeds(rng, 1)[0])
         else:
             detector = clone(self.detector)
             if not (hasattr(detector, "score_samples") or hasattr(detector, "decision_function")):
@@ -141,44 +127,18 @@ class GradientOutlierScorer(BaseTrainingScorer):
             rows = np.sort(rng.choice(n, self.max_fit_samples, replace=False))
         G_fit = self.adapter_.gradients(_safe_indexing(X, rows), y[rows])
         self.detector_ = detector.fit(_as_detector_input(G_fit))
-        self.scores_ = self._abnormality(X, y)
-        return self
+        self.scores_ = self._score_samples(X, y)
 
-    def _abnormality(self, X, y):
-        chunk = check_chunk_size(self.chunk_size)
-        n = len(y)
-        out = np.empty(n)
+    def _score_samples(self, X, y):
+        """Abnormality of the loss gradients of labelled rows (higher = more outlying)."""
+        out = np.empty(len(y))
         score = getattr(self.detector_, "score_samples", None)
         if score is None:
             score = self.detector_.decision_function
-        for start in range(0, n, chunk):
-            rows = slice(start, min(start + chunk, n))
+        for rows in gen_batches(len(y), check_chunk_size(self.chunk_size)):
             G = self.adapter_.gradients(_safe_indexing(X, rows), y[rows])
             out[rows] = -np.asarray(score(_as_detector_input(G)), dtype=np.float64)
         return out
-
-    def score_samples(self, X, y=None):
-        """Abnormality of the loss gradients of labelled rows (``y=None``: predicted labels).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-            Higher = more outlying gradient.
-        """
-        check_is_fitted(self)
-        X, y = self._validate_Xy(X, y, reset=False, predict_missing=True)
-        return self._abnormality(X, y)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.input_tags.sparse = not self._accepts_raw_X()
-        return tags
 
 
 def _as_detector_input(G):

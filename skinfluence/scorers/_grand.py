@@ -3,16 +3,18 @@
 import numbers
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import is_classifier
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.parallel import Parallel, delayed
 
+from .._utils._docstring import inject_docs
+from .._utils._progress import progress
+from .._utils._random import draw_seeds
 from .._validation import check_chunk_size, n_jobs_constraint
 from ..models import adapter_for
-from ._base import BaseTrainingScorer, validated_sample_weight
-from ._el2n import consensus_labels, fit_probe, probe_inputs, probe_seeds, progress
+from ._base import BaseTrainingScorer
+from ._probes import consensus_labels, fit_probe, probe_inputs
 
 
 def _gradient_norms(adapter, estimator, X, y, classes, chunk_size):
@@ -26,6 +28,7 @@ def _fit_and_norms(estimator, probe_params, seed, X, y, sample_weight, classes, 
     return probe, adapter, _gradient_norms(adapter, probe, X, y, classes, chunk_size)
 
 
+@inject_docs
 class GraNdScorer(BaseTrainingScorer):
     """GraNd: norm of each row's loss gradient, averaged over probes trained briefly (or not
     at all) from different seeds.
@@ -37,11 +40,10 @@ class GraNdScorer(BaseTrainingScorer):
 
     Parameters
     ----------
-    estimator : estimator object
+    %(estimator_retrained)s
         A model with a gradient adapter (:func:`skinfluence.models.adapter_for`): the linear
         families (closed form ``x̃ ⊗ r``), a Pipeline ending in one, or a skorch net (with
-        the ``torch`` extra; per-sample gradients through ``torch.func``). ``fit`` trains
-        clones; the object passed is never modified.
+        the ``torch`` extra; per-sample gradients through ``torch.func``).
     n_repeats : int, default=5
         Number of probes, each with its own seed (every ``random_state`` parameter, nested
         ones included; skorch nets through ``torch.manual_seed``): the expectation over
@@ -53,14 +55,12 @@ class GraNdScorer(BaseTrainingScorer):
         ``{"max_iter": 1}`` for scikit-learn. None trains the probes as configured (the
         gradient norm at the end of training). scikit-learn's ``ConvergenceWarning`` is
         silenced when given.
-    chunk_size : int, default=None
-        Rows whose gradients are formed at once (default 4096): bounds the memory.
-    random_state : int, RandomState instance or None, default=None
+    %(chunk_size)s
+        Rows whose gradients are formed at once (default 4096).
+    %(random_state)s
         Draws the probes' seeds.
-    n_jobs : int, default=None
-        Probes are trained in parallel through joblib.
-    verbose : int, default=0
-        Progress bar over probes when > 0.
+    %(n_jobs)s
+    %(verbose)s
 
     Attributes
     ----------
@@ -117,7 +117,7 @@ class GraNdScorer(BaseTrainingScorer):
     score_name = "grand"
 
     _parameter_constraints = {  # noqa: RUF012
-        "estimator": [HasMethods(["fit"])],
+        **BaseTrainingScorer._parameter_constraints,
         "n_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
         "probe_params": [dict, None],
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -145,29 +145,13 @@ class GraNdScorer(BaseTrainingScorer):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def fit(self, X, y, sample_weight=None):
-        """Train the probes and compute ``scores_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-            Passed to every probe's ``fit`` (the score itself is the unweighted gradient).
-
-        Returns
-        -------
-        self : GraNdScorer
-        """
-        self._validate_params()
+    def _fit(self, X, y, sample_weight):
         chunk = check_chunk_size(self.chunk_size)
-        X, y = self._validate_Xy(X, y, reset=True)
-        sample_weight = validated_sample_weight(sample_weight, len(y))
         self.classes_ = None
         if is_classifier(self.estimator):
             check_classification_targets(y)
             self.classes_ = np.unique(y)
-        seeds = probe_seeds(self.random_state, self.n_repeats)
+        seeds = draw_seeds(self.random_state, self.n_repeats)
         jobs = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_fit_and_norms)(
                 self.estimator,
@@ -181,33 +165,17 @@ class GraNdScorer(BaseTrainingScorer):
             )
             for seed in seeds
         )
-        results = list(progress(jobs, len(seeds), self.verbose, type(self).__name__))
+        results = list(
+            progress(
+                jobs, verbose=self.verbose, total=len(seeds), desc=type(self).__name__, unit="probe"
+            )
+        )
         self.estimators_ = [probe for probe, _, _ in results]
         self.adapters_ = [adapter for _, adapter, _ in results]
         self.repeat_scores_ = np.stack([norms for _, _, norms in results])
         self.scores_ = self.repeat_scores_.mean(axis=0)
-        return self
 
-    def score_samples(self, X, y=None):
-        """Mean gradient norm of labelled rows under the fitted probes.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,), default=None
-            Labels; None uses the probes' consensus prediction.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        if y is None:
-            y = self.predicted_labels(X)
-        y = np.asarray(y)
-        if len(y) != X.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but y has {len(y)}.")
+    def _score_samples(self, X, y):
         chunk = check_chunk_size(self.chunk_size)
         return np.mean(
             [
@@ -217,13 +185,5 @@ class GraNdScorer(BaseTrainingScorer):
             axis=0,
         )
 
-    def predicted_labels(self, X):
-        """The probes' consensus label (classifiers) or mean prediction (regressors)."""
-        check_is_fitted(self)
+    def _predicted_labels(self, X):
         return consensus_labels(self.estimators_, X, self.classes_)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.input_tags.sparse = not self._accepts_raw_X()
-        return tags

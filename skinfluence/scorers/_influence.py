@@ -4,15 +4,15 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import Bunch, _safe_indexing
+from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
+from .._utils._docstring import inject_docs
+from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping
 from ..inverse import available_methods, make_solver
 from ..models import adapter_for
-from ._base import BaseTrainingScorer, fit_clone, validated_sample_weight
+from ._base import BaseInfluenceScorer, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals
 
 # "auto" uses the dense Hessian while it takes at most this many parameters (H is p² doubles:
@@ -30,7 +30,8 @@ DEFAULT_CHUNK_BYTES = 2**20
 MIN_DEFAULT_CHUNK = 256
 
 
-class InfluenceScorer(BaseTrainingScorer):
+@inject_docs
+class InfluenceScorer(BaseInfluenceScorer):
     """Influence of each training row on the loss of test rows, in leave-one-out units.
 
     ``influence(X_test, y_test)[t, i]`` estimates ``L(z_t; θ fitted without row i) −
@@ -41,10 +42,8 @@ class InfluenceScorer(BaseTrainingScorer):
 
     Parameters
     ----------
-    estimator : estimator object
-        A supported model (see :func:`skinfluence.models.adapter_for`). ``fit`` fits a
-        clone; wrap an already fitted model in ``sklearn.frozen.FrozenEstimator`` to use it
-        as it is.
+    %(estimator_fitted)s
+        A supported model (see :func:`skinfluence.models.adapter_for`).
     method : {"auto", "direct"} or other registered solver, default="auto"
         How ``(H + λI)⁻¹`` is applied. "direct": dense Hessian and Cholesky (exact).
         "auto": "direct" when the model has at most 5 000 parameters (a dense Hessian of
@@ -63,12 +62,11 @@ class InfluenceScorer(BaseTrainingScorer):
         K times the first-order cost per test row.
     solver_params : dict, default=None
         Extra parameters of the solver (e.g. ``{"rtol": 1e-8}`` for CG).
-    chunk_size : int, default=None
-        Rows processed at once: bounds the working memory. Default: as many rows as fit
-        a 1 MiB block of dense gradients (at least 256), e.g. 6 553 rows for 20
-        parameters, 1 310 for 100.
-    verbose : int, default=0
-        Show a progress bar over training chunks when > 0.
+    %(chunk_size)s
+        Default: as many rows as fit a 1 MiB block of dense gradients (at least 256),
+        e.g. 6 553 rows for 20 parameters, 1 310 for 100.
+    %(verbose)s
+        The loop is over chunks of training rows.
 
     Attributes
     ----------
@@ -131,7 +129,7 @@ class InfluenceScorer(BaseTrainingScorer):
     score_name = "self_influence"
 
     _parameter_constraints = {  # noqa: RUF012
-        "estimator": [object],
+        **BaseInfluenceScorer._parameter_constraints,
         "method": [str],
         "damping": [Interval(numbers.Real, 0, None, closed="left")],
         "newton_step": ["boolean"],
@@ -160,28 +158,12 @@ class InfluenceScorer(BaseTrainingScorer):
         self.verbose = verbose
 
     # -- fitting -------------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model and the inverse-Hessian solver; compute ``scores_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-            Passed to the model's ``fit`` and used in its objective.
-
-        Returns
-        -------
-        self : InfluenceScorer
-        """
-        self._validate_params()
+    def _fit(self, X, y, sample_weight):
         damping = check_damping(self.damping)
         if self.method != "auto" and self.method not in available_methods():
             raise ValueError(
                 f"Unknown method {self.method!r}; choose one of {['auto', *available_methods()]}."
             )
-        X, y = self._validate_Xy(X, y, reset=True)
-        sample_weight = validated_sample_weight(sample_weight, len(y))
         self.estimator_ = fit_clone(self.estimator, X, y, sample_weight)
         self.adapter_ = adapter_for(self.estimator_)
         self.method_ = self._resolve_method(len(y))
@@ -200,7 +182,6 @@ class InfluenceScorer(BaseTrainingScorer):
         self._inverse_cache = None
         self._train_rho = None
         self.scores_ = self._self_influence(X, y, self.train_weights_)
-        return self
 
     def _resolve_method(self, n_samples):
         if self.method != "auto":
@@ -216,25 +197,10 @@ class InfluenceScorer(BaseTrainingScorer):
         return check_chunk_size(self.chunk_size, default=default)
 
     # -- self-influence ------------------------------------------------------------------
-    def score_samples(self, X, y=None):
-        """Self-influence of labelled rows, as if each were a training row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,), default=None
-            Labels; None uses the fitted model's predictions (label-free score).
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-            ``L(z; θ without z) − L(z; θ with z)`` estimated for each row (weights from the
-            model's ``class_weight``). The rows are treated as new: the fitted θ is the model
-            without them. To first order this equals ``scores_`` for training rows; with
-            ``newton_step=True`` the step adds the row's curvature instead of removing it.
-        """
-        check_is_fitted(self)
-        X, y = self._validate_Xy(X, y, reset=False, predict_missing=True)
+    def _score_samples(self, X, y):
+        # New rows: the fitted θ is the model without them. To first order this equals
+        # scores_ for training rows; the Newton step adds the row's curvature instead of
+        # removing it.
         return self._self_influence(X, y, self.adapter_.row_weights(y), in_training=False)
 
     def _self_influence(self, X, y, weights, *, in_training=True):
@@ -246,14 +212,14 @@ class InfluenceScorer(BaseTrainingScorer):
             if in_training:
                 return loss(eta + step, y) - loss(eta, y)
             return loss(eta, y) - loss(eta - step, y)
-        n, p = _num_rows(X), self.adapter_.n_params
+        n, p = _n_rows(X), self.adapter_.n_params
         # With the dense factorisation at hand, g_iᵀ H⁻¹ g_i is one GEMM against the explicit
         # inverse (p solves, once): a triangular solve with thousands of right-hand sides
         # runs several times slower than GEMM in OpenBLAS.
         explicit = self.method_ == "direct" and (self._inverse_cache is not None or n >= p)
         H_inv = self._inverse_hessian() if explicit else None
         out = np.empty(n)
-        for rows in self._progress(_chunks(n, self._chunk), n):
+        for rows in self._progress(gen_batches(n, self._chunk), n):
             block = self._gradient_rows(X, y, rows)
             solved = block @ H_inv if explicit else self.solver_.solve(block.T).T
             out[rows] = np.einsum("ij,ij->i", block, solved)
@@ -292,7 +258,9 @@ class InfluenceScorer(BaseTrainingScorer):
         Parameters
         ----------
         X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+            Test rows.
         y_test : array-like of shape (n_test,)
+            Their labels.
         aggregate : {None, "sum", "mean"}, default=None
             None: the full (n_test, n_train) matrix. "sum"/"mean": influence on the total
             or mean loss of the test set, shape (n_train,), with one solve instead of
@@ -300,29 +268,31 @@ class InfluenceScorer(BaseTrainingScorer):
         dtype : {np.float64, np.float32}, default=np.float64
             Dtype of the result (computation is always float64).
         out : ndarray of shape (n_test, n_train), default=None
-            Write the result here (e.g. a ``np.memmap`` for results larger than memory).
+            Write the result here (e.g. a ``np.memmap`` for results larger than memory);
+            not with ``aggregate``.
 
         Returns
         -------
         influence : ndarray of shape (n_test, n_train) or (n_train,)
             ``[t, i]`` ≈ ``L(z_t; θ₋ᵢ) − L(z_t; θ)``; positive = row i helps z_t.
         """
-        check_is_fitted(self)
-        if aggregate not in (None, "sum", "mean"):
-            raise ValueError(f"aggregate must be None, 'sum' or 'mean'; got {aggregate!r}.")
-        X_test, y_test = self._validate_Xy(X_test, y_test, reset=False)
+        result = super().influence(X_test, y_test, aggregate=aggregate, dtype=dtype, out=out)
+        return result if aggregate is None else result.astype(dtype, copy=False)
+
+    def _total_influence(self, X_test, y_test, dtype=np.float64, out=None):
+        if out is not None:
+            raise ValueError("out is only available with aggregate=None.")
+        if self.newton_step:
+            # The stepped loss is not linear in the test set: sum the rows.
+            return self._influence(X_test, y_test).sum(axis=0)
         m, n = len(y_test), len(self.train_y_)
-        if aggregate is not None:
-            if self.newton_step:
-                # The stepped loss is not linear in the test set: sum the rows.
-                result = self.influence(X_test, y_test).sum(axis=0)
-            else:
-                g_sum = self.adapter_.gradients(X_test, y_test).rmatmul(np.ones((m, 1)))
-                result = np.empty((1, n))
-                self._train_products_into(self.solver_.solve(g_sum), result)
-                result = result[0]
-            result = result / m if aggregate == "mean" else result
-            return result.astype(dtype, copy=False)
+        g_sum = self.adapter_.gradients(X_test, y_test).rmatmul(np.ones((m, 1)))
+        result = np.empty((1, n))
+        self._train_products_into(self.solver_.solve(g_sum), result)
+        return result[0]
+
+    def _influence(self, X_test, y_test, dtype=np.float64, out=None):
+        m, n = len(y_test), len(self.train_y_)
         if out is None:
             out = np.empty((m, n), dtype=dtype)
         elif out.shape != (m, n):
@@ -331,7 +301,7 @@ class InfluenceScorer(BaseTrainingScorer):
             # The stepped outputs are (test rows × n_train × K): bound them, not just p.
             K = self.adapter_.n_outputs  # Newton steps exist for linear adapters only
             rows_per_chunk = max(1, min(self._chunk, NEWTON_CHUNK_ELEMENTS // (n * K)))
-            for rows in _chunks(m, rows_per_chunk):
+            for rows in gen_batches(m, rows_per_chunk):
                 out[rows] = self._newton_influence(_safe_indexing(X_test, rows), y_test[rows])
             return out
         G_test = self.adapter_.gradients(X_test, y_test)
@@ -348,7 +318,7 @@ class InfluenceScorer(BaseTrainingScorer):
         n = out.shape[1]
         At = np.ascontiguousarray(A.T)
         direct = out.dtype == np.float64
-        for rows in self._progress(_chunks(n, self._chunk), n):
+        for rows in self._progress(gen_batches(n, self._chunk), n):
             block = self._gradient_rows(self.train_X_, self.train_y_, rows)  # a fresh array
             block *= self.train_weights_[rows, None]
             if direct:
@@ -376,7 +346,7 @@ class InfluenceScorer(BaseTrainingScorer):
             U_c = np.zeros((Xt_dense.shape[1], K, m))
             U_c[:, c, :] = Xt_dense.T
             B_c = self.solver_.solve(U_c.reshape(-1, m))  # H⁻¹ U_t e_c, (p, m)
-            for rows in _chunks(n, self._chunk):
+            for rows in gen_batches(n, self._chunk):
                 step = type(G_train)(G_train.X[rows], self._train_rho[rows], G_train.fit_intercept)
                 delta[:, rows, c] = step.matmul(B_c).T
         stepped = adapter.loss_from_outputs(
@@ -384,59 +354,13 @@ class InfluenceScorer(BaseTrainingScorer):
         ).reshape(m, n)
         return stepped - adapter.loss_from_outputs(eta, y_test)[:, None]
 
-    def explain(self, X_test, y_test, k=5):
-        """The ``k`` most helpful and ``k`` most harmful training rows for each test row.
-
-        Parameters
-        ----------
-        X_test : array-like of shape (n_test, n_features)
-        y_test : array-like of shape (n_test,)
-        k : int, default=5
-
-        Returns
-        -------
-        result : Bunch
-            ``helpful_indices``, ``helpful_influence``, ``harmful_indices``,
-            ``harmful_influence``: arrays of shape (n_test, k), most extreme first
-            (indices into the training set).
-        """
-        check_is_fitted(self)
-        n = len(self.train_y_)
-        if not isinstance(k, numbers.Integral) or not 1 <= k <= n:
-            raise ValueError(f"k must be an integer in [1, {n}]; got {k!r}.")
-        infl = self.influence(X_test, y_test)
-        order = np.argsort(-infl, axis=1, kind="stable")
-        helpful = order[:, :k]
-        harmful = order[:, ::-1][:, :k]
-        return Bunch(
-            helpful_indices=helpful,
-            helpful_influence=np.take_along_axis(infl, helpful, axis=1),
-            harmful_indices=harmful,
-            harmful_influence=np.take_along_axis(infl, harmful, axis=1),
-        )
-
-    def _progress(self, iterable, n_rows):
-        if not self.verbose:
-            return iterable
+    def _progress(self, batches, n_rows):
         total = -(-n_rows // self._chunk)
-        return tqdm(iterable, total=total, desc=type(self).__name__, unit="chunk")
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.input_tags.sparse = not self._accepts_raw_X()
-        return tags
+        return progress(
+            batches, verbose=self.verbose, total=total, desc=type(self).__name__, unit="chunk"
+        )
 
 
 # Test rows per chunk on the Newton path keep the (rows × n_train × K) stepped outputs at
 # about this many doubles (32 MiB per temporary).
 NEWTON_CHUNK_ELEMENTS = 2**22
-
-
-def _num_rows(X):
-    return X.shape[0] if hasattr(X, "shape") else len(X)
-
-
-def _chunks(n, size):
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))

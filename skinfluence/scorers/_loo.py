@@ -4,69 +4,36 @@ import copy
 import numbers
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.base import is_classifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, gen_even_slices
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
+from sklearn.utils.parallel import Parallel, delayed
 
+from .._utils._docstring import inject_docs
+from .._utils._estimators import final_step
+from .._utils._parallel import n_parallel_batches
+from .._utils._progress import progress_bar
 from .._validation import n_jobs_constraint
 from ..models import adapter_for
 from ..models._linear import LinearModelAdapter
-from ._base import BaseTrainingScorer, fit_clone, sample_weight_param, validated_sample_weight
+from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen, sample_weight_param
 from ._loo_newton import newton_leave_one_out
-
-
-def per_sample_loss(estimator, X, y):
-    """Per-sample loss of a fitted estimator: the adapter's loss where there is one (the loss
-    the model minimises), else the log-loss of ``predict_proba`` (classifiers) or the
-    squared error (regressors)."""
-    try:
-        return adapter_for(estimator).loss(X, y)
-    except TypeError:
-        pass
-    if is_classifier(estimator) and hasattr(estimator, "predict_proba"):
-        proba = np.clip(estimator.predict_proba(X), 1e-15, 1.0)
-        codes = np.searchsorted(estimator.classes_, y)
-        return -np.log(proba[np.arange(len(codes)), codes])
-    pred = np.asarray(estimator.predict(X), dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    return ((pred - y) ** 2).reshape(len(y), -1).sum(axis=1)
-
-
-def n_parallel_batches(n_fits, n_jobs, verbose=0):
-    """How many joblib tasks to split ``n_fits`` fits into.
-
-    About four tasks per worker of the *active* joblib backend (``effective_n_jobs`` reads
-    ``joblib.parallel_config``, so a dask cluster's workers count), one task when
-    sequential, at least 20 with a progress bar so that it moves.
-    """
-    workers = effective_n_jobs(n_jobs)
-    n_tasks = 1 if workers == 1 else 4 * workers
-    if verbose:
-        n_tasks = max(n_tasks, 20)
-    return max(1, min(n_fits, n_tasks))
-
+from ._losses import per_sample_loss
 
 _QUASI_NEWTON = ("lbfgs", "newton-cg", "sag", "saga")
-
-
-def _final_step(estimator):
-    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
 
 
 def _tightened(estimator, tol):
     """A clone-able copy of ``estimator`` with a tight tolerance, where it has one."""
     est = copy.deepcopy(estimator)
-    step = _final_step(est)
+    step = final_step(est)
     params = step.get_params(deep=False)
     if tol is not None and "tol" in params and params["tol"] is not None:
         step.set_params(tol=tol)
         if "max_iter" in params and params["max_iter"] is not None:
             step.set_params(max_iter=max(params["max_iter"], 10_000))
-        if type(step).__name__ == "LogisticRegression" and params.get("solver") in _QUASI_NEWTON:
+        if type(step) is LogisticRegression and params.get("solver") in _QUASI_NEWTON:
             # Same objective and minimiser; Newton's method reaches 1e-10 where L-BFGS stalls
             # around 1e-6 in the loss, which is the size of the smallest influences.
             step.set_params(solver="newton-cholesky")
@@ -102,7 +69,7 @@ def _refit_without(base, X, y, sample_weight, rows, warm_start):
         keep = np.delete(np.arange(n), i)
         model = copy.deepcopy(base)
         if warm_start:
-            _final_step(model).set_params(warm_start=True)
+            final_step(model).set_params(warm_start=True)
         fit_params = {}
         if sample_weight is not None:
             fit_params = sample_weight_param(model, sample_weight[keep])
@@ -111,7 +78,8 @@ def _refit_without(base, X, y, sample_weight, rows, warm_start):
     return models
 
 
-class LeaveOneOutScorer(BaseTrainingScorer):
+@inject_docs
+class LeaveOneOutScorer(BaseInfluenceScorer):
     """Exact leave-one-out influence by retraining the model without each training row.
 
     ``influence(X_test, y_test)[t, i] = L(z_t; θ₋ᵢ) − L(z_t; θ)`` measured by refitting:
@@ -122,26 +90,23 @@ class LeaveOneOutScorer(BaseTrainingScorer):
 
     Parameters
     ----------
-    estimator : estimator object
-        Any scikit-learn estimator; ``fit`` fits clones.
+    %(estimator_retrained)s
+        Any scikit-learn estimator.
     warm_start : bool, default=True
         Start each refit from the full-data solution. For ``LogisticRegression`` (l2 or no
         penalty), ``Ridge`` and ``LinearRegression`` (not inside a Pipeline, not
         ``class_weight='balanced'``) the refits are Newton iterations on the objective
         without the row, all preconditioned by the one full-data Hessian factorisation and run
-        together as matrix products (see Notes): 16-95× faster than separate fits in
-        ``benchmarks/bench_retraining.py``, to the same ``refit_tol``. Other models that have
+        together as matrix products (see Notes; their speed-up over separate fits is
+        measured in the user guide), to the same ``refit_tol``. Other models that have
         a ``warm_start`` parameter get it set. False: every refit starts from scratch with
         the model's own solver.
     refit_tol : float or None, default=1e-10
         Tolerance set on the model (and on the full-data fit it is compared with) where it
         has a ``tol`` parameter, so that differences reflect the data, not the optimiser.
         None keeps the model's own tolerance.
-    n_jobs : int, default=None
-        Refits run in parallel through joblib (``joblib.parallel_config`` selects the
-        backend, e.g. dask).
-    verbose : int, default=0
-        Progress bar over refits when > 0.
+    %(n_jobs)s
+    %(verbose)s
 
     Attributes
     ----------
@@ -190,7 +155,7 @@ class LeaveOneOutScorer(BaseTrainingScorer):
     score_name = "loo_self_influence"
 
     _parameter_constraints = {  # noqa: RUF012
-        "estimator": [object],
+        **BaseInfluenceScorer._parameter_constraints,
         "warm_start": ["boolean"],
         "refit_tol": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "n_jobs": n_jobs_constraint(),
@@ -204,30 +169,11 @@ class LeaveOneOutScorer(BaseTrainingScorer):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def fit(self, X, y, sample_weight=None):
-        """Refit the model without each row; compute ``scores_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : LeaveOneOutScorer
-        """
-        self._validate_params()
-        X, y = self._validate_Xy(X, y, reset=True)
-        sample_weight = validated_sample_weight(sample_weight, len(y))
-        if type(self.estimator).__name__ == "FrozenEstimator":
-            raise TypeError(
-                "LeaveOneOutScorer retrains the model; pass the unfitted estimator, not a "
-                "FrozenEstimator."
-            )
+    def _fit(self, X, y, sample_weight):
+        refuse_frozen(self)
         base = fit_clone(_tightened(self.estimator, self.refit_tol), X, y, sample_weight)
         n = len(y)
-        bar = tqdm(total=n, desc="LeaveOneOutScorer", unit="fit", disable=not self.verbose)
+        bar = progress_bar(verbose=self.verbose, total=n, desc=type(self).__name__, unit="fit")
         models = [None] * n
         self.n_iter_ = np.zeros(n, dtype=int)
         adapter = _newton_adapter(base) if self.warm_start and self.refit_tol else None
@@ -244,7 +190,7 @@ class LeaveOneOutScorer(BaseTrainingScorer):
                 bar.update(-int(np.sum(~converged)))
         todo = np.array([i for i, m in enumerate(models) if m is None], dtype=int)
         self.refit_method_ = "newton" if len(todo) == 0 else "refit" if len(todo) == n else "mixed"
-        warm = self.warm_start and "warm_start" in _final_step(base).get_params(deep=False)
+        warm = self.warm_start and "warm_start" in final_step(base).get_params(deep=False)
         if len(todo):
             n_tasks = n_parallel_batches(len(todo), self.n_jobs, self.verbose)
             parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
@@ -265,40 +211,14 @@ class LeaveOneOutScorer(BaseTrainingScorer):
                 for i, m in enumerate(self.estimators_)
             ]
         ) - per_sample_loss(base, X, y)
-        return self
 
-    def influence(self, X_test, y_test, *, aggregate=None):
-        """Actual change of each test row's loss when each training row is left out.
-
-        Same signature, shape and units as :meth:`InfluenceScorer.influence`.
-        """
-        check_is_fitted(self)
-        if aggregate not in (None, "sum", "mean"):
-            raise ValueError(f"aggregate must be None, 'sum' or 'mean'; got {aggregate!r}.")
-        X_test, y_test = self._validate_Xy(X_test, y_test, reset=False)
+    def _influence(self, X_test, y_test):
         full = per_sample_loss(self.estimator_, X_test, y_test)
         infl = np.stack([per_sample_loss(m, X_test, y_test) for m in self.estimators_], axis=1)
         infl -= full[:, None]
-        if aggregate == "sum":
-            return infl.sum(axis=0)
-        if aggregate == "mean":
-            return infl.mean(axis=0)
         return infl
 
-    def score_samples(self, X, y=None):
-        """Mean over the leave-one-out models of the loss increase of labelled rows.
-
-        Actual self-influence is defined for training rows only (``scores_``); for other
-        rows this is their average influence from one removed training row, shape
-        (n_samples,). ``y=None`` uses the fitted model's predictions.
-        """
-        check_is_fitted(self)
-        if y is None:
-            y = self.predicted_labels(self._validate_X(X, reset=False))
-        return self.influence(X, y).mean(axis=1)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.input_tags.sparse = not self._accepts_raw_X()
-        return tags
+    def _score_samples(self, X, y):
+        # Actual self-influence exists for training rows only (scores_): for other rows, the
+        # mean loss increase over the leave-one-out models.
+        return self._influence(X, y).mean(axis=1)

@@ -4,61 +4,40 @@ import numbers
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.utils import _safe_indexing, check_random_state, gen_batches, gen_even_slices
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
+from sklearn.utils.parallel import Parallel, delayed
 
+from .._utils._docstring import inject_docs
+from .._utils._parallel import n_parallel_batches
+from .._utils._progress import progress
+from .._utils._random import draw_seeds, set_random_states
 from .._validation import n_jobs_constraint
 from ..exceptions import ApproximationWarning
-from ._base import BaseTrainingScorer, fit_clone, validated_sample_weight
-from ._loo import n_parallel_batches, per_sample_loss
-
-
-def _loss_on(model, X, y, classes):
-    """Per-sample loss of ``model``; log-loss over all ``classes`` when the model saw fewer."""
-    model_classes = getattr(model, "classes_", None)
-    if classes is None or model_classes is None or np.array_equal(model_classes, classes):
-        return per_sample_loss(model, X, y)
-    # A subset missed a class: align its probabilities on the full class set (prob. 0 there).
-    proba = np.zeros((len(y), len(classes)))
-    proba[:, np.searchsorted(classes, model_classes)] = model.predict_proba(X)
-    proba = np.clip(proba, 1e-15, 1.0)
-    return -np.log(proba[np.arange(len(y)), np.searchsorted(classes, y)])
+from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen
+from ._losses import per_sample_loss
 
 
 def _performance(model, X, y, classes, scoring):
     """Per-row score of one model on (X, y): 1/0 correctness or the loss."""
     if scoring == "accuracy":
         return (np.asarray(model.predict(X)) == y).astype(np.float64)
-    return _loss_on(model, X, y, classes)
-
-
-def _reseeded(estimator, seed):
-    """A clone whose every ``random_state`` parameter (nested ones included) is ``seed``.
-
-    The models must be independent runs (Feldman & Zhang train each from its own random
-    initialisation): with the user's fixed ``random_state`` every clone of a randomised model
-    (a forest, a net) would repeat the same random choices, and the models would differ only
-    by their rows. Same approach as scikit-learn's bagging ensembles.
-    """
-    est = clone(estimator)
-    seeded = {
-        key: seed
-        for key in est.get_params(deep=True)
-        if key == "random_state" or key.endswith("__random_state")
-    }
-    return est.set_params(**seeded) if seeded else est
+    return per_sample_loss(model, X, y, classes=classes)
 
 
 def _fit_subsets(estimator, X, y, sample_weight, subsets, seeds, classes, scoring):
-    """Fit one clone per subset; returns the models and their scores on every training row."""
+    """Fit one clone per subset; returns the models and their scores on every training row.
+
+    Every ``random_state`` of a clone is set to its own seed: the models must be independent
+    runs (Feldman & Zhang train each from its own random initialisation), not repeat the
+    same random choices with the user's fixed seed. As scikit-learn's bagging ensembles do.
+    """
     out = []
     for rows, seed in zip(subsets, seeds, strict=True):
         sw = None if sample_weight is None else sample_weight[rows]
-        model = fit_clone(_reseeded(estimator, seed), _safe_indexing(X, rows), y[rows], sw)
+        model = set_random_states(clone(estimator), seed)
+        model = fit_clone(model, _safe_indexing(X, rows), y[rows], sw)
         out.append((model, _performance(model, X, y, classes, scoring)))
     return out
 
@@ -112,7 +91,8 @@ class _RowMoments:
         return _difference_stats(s[0], s[1], n_in, s[2], s[3], n_out)
 
 
-class MemorizationScorer(BaseTrainingScorer):
+@inject_docs
+class MemorizationScorer(BaseInfluenceScorer):
     """Memorisation and influence estimated from models trained on random subsets.
 
     Feldman & Zhang (2020): fit ``n_estimators`` clones of any estimator, each on a random
@@ -125,7 +105,7 @@ class MemorizationScorer(BaseTrainingScorer):
 
     Parameters
     ----------
-    estimator : estimator object
+    %(estimator_retrained)s
         Any scikit-learn classifier (or regressor with ``scoring="loss"``).
     n_estimators : int, default=100
         Number of subset models K. Each row is left out of about ``K (1 − subsample)`` of
@@ -137,15 +117,12 @@ class MemorizationScorer(BaseTrainingScorer):
         correctness (the paper's) or the per-sample loss (the model's own loss where
         skinfluence has an adapter, else log-loss / squared error), in the units of
         :class:`LeaveOneOutScorer`.
-    random_state : int, RandomState instance or None, default=None
+    %(random_state)s
         Draws the subsets and a seed for each model: every ``random_state`` parameter of the
         estimator (nested ones too) is set to its model's seed, so that the models are
         independent runs, reproducible from this one value.
-    n_jobs : int, default=None
-        Fits run through joblib: ``joblib.parallel_config(backend="dask")`` sends them to
-        a dask cluster unchanged.
-    verbose : int, default=0
-        Progress bar over batches of fits when > 0.
+    %(n_jobs)s
+    %(verbose)s
 
     Attributes
     ----------
@@ -178,6 +155,11 @@ class MemorizationScorer(BaseTrainingScorer):
     removing i from a random 70 % subset, not from the full data, so it is larger than and
     only rank-comparable with leave-one-out influence.
 
+    ``score_samples`` on new rows is their held-out difficulty: no subset model saw them, so
+    only the "left out" half of memorisation exists, ``1 − acc(x, y | x ∉ S)`` for accuracy,
+    ``L(x, y | x ∉ S)`` for the loss (higher = harder; with ``y=None``, the label is the
+    full-data model's prediction and the score measures the subset models' disagreement).
+
     Cost: K + 1 fits on ``subsample · n`` rows, K predictions on the n training rows;
     memory for K fitted models, ``in_bag_`` (K n bytes) and O(n) running sums during
     ``fit`` (the K × n matrix of per-model scores is never stored).
@@ -205,7 +187,7 @@ class MemorizationScorer(BaseTrainingScorer):
     score_name = "memorization"
 
     _parameter_constraints = {  # noqa: RUF012
-        "estimator": [object],
+        **BaseInfluenceScorer._parameter_constraints,
         "n_estimators": [Interval(numbers.Integral, 2, None, closed="left")],
         "subsample": [Interval(numbers.Real, 0, 1, closed="neither")],
         "scoring": [StrOptions({"accuracy", "loss"})],
@@ -233,28 +215,8 @@ class MemorizationScorer(BaseTrainingScorer):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit the subset models and compute each row's memorisation.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-            Passed, restricted to each subset, to the model's ``fit``.
-
-        Returns
-        -------
-        self : MemorizationScorer
-        """
-        self._validate_params()
-        X, y = self._validate_Xy(X, y, reset=True)
-        sample_weight = validated_sample_weight(sample_weight, len(y))
-        if type(self.estimator).__name__ == "FrozenEstimator":
-            raise TypeError(
-                "MemorizationScorer retrains the model on subsets; pass the unfitted "
-                "estimator, not a FrozenEstimator."
-            )
+    def _fit(self, X, y, sample_weight):
+        refuse_frozen(self)
         classifier = is_classifier(self.estimator)
         if self.scoring == "accuracy" and not classifier:
             raise ValueError(
@@ -272,7 +234,7 @@ class MemorizationScorer(BaseTrainingScorer):
 
         # One extra task fits the full-data model; X is memory-mapped by joblib, not copied.
         jobs = [*subsets, np.arange(n)]
-        seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
+        seeds = draw_seeds(rng, len(jobs))
         n_batches = n_parallel_batches(len(jobs), self.n_jobs, self.verbose)
         tasks = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_fit_subsets)(
@@ -280,8 +242,9 @@ class MemorizationScorer(BaseTrainingScorer):
             )
             for s in gen_even_slices(len(jobs), n_batches)
         )
-        if self.verbose:
-            tasks = tqdm(tasks, total=n_batches, desc="MemorizationScorer", unit="batch")
+        tasks = progress(
+            tasks, verbose=self.verbose, total=n_batches, desc=type(self).__name__, unit="batch"
+        )
         models, moments = [], _RowMoments(n)
         for model, perf in (result for batch in tasks for result in batch):
             if len(models) < self.n_estimators:  # the last one is the full-data model
@@ -294,7 +257,6 @@ class MemorizationScorer(BaseTrainingScorer):
         diff, self.scores_std_ = moments.difference(in_bag.sum(axis=0), self.n_out_)
         # Loss: a row is memorised when its loss is higher without it (out − in).
         self.scores_ = diff if self.scoring == "accuracy" else -diff
-        return self
 
     def _draw_subsets(self, n, rng):
         if n < 2:
@@ -337,7 +299,9 @@ class MemorizationScorer(BaseTrainingScorer):
         Parameters
         ----------
         X_test : array-like of shape (n_test, n_features)
+            Test rows.
         y_test : array-like of shape (n_test,)
+            Their labels.
         aggregate : {None, "sum", "mean"}, default=None
             Sum or average over the test rows (influence on a validation set's total or
             mean loss/accuracy), shape (n_train,).
@@ -346,61 +310,39 @@ class MemorizationScorer(BaseTrainingScorer):
 
         Returns
         -------
-        influence : ndarray of shape (n_test, n_train)
+        influence : ndarray of shape (n_test, n_train) or (n_train,)
             ``perf(t | i ∈ S) − perf(t | i ∉ S)`` for accuracy, ``L(t | i ∉ S) −
             L(t | i ∈ S)`` for the loss: positive = row i helps test row t.
         std : ndarray of shape (n_test, n_train)
             Only with ``return_std=True``.
         """
-        check_is_fitted(self)
-        if aggregate not in (None, "sum", "mean"):
-            raise ValueError(f"aggregate must be None, 'sum' or 'mean'; got {aggregate!r}.")
-        if return_std and aggregate is not None:
+        return super().influence(X_test, y_test, aggregate=aggregate, return_std=return_std)
+
+    def _influence(self, X_test, y_test, return_std=False):
+        infl, sem = self._in_minus_out(self._performances(X_test, y_test))
+        return (infl, sem) if return_std else infl
+
+    def _total_influence(self, X_test, y_test, return_std=False):
+        if return_std:
             raise ValueError("return_std=True is only available with aggregate=None.")
-        X_test, y_test = self._validate_Xy(X_test, y_test, reset=False)
-        perf = np.stack(
-            [_performance(m, X_test, y_test, self.classes_, self.scoring) for m in self.estimators_]
+        # The difference of means is linear in the scores: sum them over test rows first.
+        perf = self._performances(X_test, y_test).sum(axis=1, keepdims=True)
+        return self._in_minus_out(perf)[0][0]
+
+    def _performances(self, X, y):
+        """(K, m) scores of every subset model on the rows."""
+        return np.stack(
+            [_performance(m, X, y, self.classes_, self.scoring) for m in self.estimators_]
         )
-        if aggregate is not None:
-            perf = perf.sum(axis=1, keepdims=True)
-            if aggregate == "mean":
-                perf /= len(y_test)
+
+    def _in_minus_out(self, perf):
         n = self.in_bag_.shape[1]
         infl, sem = np.empty((perf.shape[1], n)), np.empty((perf.shape[1], n))
         for cols in gen_batches(n, _COLUMN_CHUNK):  # bounds the K × chunk float temporaries
             infl[:, cols], sem[:, cols] = _in_minus_out(perf, self.in_bag_[:, cols])
-        if self.scoring == "loss":
-            infl = -infl
-        if aggregate is not None:
-            return infl[0]
-        return (infl, sem) if return_std else infl
+        return (-infl if self.scoring == "loss" else infl), sem
 
-    def score_samples(self, X, y=None):
-        """Held-out difficulty of labelled rows: error rate (or mean loss) of the subset models.
-
-        No subset model saw a new row, so only the "left out" half of memorisation exists:
-        ``1 − acc(x, y | x ∉ S)`` for accuracy, ``L(x, y | x ∉ S)`` for the loss. Higher =
-        harder. ``y=None`` uses the full-data model's prediction (then the score measures the
-        subset models' disagreement with it).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X, y = self._validate_Xy(X, y, reset=False, predict_missing=True)
-        perf = np.mean(
-            [_performance(m, X, y, self.classes_, self.scoring) for m in self.estimators_], axis=0
-        )
+    def _score_samples(self, X, y):
+        # No subset model saw a new row: only the "left out" half of memorisation exists.
+        perf = self._performances(X, y).mean(axis=0)
         return 1.0 - perf if self.scoring == "accuracy" else perf
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.input_tags.sparse = not self._accepts_raw_X()
-        return tags

@@ -11,8 +11,10 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from .._utils._docstring import inject_docs
+from .._utils._labels import encode_labels
+from .._utils._random import draw_seeds
 from ._base import BaseTrainingScorer
-from ._el2n import label_codes
 
 # kmeans="auto" switches to MiniBatchKMeans above this many rows (per clustering): Lloyd
 # iterations then cost more than the mini-batch updates' small loss of centroid quality.
@@ -27,6 +29,7 @@ def _is_fitted(estimator):
     return True
 
 
+@inject_docs
 class PrototypeScorer(BaseTrainingScorer):
     """Self-supervised prototype score: distance from each row to its nearest k-means centroid.
 
@@ -55,7 +58,7 @@ class PrototypeScorer(BaseTrainingScorer):
     kmeans : {"auto", "full", "minibatch"}, default="auto"
         scikit-learn's ``KMeans`` ("full"), ``MiniBatchKMeans`` ("minibatch") or the
         latter above 10 000 rows per clustering ("auto").
-    random_state : int, RandomState instance or None, default=None
+    %(random_state)s
         Seeds the k-means initialisations.
 
     Attributes
@@ -151,12 +154,11 @@ class PrototypeScorer(BaseTrainingScorer):
         -------
         self : PrototypeScorer
         """
-        self._validate_params()
+        return super().fit(X, y)
+
+    def _fit(self, X, y, sample_weight):
         if self.per_class:
-            X, y = self._validate_Xy(X, y, reset=True)
             check_classification_targets(y)
-        else:
-            X = self._validate_X(X, reset=True)
         rng = check_random_state(self.random_state)
         if self.embedding is None:
             self.embedding_ = None
@@ -171,8 +173,7 @@ class PrototypeScorer(BaseTrainingScorer):
         else:
             groups = [Z]
         self.kmeans_ = [
-            self._make_kmeans(Zc.shape[0], rng.randint(np.iinfo(np.int32).max)).fit(Zc)
-            for Zc in groups
+            self._make_kmeans(Zc.shape[0], draw_seeds(rng, 1)[0]).fit(Zc) for Zc in groups
         ]
         self.cluster_centers_ = np.vstack([km.cluster_centers_ for km in self.kmeans_])
         if self.per_class:
@@ -180,7 +181,6 @@ class PrototypeScorer(BaseTrainingScorer):
                 self.classes_, [len(km.cluster_centers_) for km in self.kmeans_]
             )
         self.scores_ = self._distances(Z, y if self.per_class else None)
-        return self
 
     def _make_kmeans(self, n_rows, seed):
         k = min(self.n_clusters, n_rows)
@@ -198,34 +198,17 @@ class PrototypeScorer(BaseTrainingScorer):
     def _distances(self, Z, y):
         D = euclidean_distances(Z, self.cluster_centers_)
         if y is not None:
-            codes = label_codes(self.classes_, np.asarray(y))
+            codes = encode_labels(self.classes_, y)
             own = self.cluster_classes_[None, :] == self.classes_[codes][:, None]
             D = np.where(own, D, np.inf)
         return D.min(axis=1)
 
-    def score_samples(self, X, y=None):
-        """Distance of each row to its nearest prototype.
+    def _score_samples(self, X, y):
+        # With per_class and a label, each row against its own class's prototypes only.
+        return self._distances(self._embed(X), y if self.per_class else None)
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,), default=None
-            With ``per_class=True``, restricts each row to its own class's prototypes;
-            ignored otherwise. None gives the label-free distance.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        Z = self._embed(X)
-        if y is not None and self.per_class:
-            y = np.asarray(y)
-            if len(y) != Z.shape[0]:
-                raise ValueError(f"X has {Z.shape[0]} rows but y has {len(y)}.")
-            return self._distances(Z, y)
-        return self._distances(Z, None)
+    def _predicted_labels(self, X):
+        return None  # the score is label-free: y=None gives the distance to any prototype
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

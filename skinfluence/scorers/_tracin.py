@@ -7,23 +7,23 @@ import re
 from collections.abc import Mapping
 
 import numpy as np
-from sklearn.utils import _safe_indexing
+from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
+from .._utils._docstring import inject_docs
+from .._utils._optional import import_optional
+from .._utils._progress import progress
 from .._validation import check_chunk_size
 from ..models import adapter_for
-from ..models._torch import import_torch
-from ._base import BaseTrainingScorer, fit_clone, validated_sample_weight
-from ._influence import _chunks
+from ._base import BaseInfluenceScorer, fit_clone
 
 
 def _natural_key(path):
     return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", str(path))]
 
 
-class TracInScorer(BaseTrainingScorer):
+@inject_docs
+class TracInScorer(BaseInfluenceScorer):
     """TracIn: how much each training row lowered the loss of a test row along training.
 
     ``influence(X_test, y_test)[t, i] = w_i Σ_c η_c ∇ℓ(z_t; θ_c) · ∇ℓ(z_i; θ_c)`` over
@@ -36,9 +36,8 @@ class TracInScorer(BaseTrainingScorer):
 
     Parameters
     ----------
-    estimator : estimator object
-        A model with a gradient adapter (linear models, skorch nets, ``TorchModule``);
-        ``fit`` fits a clone (wrap a trained model in ``FrozenEstimator`` to use it as is).
+    %(estimator_fitted)s
+        A model with a gradient adapter (linear models, skorch nets, ``TorchModule``).
     checkpoints : str, list or None, default=None
         None: the fitted model only. A list whose items are state-dict files written by
         ``torch.save`` (e.g. skorch's ``Checkpoint(f_params="params_{last_epoch[epoch]}.pt")``),
@@ -47,10 +46,10 @@ class TracInScorer(BaseTrainingScorer):
         own checkpoints works inside cross-validation), in natural order.
     learning_rates : float or array-like of shape (n_checkpoints,), default=None
         η_c of each checkpoint; None: 1 for each (rankings are unchanged for a constant rate).
-    chunk_size : int, default=None
+    %(chunk_size)s
         Rows whose gradients are formed at once (default 4096).
-    verbose : int, default=0
-        Show a progress bar over checkpoints when > 0.
+    %(verbose)s
+        The loop is over checkpoints.
 
     Attributes
     ----------
@@ -97,7 +96,7 @@ class TracInScorer(BaseTrainingScorer):
     score_name = "tracin_self_influence"
 
     _parameter_constraints = {  # noqa: RUF012
-        "estimator": [object],
+        **BaseInfluenceScorer._parameter_constraints,
         "checkpoints": [list, str, None],
         "learning_rates": ["array-like", Interval(numbers.Real, 0, None, closed="neither"), None],
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -113,23 +112,7 @@ class TracInScorer(BaseTrainingScorer):
         self.chunk_size = chunk_size
         self.verbose = verbose
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model, read the checkpoints and compute ``scores_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-            Passed to the model's ``fit``; weights ``w_i`` of the influence.
-
-        Returns
-        -------
-        self : TracInScorer
-        """
-        self._validate_params()
-        X, y = self._validate_Xy(X, y, reset=True)
-        sample_weight = validated_sample_weight(sample_weight, len(y))
+    def _fit(self, X, y, sample_weight):
         self.estimator_ = fit_clone(self.estimator, X, y, sample_weight)
         base = adapter_for(self.estimator_)
         self.adapters_ = self._checkpoint_adapters(base)
@@ -137,7 +120,6 @@ class TracInScorer(BaseTrainingScorer):
         self.train_X_, self.train_y_ = X, y
         self.train_weights_ = base.row_weights(y, sample_weight)
         self.scores_ = self.train_weights_ * self._self_influence(X, y)
-        return self
 
     def _checkpoint_adapters(self, base):
         items = self.checkpoints
@@ -153,7 +135,9 @@ class TracInScorer(BaseTrainingScorer):
         adapters = []
         for item in items:
             if isinstance(item, (str, os.PathLike)):
-                torch = import_torch()
+                torch = import_optional(
+                    "torch", extra="torch", caller="TracInScorer(checkpoints=files)"
+                )
                 item = torch.load(item, map_location="cpu", weights_only=True)
             if isinstance(item, Mapping):
                 if not hasattr(base, "at_state_dict"):
@@ -188,70 +172,33 @@ class TracInScorer(BaseTrainingScorer):
         n = len(y)
         out = np.zeros(n)
         for rate, adapter in self._progress():
-            for rows in _chunks(n, self._chunk):
+            for rows in gen_batches(n, self._chunk):
                 G = adapter.gradients(_safe_indexing(X, rows), y[rows])
                 out[rows] += rate * G.row_norms(self._chunk) ** 2
         return out
 
-    def score_samples(self, X, y=None):
-        """TracIn self-influence of labelled rows (``y=None``: the model's predictions).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X, y = self._validate_Xy(X, y, reset=False, predict_missing=True)
+    def _score_samples(self, X, y):
         return self.adapters_[0].row_weights(y) * self._self_influence(X, y)
 
-    def influence(self, X_test, y_test, *, aggregate=None):
-        """TracIn influence of every training row on each test row.
-
-        Parameters
-        ----------
-        X_test : array-like of shape (n_test, n_features)
-        y_test : array-like of shape (n_test,)
-        aggregate : {None, "sum", "mean"}, default=None
-            "sum"/"mean": influence on the total / mean test loss, shape (n_train,).
-
-        Returns
-        -------
-        influence : ndarray of shape (n_test, n_train) or (n_train,)
-            Positive = the training row helped the test row.
-        """
-        check_is_fitted(self)
-        if aggregate not in (None, "sum", "mean"):
-            raise ValueError(f"aggregate must be None, 'sum' or 'mean'; got {aggregate!r}.")
-        X_test, y_test = self._validate_Xy(X_test, y_test, reset=False)
+    def _influence(self, X_test, y_test):
         m, n = len(y_test), len(self.train_y_)
         out = np.zeros((m, n))
         for rate, adapter in self._progress():
-            for t_rows in _chunks(m, self._chunk):
+            for t_rows in gen_batches(m, self._chunk):
                 T = adapter.gradients(_safe_indexing(X_test, t_rows), y_test[t_rows])
                 T = T.dense_rows(slice(None)).T  # (p, m_chunk)
-                for rows in _chunks(n, self._chunk):
+                for rows in gen_batches(n, self._chunk):
                     G = adapter.gradients(_safe_indexing(self.train_X_, rows), self.train_y_[rows])
                     out[t_rows, rows] += rate * G.matmul(T).T
         out *= self.train_weights_[None, :]
-        if aggregate == "sum":
-            return out.sum(axis=0)
-        if aggregate == "mean":
-            return out.mean(axis=0)
         return out
 
     def _progress(self):
         pairs = zip(self.learning_rates_, self.adapters_, strict=True)
-        if not self.verbose:
-            return pairs
-        return tqdm(pairs, total=len(self.adapters_), desc="TracInScorer", unit="checkpoint")
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.input_tags.sparse = not self._accepts_raw_X()
-        return tags
+        return progress(
+            pairs,
+            verbose=self.verbose,
+            total=len(self.adapters_),
+            desc=type(self).__name__,
+            unit="checkpoint",
+        )

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.utils.validation import validate_data
 
 from ._base import BaseTrainingScorer
-from ._el2n import label_codes
+from .._utils._labels import encode_labels as label_codes
 
 
 def _import_torch():
@@ -303,7 +303,8 @@ class TurnOverDropoutScorer(BaseTrainingScorer):
         scores : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X, y = self._validate_Xy(X, y, reset=False, predict_missing=True)
+        X = self._validate_X(X, reset=False)
+        y = self.predicted_labels(X) if y is None else np.asarray(y)
         proba = self.estimator_.predict_proba(np.asarray(X, dtype=np.float32)).astype(np.float64)
         rows = np.arange(len(y))
         return -np.log(np.clip(proba[rows, self._codes(y)], 1e-15, 1.0))

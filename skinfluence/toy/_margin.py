@@ -4,9 +4,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods
-from sklearn.utils.validation import check_is_fitted
 
-from ..scorers._base import BaseTrainingScorer, fit_clone, validated_sample_weight
+from ..scorers._base import BaseTrainingScorer, fit_clone
 
 
 def _is_estimator(probe):
@@ -94,9 +93,10 @@ class MarginScorer(BaseTrainingScorer):
         -------
         self : MarginScorer
         """
-        self._validate_params()
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    def _fit(self, X, y, sample_weight):
         if self.probe is not None and not _is_estimator(self.probe):
-            X = self._validate_X(X, reset=True)
             w = np.asarray(self.probe, dtype=np.float64)
             if w.shape != (X.shape[1],) or not np.all(np.isfinite(w)) or not np.any(w):
                 raise ValueError(
@@ -106,8 +106,6 @@ class MarginScorer(BaseTrainingScorer):
                 )
             b = np.zeros(1)
         else:
-            X, y = self._validate_Xy(X, y, reset=True)
-            sample_weight = validated_sample_weight(sample_weight, len(y))
             probe = LogisticRegression() if self.probe is None else self.probe
             self.estimator_ = fit_clone(probe, X, y, sample_weight)
             coef = getattr(self.estimator_, "coef_", None)
@@ -127,7 +125,6 @@ class MarginScorer(BaseTrainingScorer):
                 "margin) is undefined; use a probe that separates the classes."
             )
         self.scores_ = self._negative_margin(X)
-        return self
 
     def _negative_margin(self, X):
         eta = np.asarray(X @ self.coef_.T) + self.intercept_  # (n, K)
@@ -144,20 +141,11 @@ class MarginScorer(BaseTrainingScorer):
         dist[np.arange(len(top)), top] = np.inf
         return -np.min(dist, axis=1)
 
-    def score_samples(self, X, y=None):
-        """``−|distance to the probe's boundary|`` of each row (y is ignored).
+    def _score_samples(self, X, y):
+        return self._negative_margin(X)  # label-free: y is ignored
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        return self._negative_margin(self._validate_X(X, reset=False))
+    def _predicted_labels(self, X):
+        return None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
