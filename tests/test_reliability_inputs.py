@@ -472,7 +472,7 @@ def test_influence_call_time_arguments(data):
         est.influence(X_test, y_test, out=np.empty((len(y_test), len(y) + 1)))
     with pytest.raises(ValueError, match="k must"):
         est.explain(X_test, y_test, k=0)
-    with pytest.raises(ValueError, match="labels the model was not fitted on"):
+    with pytest.raises(ValueError, match="labels not seen in fit"):
         est.influence(X_test, np.full(len(y_test), 7))
     with pytest.raises(ValueError, match=r"inconsistent numbers of samples|rows"):
         est.influence(X_test, y_test[:-1])

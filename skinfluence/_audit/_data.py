@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.multiclass import type_of_target
 
+from .._utils._optional import import_optional
 from ._errors import AuditDataError, AuditDependencyError
 
 # An object column whose values parse as numbers this often is a numeric column with junk.
@@ -64,13 +65,9 @@ def load_default(random_state=0):
 
 
 def _import_pandas():
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pragma: no cover - pandas is in the test extra
-        raise AuditDependencyError(
-            "reading a CSV file needs pandas: pip install pandas (or skinfluence[all])"
-        ) from exc
-    return pd
+    return import_optional(
+        "pandas", extra="all", caller="reading a CSV file", error=AuditDependencyError
+    )
 
 
 def _read_csv(path):

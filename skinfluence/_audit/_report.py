@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._utils._optional import import_optional
 from ._errors import AuditDependencyError, AuditUsageError
 from ._output import _fmt, ranking_columns, ranking_rows
 
@@ -14,16 +15,11 @@ REPORT_TOP = 25
 
 
 def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise AuditDependencyError(
-            "--report needs matplotlib: pip install skinfluence[plot] (or matplotlib)"
-        ) from exc
-    return plt
+    matplotlib = import_optional(
+        "matplotlib", extra="plot", caller="--report", error=AuditDependencyError
+    )
+    matplotlib.use("Agg")
+    return import_optional("matplotlib.pyplot", extra="plot", caller="--report")
 
 
 def _score_histogram(result, ax):

@@ -22,6 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
+from .._utils._labels import encode_labels, label_log_loss
 from ..scorers import per_sample_loss
 
 MODELS = ("logistic", "hgb", "mlp")
@@ -178,8 +179,7 @@ def _loss(ctx):
 
 def _label_loss(proba, y):
     """Log-loss of each row's given label under class probabilities (columns = sorted classes)."""
-    codes = np.searchsorted(np.unique(y), y)
-    return -np.log(np.clip(proba[np.arange(len(y)), codes], 1e-15, 1.0))
+    return label_log_loss(proba, encode_labels(np.unique(y), y))
 
 
 def _out_of_fold(ctx):

@@ -3,8 +3,10 @@
 import importlib
 
 
-def import_optional(module, *, extra, caller):
+def import_optional(module, *, extra, caller, error=ImportError):
     """Import ``module`` or raise an ImportError that names ``caller`` and the extra to install.
+
+    ``error`` is the exception class raised (an ImportError subclass, e.g. the audit's).
 
     Examples
     --------
@@ -14,6 +16,6 @@ def import_optional(module, *, extra, caller):
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ImportError(
+        raise error(
             f"{caller} needs {module.split('.')[0]}: pip install 'skinfluence[{extra}]'"
         ) from exc

@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.utils import Bunch, check_random_state
 
+from .._utils._labels import encode_labels
+
 
 def flip_labels(y, noise_rate=0.1, *, random_state=None):
     """Flip the labels of a random ``noise_rate`` fraction of rows to another class.
@@ -45,7 +47,7 @@ def flip_labels(y, noise_rate=0.1, *, random_state=None):
     n_flip = round(noise_rate * len(y))
     rows = rng.choice(len(y), size=n_flip, replace=False)
     y_noisy = y.copy()
-    codes = np.searchsorted(classes, y[rows])
+    codes = encode_labels(classes, y[rows])
     shift = rng.randint(1, len(classes), size=n_flip)  # never 0: always another class
     y_noisy[rows] = classes[(codes + shift) % len(classes)]
     is_flipped = np.zeros(len(y), dtype=bool)

@@ -20,6 +20,7 @@ from scipy.special import expit, log_expit, logsumexp, softmax
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils._labels import encode_labels
 from ..exceptions import IllConditionedHessianWarning
 from ._base import GradientMatrix, ModelAdapter
 
@@ -328,15 +329,7 @@ class LogisticRegressionAdapter(LinearModelAdapter):
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D class labels; got shape {y.shape}.")
-        idx = np.searchsorted(self.classes_, y)
-        idx = np.clip(idx, 0, len(self.classes_) - 1)
-        unknown = self.classes_[idx] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"y contains labels the model was not fitted on: {np.unique(y[unknown])[:5]}; "
-                f"known classes are {self.classes_.tolist()}."
-            )
-        return idx
+        return encode_labels(self.classes_, y)
 
     def row_weights(self, y, sample_weight=None):
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float).copy()

@@ -4,16 +4,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve
 from sklearn.utils.validation import check_is_fitted
 
-
-def check_matplotlib(caller):
-    """Import matplotlib.pyplot, or raise an ImportError that names the extra to install."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(
-            f"{caller} needs matplotlib: pip install skinfluence[plot] (or matplotlib)."
-        ) from exc
-    return plt
+from .._utils._optional import import_optional
 
 
 class DetectionCurveDisplay:
@@ -152,7 +143,9 @@ class DetectionCurveDisplay:
         -------
         self : DetectionCurveDisplay
         """
-        plt = check_matplotlib("DetectionCurveDisplay.plot")
+        plt = import_optional(
+            "matplotlib.pyplot", extra="plot", caller="DetectionCurveDisplay.plot"
+        )
         if ax is None:
             _, ax = plt.subplots()
         name = self.name if name is None else name

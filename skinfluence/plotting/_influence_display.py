@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
-from ._detection_curve import check_matplotlib
+from .._utils._optional import import_optional
 
 
 def _row(X, i):
@@ -217,7 +217,7 @@ class InfluenceDisplay:
         -------
         self : InfluenceDisplay
         """
-        plt = check_matplotlib("InfluenceDisplay.plot")
+        plt = import_optional("matplotlib.pyplot", extra="plot", caller="InfluenceDisplay.plot")
         if ax is None:
             if self.image_shape is not None:
                 size = (1.6 * (1 + len(self.y_rows)), 2.6)

@@ -3,12 +3,13 @@
 import numbers
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.utils import _safe_indexing
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_random_state
 
+from .._utils._optional import import_optional
 from ..selection._pruning import KEEP_OPTIONS, n_rows_to_keep, select_rows
 
 DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -177,7 +178,7 @@ class PruningCurveDisplay:
         -------
         display : PruningCurveDisplay
         """
-        plt = _import_pyplot()
+        plt = import_optional("matplotlib.pyplot", extra="plot", caller="PruningCurveDisplay.plot")
         if ax is None:
             _, ax = plt.subplots()
         name = self.name if name is None else name
@@ -302,13 +303,3 @@ class PruningCurveDisplay:
             name=type(selector.scorer).__name__ if name is None else name,
             ax=ax,
         )
-
-
-def _import_pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - exercised only without matplotlib
-        raise ImportError(
-            "PruningCurveDisplay needs matplotlib: pip install skinfluence[plot]"
-        ) from exc
-    return plt

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._utils._docstring import inject_docs
+from .._utils._labels import encode_labels
 from .._utils._parallel import n_parallel_batches
 from .._utils._progress import progress
 from .._utils._random import draw_seeds, set_random_states
@@ -290,7 +291,7 @@ class MemorizationScorer(BaseInfluenceScorer):
                 f"(n_estimators={self.n_estimators}, subsample={self.subsample}): their "
                 "memorisation and influence are undefined (NaN). Increase n_estimators.",
                 ApproximationWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
 
     def influence(self, X_test, y_test, *, aggregate=None, return_std=False):
@@ -331,6 +332,8 @@ class MemorizationScorer(BaseInfluenceScorer):
 
     def _performances(self, X, y):
         """(K, m) scores of every subset model on the rows."""
+        if self.classes_ is not None:
+            encode_labels(self.classes_, y)  # a label no model saw: an error, not a miss
         return np.stack(
             [_performance(m, X, y, self.classes_, self.scoring) for m in self.estimators_]
         )

@@ -9,8 +9,8 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.utils.validation import validate_data
 
-from ._base import BaseTrainingScorer
 from .._utils._labels import encode_labels as label_codes
+from ._base import BaseTrainingScorer
 
 
 def _import_torch():

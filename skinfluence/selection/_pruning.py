@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, St
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
 from ._auto_rule import choose_keep
@@ -235,6 +236,7 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
         self.class_balance = class_balance
         self.random_state = random_state
 
+    @_fit_context(prefer_skip_nested_validation=False)  # scorer and estimator validate their own
     def fit(self, X, y, **fit_params):
         """Score the rows, keep ``fraction`` of them and fit the model on those.
 
@@ -263,6 +265,7 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
         return self
 
     @available_if(lambda self: self.estimator is None)
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit_resample(self, X, y):
         """Score the rows and return the kept ones (imbalanced-learn's sampler API).
 
@@ -279,7 +282,6 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
         return self._select(X, y)
 
     def _select(self, X, y):
-        self._validate_params()
         X_in, y_in = X, y
         X, y = validate_data(
             self,

@@ -3,8 +3,8 @@
 import numbers
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
+from sklearn.utils.parallel import Parallel, delayed
 
 from ..selection._pruning import select_rows
 from ._data import make_probe, make_teacher_student

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
+from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
 from .._validation import check_sample_weight_nonneg
@@ -139,6 +140,7 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the student.
 
@@ -155,7 +157,6 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
         -------
         self : PerceptronStudent
         """
-        self._validate_params()
         X, y = validate_data(self, X, y, dtype=np.float64, reset=True)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
@@ -191,7 +192,7 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
                         "so no max-margin perceptron exists; fitted a soft-margin SVM with "
                         "C=1 instead. Pass C explicitly to choose the soft margin.",
                         NotSeparableWarning,
-                        stacklevel=2,
+                        stacklevel=3,
                     )
             if w is None:
                 self.C_ = 1.0 if self.C is None else float(self.C)

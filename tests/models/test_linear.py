@@ -176,7 +176,7 @@ def test_unsupported_and_unfitted_estimators():
 def test_unknown_labels_and_wrong_feature_count(breast_cancer):
     X, y = breast_cancer
     adapter = adapter_for(LogisticRegression().fit(X, y))
-    with pytest.raises(ValueError, match="not fitted on"):
+    with pytest.raises(ValueError, match="not seen in fit"):
         adapter.loss(X[:2], np.array([0, 5]))
     with pytest.raises(ValueError, match="features"):
         adapter.loss(X[:2, :5], y[:2])
