@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from ..scorers import per_sample_loss
+from ._errors import AuditDependencyError
 
 MODELS = ("logistic", "hgb", "mlp")
 # Trees of the forests (the out-of-bag forest and the memorisation forest): each leaves out
@@ -33,6 +34,18 @@ FOREST_TREES = 300
 MEMORIZATION_TREES = FOREST_TREES
 
 
+def import_mlp():
+    """:mod:`skinfluence.torch._mlp` (imports torch and skorch, the "torch" extra), or the
+    audit's dependency error naming the extra."""
+    try:
+        from ..torch import _mlp
+    except ImportError as exc:
+        raise AuditDependencyError(
+            "--model mlp needs torch and skorch: pip install skinfluence[torch]"
+        ) from exc
+    return _mlp
+
+
 def make_model(name, random_state=0):
     """The audit's model on numeric features (the feature map has already run)."""
     if name == "logistic":
@@ -40,9 +53,7 @@ def make_model(name, random_state=0):
     if name == "hgb":
         return HistGradientBoostingClassifier(random_state=random_state)
     if name == "mlp":
-        from ._mlp import make_mlp  # imports torch and skorch (the "torch" extra)
-
-        return make_mlp(random_state)
+        return import_mlp().make_mlp(random_state)
     raise ValueError(f"model must be one of {MODELS}; got {name!r}.")
 
 
@@ -73,9 +84,7 @@ class AuditContext:
         """
         fitted = self.fitted_model
         if self.model_name == "mlp":
-            from ._mlp import last_layer
-
-            return last_layer(fitted)
+            return import_mlp().last_layer(fitted)
         return FrozenEstimator(fitted)
 
     @property

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from .._validation import check_chunk_size
 from ..models import adapter_for
-from ..models._torch import import_torch
+from ..torch._imports import import_torch
 from ._base import BaseTrainingScorer, fit_clone, validated_sample_weight
 from ._influence import _chunks
 
