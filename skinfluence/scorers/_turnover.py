@@ -308,8 +308,8 @@ class TurnOverDropoutScorer(BaseTrainingScorer):
     def predicted_labels(self, X):
         """The full network's predicted labels (no mask: every sub-network together)."""
         check_is_fitted(self)
-        X = np.asarray(self._validate_X(X, reset=False), dtype=np.float32)
-        return self.classes_[np.argmax(self.estimator_.predict_proba(X), axis=1)]
+        proba = self._full_network_proba(self._validate_X(X, reset=False))
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def score_samples(self, X, y=None):
         """Loss of the full network on labelled rows (higher = harder).
@@ -328,10 +328,21 @@ class TurnOverDropoutScorer(BaseTrainingScorer):
         scores : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X, y = self._validate_Xy(X, y, reset=False, predict_missing=True)
-        proba = self.estimator_.predict_proba(np.asarray(X, dtype=np.float32)).astype(np.float64)
-        rows = np.arange(len(y))
-        return -np.log(np.clip(proba[rows, self._codes(y)], 1e-15, 1.0))
+        if y is None:  # X validated once (predicted_labels would validate it again)
+            X = self._validate_X(X, reset=False)
+            proba = self._full_network_proba(X)
+            codes = np.argmax(proba, axis=1)
+        else:
+            X, y = self._validate_Xy(X, y, reset=False)
+            proba = self._full_network_proba(X)
+            codes = self._codes(y)
+        rows = np.arange(len(codes))
+        return -np.log(np.clip(proba[rows, codes], 1e-15, 1.0))
+
+    def _full_network_proba(self, X):
+        """Class probabilities of the full network (no mask) on validated rows."""
+        X32 = np.asarray(X, dtype=np.float32)
+        return self.estimator_.predict_proba(X32).astype(np.float64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -315,3 +315,20 @@ def test_import_skinfluence_does_not_import_torch():
         "import sys, skinfluence; assert 'torch' not in sys.modules and 'skorch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_label_free_scores_of_a_dataframe_validate_it_once(iris):
+    """``score_samples(X)`` without labels validated X twice and warned that it had lost the
+    feature names it was fitted with."""
+    import warnings
+
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    net = NeuralNetClassifier(MLP, criterion=nn.CrossEntropyLoss, max_epochs=2, verbose=0)
+    scorer = TurnOverDropoutScorer(net, random_state=0).fit(df, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unlabelled = scorer.score_samples(df.iloc[:10])
+    labels = scorer.predicted_labels(df.iloc[:10])
+    np.testing.assert_allclose(unlabelled, scorer.score_samples(df.iloc[:10], labels))
