@@ -72,7 +72,7 @@ class TurnOverDropoutScorer(BaseTrainingScorer):
     :meth:`InfluenceScorer.influence`. ``scores_`` is each row's self-influence: large for
     mislabelled and atypical rows.
 
-    Read more in the :ref:`User Guide <user_guide>`.
+    Read more in the :ref:`User Guide <turnover_dropout>`.
 
     Parameters
     ----------
@@ -118,8 +118,8 @@ class TurnOverDropoutScorer(BaseTrainingScorer):
 
     Each entry compares two different half-networks, so it also carries how much better
     one happens to be than its complement, the same for every test row: summed over a
-    validation set (``aggregate="sum"``) this term can swamp one row's effect (see the
-    data-cleansing benchmark in the User Guide).
+    validation set (``aggregate="sum"``) this term can swamp one row's effect (measured in
+    the :ref:`User Guide <turnover_dropout>`).
 
     How the net is trained: the clone's ``module`` becomes a factory that builds the net's
     own module from its ``module__`` parameters, as skorch does, and wraps it in
@@ -146,6 +146,7 @@ class TurnOverDropoutScorer(BaseTrainingScorer):
     >>> from skorch import NeuralNetClassifier
     >>> from torch import nn
     >>> from skinfluence import TurnOverDropoutScorer
+    >>> X, y = load_iris(return_X_y=True)
     >>> class MLP(nn.Module):
     ...     def __init__(self, hidden=16):
     ...         super().__init__()
