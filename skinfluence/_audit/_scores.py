@@ -8,6 +8,7 @@ make the combined ranking robust when the chosen model cannot fit the data. New 
 plug in by adding one entry.
 """
 
+import importlib
 import inspect
 import warnings
 from dataclasses import dataclass, field
@@ -37,13 +38,12 @@ MEMORIZATION_TREES = FOREST_TREES
 def import_mlp():
     """:mod:`skinfluence.torch._mlp` (imports torch and skorch, the "torch" extra), or the
     audit's dependency error naming the extra."""
-    try:
-        from ..torch import _mlp
+    try:  # through sys.modules, not the package's attribute (tests remove the module)
+        return importlib.import_module("..torch._mlp", __package__)
     except ImportError as exc:
         raise AuditDependencyError(
             "--model mlp needs torch and skorch: pip install skinfluence[torch]"
         ) from exc
-    return _mlp
 
 
 def make_model(name, random_state=0):

@@ -26,7 +26,7 @@ def _import_torch():
 
 
 def _check_net(estimator, torch, skorch):
-    """Refuse what is not an unfitted-able skorch classifier, saying what to pass."""
+    """Refuse what is not a skorch classifier the scorer can train, saying what to pass."""
     example = (
         "e.g. TurnOverDropoutScorer(NeuralNetClassifier(MyModule, module__hidden=64, "
         "max_epochs=20, lr=1e-2, criterion=nn.CrossEntropyLoss))"
