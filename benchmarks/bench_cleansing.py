@@ -14,7 +14,6 @@ InfluenceScorer's on the last layer of an ordinarily trained MLP.
 """
 
 import argparse
-import functools
 import sys
 import time
 import warnings
@@ -50,6 +49,24 @@ def plain_mlp(seed, epochs):
     )
 
 
+def turnover_net(epochs):
+    """The net TurnOverDropoutScorer trains: the plain MLP's settings, sized through skorch's
+    ``module__`` parameters (the scorer wraps the module and seeds torch itself)."""
+    return NeuralNetClassifier(
+        dropout_mlp,
+        module__n_features=64,
+        module__n_classes=10,
+        module__hidden=HIDDEN,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=epochs,
+        batch_size=64,
+        iterator_train__shuffle=True,
+        verbose=0,
+    )
+
+
 def retrained_accuracy(X, y, keep, X_test, y_test, seed, epochs):
     net = plain_mlp(seed, epochs).fit(X[keep].astype(np.float32), y[keep].astype(np.int64))
     return float(np.mean(net.predict(X_test.astype(np.float32)) == y_test)), net
@@ -80,9 +97,7 @@ def one_seed(seed, noise, epochs, fractions):
     if noise:
         y_train, flipped = flip_labels(y_train, noise, random_state=seed)
     start = time.perf_counter()
-    tod = TurnOverDropoutScorer(
-        functools.partial(dropout_mlp, hidden=HIDDEN), max_epochs=epochs, random_state=seed
-    ).fit(X_train, y_train)
+    tod = TurnOverDropoutScorer(turnover_net(epochs), random_state=seed).fit(X_train, y_train)
     on_val = tod.influence(X_val, y_val, aggregate="sum")
     t_tod = time.perf_counter() - start
     rng = np.random.RandomState(1000 + seed)

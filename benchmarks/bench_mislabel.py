@@ -222,7 +222,7 @@ def main(argv=None):
     results = {}
     torch_threads = contextlib.nullcontext
     if "mlp" in models:
-        from skinfluence._audit._mlp import torch_threads
+        from skinfluence.torch._mlp import torch_threads
     # One thread, native pools and torch's: comparable timings on a shared machine.
     with threadpool_limits(1), torch_threads(1):
         for name in names:

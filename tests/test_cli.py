@@ -314,7 +314,7 @@ def test_mlp_without_torch_says_what_to_install(monkeypatch, capsys):
     from skinfluence._audit import EXIT_DEPENDENCY
 
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
-    monkeypatch.delitem(sys.modules, "skinfluence._audit._mlp", raising=False)
+    monkeypatch.delitem(sys.modules, "skinfluence.torch._mlp", raising=False)
     assert main(["audit", "--model", "mlp"]) == EXIT_DEPENDENCY
     err = capsys.readouterr().err.strip()
     assert err == (

@@ -4,8 +4,6 @@ Each module that adds a public estimator appends an instance to ESTIMATORS, and,
 cannot hold by design, the reason to EXPECTED_FAILURES.
 """
 
-import functools
-
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -41,20 +39,10 @@ ESTIMATORS = [
 ]
 
 
-class _TinyDropoutMLP(functools.partial):
-    """``dropout_mlp(hidden=(8,))`` with a repr free of memory addresses: test ids must be
-    identical in every pytest-xdist worker."""
-
-    def __repr__(self):
-        return "dropout_mlp(hidden=(8,))"
-
-
 try:  # torch is an optional extra
-    from skinfluence.torch import dropout_mlp
+    from tests._skorch_nets import data_sized_dropout_net
 
-    ESTIMATORS.append(
-        TurnOverDropoutScorer(_TinyDropoutMLP(dropout_mlp, hidden=(8,)), max_epochs=2)
-    )
+    ESTIMATORS.append(TurnOverDropoutScorer(data_sized_dropout_net(max_epochs=2)))
 except ImportError:
     pass
 

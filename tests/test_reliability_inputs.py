@@ -44,7 +44,7 @@ _SETTINGS = {
     "EL2NScorer": lambda: {"n_repeats": 2},
     "GraNdScorer": lambda: {"n_repeats": 2},
     "PrototypeScorer": lambda: {"n_clusters": 2},
-    "TurnOverDropoutScorer": lambda: {"max_epochs": 3},
+    "TurnOverDropoutScorer": lambda: {"estimator": _dropout_net()},
     # With an estimator: the meta-estimator (fit, predict, score); without, a sampler.
     "PruningSelector": lambda: {"estimator": _model()},
 }
@@ -61,20 +61,17 @@ def _model():
     return LogisticRegression(solver="newton-cholesky", tol=1e-10)
 
 
-def torch_module(n_features, n_classes):
-    """A small torch net, built lazily (a module-level function pickles by reference)."""
-    from torch import nn
+def _dropout_net():
+    """A small skorch dropout MLP sized from the data it is fitted on (imports torch)."""
+    from tests._skorch_nets import data_sized_dropout_net
 
-    return nn.Sequential(
-        nn.Linear(n_features, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, n_classes)
-    )
+    return data_sized_dropout_net(module__hidden=16, max_epochs=3)
 
 
 # How to fill required constructor arguments, by name.
 _REQUIRED_ARGUMENTS = {
     "estimator": _model,
     "scorer": lambda: skinfluence.InfluenceScorer(_model()),
-    "module": lambda: torch_module,
 }
 
 

@@ -14,7 +14,7 @@ from ._combine import combine, family_fit, family_weights
 from ._data import load_csv, load_default, make_feature_map
 from ._errors import AuditUsageError
 from ._output import print_cleansing, print_detection, print_top, write_ranking
-from ._scores import SCORES, AuditContext, make_model, resolve_scores
+from ._scores import SCORES, AuditContext, import_mlp, make_model, resolve_scores
 
 
 def _split_validation(data, fraction, random_state):
@@ -100,9 +100,7 @@ def _torch_threads(model, threads):
     if model != "mlp":
         yield
         return
-    from ._mlp import torch_threads  # AuditDependencyError without the torch extra
-
-    with torch_threads(threads):
+    with import_mlp().torch_threads(threads):  # AuditDependencyError without the torch extra
         yield
 
 

@@ -8,6 +8,7 @@ make the combined ranking robust when the chosen model cannot fit the data. New 
 plug in by adding one entry.
 """
 
+import importlib
 import inspect
 import warnings
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from .._utils._labels import encode_labels, label_log_loss
 from ..scorers import per_sample_loss
+from ._errors import AuditDependencyError
 
 MODELS = ("logistic", "hgb", "mlp")
 # Trees of the forests (the out-of-bag forest and the memorisation forest): each leaves out
@@ -34,6 +36,17 @@ FOREST_TREES = 300
 MEMORIZATION_TREES = FOREST_TREES
 
 
+def import_mlp():
+    """:mod:`skinfluence.torch._mlp` (imports torch and skorch, the "torch" extra), or the
+    audit's dependency error naming the extra."""
+    try:  # through sys.modules, not the package's attribute (tests remove the module)
+        return importlib.import_module("..torch._mlp", __package__)
+    except ImportError as exc:
+        raise AuditDependencyError(
+            "--model mlp needs torch and skorch: pip install skinfluence[torch]"
+        ) from exc
+
+
 def make_model(name, random_state=0):
     """The audit's model on numeric features (the feature map has already run)."""
     if name == "logistic":
@@ -41,9 +54,7 @@ def make_model(name, random_state=0):
     if name == "hgb":
         return HistGradientBoostingClassifier(random_state=random_state)
     if name == "mlp":
-        from ._mlp import make_mlp  # imports torch and skorch (the "torch" extra)
-
-        return make_mlp(random_state)
+        return import_mlp().make_mlp(random_state)
     raise ValueError(f"model must be one of {MODELS}; got {name!r}.")
 
 
@@ -74,9 +85,7 @@ class AuditContext:
         """
         fitted = self.fitted_model
         if self.model_name == "mlp":
-            from ._mlp import last_layer
-
-            return last_layer(fitted)
+            return import_mlp().last_layer(fitted)
         return FrozenEstimator(fitted)
 
     @property

@@ -17,5 +17,5 @@ def import_optional(module, *, extra, caller, error=ImportError):
         return importlib.import_module(module)
     except ImportError as exc:
         raise error(
-            f"{caller} needs {module.split('.')[0]}: pip install 'skinfluence[{extra}]'"
+            f"{caller} needs {module.split('.')[0]}: pip install skinfluence[{extra}]"
         ) from exc

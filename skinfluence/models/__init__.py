@@ -1,5 +1,7 @@
 """Model adapters: what every scorer needs from a fitted model, per model family."""
 
+from ..torch._adapter import TorchAdapter, torch_adapter  # imports no torch until used
+from ..torch._wrappers import ParameterSubset, TorchModule
 from ._base import GradientMatrix, ModelAdapter
 from ._linear import (
     LinearGradientMatrix,
@@ -9,7 +11,6 @@ from ._linear import (
 )
 from ._pipeline import PipelineAdapter
 from ._registry import SUPPORTED_FAMILIES, adapter_for, register_adapter, register_lazy_family
-from ._torch import ParameterSubset, TorchAdapter, TorchModule, torch_adapter
 
 # Registered by class path: nothing imports torch or skorch until an adapter is built. Eager
 # rather than through ``register_lazy_family("skorch.", ...)`` so that users' own subclasses of
@@ -18,8 +19,8 @@ for _path in (
     "skorch.classifier.NeuralNetClassifier",
     "skorch.classifier.NeuralNetBinaryClassifier",
     "skorch.regressor.NeuralNetRegressor",
-    "skinfluence.models._torch_wrappers.TorchModule",
-    "skinfluence.models._torch_wrappers.ParameterSubset",
+    "skinfluence.torch._wrappers.TorchModule",
+    "skinfluence.torch._wrappers.ParameterSubset",
 ):
     register_adapter(_path, torch_adapter)
 

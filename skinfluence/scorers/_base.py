@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
-from .._utils._estimators import final_step, is_frozen, is_skorch_net
+from .._utils._estimators import final_estimator, is_frozen, is_skorch_net
 from .._validation import check_sample_weight_nonneg, check_target
 
 
@@ -327,7 +327,7 @@ def sample_weight_param(estimator, sample_weight):
 def _check_fit_takes_sample_weight(estimator):
     if not is_skorch_net(estimator):
         return
-    net = final_step(estimator)
+    net = final_estimator(estimator)
     if "sample_weight" not in inspect.signature(type(net).fit).parameters:
         raise ValueError(
             f"sample_weight was passed, but {type(net).__name__}.fit cannot weight its loss "

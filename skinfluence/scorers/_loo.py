@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._utils._docstring import inject_docs
-from .._utils._estimators import final_step
+from .._utils._estimators import final_estimator
 from .._utils._parallel import n_parallel_batches
 from .._utils._progress import progress_bar
 from .._validation import n_jobs_constraint
@@ -27,7 +27,7 @@ _QUASI_NEWTON = ("lbfgs", "newton-cg", "sag", "saga")
 def _tightened(estimator, tol):
     """A clone-able copy of ``estimator`` with a tight tolerance, where it has one."""
     est = copy.deepcopy(estimator)
-    step = final_step(est)
+    step = final_estimator(est)
     params = step.get_params(deep=False)
     if tol is not None and "tol" in params and params["tol"] is not None:
         step.set_params(tol=tol)
@@ -69,7 +69,7 @@ def _refit_without(base, X, y, sample_weight, rows, warm_start):
         keep = np.delete(np.arange(n), i)
         model = copy.deepcopy(base)
         if warm_start:
-            final_step(model).set_params(warm_start=True)
+            final_estimator(model).set_params(warm_start=True)
         fit_params = {}
         if sample_weight is not None:
             fit_params = sample_weight_param(model, sample_weight[keep])
@@ -190,7 +190,7 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
                 bar.update(-int(np.sum(~converged)))
         todo = np.array([i for i, m in enumerate(models) if m is None], dtype=int)
         self.refit_method_ = "newton" if len(todo) == 0 else "refit" if len(todo) == n else "mixed"
-        warm = self.warm_start and "warm_start" in final_step(base).get_params(deep=False)
+        warm = self.warm_start and "warm_start" in final_estimator(base).get_params(deep=False)
         if len(todo):
             n_tasks = n_parallel_batches(len(todo), self.n_jobs, self.verbose)
             parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")

@@ -32,9 +32,11 @@ def turnover_uniforms(index, n_units, *, seed, layer):
 def dropout_mlp(n_features, n_classes, *, hidden=(64,), p=0.5):
     """A multilayer perceptron with dropout after each hidden ReLU, returning logits.
 
-    A ready ``module`` factory for :class:`skinfluence.TurnOverDropoutScorer`
-    (``TurnOverDropoutScorer(dropout_mlp)``, or ``functools.partial(dropout_mlp,
-    hidden=(256,))``): the dropout layers mark where turn-over dropout splits sub-networks.
+    A ready ``module`` for the skorch net of :class:`skinfluence.TurnOverDropoutScorer`,
+    which skorch calls with the ``module__`` parameters:
+    ``NeuralNetClassifier(dropout_mlp, module__n_features=64, module__n_classes=10,
+    module__hidden=(256,), criterion=nn.CrossEntropyLoss)``. The dropout layers mark where
+    turn-over dropout splits sub-networks.
 
     Examples
     --------
@@ -187,3 +189,41 @@ class TurnOverDropout(nn.Module):
             return self.module(X)
         finally:
             self._state.update(index=None, flip=False)
+
+
+def turnover_dropout_module(module, *, turnover_p=0.5, turnover_seed=0, **module_params):
+    """Build ``module`` as skorch builds a net's module, and wrap it in :class:`TurnOverDropout`.
+
+    The ``module`` that :class:`skinfluence.TurnOverDropoutScorer` gives its copy of the
+    user's skorch net: skorch calls it with the net's ``module__`` parameters, so the user's
+    module is built from the user's own settings (and a subclass of the net that sets them
+    in ``fit`` keeps working). The scorer's own settings carry a ``turnover_`` prefix so
+    that they cannot collide with the module's (a module may well take a ``p``).
+
+    Parameters
+    ----------
+    module : torch.nn.Module instance, class or callable
+        As skorch takes it: an instance is used as it is (re-built from its class when
+        ``module_params`` are given, as skorch does); a class or callable is called with
+        ``module_params``.
+    turnover_p : float in (0, 1), default=0.5
+        :class:`TurnOverDropout`'s ``p``.
+    turnover_seed : int, default=0
+        :class:`TurnOverDropout`'s ``seed``.
+    **module_params
+        The net's ``module__`` parameters.
+
+    Returns
+    -------
+    TurnOverDropout
+    """
+    if isinstance(module, nn.Module):
+        built = type(module)(**module_params) if module_params else module
+    elif callable(module):
+        built = module(**module_params)
+    else:
+        raise TypeError(
+            "The net's module must be a torch.nn.Module instance or class (or a callable "
+            f"returning one), as skorch takes it; got {module!r}."
+        )
+    return TurnOverDropout(built, p=turnover_p, seed=turnover_seed)

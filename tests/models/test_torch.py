@@ -22,9 +22,46 @@ nn = torch.nn
 
 
 def test_import_does_not_import_torch():
-    code = "import sys, skinfluence, skinfluence.models; print('torch' in sys.modules)"
+    # The torch layout (skinfluence/torch/) included: only using a name there imports torch.
+    code = (
+        "import sys, skinfluence, skinfluence.models, skinfluence.torch, "
+        "skinfluence.torch._adapter, skinfluence.torch._hvp, skinfluence.torch._wrappers, "
+        "skinfluence.torch._imports, skinfluence._utils._estimators\n"
+        "from skinfluence.models import ParameterSubset, TorchAdapter, TorchModule\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "assert not skinfluence._utils._estimators.is_skorch_net(LogisticRegression())\n"
+        "print('torch' in sys.modules or 'skorch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_models_reexports_the_torch_pieces():
+    from skinfluence import models
+    from skinfluence.torch import _adapter, _wrappers
+
+    assert models.TorchAdapter is _adapter.TorchAdapter
+    assert models.TorchModule is _wrappers.TorchModule
+    assert models.ParameterSubset is _wrappers.ParameterSubset
+
+
+def test_is_skorch_net_unwraps_and_finds_subclasses():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skinfluence._utils._estimators import is_skorch_net
+
+    class OwnNet(skorch.NeuralNetClassifier):  # defined outside skorch: isinstance, not name
+        pass
+
+    net = OwnNet(MLP)
+    assert is_skorch_net(net) and is_skorch_net(skorch.NeuralNetRegressor(MLP))
+    assert is_skorch_net(FrozenEstimator(net))
+    assert is_skorch_net(ParameterSubset(FrozenEstimator(net), params=["fc2"]))
+    assert is_skorch_net(make_pipeline(StandardScaler(), ParameterSubset(net, params=["fc2"])))
+    assert not is_skorch_net(make_pipeline(StandardScaler(), LogisticRegression()))
+    assert not is_skorch_net(TorchModule(MLP(), nn.CrossEntropyLoss(), classes=[0, 1, 2]))
+    assert not is_skorch_net(make_pipeline(net, "passthrough"))
 
 
 class MLP(nn.Module):

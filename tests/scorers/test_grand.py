@@ -98,7 +98,7 @@ def test_inputs_and_estimator_are_not_modified(wine):
 def test_skorch_net_gradient_norms_match_per_row_autograd(wine):
     torch = pytest.importorskip("torch")
     skorch = pytest.importorskip("skorch")
-    pytest.importorskip("skinfluence.models._torch")
+    pytest.importorskip("skinfluence.torch._adapter")
 
     class MLP(torch.nn.Module):
         def __init__(self):

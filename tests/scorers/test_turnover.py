@@ -1,14 +1,18 @@
-"""Turn-over dropout: masks, the sub-network property, and mislabel detection on digits."""
+"""Turn-over dropout: masks, the sub-network property, the skorch-net API, and mislabel
+detection on digits."""
 
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("skorch")
+skorch = pytest.importorskip("skorch")
 
+from skorch import NeuralNetClassifier, NeuralNetRegressor  # noqa: E402
 from torch import nn  # noqa: E402
 
 from skinfluence import TurnOverDropoutScorer  # noqa: E402
@@ -19,6 +23,53 @@ from skinfluence.torch import TurnOverDropout, dropout_mlp, turnover_uniforms  #
 
 def mlp(n_features, n_classes, width=64):
     return dropout_mlp(n_features, n_classes, hidden=(width,))
+
+
+def dropout_net(n_features, n_classes, width=64, **params):
+    """The net the scorer's tests train: ``dropout_mlp`` through skorch's ``module__``
+    parameters, Adam at lr 1e-3 on shuffled batches of 64 (the scorer's former defaults)."""
+    settings = {
+        "module__n_features": n_features,
+        "module__n_classes": n_classes,
+        "module__hidden": (width,),
+        "criterion": nn.CrossEntropyLoss,
+        "optimizer": torch.optim.Adam,
+        "lr": 1e-3,
+        "batch_size": 64,
+        "iterator_train__shuffle": True,
+        "verbose": 0,
+        **params,
+    }
+    return NeuralNetClassifier(dropout_mlp, **settings)
+
+
+class MLP(nn.Module):
+    """skorch's convention: every ``__init__`` argument has a default (no positional ones)."""
+
+    def __init__(self, hidden=16):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(4, hidden), nn.ReLU(), nn.Dropout(), nn.Linear(hidden, 3)
+        )
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+class SoftmaxMLP(MLP):
+    """The same network returning probabilities, for skorch's default criterion NLLLoss."""
+
+    def forward(self, X):
+        return torch.softmax(self.layers(X), dim=-1)
+
+
+class NoDropoutMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+
+    def forward(self, X):
+        return self.layers(X)
 
 
 def test_masks_are_a_fixed_function_of_row_seed_and_layer():
@@ -65,9 +116,13 @@ def test_flipped_mask_is_the_complement():
 def test_module_without_dropout_is_refused():
     with pytest.raises(ValueError, match="no dropout layer"):
         TurnOverDropout(nn.Sequential(nn.Linear(3, 2), nn.ReLU()))
-    X, y = np.random.RandomState(0).normal(size=(20, 3)), np.arange(20) % 2
-    with pytest.raises(ValueError, match="no dropout layer"):
-        TurnOverDropoutScorer(nn.Linear(3, 2), max_epochs=1).fit(X, y)
+
+
+def test_net_whose_module_has_no_dropout_is_refused(iris):
+    X, y = iris
+    net = NeuralNetClassifier(NoDropoutMLP, max_epochs=50, verbose=0)
+    with pytest.raises(ValueError, match=r"NoDropoutMLP has no dropout layer.*nn\.Dropout"):
+        TurnOverDropoutScorer(net).fit(X, y)
 
 
 def test_training_without_indices_is_refused():
@@ -80,7 +135,7 @@ def test_training_without_indices_is_refused():
 def test_p_outside_open_unit_interval(p):
     X, y = np.random.RandomState(0).normal(size=(20, 3)), np.arange(20) % 2
     with pytest.raises(ValueError, match="'p'"):
-        TurnOverDropoutScorer(mlp(3, 2), p=p).fit(X, y)
+        TurnOverDropoutScorer(dropout_net(3, 2), p=p).fit(X, y)
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +144,8 @@ def noisy_digits(digits):
     torch.set_num_threads(1)  # tiny MLP: threads only add contention on shared machines
     X_train, y_train, X_test, y_test = X[:1200], y[:1200], X[1200:1500], y[1200:1500]
     y_noisy, flipped = flip_labels(y_train, 0.1, random_state=0)
-    scorer = TurnOverDropoutScorer(mlp(64, 10, width=256), max_epochs=30, random_state=0).fit(
-        X_train, y_noisy
-    )
+    net = dropout_net(64, 10, width=256, max_epochs=30)
+    scorer = TurnOverDropoutScorer(net, random_state=0).fit(X_train, y_noisy)
     return X_train, y_noisy, flipped, X_test, y_test, scorer
 
 
@@ -131,13 +185,129 @@ def test_chunks_do_not_change_the_result_and_self_influence_is_the_diagonal(nois
     np.testing.assert_allclose(np.diagonal(big[:, :9]), scorer.scores_[:9], rtol=1e-5, atol=1e-6)
 
 
-def test_module_factory_and_unseen_labels(wine):
+def test_module_built_from_module_params_and_unseen_labels(wine):
     X, y = wine
-    scorer = TurnOverDropoutScorer(mlp, max_epochs=2, random_state=0).fit(X, y)
+    scorer = TurnOverDropoutScorer(dropout_net(13, 3, max_epochs=2), random_state=0).fit(X, y)
+    assert isinstance(scorer.estimator_.module_, TurnOverDropout)
     assert scorer.estimator_.module_.module[0].in_features == 13
     assert scorer.transform(X[:4]).shape == (4, 1)
     with pytest.raises(ValueError, match="not seen in fit"):
         scorer.influence(X[:2], np.array([0, 7]))
+
+
+@pytest.fixture(scope="module")
+def iris():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    return (X - X.mean(axis=0)) / X.std(axis=0), y
+
+
+def test_module_class_with_no_argument_init(iris):
+    """skorch's convention, a module class whose arguments all have defaults, built with
+    ``module__`` parameters: it used to fail with "MLP.__init__() takes 1 positional
+    argument but 3 were given"."""
+    X, y = iris
+    net = NeuralNetClassifier(
+        MLP, module__hidden=8, criterion=nn.CrossEntropyLoss, max_epochs=3, lr=0.05, verbose=0
+    )
+    scorer = TurnOverDropoutScorer(net, random_state=0).fit(X, y)
+    inner = scorer.estimator_.module_.module
+    assert isinstance(inner, MLP) and inner.layers[0].out_features == 8  # module__hidden used
+    assert scorer.scores_.shape == (150,) and np.all(np.isfinite(scorer.scores_))
+    assert np.isin(scorer.predicted_labels(X), [0, 1, 2]).all()
+    # The net passed in is untouched: still the class and its settings, never initialised.
+    assert net.module is MLP and net.module__hidden == 8 and not hasattr(net, "module_")
+    assert net.train_split is not None  # the scorer's clone trains on every row instead
+    assert scorer.estimator_.train_split is None
+
+
+def test_the_nets_own_training_settings_are_used(iris):
+    X, y = iris
+    net = NeuralNetClassifier(
+        MLP,
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.SGD,
+        optimizer__momentum=0.9,
+        lr=0.05,
+        max_epochs=4,
+        batch_size=32,
+        verbose=0,
+    )
+    scorer = TurnOverDropoutScorer(net, random_state=0).fit(X, y)
+    fitted = scorer.estimator_
+    assert len(fitted.history) == 4  # max_epochs
+    assert len(fitted.history[-1, "batches"]) == 5  # ceil(150 / 32)
+    assert isinstance(fitted.optimizer_, torch.optim.SGD)
+    assert fitted.optimizer_.param_groups[0]["momentum"] == 0.9
+
+
+def test_module_instance_is_copied_not_modified(iris):
+    X, y = iris
+    module = MLP(hidden=8)
+    net = NeuralNetClassifier(module, criterion=nn.CrossEntropyLoss, max_epochs=2, verbose=0)
+    scorer = TurnOverDropoutScorer(net, random_state=0).fit(X, y)
+    assert isinstance(module.layers[2], nn.Dropout)  # the user's dropout layer is still there
+    assert scorer.estimator_.module_.module is not module
+
+
+def test_criterion_of_the_net_is_the_loss_scored(iris):
+    """skorch's default NLLLoss on probabilities, as skorch computes it (log of the module's
+    output), scores the same as CrossEntropyLoss on the logits of the same network."""
+    X, y = iris
+    params = {"max_epochs": 3, "lr": 0.05, "verbose": 0}
+    logits = TurnOverDropoutScorer(
+        NeuralNetClassifier(MLP, criterion=nn.CrossEntropyLoss, **params), random_state=0
+    ).fit(X, y)
+    probabilities = TurnOverDropoutScorer(
+        NeuralNetClassifier(SoftmaxMLP, **params), random_state=0
+    ).fit(X, y)
+    # Same initialisation and batches; log(softmax + eps) differs from log_softmax by at most
+    # eps/p ~ 1e-6 per step (float32), far below the scores' own size (~0.1-1).
+    np.testing.assert_allclose(probabilities.scores_, logits.scores_, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(
+        probabilities.score_samples(X[:5], y[:5]), logits.score_samples(X[:5], y[:5]), rtol=1e-3
+    )
+
+
+def test_what_is_not_a_skorch_classifier_is_refused(iris):
+    X, y = iris
+    with pytest.raises(TypeError, match=r"must be a skorch\.NeuralNetClassifier.*got Logistic"):
+        TurnOverDropoutScorer(LogisticRegression()).fit(X, y)
+    with pytest.raises(TypeError, match=r"classification only.*NeuralNetRegressor"):
+        TurnOverDropoutScorer(NeuralNetRegressor(MLP)).fit(X, y.astype(np.float32))
+    fitted = NeuralNetClassifier(MLP, max_epochs=1, verbose=0, train_split=None)
+    fitted.fit(X.astype(np.float32), y)
+    with pytest.raises(TypeError, match="not a FrozenEstimator"):
+        TurnOverDropoutScorer(FrozenEstimator(fitted)).fit(X, y)
+
+
+def test_output_size_must_match_the_classes(iris):
+    X, y = iris
+    net = NeuralNetClassifier(MLP, criterion=nn.CrossEntropyLoss, max_epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"outputs of shape \(100, 3\) for 2 classes"):
+        TurnOverDropoutScorer(net).fit(X[:100], y[:100])  # classes 0 and 1 only
+
+
+def test_seeded_and_leaves_the_global_torch_generator_alone(iris):
+    X, y = iris
+    net = NeuralNetClassifier(MLP, criterion=nn.CrossEntropyLoss, max_epochs=2, verbose=0)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    first = TurnOverDropoutScorer(net, random_state=0).fit(X, y)
+    assert torch.equal(torch.rand(3), expected)  # the fit drew from a forked generator
+    again = TurnOverDropoutScorer(net, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(first.scores_, again.scores_)
+    other = TurnOverDropoutScorer(net, random_state=1).fit(X, y)
+    assert not np.allclose(first.scores_, other.scores_)
+
+
+def test_missing_torch_names_the_extra(monkeypatch, iris):
+    X, y = iris
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    with pytest.raises(ImportError, match=r"pip install skinfluence\[torch\]"):
+        TurnOverDropoutScorer(LogisticRegression()).fit(X, y)
 
 
 def test_import_skinfluence_does_not_import_torch():
@@ -145,3 +315,20 @@ def test_import_skinfluence_does_not_import_torch():
         "import sys, skinfluence; assert 'torch' not in sys.modules and 'skorch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_label_free_scores_of_a_dataframe_validate_it_once(iris):
+    """``score_samples(X)`` without labels validated X twice and warned that it had lost the
+    feature names it was fitted with."""
+    import warnings
+
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    net = NeuralNetClassifier(MLP, criterion=nn.CrossEntropyLoss, max_epochs=2, verbose=0)
+    scorer = TurnOverDropoutScorer(net, random_state=0).fit(df, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unlabelled = scorer.score_samples(df.iloc[:10])
+    labels = scorer.predicted_labels(df.iloc[:10])
+    np.testing.assert_allclose(unlabelled, scorer.score_samples(df.iloc[:10], labels))

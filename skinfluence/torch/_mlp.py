@@ -1,29 +1,23 @@
-"""``--model mlp``: a one-hidden-layer skorch network, so that the gradient scores run on it.
+"""The ``skinfluence audit --model mlp`` network: a one-hidden-layer skorch classifier, so that
+the gradient scores run on it.
 
-Imports torch and skorch (the ``torch`` extra) at import time; only
-:func:`skinfluence._audit._scores.make_model` imports this module, when ``--model mlp`` is
-asked for, so ``import skinfluence`` stays torch-free.
+Imports torch and skorch (the ``torch`` extra) at import time; only the audit imports this
+module (through :func:`skinfluence._audit._scores.import_mlp`, which turns a missing extra
+into the audit's dependency error), when ``--model mlp`` is asked for, so
+``import skinfluence`` stays torch-free.
 """
 
 from contextlib import contextmanager
 
 import numpy as np
-
-from ._errors import AuditDependencyError
-
-try:
-    import torch
-    from skorch import NeuralNetClassifier
-except ImportError as exc:
-    raise AuditDependencyError(
-        "--model mlp needs torch and skorch: pip install skinfluence[torch]"
-    ) from exc
-
+import torch
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch import NeuralNetClassifier
 
-from ..models import ParameterSubset
+from .._utils._labels import encode_labels
+from ._wrappers import ParameterSubset
 
 HIDDEN = 64
 # Adam on standardised features, 60 epochs of 128-row batches: a quarter of a second per fit
@@ -71,7 +65,7 @@ class AuditMLPClassifier(NeuralNetClassifier):
         self.set_params(module__n_features=X.shape[1], module__n_classes=len(classes))
         with _isolated():
             torch.manual_seed(self.random_state)
-            super().fit(X, np.searchsorted(classes, y).astype(np.int64), **fit_params)
+            super().fit(X, encode_labels(classes, y).astype(np.int64), **fit_params)
         self.classes_inferred_ = classes  # the adapter maps labels to outputs through these
         return self
 

@@ -20,7 +20,7 @@ ranking of training rows for each test row is unchanged.
 Per-sample gradients use ``torch.func.vmap(grad(ℓ))`` over chunks of rows; Hessian-vector
 products differentiate the gradient once more (reverse over reverse, batched over the columns
 of V); solvers that multiply many times on the same rows use :meth:`TorchAdapter.hvp_operator`,
-which traces the primal pass once (``torch.func.linearize`` of ``grad``; :mod:`._torch_hvp`).
+which traces the primal pass once (``torch.func.linearize`` of ``grad``; :mod:`._hvp`).
 Computation is in float64 (:meth:`TorchAdapter.astype` gives a float32 copy) on the net's device
 (a GPU when the net lives on one), on a copy of the module in ``eval`` mode (dropout off,
 batch-norm running statistics).
@@ -32,17 +32,34 @@ import warnings
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
+from .._utils._labels import encode_labels
 from ..exceptions import ApproximationWarning
-from ._base import GradientMatrix, ModelAdapter
-from ._torch_wrappers import ParameterSubset, TorchModule, import_torch, torch_float_dtype
+from ..models._base import GradientMatrix, ModelAdapter
+from ._imports import import_torch
+from ._wrappers import ParameterSubset, TorchModule
 
-__all__ = ["ParameterSubset", "TorchAdapter", "TorchGradientMatrix", "TorchModule", "import_torch"]
+__all__ = ["TorchAdapter", "TorchGradientMatrix", "torch_adapter"]
 
 
 def _unwrap(estimator):
     while type(estimator).__name__ == "FrozenEstimator":
         estimator = estimator.estimator
     return estimator
+
+
+def torch_float_dtype(dtype):
+    """torch.float32 or torch.float64 for a numpy, torch or string spelling of either."""
+    torch = import_torch()
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).removeprefix("torch.")
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = None
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be float32 or float64; got {dtype!r}.")
+    return getattr(torch, name)
 
 
 def _skorch_spec(net):
@@ -253,14 +270,7 @@ class TorchAdapter(ModelAdapter):
         y = np.asarray(y)
         if self.kind == "regression":
             return torch.as_tensor(y.astype(np.float64), dtype=self.dtype, device=self.device)
-        idx = np.searchsorted(self.classes_, y)
-        idx = np.clip(idx, 0, len(self.classes_) - 1)
-        unknown = self.classes_[idx] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"y contains labels the model was not fitted on: {np.unique(y[unknown])[:5]}; "
-                f"known classes are {self.classes_.tolist()}."
-            )
+        idx = encode_labels(self.classes_, y)
         if self.kind == "binary":
             return torch.as_tensor(idx, dtype=self.dtype, device=self.device)
         return torch.as_tensor(idx, dtype=torch.long, device=self.device)
@@ -328,17 +338,17 @@ class TorchAdapter(ModelAdapter):
 
     def hvp(self, X, y, V, sample_weight=None):
         """``H @ V``: the gradient differentiated again, batched over V's columns."""
-        from ._torch_hvp import hessian_products
+        from ._hvp import hessian_products
 
         return hessian_products(self, X, y, V, sample_weight)
 
     def hvp_operator(self, X, y, sample_weight=None):
         """``V ↦ H @ V`` on fixed rows for repeated products (CG, Lanczos, LiSSA): the same
         values as :meth:`hvp`, with the primal pass computed once and cached
-        (:class:`~skinfluence.models._torch_hvp.TorchHessianOperator`). The cache, at most
+        (:class:`~skinfluence.torch._hvp.TorchHessianOperator`). The cache, at most
         about 512 MiB, lives as long as the operator: a fitted CG or LiSSA solver (e.g.
         ``InfluenceScorer.solver_``) keeps it for later solves; pickling drops it."""
-        from ._torch_hvp import TorchHessianOperator
+        from ._hvp import TorchHessianOperator
 
         return TorchHessianOperator(self, X, y, sample_weight)
 

@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from ._torch_wrappers import import_torch
+from ._imports import import_torch
 
 __all__ = ["TorchHessianOperator", "hessian_products"]
 

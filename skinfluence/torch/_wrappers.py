@@ -8,32 +8,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-
-def import_torch():
-    """``torch`` and ``torch.func``, or an ImportError naming the extra to install."""
-    try:
-        import torch
-        import torch.func
-    except ImportError as exc:  # pragma: no cover - exercised only without torch
-        raise ImportError(
-            "Torch models need torch and skorch: pip install skinfluence[torch]"
-        ) from exc
-    return torch
-
-
-def torch_float_dtype(dtype):
-    """torch.float32 or torch.float64 for a numpy, torch or string spelling of either."""
-    torch = import_torch()
-    if isinstance(dtype, torch.dtype):
-        name = str(dtype).removeprefix("torch.")
-    else:
-        try:
-            name = np.dtype(dtype).name
-        except TypeError:
-            name = None
-    if name not in ("float32", "float64"):
-        raise ValueError(f"dtype must be float32 or float64; got {dtype!r}.")
-    return getattr(torch, name)
+from ._imports import import_torch
 
 
 class TorchModule(BaseEstimator):
