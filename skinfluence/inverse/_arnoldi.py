@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 from ..exceptions import IllConditionedHessianWarning
 from ._base import InverseHessianSolver, register_solver
 from ._cg import _HessianOperator
+from ._damping import suggest_damping
 
 
 @register_solver
@@ -89,10 +90,16 @@ class ArnoldiSolver(InverseHessianSolver):
         shifted = evals + self.damping
         keep = shifted > np.finfo(float).eps * np.abs(shifted).max() * p
         if not keep.all():
+            # the top eigenvalues are known; the mean eigenvalue only when all are (p ≤ rank + 1)
+            mean = shifted.mean() if len(evals) == p else None
+            suggestion = suggest_damping(
+                self.damping, smallest_eigenvalue=shifted.min(), mean_eigenvalue=mean
+            )
             warnings.warn(
                 f"{np.sum(~keep)} of the top {len(evals)} eigenvalues of H + λI are not positive "
-                f"(smallest {shifted.min():.3g}); their directions are dropped. Pass damping > "
-                f"{-shifted.min():.3g} to keep them.",
+                f"(smallest {shifted.min():.3g} at damping={self.damping:g}); their directions "
+                f"are dropped. Pass damping > {-evals.min():.3g} to keep them (e.g. "
+                f"damping={suggestion:.2g}).",
                 IllConditionedHessianWarning,
                 stacklevel=3,
             )

@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 from ..exceptions import ConvergenceWarning
 from ._base import InverseHessianSolver, register_solver
 from ._cg import _HessianOperator
+from ._damping import curvature_estimates, suggest_damping
 
 #: Growth of the step size (``_step_growth``) above which a run is reported as diverging. The
 #: steps of a converging full-batch run never grow (growth 1); minibatch noise gave at most
@@ -254,9 +255,14 @@ class LissaSolver(InverseHessianSolver):
             )
 
     def _divergence_hint(self):
+        smallest, mean = curvature_estimates(self.operator_)
+        suggestion = suggest_damping(
+            self.damping, smallest_eigenvalue=smallest, mean_eigenvalue=mean
+        )
+        estimate = "" if smallest is None else f" (smallest eigenvalue of H + λI ≈ {smallest:.3g})"
         return (
             "The recursion grows when H + λI has a negative eigenvalue (an untrained net, a "
-            f"saddle point: increase damping={self.damping:g}; method='direct' reports the "
-            f"smallest eigenvalue of small models) or a minibatch Hessian's eigenvalue exceeds "
+            f"saddle point{estimate}: increase damping={self.damping:g}, e.g. "
+            f"damping={suggestion:.2g}) or a minibatch Hessian's eigenvalue exceeds "
             f"2 × scale={self.scale_:.3g} (pass a larger scale or batch_size)."
         )
