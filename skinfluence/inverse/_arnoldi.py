@@ -11,9 +11,11 @@ from ..exceptions import IllConditionedHessianWarning
 from ._base import InverseHessianSolver, register_solver
 from ._cg import _HessianOperator
 from ._damping import suggest_damping
+from ._docstrings import with_shared_docstrings
 
 
 @register_solver
+@with_shared_docstrings
 class ArnoldiSolver(InverseHessianSolver):
     """Inverse on the top-``rank`` eigenspace of H (Schioppa et al. 2022, ``method="arnoldi"``).
 
@@ -44,6 +46,11 @@ class ArnoldiSolver(InverseHessianSolver):
         ARPACK's relative accuracy of the eigenvalues (0: machine precision).
     random_state : int, RandomState instance or None, default=0
         Seeds the start vector of the iteration.
+
+    See Also
+    --------
+    ConjugateGradientSolver : Exact to its tolerance, one solve per vector.
+    DirectSolver : Exact, for models small enough to form H.
 
     References
     ----------

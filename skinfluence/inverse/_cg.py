@@ -8,6 +8,7 @@ from scipy.sparse.linalg import LinearOperator, cg
 from ..exceptions import ConvergenceWarning
 from ._base import InverseHessianSolver, register_solver
 from ._damping import curvature_estimates, suggest_damping
+from ._docstrings import with_shared_docstrings
 
 
 class _HessianOperator:
@@ -38,6 +39,7 @@ class _HessianOperator:
 
 
 @register_solver
+@with_shared_docstrings
 class ConjugateGradientSolver(InverseHessianSolver):
     """Conjugate gradients with Hessian-vector products (``method="cg"``).
 
@@ -68,6 +70,12 @@ class ConjugateGradientSolver(InverseHessianSolver):
         Iterations per column; None: ``min(p, 1000)``.
     block : bool, default=True
         Batched recursion over the columns (True) or scipy's CG per column (False).
+
+    See Also
+    --------
+    DirectSolver : Exact, for models small enough to form H.
+    LissaSolver : Stochastic, minibatch Hessian products.
+    ArnoldiSolver : Low rank, for many right-hand sides.
 
     Examples
     --------

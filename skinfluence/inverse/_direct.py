@@ -8,12 +8,14 @@ from scipy import linalg
 from ..exceptions import IllConditionedHessianWarning
 from ._base import InverseHessianSolver, register_solver
 from ._damping import suggest_damping
+from ._docstrings import with_shared_docstrings
 
 # Beyond this condition number a Cholesky solve loses more than ~4 of float64's 16 digits.
 _MAX_CONDITION = 1e12
 
 
 @register_solver
+@with_shared_docstrings
 class DirectSolver(InverseHessianSolver):
     """Dense Hessian of the training objective, Cholesky factorisation (``method="direct"``).
 
@@ -36,6 +38,11 @@ class DirectSolver(InverseHessianSolver):
     ----------
     damping : float, default=0.0
         λ added to the diagonal.
+
+    See Also
+    --------
+    ConjugateGradientSolver : The same solve without forming H.
+    skinfluence.InfluenceScorer : Uses it with ``method="direct"``.
 
     Examples
     --------
