@@ -56,8 +56,16 @@ def curvature_estimates(operator, n_probes=4, seed=0):
     Up to ``_DENSE_MAX_PARAMS`` parameters both come from the dense matrix (p products).
     Beyond, μ comes from a few Lanczos restarts (ARPACK, ``which="SA"``; None if none
     converged) and s̄ from the Rayleigh quotients of ``n_probes`` random unit vectors
-    (their mean is trace/p).
+    (their mean is trace/p). Cached on the operator, which each ``fit`` builds anew.
     """
+    cached = getattr(operator, "curvature_estimates_", None)
+    if cached is not None:  # a solver warns on every failing solve: estimate once per fit
+        return cached
+    operator.curvature_estimates_ = _estimate(operator, n_probes, seed)
+    return operator.curvature_estimates_
+
+
+def _estimate(operator, n_probes, seed):
     p = operator.n_params
     before = operator.n_products
     try:
