@@ -2,22 +2,51 @@
 
 
 class SkinfluenceWarning(UserWarning):
-    """Base class of every warning skinfluence raises."""
+    """Base class of every warning skinfluence raises.
+
+    Filter it to silence them all: ``warnings.simplefilter("ignore", SkinfluenceWarning)``.
+
+    See Also
+    --------
+    IllConditionedHessianWarning : The Hessian is singular or indefinite.
+    ConvergenceWarning : An iterative solver or a refit stopped early.
+    ApproximationWarning : An estimate is unreliable for these inputs.
+    """
 
 
 class IllConditionedHessianWarning(SkinfluenceWarning):
     """The Hessian of the training objective is singular or indefinite.
 
-    The message names the smallest eigenvalue and suggests ``damping``.
+    The message names the smallest eigenvalue and suggests a ``damping`` larger than the one
+    used (the same rule for every solver).
+
+    See Also
+    --------
+    skinfluence.inverse.DirectSolver : Warns with the exact smallest eigenvalue.
+    skinfluence.inverse.ArnoldiSolver : Warns when top eigenvalues are not positive.
     """
 
 
 class ConvergenceWarning(SkinfluenceWarning):
-    """An iterative solver (CG, LiSSA) or a refit stopped before its tolerance."""
+    """An iterative solver (CG, LiSSA) or a refit stopped before its tolerance.
+
+    The solvers' messages give the residual or the growth of the steps and a suggested
+    ``damping``.
+
+    See Also
+    --------
+    skinfluence.inverse.ConjugateGradientSolver : Warns when a column does not converge.
+    skinfluence.inverse.LissaSolver : Warns when the recursion's steps keep growing.
+    """
 
 
 class ApproximationWarning(SkinfluenceWarning):
-    """An estimate is known to be unreliable for these inputs (e.g. too few models)."""
+    """An estimate is known to be unreliable for these inputs (e.g. too few models).
+
+    See Also
+    --------
+    skinfluence.MemorizationScorer : Warns when too few models leave a row out.
+    """
 
 
 __all__ = [

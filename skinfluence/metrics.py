@@ -14,12 +14,18 @@ def detection_scores(is_bad, scores):
     is_bad : array-like of bool, shape (n_samples,)
         Ground truth, e.g. the flipped rows from :func:`skinfluence.datasets.flip_labels`.
     scores : array-like of shape (n_samples,)
+        One score per row, higher = more suspect (e.g. a scorer's ``scores_``).
 
     Returns
     -------
     result : Bunch
         ``auroc``, ``auprc`` (average precision), ``base_rate`` (the AUPRC of a random
         ranking) and ``precision_at_k`` (precision among the top ``is_bad.sum()`` rows).
+
+    See Also
+    --------
+    agreement : Correlation of an influence estimate with a reference.
+    skinfluence.plotting.DetectionCurveDisplay : The precision-recall curve behind AUPRC.
 
     Examples
     --------
@@ -46,6 +52,22 @@ def detection_scores(is_bad, scores):
 
 def agreement(estimate, reference):
     """Pearson and Spearman correlation between two influence arrays (flattened).
+
+    Parameters
+    ----------
+    estimate : array-like
+        Influence (or any scores) from the method under test.
+    reference : array-like of the same shape
+        The ground truth, e.g. :class:`~skinfluence.LeaveOneOutScorer`'s influence.
+
+    Returns
+    -------
+    result : Bunch
+        ``pearson`` and ``spearman``, each in [-1, 1].
+
+    See Also
+    --------
+    detection_scores : How well scores rank known bad rows first.
 
     Examples
     --------

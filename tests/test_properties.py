@@ -15,13 +15,15 @@
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from skinfluence import InfluenceScorer, LeaveOneOutScorer
+from skinfluence.models import adapter_for
 
-# Few examples each (every one fits models): together < 20 s.
+# Few examples each (every one fits models): together < 20 s. Which examples: the hypothesis
+# profile of tests/conftest.py ("ci", the default, is deterministic; "explore" draws anew).
 PROPERTY = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -77,8 +79,16 @@ def test_leave_one_out_is_equivariant_too():
     _close(b.scores_, a.scores_[perm], 1e-6)
 
 
+def _leverage(adapter, X, y, j):
+    """``q_j = tr(H⁻¹ ∇²ℓ_j)``: the share of the curvature H that row j contributes."""
+    H = adapter.hessian(X, y)
+    row = adapter.hessian(X[[j]], y[[j]]) - adapter.hessian(X[[j]], y[[j]], sample_weight=[0.0])
+    return float(np.trace(np.linalg.solve(H, row)))
+
+
 @PROPERTY
 @given(seed=seeds, n=st.integers(100, 200), p=st.integers(1, 4), C=st.sampled_from([0.1, 1.0]))
+@example(seed=636, n=151, p=4, C=1.0)  # failed the former fixed 20% bound (error 24%)
 def test_duplicating_a_row_doubles_its_influence(seed, n, p, C):
     X, y = _classification(seed, n, p)
     X_test, y_test = X[-5:] + 0.05, y[-5:]
@@ -95,10 +105,22 @@ def test_duplicating_a_row_doubles_its_influence(seed, n, p, C):
     np.testing.assert_allclose(infl_twice[:, j], infl_twice[:, n], rtol=1e-9, atol=1e-15)
     _close(weighted.influence(X_test, y_test)[:, j], both_copies, 1e-7)
     _close(weighted.scores_[j], twice.scores_[j] * 2, 1e-7)
-    # First order: the copy moves θ and H by O(leverage) ~ p / n ≤ 4%, so the doubled
-    # column departs from 2 × the original by at most a few percent of the row's column
-    # (20% bound: measured < 5% over these sizes).
-    _close(both_copies, 2 * once.influence(X_test, y_test)[:, j], 0.2)
+    # First order only: the column of the copies is 2 g_zᵀH'⁻¹g_j' at the refitted θ' = θ + δ,
+    # the original 2 g_zᵀH⁻¹g_j. Duplicating row j adds ℓ_j to the objective:
+    # (a) H' = H + ∇²ℓ_j. For a GLM ∇²ℓ_j = c_j x̃_j x̃_jᵀ and g_j ∝ x̃_j, so Sherman-Morrison
+    #     gives H'⁻¹g_j = H⁻¹g_j / (1 + q_j), q_j = tr(H⁻¹∇²ℓ_j) the row's leverage: −q_j.
+    # (b) θ moves by δ ≈ −H⁻¹g_j, which shrinks row j's own residual by ∇²ℓ_j δ: −q_j again.
+    # (c) δ also moves the test gradients and the other rows' curvature; its squared size in
+    #     the H-norm is δᵀHδ = g_jᵀH⁻¹g_j = s_j, the row's self-influence (scores_[j]): a
+    #     misfit row (large s_j) moves θ far even when its leverage is small.
+    # So the error relative to the column is 2 q_j + O(s_j) + O(q_j², s_j²): bounded here by
+    # 2 (2 q_j + s_j), a factor 2 of slack for the constants of (c) and the higher orders
+    # (measured: at most 1.41 (2 q_j + s_j) over 350 random draws of these strategies;
+    # seed=636: error 0.24 = 0.45 (2 q_j + s_j), q_j = 0.11, s_j = 0.29, bound 1.05).
+    q_j = _leverage(adapter_for(once.estimator_), X, y, j)
+    s_j = once.scores_[j]
+    assert 0 < q_j < 1 and s_j >= 0
+    _close(both_copies, 2 * once.influence(X_test, y_test)[:, j], 2 * (2 * q_j + s_j))
 
 
 @PROPERTY

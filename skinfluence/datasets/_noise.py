@@ -29,6 +29,11 @@ def flip_labels(y, noise_rate=0.1, *, random_state=None):
     is_flipped : ndarray of bool, shape (n_samples,)
         True for the rows whose label was changed.
 
+    See Also
+    --------
+    load_noisy_breast_cancer : A bundled dataset with flipped training labels.
+    skinfluence.metrics.detection_scores : How well a score ranks the flipped rows first.
+
     Examples
     --------
     >>> import numpy as np
@@ -56,7 +61,7 @@ def flip_labels(y, noise_rate=0.1, *, random_state=None):
 
 
 def load_noisy_breast_cancer(noise_rate=0.1, *, test_size=0.25, random_state=0, as_frame=False):
-    """scikit-learn's breast-cancer data with a known fraction of training labels flipped.
+    """Load scikit-learn's breast-cancer data with a known fraction of training labels flipped.
 
     The bundled default of ``skinfluence audit``: a stratified train/test split, then
     :func:`flip_labels` on the training labels only (the test labels stay clean).
@@ -74,6 +79,11 @@ def load_noisy_breast_cancer(noise_rate=0.1, *, test_size=0.25, random_state=0, 
     data : Bunch
         ``X_train, y_train`` (noisy), ``y_train_clean``, ``is_flipped``, ``X_test``,
         ``y_test``, ``feature_names``, ``target_names``.
+
+    See Also
+    --------
+    flip_labels : The label noise applied to the training labels.
+    skinfluence.metrics.detection_scores : How well a score finds ``is_flipped``.
 
     Examples
     --------

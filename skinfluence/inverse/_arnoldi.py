@@ -10,9 +10,12 @@ from sklearn.utils import check_random_state
 from ..exceptions import IllConditionedHessianWarning
 from ._base import InverseHessianSolver, register_solver
 from ._cg import _HessianOperator
+from ._damping import suggest_damping
+from ._docstrings import with_shared_docstrings
 
 
 @register_solver
+@with_shared_docstrings
 class ArnoldiSolver(InverseHessianSolver):
     """Inverse on the top-``rank`` eigenspace of H (Schioppa et al. 2022, ``method="arnoldi"``).
 
@@ -43,6 +46,11 @@ class ArnoldiSolver(InverseHessianSolver):
         ARPACK's relative accuracy of the eigenvalues (0: machine precision).
     random_state : int, RandomState instance or None, default=0
         Seeds the start vector of the iteration.
+
+    See Also
+    --------
+    ConjugateGradientSolver : Exact to its tolerance, one solve per vector.
+    DirectSolver : Exact, for models small enough to form H.
 
     References
     ----------
@@ -89,10 +97,16 @@ class ArnoldiSolver(InverseHessianSolver):
         shifted = evals + self.damping
         keep = shifted > np.finfo(float).eps * np.abs(shifted).max() * p
         if not keep.all():
+            # the top eigenvalues are known; the mean eigenvalue only when all are (p ≤ rank + 1)
+            mean = shifted.mean() if len(evals) == p else None
+            suggestion = suggest_damping(
+                self.damping, smallest_eigenvalue=shifted.min(), mean_eigenvalue=mean
+            )
             warnings.warn(
                 f"{np.sum(~keep)} of the top {len(evals)} eigenvalues of H + λI are not positive "
-                f"(smallest {shifted.min():.3g}); their directions are dropped. Pass damping > "
-                f"{-shifted.min():.3g} to keep them.",
+                f"(smallest {shifted.min():.3g} at damping={self.damping:g}); their directions "
+                f"are dropped. Pass damping > {-evals.min():.3g} to keep them (e.g. "
+                f"damping={suggestion:.2g}).",
                 IllConditionedHessianWarning,
                 stacklevel=3,
             )

@@ -7,6 +7,8 @@ from scipy.sparse.linalg import LinearOperator, cg
 
 from ..exceptions import ConvergenceWarning
 from ._base import InverseHessianSolver, register_solver
+from ._damping import curvature_estimates, suggest_damping
+from ._docstrings import with_shared_docstrings
 
 
 class _HessianOperator:
@@ -37,6 +39,7 @@ class _HessianOperator:
 
 
 @register_solver
+@with_shared_docstrings
 class ConjugateGradientSolver(InverseHessianSolver):
     """Conjugate gradients with Hessian-vector products (``method="cg"``).
 
@@ -67,6 +70,12 @@ class ConjugateGradientSolver(InverseHessianSolver):
         Iterations per column; None: ``min(p, 1000)``.
     block : bool, default=True
         Batched recursion over the columns (True) or scipy's CG per column (False).
+
+    See Also
+    --------
+    DirectSolver : Exact, for models small enough to form H.
+    LissaSolver : Stochastic, minibatch Hessian products.
+    ArnoldiSolver : Low rank, for many right-hand sides.
 
     Examples
     --------
@@ -163,27 +172,20 @@ class ConjugateGradientSolver(InverseHessianSolver):
         return X, residual, indefinite
 
     def _warn(self, residual, indefinite):
-        scale = _mean_eigenvalue(self.operator_)
+        smallest, mean = curvature_estimates(self.operator_)
+        suggestion = suggest_damping(
+            self.damping, smallest_eigenvalue=smallest, mean_eigenvalue=mean
+        )
         reason = (
             "met non-positive curvature (H + λI is not positive definite)"
             if indefinite
             else f"did not converge in {self.maxiter_} iterations"
         )
+        estimate = "" if smallest is None else f"; smallest eigenvalue of H + λI ≈ {smallest:.3g}"
         warnings.warn(
             f"CG {reason}: worst relative residual {residual:.3g} (rtol={self.rtol:g}, "
-            f"damping={self.damping:g}). Increase damping (e.g. damping={1e-3 * scale:.2g}, "
-            "about 1e-3 of H's scale), raise maxiter, or use method='direct' for small models.",
+            f"damping={self.damping:g}){estimate}. Increase damping (e.g. "
+            f"damping={suggestion:.2g}), raise maxiter, or use method='direct' for small models.",
             ConvergenceWarning,
             stacklevel=3,
         )
-
-
-def _mean_eigenvalue(operator, n_probes=4, seed=0):
-    """Rough scale of H: trace(H)/p from the Rayleigh quotients of a few random unit vectors."""
-    rng = np.random.default_rng(seed)
-    V = rng.standard_normal((operator.n_params, n_probes))
-    V /= np.linalg.norm(V, axis=0)
-    before = operator.n_products
-    quotient = float(np.mean(np.einsum("ij,ij->j", V, operator(V))))
-    operator.n_products = before
-    return max(abs(quotient), np.finfo(float).tiny)

@@ -7,12 +7,15 @@ from scipy import linalg
 
 from ..exceptions import IllConditionedHessianWarning
 from ._base import InverseHessianSolver, register_solver
+from ._damping import suggest_damping
+from ._docstrings import with_shared_docstrings
 
 # Beyond this condition number a Cholesky solve loses more than ~4 of float64's 16 digits.
 _MAX_CONDITION = 1e12
 
 
 @register_solver
+@with_shared_docstrings
 class DirectSolver(InverseHessianSolver):
     """Dense Hessian of the training objective, Cholesky factorisation (``method="direct"``).
 
@@ -35,6 +38,11 @@ class DirectSolver(InverseHessianSolver):
     ----------
     damping : float, default=0.0
         λ added to the diagonal.
+
+    See Also
+    --------
+    ConjugateGradientSolver : The same solve without forming H.
+    skinfluence.InfluenceScorer : Uses it with ``method="direct"``.
 
     Examples
     --------
@@ -82,7 +90,9 @@ class DirectSolver(InverseHessianSolver):
         scale = np.abs(evals).max()
         keep = np.abs(evals) > H.shape[0] * np.finfo(float).eps * scale
         smallest = evals[0]
-        suggestion = max(1e-3 * scale, 10 * abs(smallest))
+        suggestion = suggest_damping(
+            self.damping, smallest_eigenvalue=smallest, mean_eigenvalue=evals.mean()
+        )
         warnings.warn(
             f"The Hessian of the training objective (plus damping={self.damping:g}) is "
             f"{'indefinite' if smallest < 0 else 'singular or ill-conditioned'}: smallest "

@@ -1,9 +1,11 @@
 """Identity in place of the Hessian: gradient similarity (``method="identity"``)."""
 
 from ._base import InverseHessianSolver, register_solver
+from ._docstrings import with_shared_docstrings
 
 
 @register_solver
+@with_shared_docstrings
 class IdentitySolver(InverseHessianSolver):
     """Replace H by the identity: ``solve(V) = V / (1 + damping)`` (``method="identity"``).
 
@@ -17,6 +19,11 @@ class IdentitySolver(InverseHessianSolver):
     ----------
     damping : float, default=0.0
         λ: the solve divides by 1 + λ.
+
+    See Also
+    --------
+    skinfluence.TracInScorer : Gradient similarity along the training trajectory.
+    DirectSolver : The exact inverse Hessian.
 
     References
     ----------

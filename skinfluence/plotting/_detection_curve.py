@@ -17,6 +17,8 @@ class DetectionCurveDisplay:
 
     Create it with :meth:`from_scores` or :meth:`from_estimator`; both draw it.
 
+    Read more in the :ref:`User Guide <detection_curves>`.
+
     Parameters
     ----------
     precision, recall : ndarray

@@ -27,6 +27,8 @@ class InfluenceDisplay:
     Create it with :meth:`from_estimator` (a fitted scorer with ``influence``) or
     :meth:`from_influence` (a precomputed influence vector); both draw it.
 
+    Read more in the :ref:`User Guide <influence_display>`.
+
     Parameters
     ----------
     x_test : ndarray of shape (n_features,)
@@ -48,6 +50,11 @@ class InfluenceDisplay:
     ----------
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
+
+    See Also
+    --------
+    skinfluence.InfluenceScorer : Computes the influence drawn here (``explain``).
+    DetectionCurveDisplay : How well self-influence finds known bad rows.
 
     Examples
     --------
@@ -212,6 +219,11 @@ class InfluenceDisplay:
 
     def plot(self, ax=None):
         """Draw the display on ``ax`` (a new figure if None).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure if None.
 
         Returns
         -------

@@ -116,6 +116,8 @@ class PruningCurveDisplay:
     :meth:`from_scores` (precomputed scores); several scores can share one ``ax`` (pass
     ``name``). matplotlib is imported only when drawing (``pip install skinfluence[plot]``).
 
+    Read more in the :ref:`User Guide <pruning_curves>`.
+
     Parameters
     ----------
     fractions : ndarray of shape (n_fractions,)
@@ -134,6 +136,11 @@ class PruningCurveDisplay:
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
     lines_ : dict of str to matplotlib Line2D
+
+    See Also
+    --------
+    skinfluence.PruningSelector : Keeps the rows one rule selects and fits a model.
+    DetectionCurveDisplay : How well a score finds known bad rows.
 
     Examples
     --------
@@ -218,8 +225,38 @@ class PruningCurveDisplay:
     ):
         """Pruning curves of ``estimator`` for precomputed scores, drawn.
 
-        Parameters are those of :func:`pruning_curve`, plus ``name`` (the score's name in
-        the legend) and ``ax``. Cost: ``len(keep) × len(fractions)`` fits of ``estimator``.
+        Cost: ``len(keep) × len(fractions)`` fits of ``estimator``, plus one on every row.
+
+        Parameters
+        ----------
+        estimator : estimator
+            Unfitted model; a clone is fitted per (rule, fraction).
+        X : array-like of shape (n_samples, n_features)
+            Training rows.
+        y : array-like of shape (n_samples,)
+            Training labels.
+        scores : array-like of shape (n_samples,)
+            One score per training row, higher = harder (a scorer's ``scores_``).
+        X_test : array-like of shape (n_test, n_features)
+            Held-out rows the fitted models are scored on.
+        y_test : array-like of shape (n_test,)
+            Their labels.
+        fractions : sequence of float in (0, 1] or int, default=(0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+            Fractions (or counts) of the training rows kept.
+        keep : sequence of {"easy", "hard", "random"}, default=("easy", "hard", "random")
+            One curve per rule.
+        class_balance : bool, default=True
+            As in :class:`~skinfluence.PruningSelector`.
+        scoring : str or callable, default=None
+            The estimator's ``score`` (accuracy for classifiers) when None.
+        random_state : int, RandomState instance or None, default=None
+            Tie-breaking and the "random" subsets (one draw per fraction).
+        n_jobs : int, default=None
+            Fits run in parallel through joblib.
+        name : str, default=None
+            The score's name in the legend.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure if None.
 
         Returns
         -------
@@ -275,6 +312,32 @@ class PruningCurveDisplay:
         trained on the rows each rule keeps at each fraction, with the selector's
         ``class_balance`` and ``random_state``; ``fraction`` and ``keep`` of the selector
         are ignored (they are what the curve varies).
+
+        Parameters
+        ----------
+        selector : PruningSelector
+            With a ``scorer`` (the difficulty score) and an ``estimator`` (the model whose
+            held-out score is plotted); neither needs to be fitted.
+        X : array-like of shape (n_samples, n_features)
+            Training rows.
+        y : array-like of shape (n_samples,)
+            Training labels.
+        X_test : array-like of shape (n_test, n_features)
+            Held-out rows the fitted models are scored on.
+        y_test : array-like of shape (n_test,)
+            Their labels.
+        fractions : sequence of float in (0, 1] or int, default=(0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+            Fractions (or counts) of the training rows kept.
+        keep : sequence of {"easy", "hard", "random"}, default=("easy", "hard", "random")
+            One curve per rule.
+        scoring : str or callable, default=None
+            The estimator's ``score`` (accuracy for classifiers) when None.
+        n_jobs : int, default=None
+            Fits run in parallel through joblib.
+        name : str, default=None
+            The score's name in the legend.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure if None.
 
         Returns
         -------

@@ -116,6 +116,8 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
     parameter, so ``GridSearchCV`` can tune ``fraction``, ``keep`` and the scorer's own
     parameters (``scorer__n_repeats``).
 
+    Read more in the :ref:`User Guide <pruning_selector>`.
+
     Parameters
     ----------
     scorer : estimator with ``scores_`` after ``fit``

@@ -35,6 +35,11 @@ def make_teacher_student(n_samples, n_features, *, random_state=None):
     teacher : ndarray of shape (n_features,)
         The teacher's unit vector.
 
+    See Also
+    --------
+    make_probe : A pruning metric at a given angle to the teacher.
+    PerceptronStudent : The max-margin student trained on these examples.
+
     Notes
     -----
     Cost: O(n_samples · n_features) time and memory.
@@ -79,6 +84,11 @@ def make_probe(teacher, angle, *, random_state=None):
     -------
     probe : ndarray of shape (n_features,)
         Unit vector ``cos θ T̂ + sin θ û`` with û a random unit vector orthogonal to T.
+
+    See Also
+    --------
+    make_teacher_student : The teacher and its labelled examples.
+    MarginScorer : Scores rows by their margin along the probe.
 
     Notes
     -----

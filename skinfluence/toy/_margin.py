@@ -25,6 +25,8 @@ class MarginScorer(BaseTrainingScorer):
     angle θ to the teacher (:func:`~skinfluence.toy.make_probe`) models an imperfect
     pruning metric. The score needs no label.
 
+    Read more in the :ref:`User Guide <margin_scorer>`.
+
     Parameters
     ----------
     probe : array-like of shape (n_features,), estimator or None, default=None

@@ -71,6 +71,10 @@ def simulate_test_error(
     errors : ndarray of shape (n_alpha, n_seeds)
         One test error per α_tot and seed.
 
+    See Also
+    --------
+    theory_test_error : The N → ∞ limit of the same experiment.
+
     Notes
     -----
     Cost per run: O(α_tot N²) to draw and score, plus the max-margin fit on the

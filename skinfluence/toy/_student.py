@@ -24,8 +24,15 @@ from ..models._linear import LinearModelAdapter, LogisticRegressionAdapter
 
 
 class NotSeparableWarning(SkinfluenceWarning):
-    """The training set is not linearly separable through the origin: no max-margin
-    (hard-margin) perceptron exists; a soft margin was fitted instead."""
+    """The training set is not linearly separable through the origin.
+
+    No max-margin (hard-margin) perceptron exists; :class:`PerceptronStudent` fitted a soft
+    margin instead.
+
+    See Also
+    --------
+    PerceptronStudent : The estimator that raises it.
+    """
 
 
 def max_margin_direction(X, t):
@@ -66,6 +73,8 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
     differentiable, so :class:`~skinfluence.InfluenceScorer` works on it with its exact
     Hessian; as C → ∞ on separable data its direction tends to the max-margin one
     (Rosset, Zhu & Hastie 2004).
+
+    Read more in the :ref:`User Guide <perceptron_student>`.
 
     Parameters
     ----------
@@ -216,13 +225,35 @@ class PerceptronStudent(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X):
-        """``X @ coef_.T``: positive for ``classes_[1]``, shape (n_samples,)."""
+        """Compute ``X @ coef_.T``, positive for ``classes_[1]``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to score.
+
+        Returns
+        -------
+        decision : ndarray of shape (n_samples,)
+            ``w·x`` for each row.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         return X @ self.coef_.ravel()
 
     def predict(self, X):
-        """Class of each row: ``classes_[1]`` where the decision function is > 0."""
+        """Predict the class of each row: ``classes_[1]`` where the decision function is > 0.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels, from ``classes_``.
+        """
         positive = self.decision_function(X) > 0
         return self.classes_[positive.astype(int)]
 
@@ -244,6 +275,26 @@ class PerceptronStudentAdapter(LogisticRegressionAdapter):
     Objective in sum form ``Σ_i w_i log(1 + e^{−y_i η_i}) + ‖w‖²/(2C)``, η = w·x, no
     intercept: the binary case of :class:`~skinfluence.models.LogisticRegressionAdapter`,
     whose loss, gradients, Hessian and Newton-step factors it reuses.
+
+    Parameters
+    ----------
+    estimator : PerceptronStudent
+        A fitted ``PerceptronStudent(loss="logistic")``; the hinge loss has no Hessian and
+        raises ``TypeError``.
+
+    See Also
+    --------
+    PerceptronStudent : The estimator it describes.
+    skinfluence.models.adapter_for : Finds this adapter for a fitted student.
+
+    Examples
+    --------
+    >>> from skinfluence.models import adapter_for
+    >>> from skinfluence.toy import PerceptronStudent, make_teacher_student
+    >>> X, y, _ = make_teacher_student(200, 10, random_state=0)
+    >>> adapter = adapter_for(PerceptronStudent(loss="logistic", C=1.0).fit(X, y))
+    >>> type(adapter).__name__, adapter.n_params
+    ('PerceptronStudentAdapter', 10)
     """
 
     def __init__(self, estimator):
@@ -260,12 +311,40 @@ class PerceptronStudentAdapter(LogisticRegressionAdapter):
         self.penalty_ = "l2"
 
     def penalty_strength(self):
+        """Return ``1 / C``, the l2 penalty on w in sum form.
+
+        Returns
+        -------
+        strength : float
+            The coefficient of ``‖w‖²/2``.
+        """
         return 1.0 / self.estimator.C_
 
     def intercept_penalty_strength(self):
+        """Return 0: the student has no intercept.
+
+        Returns
+        -------
+        strength : float
+            Always 0.0.
+        """
         return 0.0
 
     def row_weights(self, y, sample_weight=None):
+        """Return the weight of each row in the objective: ``sample_weight``, or 1.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,)
+            Labels (the student has no class weights).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights given to ``fit``.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples,)
+            ``w_i`` of the sum form.
+        """
         return LinearModelAdapter.row_weights(self, y, sample_weight)
 
 

@@ -86,7 +86,30 @@ def _phi(x):
 def pruning_threshold(fraction, keep):
     """Margin threshold γ on ``|z|`` that keeps ``fraction`` of Gaussian examples.
 
-    "hard" keeps ``|z| < γ`` (``1 − 2H(γ) = f``), "easy" keeps ``|z| > γ`` (``2H(γ) = f``).
+    "hard" keeps ``|z| < γ`` (``1 − 2H(γ) = f``), "easy" keeps ``|z| > γ`` (``2H(γ) = f``),
+    where ``H`` is the Gaussian tail function.
+
+    Parameters
+    ----------
+    fraction : float
+        Fraction ``f`` in (0, 1] of the examples kept.
+    keep : {"hard", "easy"}
+        Keep the smallest margins ("hard") or the largest ("easy").
+
+    Returns
+    -------
+    gamma : float
+        The threshold γ ≥ 0.
+
+    See Also
+    --------
+    theory_test_error : The test error after pruning at this threshold.
+
+    Examples
+    --------
+    >>> from skinfluence.toy import pruning_threshold
+    >>> round(pruning_threshold(0.5, "easy"), 4)  # the median of |z|
+    0.6745
     """
     if keep == "hard":
         return float(norm.isf((1.0 - fraction) / 2.0))
@@ -188,10 +211,20 @@ class _SaddlePoint:
 
 
 def solve_saddle_point(alpha_total, fraction, *, keep="hard", angle=0.0, start=None):
-    """Overlaps and margin of the max-margin student: ``(R, Q, κ)`` for one α_tot.
+    """Solve for the overlaps and margin ``(R, Q, κ)`` of the max-margin student at one α_tot.
 
-    Parameters as :func:`theory_test_error` (scalar ``alpha_total``); ``start``: an
-    initial ``(R, Q, κ)`` for θ > 0 (default: the perfect-probe solution).
+    Parameters
+    ----------
+    alpha_total : float
+        Examples per dimension before pruning, ``α_tot = P_tot / N`` (> 0).
+    fraction : float
+        Fraction ``f`` in (0, 1] of the examples kept.
+    keep : {"hard", "easy", "random"}, default="hard"
+        Which examples the probe keeps (as in :func:`theory_test_error`).
+    angle : float, default=0.0
+        Probe-teacher angle θ (radians, in [0, π/2)).
+    start : tuple of 3 floats, default=None
+        An initial ``(R, Q, κ)`` for θ > 0; None: the perfect-probe (θ = 0) solution.
 
     Returns
     -------
@@ -201,6 +234,17 @@ def solve_saddle_point(alpha_total, fraction, *, keep="hard", angle=0.0, start=N
         Overlap with the probe's direction orthogonal to the teacher (0 for θ = 0).
     kappa : float
         The student's maximal margin, for inputs of unit variance per component.
+
+    See Also
+    --------
+    theory_test_error : The test error ``arccos(R)/π`` over several α_tot.
+
+    Examples
+    --------
+    >>> from skinfluence.toy import solve_saddle_point
+    >>> R, Q, kappa = solve_saddle_point(4.0, 0.5, keep="hard")
+    >>> bool(0 < R < 1), Q
+    (True, 0.0)
     """
     sp = _SaddlePoint(float(alpha_total), float(fraction), keep, float(angle))
     # The student's direction in spherical angles: R = cos β cos ψ, Q = cos β sin ψ,
@@ -275,14 +319,20 @@ def theory_test_error(alpha_total, fraction, *, keep="hard", angle=0.0):
     -----
     See the module docstring for the equations and for what is and is not reproduced.
     Cost per α: about 30 maximisation steps, each a root search for ``κ*`` over a
-    quadrature of ≤ 240 nodes (θ = 0: ~10 ms); for θ > 0 a Powell hybrid solve of the
-    three equations on 48 × 96 nodes (0.1 to 3 s). Memory: O(nodes).
+    quadrature of ≤ 240 nodes (θ = 0); for θ > 0 a Powell hybrid solve of the three
+    equations on 48 × 96 nodes, about 100× the work. Memory: O(nodes). Timings: the user
+    guide's pruning section.
 
     References
     ----------
     Sorscher, Geirhos, Shekhar, Ganguli, Morcos, "Beyond neural scaling laws: beating power
     law scaling via data pruning", NeurIPS 2022, appendix A.
     Gardner, "The space of interactions in neural network models", J. Phys. A 21, 1988.
+
+    See Also
+    --------
+    simulate_test_error : The same experiment run with finite N (Monte Carlo).
+    crossover_alpha : Where keeping hard examples starts to beat keeping easy ones.
 
     Examples
     --------
@@ -323,11 +373,16 @@ def crossover_alpha(fraction, *, angle=0.0):
     Returns
     -------
     alpha_star : float
+        The crossover α_tot.
+
+    See Also
+    --------
+    theory_test_error : The two curves that cross here.
 
     Notes
     -----
-    Cost: a Brent root search, about 15 pairs of :func:`theory_test_error` evaluations
-    (~1 s for θ = 0). ``skinfluence.selection._auto_rule`` stores a table of it.
+    Cost: a Brent root search, about 15 pairs of :func:`theory_test_error` evaluations.
+    ``skinfluence.selection._auto_rule`` stores a table of it.
 
     Examples
     --------
