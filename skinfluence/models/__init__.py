@@ -1,30 +1,53 @@
 """Model adapters: what every scorer needs from a fitted model, per model family."""
 
-from ._base import GradientMatrix, ModelAdapter
+from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
 from ._linear import (
     LinearGradientMatrix,
     LinearRegressionAdapter,
     LogisticRegressionAdapter,
     RidgeAdapter,
 )
-from ._pipeline import PipelineAdapter
-from ._registry import SUPPORTED_FAMILIES, adapter_for, register_adapter, register_lazy_family
+from ._pipeline import GeneralizedLinearPipelineAdapter, PipelineAdapter
+from ._registry import (
+    AdapterExample,
+    AdapterFamily,
+    adapter_for,
+    register_adapter,
+    registered_adapter,
+    registered_families,
+    supported_families,
+    unregister_adapter,
+)
 from ._torch import ParameterSubset, TorchAdapter, TorchModule, torch_adapter
+from ._torch_examples import torch_examples
 
-# Registered by class path: nothing imports torch or skorch until an adapter is built. Eager
-# rather than through ``register_lazy_family("skorch.", ...)`` so that users' own subclasses of
-# the skorch nets (defined outside ``skorch.``) are found through their base classes.
-for _path in (
-    "skorch.classifier.NeuralNetClassifier",
-    "skorch.classifier.NeuralNetBinaryClassifier",
-    "skorch.regressor.NeuralNetRegressor",
-    "skinfluence.models._torch_wrappers.TorchModule",
-    "skinfluence.models._torch_wrappers.ParameterSubset",
+# Registered by class path: nothing imports torch or skorch until an adapter is built; users'
+# own subclasses of the skorch nets (defined outside ``skorch``) are found through their bases.
+for _path, _name, _requires in (
+    ("skorch.classifier:NeuralNetClassifier", "skorch NeuralNetClassifier", ("torch", "skorch")),
+    (
+        "skorch.classifier:NeuralNetBinaryClassifier",
+        "skorch NeuralNetBinaryClassifier",
+        ("torch", "skorch"),
+    ),
+    ("skorch.regressor:NeuralNetRegressor", "skorch NeuralNetRegressor", ("torch", "skorch")),
+    ("skinfluence.models._torch_wrappers:TorchModule", "TorchModule", ("torch",)),
+    ("skinfluence.models._torch_wrappers:ParameterSubset", "ParameterSubset", ("torch",)),
 ):
-    register_adapter(_path, torch_adapter)
+    register_adapter(
+        _path,
+        torch_adapter,
+        name=_name,
+        accepts_subclasses=True,
+        requires=_requires,
+        examples=torch_examples(_name),
+    )
 
 __all__ = [
-    "SUPPORTED_FAMILIES",
+    "AdapterExample",
+    "AdapterFamily",
+    "GeneralizedLinear",
+    "GeneralizedLinearPipelineAdapter",
     "GradientMatrix",
     "LinearGradientMatrix",
     "LinearRegressionAdapter",
@@ -37,5 +60,8 @@ __all__ = [
     "TorchModule",
     "adapter_for",
     "register_adapter",
-    "register_lazy_family",
+    "registered_adapter",
+    "registered_families",
+    "supported_families",
+    "unregister_adapter",
 ]

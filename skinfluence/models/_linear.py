@@ -21,7 +21,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import IllConditionedHessianWarning
-from ._base import GradientMatrix, ModelAdapter
+from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
 
 
 def _as_float(X):
@@ -103,18 +103,20 @@ class LinearGradientMatrix(GradientMatrix):
         return LinearGradientMatrix(self.X[rows], self.R[rows], self.fit_intercept)
 
 
-class LinearModelAdapter(ModelAdapter):
-    """Shared machinery of the GLM adapters; subclasses define the loss in terms of η."""
+class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
+    """Shared machinery of the GLM adapters; subclasses define the loss in terms of η.
 
-    supports_newton_step = True
-    has_exact_hessian = True
+    A subclass writes ``encode_target``, ``_loss_from_outputs`` and ``output_derivatives`` (and
+    ``penalty_strength`` where the model is penalised); the rest of :class:`ModelAdapter` and
+    :class:`GeneralizedLinear` follows from the (d, K) layout of θ.
+    """
 
     def __init__(self, estimator):
         check_is_fitted(estimator)
         super().__init__(estimator)
         coef = np.asarray(estimator.coef_, dtype=np.float64)
         self.coef_ = coef.reshape(1, -1) if coef.ndim == 1 else coef  # (K, d0)
-        self.fit_intercept = bool(getattr(estimator, "fit_intercept", True))
+        self._fit_intercept = bool(getattr(estimator, "fit_intercept", True))
         intercept = np.broadcast_to(
             np.asarray(getattr(estimator, "intercept_", 0.0), dtype=np.float64),
             (self.coef_.shape[0],),
@@ -122,6 +124,10 @@ class LinearModelAdapter(ModelAdapter):
         self.intercept_ = intercept.copy() if self.fit_intercept else np.zeros(len(intercept))
 
     # -- parameters ----------------------------------------------------------------------
+    @property
+    def fit_intercept(self):
+        return self._fit_intercept
+
     @property
     def n_outputs(self):
         return self.coef_.shape[0]
@@ -184,13 +190,9 @@ class LinearModelAdapter(ModelAdapter):
         X = self.features(X)
         return self._loss_from_outputs(self.outputs(X), self.encode_target(y))
 
-    def newton_factors(self, X, y):
-        X = self.features(X)
-        return self._derivatives(self.outputs(X), self.encode_target(y))
-
     def gradients(self, X, y):
         X = self.features(X)
-        R, _ = self._derivatives(self.outputs(X), self.encode_target(y))
+        R = self.output_gradients(self.outputs(X), self.encode_target(y))
         return LinearGradientMatrix(X, R, self.fit_intercept)
 
     def loss_from_outputs(self, eta, y):
@@ -200,19 +202,11 @@ class LinearModelAdapter(ModelAdapter):
     def _loss_from_outputs(self, eta, t):
         raise NotImplementedError
 
-    def _derivatives(self, eta, t):
-        """(R, S): ∂ℓ/∂η (n, K) and ∂²ℓ/∂η² (n, K, K)."""
-        raise NotImplementedError
-
-    def output_gradients(self, eta, t):
-        """∂ℓ/∂η (n, K) at outputs η for encoded targets t, without the (n, K, K) curvature."""
-        return self._derivatives(eta, t)[0]
-
     # -- curvature -----------------------------------------------------------------------
     def _weighted_curvature(self, X, y, sample_weight):
         X = self.features(X)
         t = self.encode_target(y)
-        _, S = self._derivatives(self.outputs(X), t)
+        _, S = self.output_derivatives(self.outputs(X), t)
         w = self.row_weights(y, sample_weight)
         return X, S * w[:, None, None]
 
@@ -355,7 +349,7 @@ class LogisticRegressionAdapter(LinearModelAdapter):
     def hessian(self, X, y, sample_weight=None):
         H = super().hessian(X, y, sample_weight)
         if self.penalty_ is None:
-            R, _ = self._derivatives(self.outputs(self.features(X)), self.encode_target(y))
+            R, _ = self.output_derivatives(self.outputs(self.features(X)), self.encode_target(y))
             if np.abs(R).max() < _SEPARATED_RESIDUAL:
                 warnings.warn(
                     "The training data are (almost) perfectly separated and the model has no "
@@ -395,7 +389,7 @@ class LogisticRegressionAdapter(LinearModelAdapter):
         R[np.arange(len(t)), t] -= 1.0
         return R
 
-    def _derivatives(self, eta, t):
+    def output_derivatives(self, eta, t):
         if self.binary:
             p = expit(eta[:, 0])
             return (p - t)[:, None], (p * (1 - p))[:, None, None]
@@ -450,7 +444,7 @@ class _SquaredLossAdapter(LinearModelAdapter):
     def output_gradients(self, eta, t):
         return 2.0 * (eta - t)
 
-    def _derivatives(self, eta, t):
+    def output_derivatives(self, eta, t):
         n, K = eta.shape
         S = np.broadcast_to(2.0 * np.eye(K), (n, K, K))
         return 2.0 * (eta - t), S
@@ -466,3 +460,117 @@ class RidgeAdapter(_SquaredLossAdapter):
 
 class LinearRegressionAdapter(_SquaredLossAdapter):
     """scikit-learn's ``LinearRegression``: ``Σ w_i (y_i − η_i)²`` (no penalty)."""
+
+
+# -- registration, with the examples the common adapter tests check ------------------------
+def _l2_penalty(strength, n_features, n_outputs, intercept_strength=0.0):
+    """``θ ↦ Σ_k strength_k/2 ‖W_k‖² (+ intercept_strength/2 ‖b‖²)`` in the (d, K) layout."""
+
+    def penalty(theta):
+        W = np.asarray(theta).reshape(-1, n_outputs)
+        coef = np.sum(strength * W[:n_features] ** 2)
+        return 0.5 * float(coef + intercept_strength * np.sum(W[n_features:] ** 2))
+
+    return penalty
+
+
+def _logistic_example(n_classes=2, C=1.0, weighted=False, **params):
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    from ._registry import AdapterExample, log_loss_per_sample
+
+    X, y = make_classification(
+        n_samples=90,
+        n_features=4,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=n_classes,
+        flip_y=0.1,
+        random_state=n_classes,
+    )
+    sw = np.random.RandomState(0).uniform(0.5, 2.0, len(y)) if weighted else None
+    params = {"solver": "newton-cholesky", "tol": 1e-12, **params}
+    model = LogisticRegression(C=C, **params).fit(X, y, sample_weight=sw)
+    K = 1 if n_classes == 2 else n_classes
+    # scikit-learn: C Σ w_i ℓ_i + ½‖W‖² (liblinear penalises b as a feature of value
+    # intercept_scaling), i.e. ‖W‖²/(2C) in sum form.
+    icpt = params.get("intercept_scaling", 1.0) ** -2 / C if params["solver"] == "liblinear" else 0
+    return AdapterExample(
+        model,
+        X,
+        y,
+        penalty=_l2_penalty(1.0 / C, X.shape[1], K, icpt),
+        sample_weight=sw,
+        reference_loss=log_loss_per_sample,
+        invalid_y=np.array([n_classes + 3]),
+        id=f"logistic-K{n_classes}-C{C}-" + "-".join(f"{k}={v}" for k, v in params.items()),
+    )
+
+
+def _least_squares_example(estimator, n_targets=1, weighted=False):
+    from sklearn.datasets import make_regression
+
+    from ._registry import AdapterExample, squared_error_per_sample
+
+    X, y = make_regression(
+        n_samples=60, n_features=4, n_targets=n_targets, noise=1.0, random_state=n_targets
+    )
+    sw = np.random.RandomState(1).uniform(0.5, 2.0, len(y)) if weighted else None
+    model = estimator.fit(X, y, sample_weight=sw)
+    alpha = np.asarray(getattr(model, "alpha", 0.0), dtype=np.float64)
+    # Ridge: ‖y − Xw‖² + α‖w‖² (one α per target when an array); LinearRegression: no penalty.
+    return AdapterExample(
+        model,
+        X,
+        y,
+        penalty=_l2_penalty(2.0 * alpha, X.shape[1], n_targets),
+        sample_weight=sw,
+        reference_loss=squared_error_per_sample,
+        invalid_y=np.zeros((2, n_targets + 1)),
+        id=f"{type(model).__name__}-targets{n_targets}-weighted{weighted}",
+    )
+
+
+def _register_linear_families():
+    import functools
+
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+
+    from ._registry import register_adapter
+
+    logistic = functools.partial(_logistic_example)
+    register_adapter(
+        LogisticRegression,
+        LogisticRegressionAdapter,
+        name="LogisticRegression (l2 or no penalty)",
+        examples=[
+            logistic,
+            functools.partial(logistic, fit_intercept=False, class_weight={0: 2.0}, weighted=True),
+            functools.partial(logistic, n_classes=3, C=0.5),
+            functools.partial(
+                logistic, n_classes=3, fit_intercept=False, class_weight="balanced", weighted=True
+            ),
+            functools.partial(logistic, n_classes=3, C=np.inf),
+            functools.partial(logistic, solver="liblinear", intercept_scaling=2.0, C=2.0),
+        ],
+    )
+    register_adapter(
+        Ridge,
+        RidgeAdapter,
+        examples=[
+            lambda: _least_squares_example(Ridge(alpha=3.0), weighted=True),
+            lambda: _least_squares_example(Ridge(alpha=[1.0, 10.0], fit_intercept=False), 2),
+        ],
+    )
+    register_adapter(
+        LinearRegression,
+        LinearRegressionAdapter,
+        examples=[
+            lambda: _least_squares_example(LinearRegression(), weighted=True),
+            lambda: _least_squares_example(LinearRegression(fit_intercept=False), 2),
+        ],
+    )
+
+
+_register_linear_families()

@@ -13,8 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from .._validation import n_jobs_constraint
-from ..models import adapter_for
-from ..models._linear import LinearModelAdapter
+from ..models import GeneralizedLinear, adapter_for
 from ._base import BaseTrainingScorer, fit_clone, sample_weight_param, validated_sample_weight
 from ._loo_newton import newton_leave_one_out
 
@@ -80,7 +79,8 @@ _NEWTON_MAX_PARAMS = 5000
 def _newton_adapter(base):
     """The adapter whose objective the Newton refits may minimise, or None.
 
-    Only an estimator with an exact-Hessian linear adapter, not a Pipeline (its preprocessing
+    Only an estimator with a :class:`~skinfluence.models.GeneralizedLinear` adapter (closed-form
+    curvature), not a Pipeline (its preprocessing
     is refitted too) and not ``class_weight='balanced'`` (the weights change with the rows).
     """
     if isinstance(base, Pipeline) or getattr(base, "class_weight", None) == "balanced":
@@ -89,7 +89,7 @@ def _newton_adapter(base):
         adapter = adapter_for(base)
     except TypeError:
         return None
-    if not isinstance(adapter, LinearModelAdapter) or adapter.n_params > _NEWTON_MAX_PARAMS:
+    if not isinstance(adapter, GeneralizedLinear) or adapter.n_params > _NEWTON_MAX_PARAMS:
         return None
     return adapter
 
