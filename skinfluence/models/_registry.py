@@ -31,9 +31,10 @@ class AdapterExample:
     X, y : arrays
         The training data; ``sample_weight`` the weights passed to ``fit`` (or None).
     penalty : callable
-        ``theta ↦ R(θ)``, the penalty of the sum-form objective in :meth:`params`' layout,
-        written from the *estimator's* documented objective (not from the adapter), so that the
-        tests check the adapter's Hessian and stationarity against it.
+        ``theta ↦ R(θ)``, the penalty of the sum-form objective in the adapter's ``params()``
+        layout, a quadratic form ``θᵀAθ/2`` (every l2 penalty), written from the
+        *estimator's* documented objective (not from the adapter), so that the tests check the
+        adapter's Hessian and stationarity against it.
     reference_loss : callable or None
         ``(estimator, X, y) ↦`` per-sample loss from the estimator's own predictions (e.g.
         :func:`log_loss_per_sample`), or None when it has no such output.
