@@ -13,6 +13,9 @@ examples with ``exact_optimum=True`` (a briefly trained net is not at one: they 
 there with that reason).
 """
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_wine
@@ -381,8 +384,23 @@ def test_a_pipeline_ending_in_a_net_is_not_generalized_linear():
     assert isinstance(adapter, PipelineAdapter) and not isinstance(adapter, GeneralizedLinear)
 
 
-def test_registry_keys_name_classes_without_importing_them():
+def test_looking_up_families_imports_no_optional_library():
     with pytest.raises(TypeError, match="module:qualname"):
         skinfluence.models.register_adapter("skorch.NeuralNet", lambda est: None)
     keys = {f.key for f in registered_families()}
-    assert "skorch.classifier:NeuralNetClassifier" in keys  # a string: skorch stays unimported
+    assert "skorch.classifier:NeuralNetClassifier" in keys  # a name, not an imported class
+    code = (
+        "import sys, numpy as np, skinfluence.toy\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.tree import DecisionTreeClassifier\n"
+        "from skinfluence.models import adapter_for\n"
+        "X, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2\n"
+        "adapter_for(LogisticRegression().fit(X, y))\n"
+        "try:\n"
+        "    adapter_for(DecisionTreeClassifier().fit(X, y))\n"
+        "except TypeError:\n"
+        "    pass\n"
+        "print(sorted({'torch', 'skorch'} & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
