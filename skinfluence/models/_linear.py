@@ -12,16 +12,20 @@ d = n_features (+1 with an intercept).
 
 import copy
 import warnings
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 from scipy.special import expit, log_expit, logsumexp, softmax
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import IllConditionedHessianWarning
 from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
+from ._linear_examples import least_squares_example, logistic_example
+from ._registry import register_adapter
 
 
 def _as_float(X):
@@ -463,114 +467,38 @@ class LinearRegressionAdapter(_SquaredLossAdapter):
 
 
 # -- registration, with the examples the common adapter tests check ------------------------
-def _l2_penalty(strength, n_features, n_outputs, intercept_strength=0.0):
-    """``θ ↦ Σ_k strength_k/2 ‖W_k‖² (+ intercept_strength/2 ‖b‖²)`` in the (d, K) layout."""
-
-    def penalty(theta):
-        W = np.asarray(theta).reshape(-1, n_outputs)
-        coef = np.sum(strength * W[:n_features] ** 2)
-        return 0.5 * float(coef + intercept_strength * np.sum(W[n_features:] ** 2))
-
-    return penalty
-
-
-def _logistic_example(n_classes=2, C=1.0, weighted=False, **params):
-    from sklearn.datasets import make_classification
-    from sklearn.linear_model import LogisticRegression
-
-    from ._registry import AdapterExample, log_loss_per_sample
-
-    X, y = make_classification(
-        n_samples=90,
-        n_features=4,
-        n_informative=3,
-        n_redundant=0,
-        n_classes=n_classes,
-        flip_y=0.1,
-        random_state=n_classes,
-    )
-    sw = np.random.RandomState(0).uniform(0.5, 2.0, len(y)) if weighted else None
-    params = {"solver": "newton-cholesky", "tol": 1e-12, **params}
-    model = LogisticRegression(C=C, **params).fit(X, y, sample_weight=sw)
-    K = 1 if n_classes == 2 else n_classes
-    # scikit-learn: C Σ w_i ℓ_i + ½‖W‖² (liblinear penalises b as a feature of value
-    # intercept_scaling), i.e. ‖W‖²/(2C) in sum form.
-    icpt = params.get("intercept_scaling", 1.0) ** -2 / C if params["solver"] == "liblinear" else 0
-    return AdapterExample(
-        model,
-        X,
-        y,
-        penalty=_l2_penalty(1.0 / C, X.shape[1], K, icpt),
-        sample_weight=sw,
-        reference_loss=log_loss_per_sample,
-        invalid_y=np.array([n_classes + 3]),
-        id=f"logistic-K{n_classes}-C{C}-" + "-".join(f"{k}={v}" for k, v in params.items()),
-    )
-
-
-def _least_squares_example(estimator, n_targets=1, weighted=False):
-    from sklearn.datasets import make_regression
-
-    from ._registry import AdapterExample, squared_error_per_sample
-
-    X, y = make_regression(
-        n_samples=60, n_features=4, n_targets=n_targets, noise=1.0, random_state=n_targets
-    )
-    sw = np.random.RandomState(1).uniform(0.5, 2.0, len(y)) if weighted else None
-    model = estimator.fit(X, y, sample_weight=sw)
-    alpha = np.asarray(getattr(model, "alpha", 0.0), dtype=np.float64)
-    # Ridge: ‖y − Xw‖² + α‖w‖² (one α per target when an array); LinearRegression: no penalty.
-    return AdapterExample(
-        model,
-        X,
-        y,
-        penalty=_l2_penalty(2.0 * alpha, X.shape[1], n_targets),
-        sample_weight=sw,
-        reference_loss=squared_error_per_sample,
-        invalid_y=np.zeros((2, n_targets + 1)),
-        id=f"{type(model).__name__}-targets{n_targets}-weighted{weighted}",
-    )
-
-
-def _register_linear_families():
-    import functools
-
-    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-
-    from ._registry import register_adapter
-
-    logistic = functools.partial(_logistic_example)
-    register_adapter(
-        LogisticRegression,
-        LogisticRegressionAdapter,
-        name="LogisticRegression (l2 or no penalty)",
-        examples=[
-            logistic,
-            functools.partial(logistic, fit_intercept=False, class_weight={0: 2.0}, weighted=True),
-            functools.partial(logistic, n_classes=3, C=0.5),
-            functools.partial(
-                logistic, n_classes=3, fit_intercept=False, class_weight="balanced", weighted=True
-            ),
-            functools.partial(logistic, n_classes=3, C=np.inf),
-            functools.partial(logistic, solver="liblinear", intercept_scaling=2.0, C=2.0),
-        ],
-    )
-    register_adapter(
-        Ridge,
-        RidgeAdapter,
-        examples=[
-            lambda: _least_squares_example(Ridge(alpha=3.0), weighted=True),
-            lambda: _least_squares_example(Ridge(alpha=[1.0, 10.0], fit_intercept=False), 2),
-        ],
-    )
-    register_adapter(
-        LinearRegression,
-        LinearRegressionAdapter,
-        examples=[
-            lambda: _least_squares_example(LinearRegression(), weighted=True),
-            lambda: _least_squares_example(LinearRegression(fit_intercept=False), 2),
-        ],
-    )
-
-
-_register_linear_families()
+register_adapter(
+    LogisticRegression,
+    LogisticRegressionAdapter,
+    name="LogisticRegression (l2 or no penalty)",
+    examples=[
+        logistic_example,
+        partial(logistic_example, fit_intercept=False, class_weight={0: 2.0}, weighted=True),
+        partial(logistic_example, n_classes=3, C=0.5),
+        partial(
+            logistic_example,
+            n_classes=3,
+            fit_intercept=False,
+            class_weight="balanced",
+            weighted=True,
+        ),
+        partial(logistic_example, n_classes=3, C=np.inf),
+        partial(logistic_example, solver="liblinear", intercept_scaling=2.0, C=2.0),
+    ],
+)
+register_adapter(
+    Ridge,
+    RidgeAdapter,
+    examples=[
+        lambda: least_squares_example(Ridge(alpha=3.0), weighted=True),
+        lambda: least_squares_example(Ridge(alpha=[1.0, 10.0], fit_intercept=False), 2),
+    ],
+)
+register_adapter(
+    LinearRegression,
+    LinearRegressionAdapter,
+    examples=[
+        lambda: least_squares_example(LinearRegression(), weighted=True),
+        lambda: least_squares_example(LinearRegression(fit_intercept=False), 2),
+    ],
+)
