@@ -1,7 +1,14 @@
 """Inverse-Hessian solvers: ``(H + λI)⁻¹ V`` for the influence scorers."""
 
 from ._arnoldi import ArnoldiSolver
-from ._base import InverseHessianSolver, available_methods, make_solver, register_solver
+from ._base import (
+    InverseHessianSolver,
+    available_methods,
+    make_solver,
+    register_solver,
+    registered_solver,
+    unregister_solver,
+)
 from ._cg import ConjugateGradientSolver
 from ._direct import DirectSolver
 from ._identity import IdentitySolver
@@ -17,4 +24,6 @@ __all__ = [
     "available_methods",
     "make_solver",
     "register_solver",
+    "registered_solver",
+    "unregister_solver",
 ]

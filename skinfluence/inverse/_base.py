@@ -7,6 +7,7 @@ sum form of :mod:`skinfluence.models._base`. Exact flat directions reported by t
 per-sample gradients live).
 """
 
+import contextlib
 from abc import ABC, abstractmethod
 
 from .._validation import check_damping
@@ -40,9 +41,33 @@ _SOLVERS = {}
 
 
 def register_solver(cls):
-    """Class decorator adding a solver to the registry under ``cls.name``."""
+    """Class decorator adding a solver to the registry under ``cls.name``.
+
+    Every registered solver is checked against ``direct`` by
+    ``tests/inverse/test_solver_common.py``, which states its settings and tolerance there.
+    """
     _SOLVERS[cls.name] = cls
     return cls
+
+
+def unregister_solver(name):
+    """Remove and return the solver registered as ``name`` (KeyError if there is none)."""
+    return _SOLVERS.pop(name)
+
+
+@contextlib.contextmanager
+def registered_solver(cls):
+    """Context manager: :func:`register_solver` for the ``with`` block, then restore the
+    registry as it was (for tests)."""
+    previous = _SOLVERS.get(cls.name)
+    register_solver(cls)
+    try:
+        yield cls
+    finally:
+        if previous is None:
+            _SOLVERS.pop(cls.name, None)
+        else:
+            _SOLVERS[cls.name] = previous
 
 
 def available_methods():

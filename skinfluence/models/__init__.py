@@ -1,31 +1,54 @@
 """Model adapters: what every scorer needs from a fitted model, per model family."""
 
 from ..torch._adapter import TorchAdapter, torch_adapter  # imports no torch until used
+from ..torch._examples import torch_examples
 from ..torch._wrappers import ParameterSubset, TorchModule
-from ._base import GradientMatrix, ModelAdapter
+from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
 from ._linear import (
     LinearGradientMatrix,
     LinearRegressionAdapter,
     LogisticRegressionAdapter,
     RidgeAdapter,
 )
-from ._pipeline import PipelineAdapter
-from ._registry import SUPPORTED_FAMILIES, adapter_for, register_adapter, register_lazy_family
+from ._pipeline import GeneralizedLinearPipelineAdapter, PipelineAdapter
+from ._registry import (
+    AdapterExample,
+    AdapterFamily,
+    adapter_for,
+    register_adapter,
+    registered_adapter,
+    registered_families,
+    supported_families,
+    unregister_adapter,
+)
 
-# Registered by class path: nothing imports torch or skorch until an adapter is built. Eager
-# rather than through ``register_lazy_family("skorch.", ...)`` so that users' own subclasses of
-# the skorch nets (defined outside ``skorch.``) are found through their base classes.
-for _path in (
-    "skorch.classifier.NeuralNetClassifier",
-    "skorch.classifier.NeuralNetBinaryClassifier",
-    "skorch.regressor.NeuralNetRegressor",
-    "skinfluence.torch._wrappers.TorchModule",
-    "skinfluence.torch._wrappers.ParameterSubset",
+# Registered by class path: nothing imports torch or skorch until an adapter is built; users'
+# own subclasses of the skorch nets (defined outside ``skorch``) are found through their bases.
+for _path, _name, _requires in (
+    ("skorch.classifier:NeuralNetClassifier", "skorch NeuralNetClassifier", ("torch", "skorch")),
+    (
+        "skorch.classifier:NeuralNetBinaryClassifier",
+        "skorch NeuralNetBinaryClassifier",
+        ("torch", "skorch"),
+    ),
+    ("skorch.regressor:NeuralNetRegressor", "skorch NeuralNetRegressor", ("torch", "skorch")),
+    ("skinfluence.torch._wrappers:TorchModule", "TorchModule", ("torch",)),
+    ("skinfluence.torch._wrappers:ParameterSubset", "ParameterSubset", ("torch",)),
 ):
-    register_adapter(_path, torch_adapter)
+    register_adapter(
+        _path,
+        torch_adapter,
+        name=_name,
+        accepts_subclasses=True,
+        requires=_requires,
+        examples=torch_examples(_name),
+    )
 
 __all__ = [
-    "SUPPORTED_FAMILIES",
+    "AdapterExample",
+    "AdapterFamily",
+    "GeneralizedLinear",
+    "GeneralizedLinearPipelineAdapter",
     "GradientMatrix",
     "LinearGradientMatrix",
     "LinearRegressionAdapter",
@@ -38,5 +61,8 @@ __all__ = [
     "TorchModule",
     "adapter_for",
     "register_adapter",
-    "register_lazy_family",
+    "registered_adapter",
+    "registered_families",
+    "supported_families",
+    "unregister_adapter",
 ]

@@ -17,6 +17,34 @@ a torch net trained on the mean loss with weight decay ``wd`` has ``R = n·wd/2 
 In this form removing row ``i`` subtracts ``w_i ℓ_i`` from ``J``, so one Newton step gives
 ``θ₋ᵢ − θ ≈ w_i H⁻¹ ∇ℓ_i`` with ``H = ∇²J``, and the first-order change of a test loss is
 ``w_i ∇ℓ(z_t)ᵀ H⁻¹ ∇ℓ_i`` — leave-one-out units, positive when row ``i`` helps ``z_t``.
+
+The contract
+------------
+:class:`ModelAdapter` is what *every* family provides; the scorers and solvers use nothing else
+unless they first check for a capability with ``isinstance``:
+
+* **Required** (abstract): ``n_params``, ``params()``, ``with_params(theta)``,
+  ``encode_target(y)``, ``loss(X, y)``, ``gradients(X, y)`` (a :class:`GradientMatrix`) and
+  ``hvp(X, y, V, sample_weight)``.
+* **Optional** (defaults that are correct for any family, overridden where a family can do
+  better): ``features(X)`` (identity), ``row_weights(y, sample_weight)`` (the sample weights),
+  ``hvp_operator`` (repeated :meth:`~ModelAdapter.hvp`), ``hessian`` (p products),
+  ``null_space()`` (none).
+* **Capability** :class:`GeneralizedLinear`: a family whose loss depends on θ only through the
+  outputs ``η = x̃ W`` (K per row) declares it by subclassing; it enables the closed-form
+  Newton-step correction (``InfluenceScorer(newton_step=True)``, ``_newton.py``) and the
+  Newton leave-one-out refits (``LeaveOneOutScorer``, ``_loo_newton.py``). Callers test
+  ``isinstance(adapter, GeneralizedLinear)``, never ``hasattr``.
+
+Methods that take ``X`` take raw inputs (what the user's estimator accepts); methods that take
+``Xf`` or ``eta`` take features already mapped by :meth:`ModelAdapter.features` or outputs.
+A :class:`~skinfluence.models.PipelineAdapter` is a ``GeneralizedLinear`` exactly when its
+final step's adapter is one: ``adapter_for`` builds the matching class, which forwards every
+capability method explicitly (no attribute forwarding).
+
+Families are registered with :func:`~skinfluence.models.register_adapter` (keyed by class, or by
+``"module:qualname"`` for optional libraries), each with small fitted examples that the common
+tests (``tests/models/test_adapter_common.py``) check the contract on.
 """
 
 import functools
@@ -82,19 +110,16 @@ class ModelAdapter(ABC):
     (what the user's estimator accepts); the adapter applies its own feature map (e.g. the
     earlier steps of a Pipeline) through :meth:`features`.
 
+    See the module docstring for what is required, what is optional and the
+    :class:`GeneralizedLinear` capability.
+
     Attributes
     ----------
     estimator : object
         The fitted estimator (not copied; adapters never modify it).
     n_params : int
         Length of the flat parameter vector θ.
-    is_classifier : bool
     """
-
-    #: Whether :meth:`newton_factors` is available (closed-form per-sample curvature).
-    supports_newton_step = False
-    #: Whether :meth:`hessian` is cheap enough to be the default (p small, closed form).
-    has_exact_hessian = False
 
     def __init__(self, estimator):
         self.estimator = estimator
@@ -108,6 +133,15 @@ class ModelAdapter(ABC):
     @abstractmethod
     def params(self):
         """θ as a flat float64 vector (a copy)."""
+
+    @abstractmethod
+    def with_params(self, theta):
+        """An adapter of the same model at parameters ``theta`` (in :meth:`params`' layout).
+
+        The original estimator is not modified; its ``estimator`` is a fitted model at
+        ``theta`` where the family can build one (the Newton leave-one-out refits return it).
+        Used by line searches, Newton refits and the finite-difference checks of the tests.
+        """
 
     def features(self, X):
         """Map raw ``X`` to what the adapted model consumes (identity by default)."""
@@ -154,15 +188,58 @@ class ModelAdapter(ABC):
         """
         return None
 
+
+class GeneralizedLinear(ABC):
+    """Capability: the loss depends on θ only through K outputs per row, ``η_i = x̃_iᵀ W``.
+
+    θ is the (d, K) matrix ``W`` flattened row-major, ``d = n_features (+1 with an
+    intercept)``, ``x̃_i = [Xf_i, 1]``. Then ``∇ℓ_i = x̃_i ⊗ r_i`` and ``∇²ℓ_i = x̃_i x̃_iᵀ ⊗ S_i``
+    with ``r_i = ∂ℓ/∂η_i`` (K) and ``S_i = ∂²ℓ/∂η_i²`` (K × K); the penalty R is quadratic and
+    diagonal. A :class:`ModelAdapter` declares the capability by also subclassing this class
+    (``class MyGLMAdapter(ModelAdapter, GeneralizedLinear)``); the Newton-step influence and the
+    Newton leave-one-out refits accept exactly the adapters for which
+    ``isinstance(adapter, GeneralizedLinear)`` holds.
+    """
+
+    @property
+    @abstractmethod
+    def n_outputs(self):
+        """K, the number of outputs η per row."""
+
+    @property
+    @abstractmethod
+    def n_features(self):
+        """Number of mapped features (columns of ``features(X)``), intercept excluded."""
+
+    @property
+    @abstractmethod
+    def fit_intercept(self):
+        """Whether θ ends with a row of K intercepts."""
+
+    @abstractmethod
+    def outputs(self, Xf):
+        """η, shape (n, K), for mapped features ``Xf``."""
+
+    @abstractmethod
+    def output_derivatives(self, eta, t):
+        """``(R, S)``: ∂ℓ/∂η (n, K) and ∂²ℓ/∂η² (n, K, K) at outputs η, encoded targets t."""
+
+    def output_gradients(self, eta, t):
+        """∂ℓ/∂η (n, K) only (default: from :meth:`output_derivatives`)."""
+        return self.output_derivatives(eta, t)[0]
+
+    @abstractmethod
+    def loss_from_outputs(self, eta, y):
+        """Per-sample loss at given outputs η (n, K) for user labels ``y``."""
+
+    @abstractmethod
+    def penalty_diagonal(self):
+        """Diagonal of ∇²R (the penalty's Hessian) in θ's layout, shape (p,)."""
+
+    @abstractmethod
+    def hessian_from_curvature(self, Xf, WS):
+        """``Σ_i (x̃_i x̃_iᵀ ⊗ WS_i) + ∇²R`` for mapped features and weighted curvature (n, K, K)."""
+
     def newton_factors(self, X, y):
-        """Per-sample curvature for the Newton-step correction (linear models only).
-
-        Returns ``(R, S)`` with ``R`` (n, K) the loss derivatives w.r.t. the K outputs
-        (so that g_i = x̃_i ⊗ R_i) and ``S`` (n, K, K) their second derivatives.
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no closed-form Newton step.")
-
-    # -- retraining ----------------------------------------------------------------------
-    def with_params(self, theta):
-        """A copy of the adapter whose model has parameters ``theta`` (for line searches)."""
-        raise NotImplementedError
+        """``(R, S)`` of :meth:`output_derivatives` at the fitted outputs of raw rows (X, y)."""
+        return self.output_derivatives(self.outputs(self.features(X)), self.encode_target(y))

@@ -12,17 +12,21 @@ d = n_features (+1 with an intercept).
 
 import copy
 import warnings
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 from scipy.special import expit, log_expit, logsumexp, softmax
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils._labels import encode_labels
 from ..exceptions import IllConditionedHessianWarning
-from ._base import GradientMatrix, ModelAdapter
+from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
+from ._linear_examples import least_squares_example, logistic_example
+from ._registry import register_adapter
 
 
 def _as_float(X):
@@ -104,18 +108,20 @@ class LinearGradientMatrix(GradientMatrix):
         return LinearGradientMatrix(self.X[rows], self.R[rows], self.fit_intercept)
 
 
-class LinearModelAdapter(ModelAdapter):
-    """Shared machinery of the GLM adapters; subclasses define the loss in terms of η."""
+class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
+    """Shared machinery of the GLM adapters; subclasses define the loss in terms of η.
 
-    supports_newton_step = True
-    has_exact_hessian = True
+    A subclass writes ``encode_target``, ``_loss_from_outputs`` and ``output_derivatives`` (and
+    ``penalty_strength`` where the model is penalised); the rest of :class:`ModelAdapter` and
+    :class:`GeneralizedLinear` follows from the (d, K) layout of θ.
+    """
 
     def __init__(self, estimator):
         check_is_fitted(estimator)
         super().__init__(estimator)
         coef = np.asarray(estimator.coef_, dtype=np.float64)
         self.coef_ = coef.reshape(1, -1) if coef.ndim == 1 else coef  # (K, d0)
-        self.fit_intercept = bool(getattr(estimator, "fit_intercept", True))
+        self._fit_intercept = bool(getattr(estimator, "fit_intercept", True))
         intercept = np.broadcast_to(
             np.asarray(getattr(estimator, "intercept_", 0.0), dtype=np.float64),
             (self.coef_.shape[0],),
@@ -123,6 +129,10 @@ class LinearModelAdapter(ModelAdapter):
         self.intercept_ = intercept.copy() if self.fit_intercept else np.zeros(len(intercept))
 
     # -- parameters ----------------------------------------------------------------------
+    @property
+    def fit_intercept(self):
+        return self._fit_intercept
+
     @property
     def n_outputs(self):
         return self.coef_.shape[0]
@@ -185,13 +195,9 @@ class LinearModelAdapter(ModelAdapter):
         X = self.features(X)
         return self._loss_from_outputs(self.outputs(X), self.encode_target(y))
 
-    def newton_factors(self, X, y):
-        X = self.features(X)
-        return self._derivatives(self.outputs(X), self.encode_target(y))
-
     def gradients(self, X, y):
         X = self.features(X)
-        R, _ = self._derivatives(self.outputs(X), self.encode_target(y))
+        R = self.output_gradients(self.outputs(X), self.encode_target(y))
         return LinearGradientMatrix(X, R, self.fit_intercept)
 
     def loss_from_outputs(self, eta, y):
@@ -201,19 +207,11 @@ class LinearModelAdapter(ModelAdapter):
     def _loss_from_outputs(self, eta, t):
         raise NotImplementedError
 
-    def _derivatives(self, eta, t):
-        """(R, S): ∂ℓ/∂η (n, K) and ∂²ℓ/∂η² (n, K, K)."""
-        raise NotImplementedError
-
-    def output_gradients(self, eta, t):
-        """∂ℓ/∂η (n, K) at outputs η for encoded targets t, without the (n, K, K) curvature."""
-        return self._derivatives(eta, t)[0]
-
     # -- curvature -----------------------------------------------------------------------
     def _weighted_curvature(self, X, y, sample_weight):
         X = self.features(X)
         t = self.encode_target(y)
-        _, S = self._derivatives(self.outputs(X), t)
+        _, S = self.output_derivatives(self.outputs(X), t)
         w = self.row_weights(y, sample_weight)
         return X, S * w[:, None, None]
 
@@ -348,7 +346,7 @@ class LogisticRegressionAdapter(LinearModelAdapter):
     def hessian(self, X, y, sample_weight=None):
         H = super().hessian(X, y, sample_weight)
         if self.penalty_ is None:
-            R, _ = self._derivatives(self.outputs(self.features(X)), self.encode_target(y))
+            R, _ = self.output_derivatives(self.outputs(self.features(X)), self.encode_target(y))
             if np.abs(R).max() < _SEPARATED_RESIDUAL:
                 warnings.warn(
                     "The training data are (almost) perfectly separated and the model has no "
@@ -388,7 +386,7 @@ class LogisticRegressionAdapter(LinearModelAdapter):
         R[np.arange(len(t)), t] -= 1.0
         return R
 
-    def _derivatives(self, eta, t):
+    def output_derivatives(self, eta, t):
         if self.binary:
             p = expit(eta[:, 0])
             return (p - t)[:, None], (p * (1 - p))[:, None, None]
@@ -443,7 +441,7 @@ class _SquaredLossAdapter(LinearModelAdapter):
     def output_gradients(self, eta, t):
         return 2.0 * (eta - t)
 
-    def _derivatives(self, eta, t):
+    def output_derivatives(self, eta, t):
         n, K = eta.shape
         S = np.broadcast_to(2.0 * np.eye(K), (n, K, K))
         return 2.0 * (eta - t), S
@@ -459,3 +457,41 @@ class RidgeAdapter(_SquaredLossAdapter):
 
 class LinearRegressionAdapter(_SquaredLossAdapter):
     """scikit-learn's ``LinearRegression``: ``Σ w_i (y_i − η_i)²`` (no penalty)."""
+
+
+# -- registration, with the examples the common adapter tests check ------------------------
+register_adapter(
+    LogisticRegression,
+    LogisticRegressionAdapter,
+    name="LogisticRegression (l2 or no penalty)",
+    examples=[
+        logistic_example,
+        partial(logistic_example, fit_intercept=False, class_weight={0: 2.0}, weighted=True),
+        partial(logistic_example, n_classes=3, C=0.5),
+        partial(
+            logistic_example,
+            n_classes=3,
+            fit_intercept=False,
+            class_weight="balanced",
+            weighted=True,
+        ),
+        partial(logistic_example, n_classes=3, C=np.inf),
+        partial(logistic_example, solver="liblinear", intercept_scaling=2.0, C=2.0),
+    ],
+)
+register_adapter(
+    Ridge,
+    RidgeAdapter,
+    examples=[
+        lambda: least_squares_example(Ridge(alpha=3.0), weighted=True),
+        lambda: least_squares_example(Ridge(alpha=[1.0, 10.0], fit_intercept=False), 2),
+    ],
+)
+register_adapter(
+    LinearRegression,
+    LinearRegressionAdapter,
+    examples=[
+        lambda: least_squares_example(LinearRegression(), weighted=True),
+        lambda: least_squares_example(LinearRegression(fit_intercept=False), 2),
+    ],
+)

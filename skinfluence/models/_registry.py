@@ -1,41 +1,209 @@
-"""``adapter_for``: find the adapter of a fitted estimator."""
+"""The registry of model families: ``adapter_for``, ``register_adapter`` and their examples.
 
+A family is one entry: the estimator class (a class object, or a ``"module:qualname"`` string
+for classes of optional libraries, compared by name so that nothing is imported until such an
+estimator is met), the adapter factory, the name shown in the ``TypeError`` of
+:func:`adapter_for` (generated from the entries, so it cannot go stale), and small fitted
+:class:`AdapterExample` factories on which ``tests/models/test_adapter_common.py`` checks the
+adapter contract of :mod:`skinfluence.models._base`. A family without examples fails the tests.
+"""
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._linear import LinearRegressionAdapter, LogisticRegressionAdapter, RidgeAdapter
+from .._utils._labels import encode_labels, label_log_loss
 from ._pipeline import PipelineAdapter
 
-# (class path, adapter factory). Resolved by name so that optional families (torch, the toy)
-# register without importing their dependencies here. Exact class match, not isinstance:
-# subclasses may change the objective.
-_ADAPTERS = {
-    "sklearn.linear_model._logistic.LogisticRegression": LogisticRegressionAdapter,
-    "sklearn.linear_model._ridge.Ridge": RidgeAdapter,
-    "sklearn.linear_model._base.LinearRegression": LinearRegressionAdapter,
-}
-# Families whose adapter lives in a module with optional dependencies: module prefix -> loader.
-_LAZY_FAMILIES = {}
 
-SUPPORTED_FAMILIES = (
-    "LogisticRegression (l2 or no penalty), Ridge, LinearRegression, a Pipeline ending in one "
-    "of these, skorch NeuralNet* (with the 'torch' extra)"
-)
+@dataclass(frozen=True)
+class AdapterExample:
+    """A small fitted estimator of a family and the data it was fitted on (for the tests).
+
+    Parameters
+    ----------
+    estimator : object
+        Fitted; what :func:`adapter_for` receives.
+    X, y : arrays
+        The training data; ``sample_weight`` the weights passed to ``fit`` (or None).
+    penalty : callable
+        ``theta ↦ R(θ)``, the penalty of the sum-form objective in the adapter's ``params()``
+        layout, a quadratic form ``θᵀAθ/2`` (every l2 penalty), written from the
+        *estimator's* documented objective (not from the adapter), so that the tests check the
+        adapter's Hessian and stationarity against it.
+    reference_loss : callable or None
+        ``(estimator, X, y) ↦`` per-sample loss from the estimator's own predictions (e.g.
+        :func:`log_loss_per_sample`), or None when it has no such output.
+    invalid_y : array or None
+        Targets that ``encode_target`` must reject with ``ValueError`` (an unseen label, or the
+        wrong number of targets); None where every target is valid (torch regressors).
+    exact_optimum : bool
+        Whether θ̂ minimises J to solver precision (stationarity and minimality are checked
+        only then; a briefly trained net is not at an optimum).
+    id : str
+        Test id.
+    """
+
+    estimator: object
+    X: np.ndarray
+    y: np.ndarray
+    penalty: Callable
+    invalid_y: np.ndarray | None = None
+    sample_weight: np.ndarray | None = None
+    reference_loss: Callable | None = None
+    exact_optimum: bool = True
+    id: str = "example"
 
 
-def register_adapter(class_path, factory):
-    """Register ``factory(estimator) -> ModelAdapter`` for the class at ``class_path``."""
-    _ADAPTERS[class_path] = factory
+def log_loss_per_sample(estimator, X, y):
+    """``−log p(y_i | x_i)`` from ``estimator.predict_proba`` (reference for classifiers)."""
+    return label_log_loss(estimator.predict_proba(X), encode_labels(estimator.classes_, y))
 
 
-def register_lazy_family(module_prefix, loader):
-    """``loader()`` imports a module that registers adapters for classes under the prefix."""
-    _LAZY_FAMILIES[module_prefix] = loader
+def squared_error_per_sample(estimator, X, y):
+    """``Σ_k (y_ik − ŷ_ik)²`` from ``estimator.predict`` (reference for least squares)."""
+    pred = np.asarray(estimator.predict(X), dtype=np.float64)
+    return ((np.asarray(y, dtype=np.float64) - pred) ** 2).reshape(len(pred), -1).sum(axis=1)
 
 
-def _class_path(obj):
-    cls = type(obj)
-    return f"{cls.__module__}.{cls.__qualname__}"
+@dataclass(frozen=True)
+class AdapterFamily:
+    """One registry entry (see :func:`register_adapter`)."""
+
+    key: str
+    factory: Callable
+    name: str
+    accepts_subclasses: bool = False
+    requires: tuple = ()
+    examples: tuple = field(default=(), repr=False)
+
+    @property
+    def label(self):
+        """The name as the ``TypeError`` of :func:`adapter_for` prints it."""
+        return self.name + (f" (needs {', '.join(self.requires)})" if self.requires else "")
+
+
+_FAMILIES = {}  # key "module:qualname" -> AdapterFamily, in registration order
+
+
+def _key(cls_or_path):
+    if isinstance(cls_or_path, type):
+        return f"{cls_or_path.__module__}:{cls_or_path.__qualname__}"
+    if isinstance(cls_or_path, str) and cls_or_path.count(":") == 1:
+        return cls_or_path
+    raise TypeError(
+        f"Register a class or a 'module:qualname' string; got {cls_or_path!r} (e.g. "
+        "'skorch.classifier:NeuralNetClassifier')."
+    )
+
+
+def register_adapter(
+    cls_or_path,
+    factory,
+    *,
+    name=None,
+    accepts_subclasses=False,
+    requires=(),
+    examples=(),
+):
+    """Register ``factory(estimator) -> ModelAdapter`` for a fitted estimator class.
+
+    Parameters
+    ----------
+    cls_or_path : type or str
+        The estimator class, or ``"module:qualname"`` for a class of an optional library
+        (matched by name: its module is never imported by the registry).
+    factory : callable
+        ``factory(estimator)`` returns the adapter (usually the adapter class itself).
+    name : str, default=None
+        Shown in :func:`adapter_for`'s ``TypeError``; default the class name.
+    accepts_subclasses : bool, default=False
+        Also adapt subclasses (e.g. users' own skorch nets). False: exact class only, since a
+        subclass may change the objective.
+    requires : tuple of str, default=()
+        Optional libraries the family needs (printed in the error, skipped by the tests when
+        absent).
+    examples : sequence of callables, default=()
+        Each ``() -> AdapterExample``; the common adapter tests run on all of them and fail
+        for a family that has none.
+
+    Returns
+    -------
+    family : AdapterFamily
+        The entry (replacing any entry of the same class).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> from skinfluence.models import RidgeAdapter, register_adapter, unregister_adapter
+    >>> class MyRidge(Ridge):
+    ...     pass
+    >>> family = register_adapter(MyRidge, RidgeAdapter, name="MyRidge")
+    >>> family.key.endswith(":MyRidge")
+    True
+    >>> unregister_adapter(MyRidge) is family
+    True
+    """
+    key = _key(cls_or_path)
+    family = AdapterFamily(
+        key=key,
+        factory=factory,
+        name=name or key.rsplit(":", 1)[1].rsplit(".", 1)[-1],
+        accepts_subclasses=bool(accepts_subclasses),
+        requires=tuple(requires),
+        examples=tuple(examples),
+    )
+    _FAMILIES[key] = family
+    return family
+
+
+def unregister_adapter(cls_or_path):
+    """Remove and return the entry of a class (KeyError if there is none)."""
+    return _FAMILIES.pop(_key(cls_or_path))
+
+
+@contextlib.contextmanager
+def registered_adapter(cls_or_path, factory, **kwargs):
+    """Context manager: :func:`register_adapter` for the ``with`` block, then restore the
+    registry as it was (for tests)."""
+    key = _key(cls_or_path)
+    previous = _FAMILIES.get(key)
+    family = register_adapter(cls_or_path, factory, **kwargs)
+    try:
+        yield family
+    finally:
+        if previous is None:
+            _FAMILIES.pop(key, None)
+        else:
+            _FAMILIES[key] = previous
+
+
+def registered_families():
+    """The registered :class:`AdapterFamily` entries, in registration order."""
+    return tuple(_FAMILIES.values())
+
+
+def supported_families():
+    """The families :func:`adapter_for` accepts, as one sentence (generated from the registry)."""
+    labels = list(dict.fromkeys(f.label for f in _FAMILIES.values()))
+    return ", ".join([*labels, "or a Pipeline ending in one of these"])
+
+
+def _find_family(estimator):
+    mro = type(estimator).__mro__
+    family = _FAMILIES.get(_key(mro[0]))
+    if family is not None:
+        return family
+    for cls in mro[1:]:  # registered families that accept their subclasses
+        family = _FAMILIES.get(_key(cls))
+        if family is not None and family.accepts_subclasses:
+            return family
+    return None
 
 
 def adapter_for(estimator):
@@ -44,8 +212,8 @@ def adapter_for(estimator):
     Parameters
     ----------
     estimator : object
-        A fitted supported estimator (see ``SUPPORTED_FAMILIES``), possibly wrapped in
-        ``sklearn.frozen.FrozenEstimator`` or at the end of a ``Pipeline``.
+        A fitted estimator of a registered family (:func:`supported_families`), possibly
+        wrapped in ``sklearn.frozen.FrozenEstimator`` or at the end of a ``Pipeline``.
 
     Returns
     -------
@@ -70,29 +238,16 @@ def adapter_for(estimator):
     >>> adapter.n_params
     31
     """
-    if type(estimator).__name__ == "FrozenEstimator":
+    if isinstance(estimator, FrozenEstimator):
         return adapter_for(estimator.estimator)
     if isinstance(estimator, Pipeline):
         check_is_fitted(estimator)
-        inner = adapter_for(estimator.steps[-1][1])
-        return PipelineAdapter(estimator, inner)
-    path = _class_path(estimator)
-    if path not in _ADAPTERS:
-        for prefix, loader in _LAZY_FAMILIES.items():
-            if path.startswith(prefix):
-                loader()
-                break
-    factory = _ADAPTERS.get(path)
-    if factory is None:
-        for cls in type(estimator).__mro__[1:]:  # registered families' own subclasses
-            factory = _ADAPTERS.get(f"{cls.__module__}.{cls.__qualname__}")
-            if factory is not None and getattr(factory, "accepts_subclasses", False):
-                break
-            factory = None
-    if factory is None:
+        return PipelineAdapter.of(estimator, adapter_for(estimator.steps[-1][1]))
+    family = _find_family(estimator)
+    if family is None:
         raise TypeError(
             f"{type(estimator).__name__} has no gradient adapter: influence needs a model with "
-            f"gradients. Supported: {SUPPORTED_FAMILIES}. For any other estimator use "
+            f"gradients. Supported: {supported_families()}. For any other estimator use "
             "MemorizationScorer or LeaveOneOutScorer, which only retrain."
         )
-    return factory(estimator)
+    return family.factory(estimator)

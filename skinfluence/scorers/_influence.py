@@ -11,7 +11,7 @@ from .._utils._docstring import inject_docs
 from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping
 from ..inverse import available_methods, make_solver
-from ..models import adapter_for
+from ..models import GeneralizedLinear, adapter_for
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals
 
@@ -168,7 +168,7 @@ class InfluenceScorer(BaseInfluenceScorer):
         self.adapter_ = adapter_for(self.estimator_)
         self.method_ = self._resolve_method(len(y))
         if self.newton_step and not (
-            self.adapter_.supports_newton_step and self.method_ == "direct"
+            isinstance(self.adapter_, GeneralizedLinear) and self.method_ == "direct"
         ):
             raise ValueError(
                 "newton_step=True needs a linear model and method='direct'; got "
@@ -247,8 +247,8 @@ class InfluenceScorer(BaseInfluenceScorer):
         H_inv = self._inverse_hessian()
         R, S = self.adapter_.newton_factors(X, y)
         G = self.adapter_.gradients(X, y)
-        inner = self.adapter_.inner if hasattr(self.adapter_, "inner") else self.adapter_
-        M = leverage_blocks(G, H_inv, inner.n_outputs, inner.fit_intercept, self._chunk)
+        glm = self.adapter_  # a GeneralizedLinear (newton_step is refused otherwise)
+        M = leverage_blocks(G, H_inv, glm.n_outputs, glm.fit_intercept, self._chunk)
         return M, newton_residuals(R, S, M, weights, adding=adding)
 
     # -- influence on test rows ----------------------------------------------------------
@@ -328,15 +328,14 @@ class InfluenceScorer(BaseInfluenceScorer):
 
     def _newton_influence(self, X_test, y_test):
         """Exact test loss at the Newton-stepped parameters, shape (m, n_train)."""
-        adapter = self.adapter_
-        inner = adapter.inner if hasattr(adapter, "inner") else adapter
+        adapter = self.adapter_  # a GeneralizedLinear (newton_step is refused otherwise)
         if self._train_rho is None:
             _, self._train_rho = self._newton_terms(
                 self.train_X_, self.train_y_, self.train_weights_
             )
         Xt = adapter.features(X_test)
-        eta = inner.outputs(Xt)  # (m, K)
-        K = inner.n_outputs
+        eta = adapter.outputs(Xt)  # (m, K)
+        K = adapter.n_outputs
         feats = adapter.gradients(X_test, y_test)
         Xt_dense = feats.dense_features(slice(None))  # (m, d)
         G_train = adapter.gradients(self.train_X_, self.train_y_)

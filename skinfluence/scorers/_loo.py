@@ -15,8 +15,7 @@ from .._utils._estimators import final_estimator
 from .._utils._parallel import n_parallel_batches
 from .._utils._progress import progress_bar
 from .._validation import n_jobs_constraint
-from ..models import adapter_for
-from ..models._linear import LinearModelAdapter
+from ..models import GeneralizedLinear, adapter_for
 from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen, sample_weight_param
 from ._loo_newton import newton_leave_one_out
 from ._losses import per_sample_loss
@@ -47,7 +46,8 @@ _NEWTON_MAX_PARAMS = 5000
 def _newton_adapter(base):
     """The adapter whose objective the Newton refits may minimise, or None.
 
-    Only an estimator with an exact-Hessian linear adapter, not a Pipeline (its preprocessing
+    Only an estimator with a :class:`~skinfluence.models.GeneralizedLinear` adapter (closed-form
+    curvature), not a Pipeline (its preprocessing
     is refitted too) and not ``class_weight='balanced'`` (the weights change with the rows).
     """
     if isinstance(base, Pipeline) or getattr(base, "class_weight", None) == "balanced":
@@ -56,7 +56,7 @@ def _newton_adapter(base):
         adapter = adapter_for(base)
     except TypeError:
         return None
-    if not isinstance(adapter, LinearModelAdapter) or adapter.n_params > _NEWTON_MAX_PARAMS:
+    if not isinstance(adapter, GeneralizedLinear) or adapter.n_params > _NEWTON_MAX_PARAMS:
         return None
     return adapter
 

@@ -35,7 +35,7 @@ def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50,
 
     Parameters
     ----------
-    adapter : LinearModelAdapter
+    adapter : GeneralizedLinear
         Adapter of the model fitted on all rows (to convergence at ``tol``).
     X, y, sample_weight
         The training data it was fitted on.
@@ -69,7 +69,7 @@ def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50,
     # Only its features are used: x̃ᵢ rows, X̃ᵀT products (no gradient is stored).
     features = LinearGradientMatrix(Xf, np.zeros((n, K)), adapter.fit_intercept)
 
-    R0, S0 = adapter._derivatives(adapter.outputs(Xf), t)
+    R0, S0 = adapter.output_derivatives(adapter.outputs(Xf), t)
     g_full = features.features_rmatmul(w[:, None] * R0)[:, 0] + penalty * theta_hat
     # 100 × tol: scikit-learn's criterion is on its own rounding of the same gradient.
     if np.abs(g_full).max() > 100 * tol * max(w.sum(), np.finfo(float).tiny):
@@ -155,7 +155,7 @@ _SLOW_RATE = 0.3
 def _newton_step(adapter, Xf, t, w, i, theta, grad):
     """H₋ᵢ(θ)⁻¹ ∇J₋ᵢ(θ) with the Hessian of the objective without row i at θ: O(n p² + p³)."""
     stepped = adapter.with_params(theta)
-    _, S = stepped._derivatives(stepped.outputs(Xf), t)
+    _, S = stepped.output_derivatives(stepped.outputs(Xf), t)
     WS = w[:, None, None] * S
     WS[i] = 0.0
     H = stepped.hessian_from_curvature(Xf, WS)

@@ -141,8 +141,6 @@ class TorchAdapter(ModelAdapter):
     passes per row), O(chunk p) memory; one HVP O(n p); the dense Hessian p HVPs, O(n p²).
     """
 
-    has_exact_hessian = False
-
     def __init__(self, estimator, *, params=None, chunk_size=256):
         torch = import_torch()
         super().__init__(estimator)
@@ -436,6 +434,3 @@ def torch_adapter(estimator):
             )
         return TorchAdapter(est._fitted(), params=est.params)
     return TorchAdapter(est)
-
-
-torch_adapter.accepts_subclasses = True

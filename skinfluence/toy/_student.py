@@ -348,4 +348,29 @@ class PerceptronStudentAdapter(LogisticRegressionAdapter):
         return LinearModelAdapter.row_weights(self, y, sample_weight)
 
 
-register_adapter("skinfluence.toy._student.PerceptronStudent", PerceptronStudentAdapter)
+def _example():
+    """A fitted ``PerceptronStudent(loss="logistic")`` for the common adapter tests."""
+    from ..models import AdapterExample
+    from ..models._registry import log_loss_per_sample
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 5)
+    y = np.where(X @ rng.randn(5) + 0.5 * rng.randn(60) > 0, 1, -1)
+    model = PerceptronStudent(loss="logistic", C=2.0, tol=1e-12).fit(X, y)
+    return AdapterExample(
+        model,
+        X,
+        y,
+        penalty=lambda w: float(w @ w) / (2 * model.C_),  # ‖w‖²/(2C)
+        reference_loss=log_loss_per_sample,
+        invalid_y=np.array([0]),
+        id="perceptron-student",
+    )
+
+
+register_adapter(
+    PerceptronStudent,
+    PerceptronStudentAdapter,
+    name="PerceptronStudent(loss='logistic')",
+    examples=[_example],
+)
