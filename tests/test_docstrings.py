@@ -48,21 +48,6 @@ EVERY_OBJECT = {"GL08", "SS01", "SS02", "SS03", "SS04", "SS05", "SS06", "PR01", 
 CALLABLES = {"RT01"}
 TOP_LEVEL = {"SA01", "EX01"}
 
-# Docstrings owned by work in progress elsewhere: reported as expected failures (strict=False,
-# so that a docstring fixed there passes without editing this list), by the module the
-# docstring lives in.
-XFAIL_MODULES = {
-    # scorers: docstrings rewritten with the template
-    "skinfluence.scorers": "scorers: docstrings rewritten with the template",
-    "skinfluence.torch": "scorers: docstrings rewritten with the template",  # TurnOverDropout
-    # models: the adapters' and wrappers' modules are being edited (and the torch ones moved)
-    "skinfluence.models": "models: docstrings being edited with the adapters",
-    # the solver registry (InverseHessianSolver, make_solver, ...) is being changed
-    "skinfluence.inverse._base": "inverse/_base.py: the solver registry is being changed",
-    "skinfluence._audit._mlp": "_audit/_mlp.py: being moved",
-}
-
-
 def _public_names(module):
     if hasattr(module, "__all__"):
         return list(module.__all__)
@@ -113,23 +98,9 @@ def _public_members(path, cls, seen):
         yield f"{path}.{name}", func, "property" if is_property else "method"
 
 
-def _defining_module(obj):
-    return getattr(obj, "__module__", "") or ""
-
-
-def _xfail_reason(obj):
-    module = _defining_module(obj)
-    for prefix, reason in XFAIL_MODULES.items():
-        if module == prefix or module.startswith(prefix + "."):
-            return reason
-    return None
-
-
 def _params():
     for path, obj, kind in _public_objects():
-        reason = _xfail_reason(obj)
-        marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
-        yield pytest.param(path, obj, kind, id=path, marks=marks)
+        yield pytest.param(path, obj, kind, id=path)
 
 
 def _checked_codes(obj, kind):
@@ -169,9 +140,7 @@ def _estimators():
         if kind != "class":
             continue
         if issubclass(obj, BaseEstimator) or obj.__name__.endswith("Display"):
-            reason = _xfail_reason(obj)
-            marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
-            yield pytest.param(path, obj, id=path, marks=marks)
+            yield pytest.param(path, obj, id=path)
 
 
 @pytest.mark.parametrize(("path", "obj"), list(_estimators()))

@@ -30,6 +30,33 @@ verbose : int, default=0
     "chunk_size": """\
 chunk_size : int, default=None
     Rows processed at once: bounds the working memory.""",
+    # the probes of EL2NScorer and GraNdScorer
+    "n_repeats_probes": """\
+n_repeats : int, default=5
+    Number of probes, each with its own seed (every ``random_state`` parameter of the probe,
+    nested ones included; skorch nets are seeded through ``torch.manual_seed``).
+    Deterministic models (e.g. ``LogisticRegression`` with lbfgs) give identical probes:
+    use ``n_repeats=1`` for them.""",
+    "probe_params": """\
+probe_params : dict, default=None
+    Parameters set on each probe to train it briefly, e.g. ``{"max_iter": 5}`` for
+    scikit-learn or ``{"max_epochs": 10}`` for skorch; None trains the probes as configured.
+    When given, scikit-learn's ``ConvergenceWarning`` is silenced during probe fits
+    (stopping early is the point).""",
+    # influence(X_test, y_test, *, aggregate=None): BaseInfluenceScorer and its overrides
+    "X_test": """\
+X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+    Test rows.""",
+    "y_test": """\
+y_test : array-like of shape (n_test,)
+    Their labels (targets for regressors).""",
+    "aggregate": """\
+aggregate : {None, "sum", "mean"}, default=None
+    None: the full (n_test, n_train) matrix. "sum"/"mean": influence on the total or mean
+    loss of the test set, shape (n_train,) (data cleansing against a validation set).""",
+    "influence_returns": """\
+influence : ndarray of shape (n_test, n_train) or (n_train,)
+    ``[t, i]`` ≈ ``L(z_t; θ₋ᵢ) − L(z_t; θ)``; positive = row i helps z_t.""",
 }
 
 _PLACEHOLDER = re.compile(r"^([ \t]*)%\((\w+)\)s[ \t]*$", flags=re.MULTILINE)
@@ -47,3 +74,25 @@ def inject_docs(obj):
 
         obj.__doc__ = _PLACEHOLDER.sub(substitute, obj.__doc__)
     return obj
+
+
+def inherit_docstrings(cls):
+    """Class decorator: give each method and property it defines without a docstring the
+    docstring of the same name in its bases (the contract's text, written once there).
+
+    An override with other parameter names writes its own docstring instead.
+    """
+    for name, attr in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        func = attr.fget if isinstance(attr, property) else getattr(attr, "__func__", attr)
+        if not callable(func) or getattr(func, "__doc__", None):
+            continue
+        for base in cls.__mro__[1:]:
+            doc = getattr(base.__dict__.get(name), "__doc__", None)
+            if doc:
+                func.__doc__ = doc
+                if isinstance(attr, property):
+                    attr.__doc__ = doc
+                break
+    return cls

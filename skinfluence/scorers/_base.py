@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
+from .._utils._docstring import inject_docs
 from .._utils._estimators import final_estimator, is_frozen, is_skorch_net
 from .._validation import check_sample_weight_nonneg, check_target
 
@@ -38,6 +39,44 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
     ``_parameter_constraints = {**BaseTrainingScorer._parameter_constraints, ...}``.
     ``transform(X)`` is ``score_samples(X)`` as a column, so a scorer works inside a
     ``Pipeline`` or ``FeatureUnion``.
+
+    Read more in the :ref:`User Guide <scorer_template>`.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The model the subclass scores rows with (its ``__init__`` stores it, with the
+        subclass's own parameters).
+
+    Attributes
+    ----------
+    scores_ : ndarray of shape (n_train,)
+        Set by the subclass's ``_fit``: one score per training row, higher = more suspect.
+
+    See Also
+    --------
+    BaseInfluenceScorer : the base of the scorers that also estimate influence.
+    EL2NScorer : a scorer written on this template.
+
+    Examples
+    --------
+    >>> from sklearn.base import clone
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from skinfluence.scorers import BaseTrainingScorer, per_sample_loss
+    >>> class LossScorer(BaseTrainingScorer):
+    ...     score_name = "loss"
+    ...     def __init__(self, estimator):
+    ...         self.estimator = estimator
+    ...     def _fit(self, X, y, sample_weight):
+    ...         self.estimator_ = clone(self.estimator).fit(X, y)
+    ...         self.scores_ = self._score_samples(X, y)
+    ...     def _score_samples(self, X, y):
+    ...         return per_sample_loss(self.estimator_, X, y)
+    >>> X, y = load_iris(return_X_y=True)
+    >>> scorer = LossScorer(DecisionTreeClassifier(max_depth=2)).fit(X, y)
+    >>> scorer.transform(X[:2]).shape, scorer.get_feature_names_out()
+    ((2, 1), array(['loss'], dtype=object))
     """
 
     #: Name of the single output column of ``transform``.
@@ -201,28 +240,61 @@ class BaseInfluenceScorer(BaseTrainingScorer):
     ``influence(X_test, y_test)[t, i]`` estimates ``L(z_t; θ without row i) − L(z_t; θ)``:
     positive when training row i helps test row t. Subclasses write ``_influence`` (the
     (n_test, n_train) matrix on validated input) and may override ``_total_influence``.
+
+    Read more in the :ref:`User Guide <scorer_template>`.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The model the subclass scores rows with.
+
+    Attributes
+    ----------
+    scores_ : ndarray of shape (n_train,)
+        Set by the subclass's ``_fit``, usually each row's self-influence.
+
+    See Also
+    --------
+    BaseTrainingScorer : the template's public methods.
+    InfluenceScorer : first-order influence, written on this template.
+    LeaveOneOutScorer : actual leave-one-out, written on this template.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import clone
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from skinfluence.scorers import BaseInfluenceScorer
+    >>> class NoInfluence(BaseInfluenceScorer):
+    ...     def __init__(self, estimator):
+    ...         self.estimator = estimator
+    ...     def _fit(self, X, y, sample_weight):
+    ...         self.estimator_ = clone(self.estimator).fit(X, y)
+    ...         self.scores_ = np.zeros(len(y))
+    ...     def _influence(self, X_test, y_test):
+    ...         return np.zeros((len(y_test), len(self.scores_)))
+    >>> X, y = load_iris(return_X_y=True)
+    >>> scorer = NoInfluence(DecisionTreeClassifier(max_depth=2)).fit(X, y)
+    >>> scorer.influence(X[:3], y[:3], aggregate="mean").shape
+    (150,)
     """
 
+    @inject_docs
     def influence(self, X_test, y_test, *, aggregate=None, **options):
         """Influence of every training row on the loss of each test row.
 
         Parameters
         ----------
-        X_test : {array-like, sparse matrix} of shape (n_test, n_features)
-            Test rows.
-        y_test : array-like of shape (n_test,)
-            Their labels.
-        aggregate : {None, "sum", "mean"}, default=None
-            None: the full (n_test, n_train) matrix. "sum"/"mean": influence on the total
-            or mean loss of the test set, shape (n_train,) (data cleansing against a
-            validation set).
+        %(X_test)s
+        %(y_test)s
+        %(aggregate)s
         **options : dict
             Options of the scorer's ``influence`` (e.g. ``dtype``), documented there.
 
         Returns
         -------
-        influence : ndarray of shape (n_test, n_train) or (n_train,)
-            ``[t, i]`` ≈ ``L(z_t; θ₋ᵢ) − L(z_t; θ)``; positive = row i helps z_t.
+        %(influence_returns)s
         """
         check_is_fitted(self)
         _AGGREGATE.validate(aggregate)
@@ -232,15 +304,14 @@ class BaseInfluenceScorer(BaseTrainingScorer):
         total = self._total_influence(X_test, y_test, **options)
         return total / len(y_test) if aggregate == "mean" else total
 
+    @inject_docs
     def explain(self, X_test, y_test, k=5):
         """The ``k`` most helpful and ``k`` most harmful training rows for each test row.
 
         Parameters
         ----------
-        X_test : {array-like, sparse matrix} of shape (n_test, n_features)
-            Test rows.
-        y_test : array-like of shape (n_test,)
-            Their labels.
+        %(X_test)s
+        %(y_test)s
         k : int, default=5
             Number of rows of each kind.
 

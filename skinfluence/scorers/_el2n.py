@@ -44,20 +44,17 @@ class EL2NScorer(BaseTrainingScorer):
     mislabelled, ambiguous and atypical rows score high, redundant easy rows low. Pruning the
     lowest scores (keeping the hard rows) is Paul et al.'s data-diet recipe.
 
+    Read more in the :ref:`User Guide <el2n>`.
+
     Parameters
     ----------
     %(estimator_retrained)s
         The probe model: a classifier with ``predict_proba``, scikit-learn or skorch (or a
         Pipeline ending in one).
-    n_repeats : int, default=5
-        Number of probes, each with its own seed (every ``random_state`` parameter of the
-        probe, nested ones included; skorch nets are seeded through ``torch.manual_seed``).
-        Deterministic models (e.g. ``LogisticRegression`` with lbfgs) give identical probes
-        without ``cv``: use ``n_repeats=1`` for them.
-    probe_params : dict, default=None
-        Parameters set on each probe to train it briefly, e.g. ``{"max_iter": 5}`` for
-        scikit-learn or ``{"max_epochs": 10}`` for skorch. When given, scikit-learn's
-        ``ConvergenceWarning`` is silenced during probe fits (stopping early is the point).
+    %(n_repeats_probes)s
+        With ``cv`` the folds are reshuffled for every repeat, so the repeats differ even
+        for a deterministic model.
+    %(probe_params)s
     cv : int, cross-validation generator, iterable or None, default=None
         None: probes are trained on all rows and score their own training rows (in-sample).
         Otherwise each probe scores only rows outside its training fold (out-of-fold); an

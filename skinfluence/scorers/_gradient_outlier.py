@@ -27,6 +27,8 @@ class GradientOutlierScorer(BaseTrainingScorer):
     abnormality (``−score_samples``, or ``−decision_function``): **higher = more likely
     detrimental** (mislabelled, atypical).
 
+    Read more in the :ref:`User Guide <gradient_outlier>`.
+
     Parameters
     ----------
     %(estimator_fitted)s

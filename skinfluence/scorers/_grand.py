@@ -30,13 +30,16 @@ def _fit_and_norms(estimator, probe_params, seed, X, y, sample_weight, classes, 
 
 @inject_docs
 class GraNdScorer(BaseTrainingScorer):
-    """GraNd: norm of each row's loss gradient, averaged over probes trained briefly (or not
-    at all) from different seeds.
+    """GraNd: the norm of each row's loss gradient, averaged over briefly trained probes.
+
+    The probes are trained briefly (or not at all) from different seeds.
 
     ``scores_[i]`` is the mean over ``n_repeats`` probes of ``‖∇θ ℓ(z_i; θ_probe)‖₂``, the
     gradient of the loss the model minimises with respect to all its parameters. **Higher =
     harder**: rows the probes fit badly (or that sit far from the data, for linear models)
     pull hardest on the parameters.
+
+    Read more in the :ref:`User Guide <grand>`.
 
     Parameters
     ----------
@@ -44,17 +47,12 @@ class GraNdScorer(BaseTrainingScorer):
         A model with a gradient adapter (:func:`skinfluence.models.adapter_for`): the linear
         families (closed form ``x̃ ⊗ r``), a Pipeline ending in one, or a skorch net (with
         the ``torch`` extra; per-sample gradients through ``torch.func``).
-    n_repeats : int, default=5
-        Number of probes, each with its own seed (every ``random_state`` parameter, nested
-        ones included; skorch nets through ``torch.manual_seed``): the expectation over
-        initialisations. Deterministic models (``LogisticRegression`` with lbfgs) give
-        identical probes: use ``n_repeats=1`` for them.
-    probe_params : dict, default=None
-        Parameters set on each probe, to evaluate the gradient at or shortly after
-        initialisation: ``{"max_epochs": 0}`` (skorch: the initial weights) or a few epochs,
-        ``{"max_iter": 1}`` for scikit-learn. None trains the probes as configured (the
-        gradient norm at the end of training). scikit-learn's ``ConvergenceWarning`` is
-        silenced when given.
+    %(n_repeats_probes)s
+        Their mean is the expectation over initialisations.
+    %(probe_params)s
+        Here "briefly" may mean not at all: ``{"max_epochs": 0}`` evaluates the gradient
+        at a skorch net's initial weights, ``{"max_iter": 1}`` after one scikit-learn
+        iteration; None gives the gradient norm at the end of training.
     %(chunk_size)s
         Rows whose gradients are formed at once (default 4096).
     %(random_state)s

@@ -40,6 +40,8 @@ class InfluenceScorer(BaseInfluenceScorer):
     increase of its own loss when it is left out (≥ 0 for convex models): large for
     mislabelled and atypical rows, so higher = more suspect, as for every scorer here.
 
+    Read more in the :ref:`User Guide <influence_scorer>`.
+
     Parameters
     ----------
     %(estimator_fitted)s
@@ -47,7 +49,7 @@ class InfluenceScorer(BaseInfluenceScorer):
     method : {"auto", "direct"} or other registered solver, default="auto"
         How ``(H + λI)⁻¹`` is applied. "direct": dense Hessian and Cholesky (exact).
         "auto": "direct" when the model has at most 5 000 parameters (a dense Hessian of
-        at most 200 MB, factorised in seconds); above that "cg" (exact to its tolerance)
+        at most 200 MB, O(p³) to factorise); above that "cg" (exact to its tolerance)
         when there are at most 1 000 training rows (fit solves once per row for the
         self-influence), else "arnoldi" (rank 50, a fixed cost for any number of rows;
         see :mod:`skinfluence.inverse`).
@@ -87,6 +89,8 @@ class InfluenceScorer(BaseInfluenceScorer):
     See Also
     --------
     LeaveOneOutScorer : the same quantity by actual retraining (ground truth).
+    TracInScorer : Hessian-free gradient similarity along training.
+    skinfluence.inverse : the inverse-Hessian solvers behind ``method``.
 
     Notes
     -----
@@ -252,19 +256,16 @@ class InfluenceScorer(BaseInfluenceScorer):
         return M, newton_residuals(R, S, M, weights, adding=adding)
 
     # -- influence on test rows ----------------------------------------------------------
+    @inject_docs
     def influence(self, X_test, y_test, *, aggregate=None, dtype=np.float64, out=None):
         """Influence of every training row on the loss of each test row.
 
         Parameters
         ----------
-        X_test : {array-like, sparse matrix} of shape (n_test, n_features)
-            Test rows.
-        y_test : array-like of shape (n_test,)
-            Their labels.
-        aggregate : {None, "sum", "mean"}, default=None
-            None: the full (n_test, n_train) matrix. "sum"/"mean": influence on the total
-            or mean loss of the test set, shape (n_train,), with one solve instead of
-            n_test (data cleansing against a validation set).
+        %(X_test)s
+        %(y_test)s
+        %(aggregate)s
+            "sum" and "mean" take one solve instead of n_test.
         dtype : {np.float64, np.float32}, default=np.float64
             Dtype of the result (computation is always float64).
         out : ndarray of shape (n_test, n_train), default=None
@@ -273,8 +274,7 @@ class InfluenceScorer(BaseInfluenceScorer):
 
         Returns
         -------
-        influence : ndarray of shape (n_test, n_train) or (n_train,)
-            ``[t, i]`` ≈ ``L(z_t; θ₋ᵢ) − L(z_t; θ)``; positive = row i helps z_t.
+        %(influence_returns)s
         """
         result = super().influence(X_test, y_test, aggregate=aggregate, dtype=dtype, out=out)
         return result if aggregate is None else result.astype(dtype, copy=False)

@@ -88,6 +88,8 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
     ``L(z_i; θ₋ᵢ) − L(z_i; θ)``. Works for any estimator (the loss is the model's own for
     supported families, else log-loss or squared error).
 
+    Read more in the :ref:`User Guide <leave_one_out>`.
+
     Parameters
     ----------
     %(estimator_retrained)s
@@ -123,6 +125,12 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
     scores_ : ndarray of shape (n_train,)
         Actual self-influence.
 
+    See Also
+    --------
+    InfluenceScorer : the first-order (or Newton-step) approximation of this matrix.
+    MemorizationScorer : the same question answered by subsampling, K + 1 fits for any n.
+    skinfluence.metrics.agreement : compare an approximation with this ground truth.
+
     Notes
     -----
     Cost: n + 1 fits (n training rows) and memory for n fitted models; one prediction per
@@ -138,6 +146,11 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
     a stationary point of skinfluence's objective to 100 × ``refit_tol`` — a check that the
     objective is the one the model minimises — and the tests compare them with the model's
     own cold refits.
+
+    References
+    ----------
+    Cook, R. D. (1977). Detection of influential observation in linear regression.
+    Technometrics.
 
     Examples
     --------

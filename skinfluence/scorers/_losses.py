@@ -38,6 +38,12 @@ def per_sample_loss(estimator, X, y, *, classes=None):
     ValueError
         A label of ``y`` is not one of the classes (a label the model never saw).
 
+    See Also
+    --------
+    skinfluence.models.adapter_for : the adapter whose ``loss`` is used where there is one.
+    MemorizationScorer : compares this loss between models that saw a row and models that
+        did not (``scoring="loss"``).
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris

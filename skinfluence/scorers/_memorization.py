@@ -104,6 +104,8 @@ class MemorizationScorer(BaseInfluenceScorer):
     the row's label is only predicted when the row itself is seen: mislabelled or atypical
     rows, so higher = more suspect. No gradients are needed (forests, boosting, nets).
 
+    Read more in the :ref:`User Guide <memorization>`.
+
     Parameters
     ----------
     %(estimator_retrained)s
@@ -294,18 +296,16 @@ class MemorizationScorer(BaseInfluenceScorer):
                 stacklevel=5,
             )
 
+    @inject_docs
     def influence(self, X_test, y_test, *, aggregate=None, return_std=False):
         """Subsampled influence of every training row on each test row.
 
         Parameters
         ----------
-        X_test : array-like of shape (n_test, n_features)
-            Test rows.
-        y_test : array-like of shape (n_test,)
-            Their labels.
-        aggregate : {None, "sum", "mean"}, default=None
-            Sum or average over the test rows (influence on a validation set's total or
-            mean loss/accuracy), shape (n_train,).
+        %(X_test)s
+        %(y_test)s
+        %(aggregate)s
+            With ``scoring="accuracy"``, the total or mean accuracy.
         return_std : bool, default=False
             Also return the standard error of each entry (not with ``aggregate``).
 

@@ -37,6 +37,8 @@ class PrototypeScorer(BaseTrainingScorer):
     are prototypical and redundant. The score needs no labels and no trained classifier,
     which is why Sorscher et al. use it to prune data before training.
 
+    Read more in the :ref:`User Guide <prototype_scorer>`.
+
     Parameters
     ----------
     n_clusters : int, default=8

@@ -34,6 +34,8 @@ class TracInScorer(BaseInfluenceScorer):
     suspect). With one checkpoint (the fitted model) and η = 1 it is
     ``InfluenceScorer(method="identity")``.
 
+    Read more in the :ref:`User Guide <tracin>`.
+
     Parameters
     ----------
     %(estimator_fitted)s
