@@ -58,42 +58,140 @@ class GradientMatrix(ABC):
 
     Subclasses provide the products the solvers need. ``dense_rows`` materialises a block of
     rows only when asked; callers keep blocks small (``iter_dense`` with a ``chunk_size``).
+    :meth:`ModelAdapter.gradients` returns one; nobody builds it directly.
+
+    See Also
+    --------
+    LinearGradientMatrix : the linear models' gradients, kept as (X, residuals).
+    ModelAdapter.gradients : where a GradientMatrix comes from.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skinfluence.models import adapter_for
+    >>> X, y = load_iris(return_X_y=True)
+    >>> G = adapter_for(LogisticRegression(max_iter=1000).fit(X, y)).gradients(X, y)
+    >>> G.shape, G.matmul(np.ones((G.shape[1], 2))).shape, G.row_norms().shape
+    ((150, 15), (150, 2), (150,))
     """
 
     @property
     @abstractmethod
     def shape(self):
-        """(n_samples, n_params)."""
+        """(n_samples, n_params): rows are samples, columns parameters."""
 
     @abstractmethod
     def matmul(self, V):
-        """``G @ V`` for V of shape (p, k); returns (n, k)."""
+        """Multiply by parameter-space vectors: ``G @ V``.
+
+        Parameters
+        ----------
+        V : ndarray of shape (p, k)
+            Vectors of the parameter space.
+
+        Returns
+        -------
+        GV : ndarray of shape (n, k)
+            ``GV[i] = ∇ℓ_iᵀ V``.
+        """
 
     @abstractmethod
     def rmatmul(self, U):
-        """``Gᵀ @ U`` for U of shape (n, k); returns (p, k)."""
+        """Multiply the transpose by sample-space vectors: ``Gᵀ @ U``.
+
+        Parameters
+        ----------
+        U : ndarray of shape (n, k)
+            One coefficient per row and column.
+
+        Returns
+        -------
+        GtU : ndarray of shape (p, k)
+            ``Σ_i ∇ℓ_i U[i]``.
+        """
 
     @abstractmethod
     def dense_rows(self, rows):
-        """Dense gradients of ``rows`` (a slice or index array); returns (len(rows), p)."""
+        """Materialise the gradients of some rows.
+
+        Parameters
+        ----------
+        rows : slice or ndarray of int
+            The rows.
+
+        Returns
+        -------
+        block : ndarray of shape (len(rows), p)
+            Their dense gradients.
+        """
 
     @abstractmethod
     def take(self, rows):
-        """A GradientMatrix restricted to ``rows``."""
+        """Restrict to some rows, without materialising them.
+
+        Parameters
+        ----------
+        rows : slice or ndarray of int
+            The rows.
+
+        Returns
+        -------
+        gradients : GradientMatrix
+            Of shape (len(rows), p).
+        """
 
     def row_norms(self, chunk_size=1024):
-        """Euclidean norm of every row, shape (n,)."""
+        """Compute the Euclidean norm of every row.
+
+        Parameters
+        ----------
+        chunk_size : int, default=1024
+            Rows materialised at once: memory O(chunk_size · p).
+
+        Returns
+        -------
+        norms : ndarray of shape (n,)
+            ``‖∇ℓ_i‖₂``.
+        """
         return np.sqrt(self.row_quadratic_form(None, chunk_size=chunk_size))
 
     def row_quadratic_form(self, A, chunk_size=1024):
-        """``g_iᵀ A g_i`` for every row i (``A`` = None means the identity), shape (n,)."""
+        """Compute the quadratic form ``g_iᵀ A g_i`` of every row i.
+
+        Parameters
+        ----------
+        A : ndarray of shape (p, p) or None
+            The form's matrix (e.g. an inverse Hessian); None means the identity.
+        chunk_size : int, default=1024
+            Rows materialised at once: memory O(chunk_size · p).
+
+        Returns
+        -------
+        forms : ndarray of shape (n,)
+            ``g_iᵀ A g_i``; O(n p²) time (O(n p) with ``A=None``).
+        """
         out = np.empty(self.shape[0])
         for rows, block in self.iter_dense(chunk_size):
             out[rows] = np.einsum("ij,ij->i", block if A is None else block @ A, block)
         return out
 
     def iter_dense(self, chunk_size):
-        """Yield ``(slice, dense block)`` pairs covering all rows, ``chunk_size`` at a time."""
+        """Iterate over dense blocks of rows, ``chunk_size`` at a time.
+
+        Parameters
+        ----------
+        chunk_size : int
+            Rows per block.
+
+        Yields
+        ------
+        rows : slice
+            The block's rows.
+        block : ndarray of shape (rows, p)
+            Their dense gradients.
+        """
         n = self.shape[0]
         for start in range(0, n, chunk_size):
             rows = slice(start, min(start + chunk_size, n))
@@ -108,10 +206,16 @@ class ModelAdapter(ABC):
 
     Obtain one with :func:`skinfluence.models.adapter_for`. Methods take raw inputs ``X``
     (what the user's estimator accepts); the adapter applies its own feature map (e.g. the
-    earlier steps of a Pipeline) through :meth:`features`.
+    earlier steps of a Pipeline) through :meth:`features`. Every quantity refers to the
+    training objective in sum form, ``J(θ) = Σ_i w_i ℓ(z_i; θ) + R(θ)``.
 
-    See the module docstring for what is required, what is optional and the
-    :class:`GeneralizedLinear` capability.
+    See the module docstring (:mod:`skinfluence.models._base`) for what is required, what is
+    optional and the :class:`GeneralizedLinear` capability.
+
+    Parameters
+    ----------
+    estimator : object
+        The fitted estimator.
 
     Attributes
     ----------
@@ -119,6 +223,22 @@ class ModelAdapter(ABC):
         The fitted estimator (not copied; adapters never modify it).
     n_params : int
         Length of the flat parameter vector θ.
+
+    See Also
+    --------
+    adapter_for : the adapter of a fitted estimator.
+    register_adapter : add a model family.
+    GeneralizedLinear : the capability of models whose loss depends on θ through η = x̃ W.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from skinfluence.models import ModelAdapter, adapter_for
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> adapter = adapter_for(Ridge().fit(X, y))
+    >>> isinstance(adapter, ModelAdapter), adapter.n_params, adapter.loss(X[:3], y[:3]).shape
+    (True, 11, (3,))
     """
 
     def __init__(self, estimator):
@@ -128,63 +248,200 @@ class ModelAdapter(ABC):
     @property
     @abstractmethod
     def n_params(self):
-        """Length of θ."""
+        """Length of θ, p."""
 
     @abstractmethod
     def params(self):
-        """θ as a flat float64 vector (a copy)."""
+        """Return θ, the model's parameters, as a flat vector.
+
+        Returns
+        -------
+        theta : ndarray of shape (n_params,)
+            A float64 copy, in the layout every other method uses.
+        """
 
     @abstractmethod
     def with_params(self, theta):
-        """An adapter of the same model at parameters ``theta`` (in :meth:`params`' layout).
+        """Return an adapter of the same model at other parameters.
 
-        The original estimator is not modified; its ``estimator`` is a fitted model at
-        ``theta`` where the family can build one (the Newton leave-one-out refits return it).
-        Used by line searches, Newton refits and the finite-difference checks of the tests.
+        The original estimator is not modified; the new adapter's ``estimator`` is a fitted
+        model at ``theta`` where the family can build one (the Newton leave-one-out refits
+        return it). Used by line searches, Newton refits and the finite-difference checks of
+        the tests.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Parameters in :meth:`params`' layout.
+
+        Returns
+        -------
+        adapter : ModelAdapter
+            Of the same class.
         """
 
     def features(self, X):
-        """Map raw ``X`` to what the adapted model consumes (identity by default)."""
+        """Map raw rows to what the adapted model consumes (identity by default).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw rows, as the user's estimator takes them.
+
+        Returns
+        -------
+        Xf : array-like
+            The mapped rows (e.g. after a Pipeline's transformers, or a torch tensor).
+        """
         return X
 
     @abstractmethod
     def encode_target(self, y):
-        """Map user labels to the internal target representation; unknown labels → ValueError."""
+        """Map user labels to the adapter's internal target representation.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Labels (classifiers) or targets (regressors).
+
+        Returns
+        -------
+        t : ndarray
+            Class indices, or float targets of shape (n_samples, K).
+
+        Raises
+        ------
+        ValueError
+            A label the model does not know, or the wrong number of targets.
+        """
 
     def row_weights(self, y, sample_weight=None):
-        """Weights ``w_i`` of the rows in the training objective (sample × class weight)."""
+        """Return the weights ``w_i`` of the rows in the training objective.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,)
+            Their labels (class weights depend on them).
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weights passed to ``fit``; None means 1.
+
+        Returns
+        -------
+        w : ndarray of shape (n_samples,)
+            Sample weight × class weight (the sample weights by default).
+        """
         n = len(y)
         return np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
 
     # -- loss, gradients, curvature --------------------------------------------------------
     @abstractmethod
     def loss(self, X, y):
-        """Per-sample loss ℓ(z_i; θ) (unweighted), shape (n,)."""
+        """Compute the per-sample loss ℓ(z_i; θ) (unweighted).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their labels or targets.
+
+        Returns
+        -------
+        loss : ndarray of shape (n_samples,)
+            The loss the model minimises, one value per row.
+        """
 
     @abstractmethod
     def gradients(self, X, y):
-        """Per-sample loss gradients as a :class:`GradientMatrix` of shape (n, n_params)."""
+        """Return the per-sample loss gradients ∇θ ℓ(z_i; θ), never all formed at once.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their labels or targets.
+
+        Returns
+        -------
+        gradients : GradientMatrix
+            Of shape (n_samples, n_params).
+        """
 
     @abstractmethod
     def hvp(self, X, y, V, sample_weight=None):
-        """``H @ V`` with H the Hessian of the training objective J on (X, y); V is (p, k)."""
+        """Multiply by the Hessian H of the training objective J on (X, y): ``H @ V``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw training rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their labels or targets.
+        V : ndarray of shape (p,) or (p, k)
+            Vectors of the parameter space.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as for :meth:`row_weights`.
+
+        Returns
+        -------
+        HV : ndarray of the shape of V
+            ``(Σ_i w_i ∇²ℓ_i + ∇²R) V``.
+        """
 
     def hvp_operator(self, X, y, sample_weight=None):
-        """``V ↦ H @ V`` on fixed rows, for solvers that multiply many times (CG, Lanczos,
-        full-batch LiSSA). Default: :meth:`hvp` per call; adapters that can reuse work across
-        products on the same rows override it (the torch adapter caches the primal pass)."""
+        """Return ``V ↦ H @ V`` on fixed rows, for solvers that multiply many times.
+
+        CG, Lanczos and full-batch LiSSA use it. Default: :meth:`hvp` per call; adapters
+        that can reuse work across products on the same rows override it (the torch adapter
+        caches the primal pass).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw training rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their labels or targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as for :meth:`row_weights`.
+
+        Returns
+        -------
+        operator : callable
+            ``operator(V)`` equals ``hvp(X, y, V, sample_weight)``.
+        """
         return functools.partial(self.hvp, X, y, sample_weight=sample_weight)
 
     def hessian(self, X, y, sample_weight=None):
-        """Dense Hessian of J, shape (p, p). Default: p Hessian-vector products."""
+        """Compute the dense Hessian of J on (X, y) (default: p Hessian-vector products).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw training rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their labels or targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as for :meth:`row_weights`.
+
+        Returns
+        -------
+        H : ndarray of shape (p, p)
+            ``Σ_i w_i ∇²ℓ_i + ∇²R``.
+        """
         return self.hvp(X, y, np.eye(self.n_params), sample_weight=sample_weight)
 
     def null_space(self):
-        """Orthonormal basis (p, r) of exact flat directions of J, or None.
+        """Return an orthonormal basis of the exact flat directions of J, if any.
 
         Per-sample gradients are orthogonal to these directions; solvers add ``B Bᵀ`` to H
         so that the solve is exact on the complement instead of hiding the flat direction
         behind damping (e.g. multinomial logistic regression with an intercept).
+
+        Returns
+        -------
+        B : ndarray of shape (p, r) or None
+            None (the default) when J has no flat direction.
         """
         return None
 
@@ -199,6 +456,25 @@ class GeneralizedLinear(ABC):
     (``class MyGLMAdapter(ModelAdapter, GeneralizedLinear)``); the Newton-step influence and the
     Newton leave-one-out refits accept exactly the adapters for which
     ``isinstance(adapter, GeneralizedLinear)`` holds.
+
+    See Also
+    --------
+    ModelAdapter : the contract every adapter follows.
+    LogisticRegressionAdapter : a generalised linear adapter (softmax or sigmoid outputs).
+    GeneralizedLinearPipelineAdapter : a Pipeline whose final step has the capability.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skinfluence.models import GeneralizedLinear, adapter_for
+    >>> X, y = load_iris(return_X_y=True)
+    >>> adapter = adapter_for(LogisticRegression(max_iter=1000).fit(X, y))
+    >>> isinstance(adapter, GeneralizedLinear), adapter.n_outputs, adapter.n_features
+    (True, 3, 4)
+    >>> R, S = adapter.newton_factors(X[:5], y[:5])
+    >>> R.shape, S.shape
+    ((5, 3), (5, 3, 3))
     """
 
     @property
@@ -218,28 +494,114 @@ class GeneralizedLinear(ABC):
 
     @abstractmethod
     def outputs(self, Xf):
-        """η, shape (n, K), for mapped features ``Xf``."""
+        """Compute the outputs η = x̃ W of mapped rows.
+
+        Parameters
+        ----------
+        Xf : {ndarray, sparse matrix} of shape (n, n_features)
+            Rows already mapped by :meth:`ModelAdapter.features`.
+
+        Returns
+        -------
+        eta : ndarray of shape (n, K)
+            The K outputs of each row.
+        """
 
     @abstractmethod
     def output_derivatives(self, eta, t):
-        """``(R, S)``: ∂ℓ/∂η (n, K) and ∂²ℓ/∂η² (n, K, K) at outputs η, encoded targets t."""
+        """Compute the loss's first and second derivatives in the outputs.
+
+        Parameters
+        ----------
+        eta : ndarray of shape (n, K)
+            Outputs.
+        t : ndarray
+            Encoded targets (:meth:`ModelAdapter.encode_target`).
+
+        Returns
+        -------
+        R : ndarray of shape (n, K)
+            ∂ℓ/∂η.
+        S : ndarray of shape (n, K, K)
+            ∂²ℓ/∂η².
+        """
 
     def output_gradients(self, eta, t):
-        """∂ℓ/∂η (n, K) only (default: from :meth:`output_derivatives`)."""
+        """Compute ∂ℓ/∂η only (default: from :meth:`output_derivatives`).
+
+        Parameters
+        ----------
+        eta : ndarray of shape (n, K)
+            Outputs.
+        t : ndarray
+            Encoded targets (:meth:`ModelAdapter.encode_target`).
+
+        Returns
+        -------
+        R : ndarray of shape (n, K)
+            ∂ℓ/∂η.
+        """
         return self.output_derivatives(eta, t)[0]
 
     @abstractmethod
     def loss_from_outputs(self, eta, y):
-        """Per-sample loss at given outputs η (n, K) for user labels ``y``."""
+        """Compute the per-sample loss at given outputs (to evaluate stepped parameters).
+
+        Parameters
+        ----------
+        eta : ndarray of shape (n, K)
+            Outputs.
+        y : array-like of shape (n,) or (n, K)
+            User labels or targets (encoded here).
+
+        Returns
+        -------
+        loss : ndarray of shape (n,)
+            ℓ at η.
+        """
 
     @abstractmethod
     def penalty_diagonal(self):
-        """Diagonal of ∇²R (the penalty's Hessian) in θ's layout, shape (p,)."""
+        """Return the diagonal of ∇²R, the penalty's Hessian.
+
+        Returns
+        -------
+        diagonal : ndarray of shape (p,)
+            In θ's layout (0 where a parameter is not penalised).
+        """
 
     @abstractmethod
     def hessian_from_curvature(self, Xf, WS):
-        """``Σ_i (x̃_i x̃_iᵀ ⊗ WS_i) + ∇²R`` for mapped features and weighted curvature (n, K, K)."""
+        """Assemble ``Σ_i (x̃_i x̃_iᵀ ⊗ WS_i) + ∇²R`` from mapped rows and their curvature.
+
+        Parameters
+        ----------
+        Xf : {ndarray, sparse matrix} of shape (n, n_features)
+            Rows already mapped by :meth:`ModelAdapter.features`.
+        WS : ndarray of shape (n, K, K)
+            Weighted curvature ``w_i ∂²ℓ/∂η_i²``.
+
+        Returns
+        -------
+        H : ndarray of shape (p, p)
+            The dense Hessian: O(n d² K²) time, O(p²) memory.
+        """
 
     def newton_factors(self, X, y):
-        """``(R, S)`` of :meth:`output_derivatives` at the fitted outputs of raw rows (X, y)."""
+        """Compute the output derivatives at the fitted outputs of raw rows (X, y).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+            Raw rows.
+        y : array-like of shape (n,) or (n, K)
+            Their labels or targets.
+
+        Returns
+        -------
+        R : ndarray of shape (n, K)
+            ∂ℓ/∂η, as :meth:`output_derivatives`.
+        S : ndarray of shape (n, K, K)
+            ∂²ℓ/∂η².
+        """
         return self.output_derivatives(self.outputs(self.features(X)), self.encode_target(y))

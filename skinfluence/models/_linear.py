@@ -22,6 +22,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils._docstring import inherit_docstrings
 from .._utils._labels import encode_labels
 from ..exceptions import IllConditionedHessianWarning
 from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
@@ -35,10 +36,35 @@ def _as_float(X):
     return np.asarray(X, dtype=np.float64)
 
 
+@inherit_docstrings
 class LinearGradientMatrix(GradientMatrix):
     """Per-sample gradients ``x̃_i ⊗ r_i`` of a linear model, kept as (X, R).
 
-    Products cost O(nnz(X)·K·k) time and O(n·K·k) memory; no n × p array is formed.
+    Row i is the gradient of a generalised linear model's loss, ``x̃_i ⊗ r_i`` with
+    ``x̃_i = [x_i, 1]`` and ``r_i = ∂ℓ/∂η_i``, in θ's (d, K) row-major layout. Products cost
+    O(nnz(X)·K·k) time and O(n·K·k) memory; no n × p array is formed.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n, n_features)
+        Mapped features (float64; CSR when sparse).
+    R : ndarray of shape (n, K)
+        Output gradients ∂ℓ/∂η of each row.
+    fit_intercept : bool
+        Whether θ ends with a row of K intercepts (``x̃_i`` ends with a 1).
+
+    See Also
+    --------
+    GradientMatrix : the interface.
+    LogisticRegressionAdapter : one of the adapters whose ``gradients`` return this.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skinfluence.models import LinearGradientMatrix
+    >>> G = LinearGradientMatrix(np.array([[1.0, 2.0]]), np.array([[0.5]]), True)
+    >>> G.dense_rows(slice(None))
+    array([[0.5, 1. , 0.5]])
     """
 
     def __init__(self, X, R, fit_intercept):
@@ -59,7 +85,18 @@ class LinearGradientMatrix(GradientMatrix):
         return V3[: self.n_features], (V3[self.n_features] if self.fit_intercept else None)
 
     def outputs_dot(self, V):
-        """``x̃_iᵀ V_c`` for every row i, output c and column of V: shape (n, K, k)."""
+        """Compute ``x̃_iᵀ V_c`` for every row i, output c and column of V.
+
+        Parameters
+        ----------
+        V : ndarray of shape (p, k)
+            Vectors of the parameter space, read as (d, K, k).
+
+        Returns
+        -------
+        XV : ndarray of shape (n, K, k)
+            The change of each output along each column of V.
+        """
         k = V.shape[1]
         Vw, Vb = self._split(V)
         # A C-contiguous right operand keeps the product on BLAS (a strided view of a solver's
@@ -79,7 +116,18 @@ class LinearGradientMatrix(GradientMatrix):
         return self.features_rmatmul((self.R[:, :, None] * U[:, None, :]).reshape(len(U), -1))
 
     def features_rmatmul(self, T):
-        """``Σ_i x̃_i ⊗ T_i`` for T of shape (n, K·k); returns (p, k)."""
+        """Compute ``Σ_i x̃_i ⊗ T_i``, the transpose product with other output coefficients.
+
+        Parameters
+        ----------
+        T : ndarray of shape (n, K·k)
+            Per-row coefficients of the K outputs for each of k columns.
+
+        Returns
+        -------
+        W : ndarray of shape (p, k)
+            In θ's layout.
+        """
         k = T.shape[1] // self.n_outputs
         W = np.asarray(self.X.T @ T).reshape(self.n_features, self.n_outputs, k)
         if self.fit_intercept:
@@ -87,6 +135,18 @@ class LinearGradientMatrix(GradientMatrix):
         return W.reshape(-1, k)
 
     def dense_features(self, rows):
+        """Materialise the rows ``x̃_i = [x_i, 1]`` (``[x_i]`` without an intercept).
+
+        Parameters
+        ----------
+        rows : slice or ndarray of int
+            The rows.
+
+        Returns
+        -------
+        Xr : ndarray of shape (len(rows), d)
+            Dense features, with a column of ones for the intercept.
+        """
         Xr = self.X[rows]
         Xr = Xr.toarray() if sp.issparse(Xr) else np.asarray(Xr)
         if self.fit_intercept:
@@ -108,6 +168,7 @@ class LinearGradientMatrix(GradientMatrix):
         return LinearGradientMatrix(self.X[rows], self.R[rows], self.fit_intercept)
 
 
+@inherit_docstrings
 class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
     """Shared machinery of the GLM adapters; subclasses define the loss in terms of η.
 
@@ -150,8 +211,21 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         return np.vstack(rows).ravel()
 
     def with_params(self, theta):
-        """An adapter of a copy of the estimator whose ``coef_``/``intercept_`` are ``theta``
-        (in :meth:`params`' layout), with the shapes and types the estimator uses."""
+        """Return an adapter of a copy of the estimator at other parameters.
+
+        The copy's ``coef_`` and ``intercept_`` are ``theta``, with the shapes and types the
+        estimator uses; the estimator itself is not modified.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Parameters in :meth:`params`' layout.
+
+        Returns
+        -------
+        adapter : LinearModelAdapter
+            Of the same class, around the copy.
+        """
         est = copy.deepcopy(self.estimator)
         W = np.asarray(theta, dtype=np.float64).reshape(-1, self.n_outputs)
         est.coef_ = W[: self.n_features].T.reshape(np.shape(self.estimator.coef_)).copy()
@@ -162,7 +236,6 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         return type(self)(est)
 
     def penalty_diagonal(self):
-        """Diagonal of ∇²R (the penalty's Hessian) in θ's layout, shape (p,)."""
         d = self.n_features + self.fit_intercept
         diag = np.zeros((d, self.n_outputs))
         diag[: self.n_features] = self.penalty_strength()
@@ -171,10 +244,24 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         return diag.ravel()
 
     def penalty_strength(self):
-        """Second derivative of the penalty on each coefficient (scalar or (K,))."""
+        """Return the penalty's second derivative on each coefficient (0: no penalty).
+
+        Returns
+        -------
+        strength : float or ndarray of shape (K,)
+            ``∂²R/∂W_jc²``, the same for every feature j (one per output c where the model
+            has one penalty per target).
+        """
         return 0.0
 
     def intercept_penalty_strength(self):
+        """Return the penalty's second derivative on each intercept (0: unpenalised).
+
+        Returns
+        -------
+        strength : float
+            ``∂²R/∂b_c²``.
+        """
         return 0.0
 
     # -- η, loss derivatives -------------------------------------------------------------
@@ -188,7 +275,18 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         return X
 
     def outputs(self, X):
-        """η = X Wᵀ + b, shape (n, K), for features already mapped."""
+        """Compute the outputs ``η = X Wᵀ + b`` of rows already mapped.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n, n_features)
+            Rows mapped by :meth:`features`.
+
+        Returns
+        -------
+        eta : ndarray of shape (n, K)
+            The K outputs of each row.
+        """
         return np.asarray(X @ self.coef_.T) + self.intercept_
 
     def loss(self, X, y):
@@ -201,7 +299,6 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         return LinearGradientMatrix(X, R, self.fit_intercept)
 
     def loss_from_outputs(self, eta, y):
-        """Per-sample loss at given outputs η (n, K): used to evaluate stepped parameters."""
         return self._loss_from_outputs(eta, self.encode_target(y))
 
     def _loss_from_outputs(self, eta, t):
@@ -216,11 +313,39 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         return X, S * w[:, None, None]
 
     def hessian(self, X, y, sample_weight=None):
-        """Dense Hessian of J: O(n d² K²) time, O(p²) memory (p = d K)."""
+        """Compute the dense Hessian of J: O(n d² K²) time, O(p²) memory (p = d K).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw training rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their labels or targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as for :meth:`row_weights`.
+
+        Returns
+        -------
+        H : ndarray of shape (p, p)
+            ``Σ_i w_i ∇²ℓ_i + ∇²R``.
+        """
         return self.hessian_from_curvature(*self._weighted_curvature(X, y, sample_weight))
 
     def hessian_from_curvature(self, X, WS):
-        """``Σ_i U_i WS_i U_iᵀ + ∇²R`` for mapped features X and weighted curvature WS (n, K, K)."""
+        """Assemble ``Σ_i (x̃_i x̃_iᵀ ⊗ WS_i) + ∇²R`` from mapped rows and their curvature.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n, n_features)
+            Rows mapped by :meth:`features`.
+        WS : ndarray of shape (n, K, K)
+            Weighted curvature ``w_i ∂²ℓ/∂η_i²``.
+
+        Returns
+        -------
+        H : ndarray of shape (p, p)
+            The dense Hessian: one weighted Gram matrix per pair of outputs, O(n d² K²).
+        """
         K = self.n_outputs
         d = self.n_features + self.fit_intercept
         H = np.zeros((d, K, d, K))
@@ -238,7 +363,24 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         return H
 
     def hvp(self, X, y, V, sample_weight=None):
-        """``H @ V``: O(nnz(X) K k + n K² k) time."""
+        """Multiply by the Hessian of J on (X, y): O(nnz(X) K k + n K² k) time.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw training rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their labels or targets.
+        V : ndarray of shape (p,) or (p, k)
+            Vectors of the parameter space.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as for :meth:`row_weights`.
+
+        Returns
+        -------
+        HV : ndarray of the shape of V
+            ``H @ V``, without forming H.
+        """
         X, WS = self._weighted_curvature(X, y, sample_weight)
         V = np.asarray(V, dtype=np.float64)
         one_d = V.ndim == 1
@@ -294,14 +436,49 @@ def _dense_weighted_gram(X, w):
     return out
 
 
+@inherit_docstrings
 class LogisticRegressionAdapter(LinearModelAdapter):
-    """scikit-learn's ``LogisticRegression`` (lbfgs, newton-cg, newton-cholesky, sag, saga;
-    liblinear for binary problems), l2 penalty or none.
+    """Adapter of scikit-learn's ``LogisticRegression``, l2 penalty or none.
 
-    Objective in sum form: ``Σ_i w_i ℓ_i + ‖W‖²/(2C)``, intercept unpenalised (liblinear
-    penalises it as ``b²/(2C s²)``, s = ``intercept_scaling``), ``w_i`` = sample_weight ×
-    class_weight. Binary problems have one logit (K = 1, ℓ = log(1+e^η) − yη), multiclass
-    K logits with the softmax cross-entropy.
+    Every solver is supported (lbfgs, newton-cg, newton-cholesky, sag, saga; liblinear for
+    binary problems). Objective in sum form: ``Σ_i w_i ℓ_i + ‖W‖²/(2C)``, intercept
+    unpenalised (liblinear penalises it as ``b²/(2C s²)``, s = ``intercept_scaling``),
+    ``w_i`` = sample_weight × class_weight. Binary problems have one logit (K = 1,
+    ℓ = log(1+e^η) − yη), multiclass K logits with the softmax cross-entropy.
+
+    Parameters
+    ----------
+    estimator : LogisticRegression
+        Fitted, with ``penalty="l2"`` (``l1_ratio=0``) or no penalty.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The estimator's classes.
+    penalty_ : {"l2", None}
+        The penalty as scikit-learn applies it.
+    binary : bool
+        Whether there are two classes (one logit).
+
+    See Also
+    --------
+    adapter_for : builds this adapter for a fitted ``LogisticRegression``.
+    RidgeAdapter : the least-squares counterpart.
+
+    Notes
+    -----
+    ``hessian`` warns (``IllConditionedHessianWarning``) when an unpenalised model has
+    (almost) separated the training data: the Hessian vanishes there.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skinfluence.models import LogisticRegressionAdapter
+    >>> X, y = load_iris(return_X_y=True)
+    >>> adapter = LogisticRegressionAdapter(LogisticRegression(max_iter=1000).fit(X, y))
+    >>> adapter.n_params, adapter.null_space().shape
+    (15, (15, 1))
     """
 
     def __init__(self, estimator):
@@ -421,6 +598,7 @@ def _effective_logistic_penalty(est):
     return penalty
 
 
+@inherit_docstrings
 class _SquaredLossAdapter(LinearModelAdapter):
     """Least squares: ℓ = Σ_k (y_k − η_k)², as ``Ridge`` and ``LinearRegression`` minimise it."""
 
@@ -447,8 +625,31 @@ class _SquaredLossAdapter(LinearModelAdapter):
         return 2.0 * (eta - t), S
 
 
+@inherit_docstrings
 class RidgeAdapter(_SquaredLossAdapter):
-    """scikit-learn's ``Ridge``: ``Σ w_i (y_i − η_i)² + α‖w‖²``, intercept unpenalised."""
+    """Adapter of scikit-learn's ``Ridge``: ``Σ w_i (y_i − η_i)² + α‖w‖²``.
+
+    The intercept is unpenalised; ``alpha`` may hold one value per target.
+
+    Parameters
+    ----------
+    estimator : Ridge
+        Fitted.
+
+    See Also
+    --------
+    LinearRegressionAdapter : the same without a penalty.
+    adapter_for : builds this adapter for a fitted ``Ridge``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from skinfluence.models import RidgeAdapter
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> float(RidgeAdapter(Ridge(alpha=2.0).fit(X, y)).penalty_strength())
+    4.0
+    """
 
     def penalty_strength(self):
         alpha = np.asarray(self.estimator.alpha, dtype=np.float64)
@@ -456,7 +657,28 @@ class RidgeAdapter(_SquaredLossAdapter):
 
 
 class LinearRegressionAdapter(_SquaredLossAdapter):
-    """scikit-learn's ``LinearRegression``: ``Σ w_i (y_i − η_i)²`` (no penalty)."""
+    """Adapter of scikit-learn's ``LinearRegression``: ``Σ w_i (y_i − η_i)²`` (no penalty).
+
+    Parameters
+    ----------
+    estimator : LinearRegression
+        Fitted (one or several targets).
+
+    See Also
+    --------
+    RidgeAdapter : the same with an l2 penalty.
+    adapter_for : builds this adapter for a fitted ``LinearRegression``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from skinfluence.models import LinearRegressionAdapter
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> adapter = LinearRegressionAdapter(LinearRegression().fit(X, y))
+    >>> adapter.hessian(X, y).shape
+    (11, 11)
+    """
 
 
 # -- registration, with the examples the common adapter tests check ------------------------

@@ -2,16 +2,28 @@
 
 import copy
 
+from .._utils._docstring import inherit_docstrings
 from ._base import GeneralizedLinear, ModelAdapter
 
 
+@inherit_docstrings
 class PipelineAdapter(ModelAdapter):
-    """Influence w.r.t. the last step's parameters, on the features the earlier steps produce.
+    """Adapter of a fitted ``Pipeline``: the final step's parameters, the earlier steps fixed.
 
-    The transformers are treated as fixed (not refitted when a row is left out), which is what
-    first-order influence of the final model measures. Build it with :meth:`of`, which returns
-    a :class:`GeneralizedLinearPipelineAdapter` when the final step's adapter is
-    :class:`~skinfluence.models.GeneralizedLinear`.
+    Influence is taken with respect to the last step's parameters, on the features the
+    earlier steps produce. The transformers are treated as fixed (not refitted when a row is
+    left out), which is what first-order influence of the final model measures. Build it with
+    :meth:`of` (as :func:`adapter_for` does), which returns a
+    :class:`GeneralizedLinearPipelineAdapter` when the final step's adapter is
+    :class:`~skinfluence.models.GeneralizedLinear`. Every method maps raw rows through the
+    earlier steps and hands them to the final step's adapter.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Fitted.
+    inner : ModelAdapter
+        The adapter of its final step.
 
     Attributes
     ----------
@@ -19,6 +31,23 @@ class PipelineAdapter(ModelAdapter):
         The adapter of the final step.
     feature_map : Pipeline
         The earlier steps (fitted).
+
+    See Also
+    --------
+    adapter_for : builds this adapter for a fitted Pipeline.
+    GeneralizedLinearPipelineAdapter : the same, with the final step's GLM capability.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skinfluence.models import PipelineAdapter, adapter_for
+    >>> X, y = load_iris(return_X_y=True)
+    >>> adapter = adapter_for(make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y))
+    >>> isinstance(adapter, PipelineAdapter), adapter.n_params, adapter.features(X).shape
+    (True, 15, (150, 4))
     """
 
     def __init__(self, pipeline, inner):
@@ -28,8 +57,21 @@ class PipelineAdapter(ModelAdapter):
 
     @classmethod
     def of(cls, pipeline, inner):
-        """The adapter of ``pipeline`` whose final step has adapter ``inner``, with the
-        final step's capabilities."""
+        """Build the adapter of a pipeline, with its final step's capabilities.
+
+        Parameters
+        ----------
+        pipeline : Pipeline
+            Fitted.
+        inner : ModelAdapter
+            The adapter of its final step.
+
+        Returns
+        -------
+        adapter : PipelineAdapter
+            A :class:`GeneralizedLinearPipelineAdapter` when ``inner`` is
+            :class:`~skinfluence.models.GeneralizedLinear`, else a plain PipelineAdapter.
+        """
         if isinstance(inner, GeneralizedLinear):
             return GeneralizedLinearPipelineAdapter(pipeline, inner)
         return PipelineAdapter(pipeline, inner)
@@ -75,11 +117,36 @@ class PipelineAdapter(ModelAdapter):
         return self.inner.null_space()
 
 
+@inherit_docstrings
 class GeneralizedLinearPipelineAdapter(PipelineAdapter, GeneralizedLinear):
-    """A Pipeline ending in a :class:`~skinfluence.models.GeneralizedLinear` model.
+    """Adapter of a Pipeline ending in a :class:`~skinfluence.models.GeneralizedLinear` model.
 
     Methods on mapped features (``outputs``, ``hessian_from_curvature``) and on outputs go to
     the final step's adapter unchanged; ``newton_factors`` maps raw rows first.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Fitted.
+    inner : ModelAdapter
+        The adapter of its final step, a :class:`~skinfluence.models.GeneralizedLinear` one.
+
+    See Also
+    --------
+    PipelineAdapter : the general case; its :meth:`~PipelineAdapter.of` picks the class.
+    GeneralizedLinear : the capability forwarded.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skinfluence.models import GeneralizedLinearPipelineAdapter, adapter_for
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> adapter = adapter_for(make_pipeline(StandardScaler(), Ridge()).fit(X, y))
+    >>> isinstance(adapter, GeneralizedLinearPipelineAdapter), adapter.n_outputs
+    (True, 1)
     """
 
     @property

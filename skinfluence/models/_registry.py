@@ -30,7 +30,7 @@ class AdapterExample:
     estimator : object
         Fitted; what :func:`adapter_for` receives.
     X, y : arrays
-        The training data; ``sample_weight`` the weights passed to ``fit`` (or None).
+        The training data.
     penalty : callable
         ``theta ↦ R(θ)``, the penalty of the sum-form objective in the adapter's ``params()``
         layout, a quadratic form ``θᵀAθ/2`` (every l2 penalty), written from the
@@ -42,11 +42,30 @@ class AdapterExample:
     invalid_y : array or None
         Targets that ``encode_target`` must reject with ``ValueError`` (an unseen label, or the
         wrong number of targets); None where every target is valid (torch regressors).
+    sample_weight : array or None
+        The weights passed to ``fit`` (None: unweighted).
     exact_optimum : bool
         Whether θ̂ minimises J to solver precision (stationarity and minimality are checked
         only then; a briefly trained net is not at an optimum).
     id : str
         Test id.
+
+    See Also
+    --------
+    register_adapter : registers a family with factories of these examples.
+    AdapterFamily : the registry entry that holds them.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from skinfluence.models import AdapterExample
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> example = AdapterExample(
+    ...     Ridge(alpha=1.0).fit(X, y), X, y, penalty=lambda theta: 0.5 * theta[:-1] @ theta[:-1]
+    ... )
+    >>> example.exact_optimum, example.id
+    (True, 'example')
     """
 
     estimator: object
@@ -73,7 +92,35 @@ def squared_error_per_sample(estimator, X, y):
 
 @dataclass(frozen=True)
 class AdapterFamily:
-    """One registry entry (see :func:`register_adapter`)."""
+    """One registry entry: a model family and how to adapt it (see :func:`register_adapter`).
+
+    Parameters
+    ----------
+    key : str
+        ``"module:qualname"`` of the estimator class.
+    factory : callable
+        ``factory(estimator)`` returns the adapter.
+    name : str
+        Shown in the ``TypeError`` of :func:`adapter_for`.
+    accepts_subclasses : bool, default=False
+        Whether subclasses of the class are adapted too.
+    requires : tuple of str, default=()
+        Optional libraries the family needs.
+    examples : tuple of callables, default=()
+        Each ``() -> AdapterExample``, for the common adapter tests.
+
+    See Also
+    --------
+    register_adapter : creates the entries.
+    registered_families : lists them.
+
+    Examples
+    --------
+    >>> from skinfluence.models import registered_families
+    >>> skorch = next(f for f in registered_families() if f.name == "skorch NeuralNetRegressor")
+    >>> skorch.key, skorch.accepts_subclasses, skorch.label
+    ('skorch.regressor:NeuralNetRegressor', True, 'skorch NeuralNetRegressor (needs torch, skorch)')
+    """
 
     key: str
     factory: Callable
@@ -137,6 +184,12 @@ def register_adapter(
     family : AdapterFamily
         The entry (replacing any entry of the same class).
 
+    See Also
+    --------
+    adapter_for : looks families up.
+    unregister_adapter : removes one.
+    registered_adapter : registers one for a ``with`` block.
+
     Examples
     --------
     >>> from sklearn.linear_model import Ridge
@@ -163,14 +216,77 @@ def register_adapter(
 
 
 def unregister_adapter(cls_or_path):
-    """Remove and return the entry of a class (KeyError if there is none)."""
+    """Remove and return the registry entry of a class.
+
+    Parameters
+    ----------
+    cls_or_path : type or str
+        The estimator class, or its ``"module:qualname"``, as registered.
+
+    Returns
+    -------
+    family : AdapterFamily
+        The entry removed.
+
+    Raises
+    ------
+    KeyError
+        The class has no entry.
+
+    See Also
+    --------
+    register_adapter : adds an entry.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> from skinfluence.models import RidgeAdapter, register_adapter, unregister_adapter
+    >>> class MyRidge(Ridge):
+    ...     pass
+    >>> _ = register_adapter(MyRidge, RidgeAdapter)
+    >>> unregister_adapter(MyRidge).name
+    'MyRidge'
+    """
     return _FAMILIES.pop(_key(cls_or_path))
 
 
 @contextlib.contextmanager
 def registered_adapter(cls_or_path, factory, **kwargs):
-    """Context manager: :func:`register_adapter` for the ``with`` block, then restore the
-    registry as it was (for tests)."""
+    """Register an adapter for the duration of a ``with`` block (a context manager).
+
+    On exit the registry is restored as it was, including an entry of the same class that the
+    block shadowed (for tests).
+
+    Parameters
+    ----------
+    cls_or_path : type or str
+        The estimator class, or ``"module:qualname"``.
+    factory : callable
+        ``factory(estimator)`` returns the adapter.
+    **kwargs : dict
+        The other parameters of :func:`register_adapter`.
+
+    Yields
+    ------
+    family : AdapterFamily
+        The entry, registered.
+
+    See Also
+    --------
+    register_adapter : registers for good.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> from skinfluence.models import RidgeAdapter, registered_adapter, supported_families
+    >>> class MyRidge(Ridge):
+    ...     pass
+    >>> with registered_adapter(MyRidge, RidgeAdapter, name="MyRidge"):
+    ...     "MyRidge" in supported_families()
+    True
+    >>> "MyRidge" in supported_families()
+    False
+    """
     key = _key(cls_or_path)
     previous = _FAMILIES.get(key)
     family = register_adapter(cls_or_path, factory, **kwargs)
@@ -184,12 +300,47 @@ def registered_adapter(cls_or_path, factory, **kwargs):
 
 
 def registered_families():
-    """The registered :class:`AdapterFamily` entries, in registration order."""
+    """Return the registered families.
+
+    Returns
+    -------
+    families : tuple of AdapterFamily
+        In registration order.
+
+    See Also
+    --------
+    supported_families : the same as one sentence.
+
+    Examples
+    --------
+    >>> from skinfluence.models import registered_families
+    >>> "Ridge" in [family.name for family in registered_families()]
+    True
+    """
     return tuple(_FAMILIES.values())
 
 
 def supported_families():
-    """The families :func:`adapter_for` accepts, as one sentence (generated from the registry)."""
+    """Return the families :func:`adapter_for` accepts, as one sentence.
+
+    The sentence is generated from the registry, so the ``TypeError`` of
+    :func:`adapter_for` that prints it cannot go stale.
+
+    Returns
+    -------
+    sentence : str
+        The families' names, each with the optional libraries it needs.
+
+    See Also
+    --------
+    registered_families : the entries themselves.
+
+    Examples
+    --------
+    >>> from skinfluence.models import supported_families
+    >>> supported_families().startswith("LogisticRegression (l2 or no penalty), Ridge")
+    True
+    """
     labels = list(dict.fromkeys(f.label for f in _FAMILIES.values()))
     return ", ".join([*labels, "or a Pipeline ending in one of these"])
 
@@ -226,6 +377,12 @@ def adapter_for(estimator):
         the scorers that need no gradients.
     sklearn.exceptions.NotFittedError
         The estimator is not fitted.
+
+    See Also
+    --------
+    supported_families : the families it accepts.
+    register_adapter : add a family.
+    ModelAdapter : what the adapter provides.
 
     Examples
     --------
