@@ -24,13 +24,13 @@ class ArnoldiSolver(InverseHessianSolver):
     Arnoldi), then applies ``Q diag(1/(λ_j + damping)) Qᵀ``: the inverse restricted to the
     directions where H curves most, with the rest of the space ignored.
 
-    Cost: O(rank) HVPs once (about 2-3 × rank single-vector HVPs, each O(n p) for a net;
-    503 for rank 200 on the benchmark MLP), plus ARPACK's O(p · rank²) orthogonalisation;
+    Cost: O(rank) HVPs once (about 2-3 × rank single-vector HVPs, each O(n p) for a net),
+    plus ARPACK's O(p · rank²) orthogonalisation;
     memory O(p · rank); O(p · rank · k) per block of k vectors, so it suits many test points
     (e.g. self-influence of every training row). For torch models the HVPs reuse a traced
     linearisation of the gradient (``TorchAdapter.hvp_operator``), which makes a single HVP
-    about as cheap per vector as a batched one: a block Lanczos iteration with batched HVPs
-    was measured at the same agreement and was not faster (benchmarks/README.md).
+    about as cheap per vector as a batched one, so a block Lanczos iteration with batched
+    HVPs would gain nothing (the comparison is in benchmarks/README.md).
     Accuracy knob: ``rank`` (the test suite documents the rank that reaches a Pearson
     correlation ≥ 0.9 with ``direct`` on an MLP). Eigenvalues with
     ``λ_j + damping ≤ 0`` (negative curvature of a non-convex objective) are dropped with an

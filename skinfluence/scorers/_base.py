@@ -34,19 +34,14 @@ from .._validation import check_sample_weight_nonneg, check_target
 class BaseTrainingScorer(TransformerMixin, BaseEstimator):
     """Base class of the scorers: one score per training row, higher = harder / more suspect.
 
-    Subclasses write ``_fit`` and ``_score_samples`` (see the module docstring) and merge
+    Subclasses take the model as ``estimator`` (their ``__init__`` stores it with their own
+    parameters), write ``_fit`` and ``_score_samples`` (see the module docstring) and merge
     their constraints into the base ones:
     ``_parameter_constraints = {**BaseTrainingScorer._parameter_constraints, ...}``.
     ``transform(X)`` is ``score_samples(X)`` as a column, so a scorer works inside a
     ``Pipeline`` or ``FeatureUnion``.
 
     Read more in the :ref:`User Guide <scorer_template>`.
-
-    Parameters
-    ----------
-    estimator : estimator object
-        The model the subclass scores rows with (its ``__init__`` stores it, with the
-        subclass's own parameters).
 
     Attributes
     ----------
@@ -242,11 +237,6 @@ class BaseInfluenceScorer(BaseTrainingScorer):
     (n_test, n_train) matrix on validated input) and may override ``_total_influence``.
 
     Read more in the :ref:`User Guide <scorer_template>`.
-
-    Parameters
-    ----------
-    estimator : estimator object
-        The model the subclass scores rows with.
 
     Attributes
     ----------

@@ -32,6 +32,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
+from .._utils._docstring import inherit_docstrings
 from .._utils._labels import encode_labels
 from ..exceptions import ApproximationWarning
 from ..models._base import GradientMatrix, ModelAdapter
@@ -123,22 +124,54 @@ def _module_spec(model):
     return module, model.loss, transform, kind, classes, decay, device
 
 
+@inherit_docstrings
 class TorchAdapter(ModelAdapter):
-    """Adapter for a fitted skorch ``NeuralNet{Classifier,Regressor,BinaryClassifier}`` or a
-    :class:`TorchModule`; see the module docstring for the objective.
+    """Adapter of a fitted skorch net or :class:`TorchModule`, through ``torch.func``.
+
+    skorch's ``NeuralNetClassifier``, ``NeuralNetBinaryClassifier`` and
+    ``NeuralNetRegressor`` (and users' subclasses) are supported. The objective is the net's
+    mean training loss times n plus its weight decay, in the sum form of
+    :class:`ModelAdapter` (see :mod:`skinfluence.torch._adapter` for the details and for
+    what differs from retraining without a row). Computation is in float64 on the net's
+    device, on a copy of the module in ``eval`` mode.
 
     Parameters
     ----------
     estimator : fitted skorch net or TorchModule
+        The net (possibly in a ``FrozenEstimator``); never modified.
     params : list of str, default=None
         Restrict θ to these parameters (names or module prefixes); None: all trainable ones.
     chunk_size : int, default=256
         Rows per vectorised call (per-sample gradients and HVPs): memory O(chunk · p).
 
+    Attributes
+    ----------
+    param_names : list of str
+        The parameters that make up θ, in its order.
+    device : torch.device
+        Where the products are computed.
+    dtype : torch.dtype
+        The precision of the products (float64; see :meth:`astype`).
+
+    See Also
+    --------
+    TorchModule : wraps a bare trained ``torch.nn.Module`` for this adapter.
+    ParameterSubset : restricts θ to some of the module's parameters.
+    adapter_for : builds this adapter for a registered torch estimator.
+
     Notes
     -----
     Cost with p parameters and n rows: per-sample gradients O(n p) time (about three forward
     passes per row), O(chunk p) memory; one HVP O(n p); the dense Hessian p HVPs, O(n p²).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skinfluence.models import TorchAdapter, TorchModule
+    >>> model = TorchModule(torch.nn.Linear(3, 2), torch.nn.CrossEntropyLoss(), classes=[0, 1])
+    >>> adapter = TorchAdapter(model, params=["bias"])
+    >>> adapter.param_names, adapter.gradients(torch.ones(4, 3), [0, 1, 1, 0]).shape
+    (['bias'], (4, 2))
     """
 
     def __init__(self, estimator, *, params=None, chunk_size=256):
@@ -196,11 +229,28 @@ class TorchAdapter(ModelAdapter):
         return self._theta.detach().cpu().numpy().astype(np.float64)
 
     def penalty_diagonal(self):
-        """Weight decay per element of θ (the penalty is n Σ_j wd_j/2 θ_j²)."""
+        """Return the weight decay of each element of θ.
+
+        Returns
+        -------
+        decay : ndarray of shape (n_params,)
+            ``wd_j``; the penalty of the sum-form objective is ``n Σ_j wd_j/2 θ_j²``.
+        """
         return self._decay.cpu().numpy()
 
     def with_params(self, theta):
-        """A copy of the adapter at the flat parameters ``theta`` (the module is shared)."""
+        """Return a copy of the adapter at other flat parameters (the module is shared).
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Parameters in :meth:`params`' layout.
+
+        Returns
+        -------
+        adapter : TorchAdapter
+            Its ``estimator`` is the original net (no fitted net at ``theta`` is built).
+        """
         torch = import_torch()
         new = copy.copy(self)
         new._theta = torch.as_tensor(np.asarray(theta), dtype=self.dtype, device=self.device)
@@ -211,8 +261,8 @@ class TorchAdapter(ModelAdapter):
 
         float64 (the default) keeps products exact to rounding, as the comparisons with
         leave-one-out need; float32 is the precision nets are trained in and peer libraries
-        compute in, and multiplies 2-3× faster on CPU (benchmarks/README.md). Results are
-        returned as float64 arrays either way.
+        compute in, and multiplies faster (the timings are in benchmarks/README.md). Results
+        are returned as float64 arrays either way.
 
         Parameters
         ----------
@@ -241,7 +291,20 @@ class TorchAdapter(ModelAdapter):
         return new
 
     def at_state_dict(self, state_dict):
-        """A copy of the adapter whose module has the given ``state_dict`` (a checkpoint)."""
+        """Return a copy of the adapter whose module has the given state (a checkpoint).
+
+        TracIn reads its checkpoints through it.
+
+        Parameters
+        ----------
+        state_dict : dict
+            A ``module.state_dict()`` (tensors or arrays) of the adapted module.
+
+        Returns
+        -------
+        adapter : TorchAdapter
+            On a copy of the module; this adapter is unchanged.
+        """
         torch = import_torch()
         new = copy.copy(self)
         new.module = copy.deepcopy(self.module)
@@ -335,17 +398,50 @@ class TorchAdapter(ModelAdapter):
         return vmap(grad(self._sample_loss), in_dims=(None, 0, 0))(self._theta, Xt, t).detach()
 
     def hvp(self, X, y, V, sample_weight=None):
-        """``H @ V``: the gradient differentiated again, batched over V's columns."""
+        """Multiply by the Hessian of J: the gradient differentiated again, batched over V.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, ...)
+            Raw training rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their labels or targets.
+        V : ndarray of shape (p,) or (p, k)
+            Vectors of the parameter space.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; they also scale the weight-decay term (n is their sum).
+
+        Returns
+        -------
+        HV : ndarray of the shape of V
+            ``(Σ_i w_i ∇²ℓ_i + n diag(wd)) V``: O(n p k) time, chunk by chunk.
+        """
         from ._hvp import hessian_products
 
         return hessian_products(self, X, y, V, sample_weight)
 
     def hvp_operator(self, X, y, sample_weight=None):
-        """``V ↦ H @ V`` on fixed rows for repeated products (CG, Lanczos, LiSSA): the same
-        values as :meth:`hvp`, with the primal pass computed once and cached
+        """Return ``V ↦ H @ V`` on fixed rows, for repeated products (CG, Lanczos, LiSSA).
+
+        The same values as :meth:`hvp`, with the primal pass computed once and cached
         (:class:`~skinfluence.torch._hvp.TorchHessianOperator`). The cache, at most
         about 512 MiB, lives as long as the operator: a fitted CG or LiSSA solver (e.g.
-        ``InfluenceScorer.solver_``) keeps it for later solves; pickling drops it."""
+        ``InfluenceScorer.solver_``) keeps it for later solves; pickling drops it.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, ...)
+            Raw training rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their labels or targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as for :meth:`hvp`.
+
+        Returns
+        -------
+        operator : TorchHessianOperator
+            Callable: ``operator(V)`` equals ``hvp(X, y, V, sample_weight)``.
+        """
         from ._hvp import TorchHessianOperator
 
         return TorchHessianOperator(self, X, y, sample_weight)
@@ -368,6 +464,7 @@ def _numpy(t):
     return t.detach().cpu().numpy().astype(np.float64, copy=False)
 
 
+@inherit_docstrings
 class TorchGradientMatrix(GradientMatrix):
     """Per-sample gradients of a torch model, computed chunk by chunk (never all at once).
 

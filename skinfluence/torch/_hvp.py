@@ -2,20 +2,17 @@
 
 ``hessian_products`` differentiates the objective's gradient once more (reverse over reverse):
 the gradient's graph is built once per chunk of rows, then differentiated along a chunk of
-columns of V at a time (``torch.autograd.grad(..., is_grads_batched=True)``). Measured on a
-500-row 64-32-10 MLP against ``jvp`` of ``grad`` vectorised with ``vmap``: 1.1-3× faster
-(a single vector on 100 rows 1.3-2.2 ms instead of 4.1-4.7; the dense Hessian 2.6-3.1 s
-instead of 3.6-4.0, same values to 4e-16).
+columns of V at a time (``torch.autograd.grad(..., is_grads_batched=True)``), which is faster
+than ``jvp`` of ``grad`` vectorised with ``vmap``, with the same values to rounding (timings in
+benchmarks/README.md).
 
 ``TorchHessianOperator`` is for solvers that multiply by the Hessian of the *same* rows many
 times (CG, Arnoldi/Lanczos, full-batch LiSSA): it keeps the graph of the gradient of each
 block of rows, so that a product is one backward pass through it, and after many product
-columns switches to ``torch.func.linearize`` of the gradient (forward over reverse, traced once,
-about 0.5 s), whose tangent pass is cheaper still per column. Measured on the 500-row MLP:
-a single HVP 0.65-0.77 ms with the kept graph, 0.6 ms linearised, 4 ms with ``jvp`` of ``grad``
-recomputing everything; a 50-column block 27 / 23 / 40 ms (benchmarks/README.md). The cache
-holds the block's intermediate values (about six floats per activation of every row at the
-peak, measured); when that estimate exceeds ``memory_budget`` bytes, every call uses
+columns switches to ``torch.func.linearize`` of the gradient (forward over reverse, traced
+once), whose tangent pass is cheaper still per column (timings of the three paths in
+benchmarks/README.md). The cache holds the block's intermediate values (about six floats per
+activation of every row at the peak); when that estimate exceeds ``memory_budget`` bytes, every call uses
 ``hessian_products`` instead, with the same result; a module that cannot be traced keeps the
 gradient graphs.
 """
@@ -158,9 +155,9 @@ class TorchHessianOperator:
     The first call builds, per block of rows, the graph of the objective's gradient and keeps
     it: each product is then one more backward pass through it (no forward pass, no gradient
     recomputed). After ``linearize_after`` product columns, the operator traces the gradient
-    once with ``torch.func.linearize`` (about 0.5 s on the benchmark MLP) and uses that
-    instead: per column it is cheaper still (50-column blocks 23 against 27 ms on the
-    benchmark MLP), which pays off only over thousands of columns (full-batch LiSSA). The
+    once with ``torch.func.linearize`` (a one-off cost of a few gradient passes) and uses
+    that instead: per column it is cheaper still, which pays off only over thousands of
+    columns (full-batch LiSSA; timings in benchmarks/README.md). The
     trace is checked once against the kept graphs (two random columns); a module whose trace
     raises or disagrees keeps the graphs.
 

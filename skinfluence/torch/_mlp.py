@@ -82,9 +82,8 @@ def torch_threads(n):
     """torch's intra-op threads set to ``n`` (None: left as they are), restored on exit.
 
     The audit runs it with --n-jobs' thread count (default 1), as it limits the native pools:
-    measured on the shared 2-core machine, the output-layer self-influence of the MLP on
-    digits took 0.4-0.6 s on one thread, and 0.4 s to 73 s on two when the other core was
-    busy.
+    on a busy machine, two torch threads waiting on each other can be many times slower than
+    one (timings in benchmarks/README.md).
     """
     threads = torch.get_num_threads()
     if n is not None:
@@ -98,8 +97,8 @@ def torch_threads(n):
 @contextmanager
 def _isolated():
     """A forked torch generator (a DataLoader draws its base seed from the global one, even
-    to predict) and one torch thread for these small batches: measured on a loaded 2-core
-    machine, one fit of 64-row batches took 0.33 s on one thread and 5.2 s on two."""
+    to predict) and one torch thread for these small batches, which extra threads only slow
+    down on a loaded machine (see :func:`torch_threads`)."""
     with torch_threads(1), torch.random.fork_rng(devices=[]):
         yield
 

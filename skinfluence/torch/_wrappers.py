@@ -17,6 +17,8 @@ class TorchModule(BaseEstimator):
     Wrap a module trained outside skorch so that every skinfluence scorer can read it (wrap it
     again in ``sklearn.frozen.FrozenEstimator``: scorers never retrain it).
 
+    Read more in the :ref:`User Guide <torch_module>`.
+
     Parameters
     ----------
     module : torch.nn.Module
@@ -31,6 +33,11 @@ class TorchModule(BaseEstimator):
     weight_decay : float or dict, default=0.0
         L2 weight decay used in training (``wd/2 ‖θ‖²`` added to the mean loss), or a dict
         ``{parameter-name prefix: wd}`` (e.g. ``{"0.weight": 1e-3}``; unnamed parameters 0).
+
+    See Also
+    --------
+    TorchAdapter : the adapter built for it.
+    ParameterSubset : restrict the gradients to some of its parameters.
 
     Examples
     --------
@@ -51,10 +58,22 @@ class TorchModule(BaseEstimator):
         return True
 
     def fit(self, X=None, y=None, sample_weight=None):
-        """No-op: the module is already trained (kept so the wrapper is an estimator).
+        """Do nothing: the module is already trained (kept so the wrapper is an estimator).
 
-        ``sample_weight`` is accepted and ignored here: the module is not retrained; the
-        scorers weight the objective's rows with the same weights.
+        Parameters
+        ----------
+        X : array-like, default=None
+            Ignored.
+        y : array-like, default=None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Ignored here: the module is not retrained; the scorers weight the objective's
+            rows with the weights they are given.
+
+        Returns
+        -------
+        self : TorchModule
+            Unchanged.
         """
         return self
 
@@ -66,7 +85,19 @@ class TorchModule(BaseEstimator):
             return self.module.eval()(Xt).cpu().numpy()
 
     def predict(self, X):
-        """Predicted class (arg-max, or logit > 0 for one output) or regression outputs."""
+        """Predict with the module (in ``eval`` mode, without gradients).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Inputs, as the module takes them.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The class of the largest output (of a positive logit, for one output), or the
+            outputs of a regressor.
+        """
         out = self._outputs(X)
         if self.classes is None:
             return out.ravel() if out.ndim == 2 and out.shape[1] == 1 else out
@@ -83,11 +114,24 @@ class ParameterSubset(BaseEstimator):
     adapter then takes gradients, Hessians and influence w.r.t. the named parameters only,
     the others held fixed (e.g. ``params=["fc2"]``: the last layer, as many papers do).
 
+    Read more in the :ref:`User Guide <parameter_subset>`.
+
     Parameters
     ----------
     estimator : skorch net or TorchModule
+        The model (a ``FrozenEstimator`` of a fitted one is used as it is).
     params : list of str
         Parameter names (``"fc2.weight"``) or module prefixes (``"fc2"``) of the module.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted clone (or the FrozenEstimator).
+
+    See Also
+    --------
+    TorchAdapter : its ``params`` argument does the same for an adapter built directly.
+    TorchModule : a bare trained module as an estimator.
 
     Examples
     --------
@@ -104,7 +148,22 @@ class ParameterSubset(BaseEstimator):
         self.params = params
 
     def fit(self, X, y, **fit_params):
-        """Fit a clone of ``estimator`` (a FrozenEstimator is kept as it is)."""
+        """Fit a clone of ``estimator`` (a FrozenEstimator is kept as it is).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows.
+        y : array-like of shape (n_samples,)
+            Their labels or targets.
+        **fit_params : dict
+            Passed to the estimator's ``fit`` (e.g. ``sample_weight``).
+
+        Returns
+        -------
+        self : ParameterSubset
+            Fitted.
+        """
         if type(self.estimator).__name__ == "FrozenEstimator":
             self.estimator_ = self.estimator
         else:
@@ -125,9 +184,31 @@ class ParameterSubset(BaseEstimator):
         return getattr(self, "estimator_", self.estimator)
 
     def predict(self, X):
-        """Delegate to the fitted estimator."""
+        """Predict with the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The fitted estimator's ``predict``.
+        """
         return self._fitted().predict(X)
 
     def predict_proba(self, X):
-        """Delegate to the fitted estimator."""
+        """Predict class probabilities with the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            The fitted estimator's ``predict_proba``.
+        """
         return self._fitted().predict_proba(X)
