@@ -48,6 +48,7 @@ EVERY_OBJECT = {"GL08", "SS01", "SS02", "SS03", "SS04", "SS05", "SS06", "PR01", 
 CALLABLES = {"RT01"}
 TOP_LEVEL = {"SA01", "EX01"}
 
+
 def _public_names(module):
     if hasattr(module, "__all__"):
         return list(module.__all__)

@@ -100,9 +100,9 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         ``class_weight='balanced'``) the refits are Newton iterations on the objective
         without the row, all preconditioned by the one full-data Hessian factorisation and run
         together as matrix products (see Notes; their speed-up over separate fits is
-        measured in the :ref:`User Guide <leave_one_out>`), to the same ``refit_tol``. Other models that have
-        a ``warm_start`` parameter get it set. False: every refit starts from scratch with
-        the model's own solver.
+        measured in the :ref:`User Guide <leave_one_out>`), to the same ``refit_tol``.
+        Other models that have a ``warm_start`` parameter get it set. False: every refit
+        starts from scratch with the model's own solver.
     refit_tol : float or None, default=1e-10
         Tolerance set on the model (and on the full-data fit it is compared with) where it
         has a ``tol`` parameter, so that differences reflect the data, not the optimiser.

@@ -12,9 +12,9 @@ block of rows, so that a product is one backward pass through it, and after many
 columns switches to ``torch.func.linearize`` of the gradient (forward over reverse, traced
 once), whose tangent pass is cheaper still per column (timings of the three paths in
 benchmarks/README.md). The cache holds the block's intermediate values (about six floats per
-activation of every row at the peak); when that estimate exceeds ``memory_budget`` bytes, every call uses
-``hessian_products`` instead, with the same result; a module that cannot be traced keeps the
-gradient graphs.
+activation of every row at the peak); when that estimate exceeds ``memory_budget`` bytes,
+every call uses ``hessian_products`` instead, with the same result; a module that cannot be
+traced keeps the gradient graphs.
 """
 
 import warnings
