@@ -59,18 +59,21 @@ class ArnoldiSolver(InverseHessianSolver):
 
     Examples
     --------
+    Rank 30 of the 42 parameters of a three-class logistic regression on wine:
+
     >>> import numpy as np
-    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.datasets import load_wine
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklearn.preprocessing import scale
     >>> from skinfluence.models import adapter_for
     >>> from skinfluence.inverse import ArnoldiSolver, DirectSolver
-    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X, y = load_wine(return_X_y=True)
     >>> X = scale(X)
     >>> adapter = adapter_for(LogisticRegression().fit(X, y))
-    >>> v = adapter.gradients(X[:1], y[:1]).dense_rows(slice(None)).T
-    >>> low_rank = ArnoldiSolver(rank=30).fit(adapter, X, y).solve(v)
-    >>> bool(np.allclose(low_rank, DirectSolver().fit(adapter, X, y).solve(v), rtol=1e-6))
+    >>> g = adapter.gradients(X[:1], y[:1]).dense_rows(slice(None)).T
+    >>> low_rank = ArnoldiSolver(rank=30).fit(adapter, X, y).solve(g)
+    >>> exact = DirectSolver().fit(adapter, X, y).solve(g)
+    >>> bool(np.corrcoef(low_rank.ravel(), exact.ravel())[0, 1] > 0.999)
     True
     """
 

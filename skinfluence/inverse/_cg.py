@@ -79,18 +79,20 @@ class ConjugateGradientSolver(InverseHessianSolver):
 
     Examples
     --------
+    Multinomial logistic regression on iris, whose Hessian has a flat direction (the
+    intercepts' common shift), solved on the gradients of three rows:
+
     >>> import numpy as np
-    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.datasets import load_iris
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklearn.preprocessing import scale
     >>> from skinfluence.models import adapter_for
     >>> from skinfluence.inverse import ConjugateGradientSolver, DirectSolver
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> X = scale(X)
-    >>> adapter = adapter_for(LogisticRegression().fit(X, y))
-    >>> v = np.ones((adapter.n_params, 1))
-    >>> x = ConjugateGradientSolver(rtol=1e-10).fit(adapter, X, y).solve(v)
-    >>> bool(np.allclose(x, DirectSolver().fit(adapter, X, y).solve(v)))
+    >>> X, y = load_iris(return_X_y=True)
+    >>> adapter = adapter_for(LogisticRegression().fit(scale(X), y))
+    >>> G = adapter.gradients(scale(X)[:3], y[:3]).dense_rows(slice(None)).T
+    >>> x = ConjugateGradientSolver(rtol=1e-10).fit(adapter, scale(X), y).solve(G)
+    >>> bool(np.allclose(x, DirectSolver().fit(adapter, scale(X), y).solve(G)))
     True
     """
 

@@ -47,16 +47,14 @@ class DirectSolver(InverseHessianSolver):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn.preprocessing import scale
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
     >>> from skinfluence.models import adapter_for
     >>> from skinfluence.inverse import DirectSolver
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> X = scale(X)
-    >>> adapter = adapter_for(LogisticRegression().fit(X, y))
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> adapter = adapter_for(Ridge().fit(X, y))
     >>> solver = DirectSolver().fit(adapter, X, y)
-    >>> v = np.ones((adapter.n_params, 1))
+    >>> v = np.eye(adapter.n_params)[:, :2]
     >>> bool(np.allclose(adapter.hvp(X, y, solver.solve(v)), v))
     True
     """

@@ -108,18 +108,19 @@ class LissaSolver(InverseHessianSolver):
 
     Examples
     --------
+    Ridge regression of linnerud's three targets (12 parameters), 100 steps:
+
     >>> import numpy as np
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.datasets import load_linnerud
+    >>> from sklearn.linear_model import Ridge
     >>> from sklearn.preprocessing import scale
     >>> from skinfluence.models import adapter_for
     >>> from skinfluence.inverse import DirectSolver, LissaSolver
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> X = scale(X)
-    >>> adapter = adapter_for(LogisticRegression().fit(X, y))
-    >>> v = adapter.gradients(X[:5], y[:5]).dense_rows(slice(None)).T
-    >>> approx = LissaSolver(damping=1.0, depth=500).fit(adapter, X, y).solve(v)
-    >>> exact = DirectSolver(damping=1.0).fit(adapter, X, y).solve(v)
+    >>> X, Y = map(scale, load_linnerud(return_X_y=True))
+    >>> adapter = adapter_for(Ridge().fit(X, Y))
+    >>> G = adapter.gradients(X[:5], Y[:5]).dense_rows(slice(None)).T
+    >>> approx = LissaSolver(damping=1.0, depth=100).fit(adapter, X, Y).solve(G)
+    >>> exact = DirectSolver(damping=1.0).fit(adapter, X, Y).solve(G)
     >>> bool(np.corrcoef(approx.ravel(), exact.ravel())[0, 1] > 0.99)
     True
     """
