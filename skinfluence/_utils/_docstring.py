@@ -59,21 +59,90 @@ influence : ndarray of shape (n_test, n_train) or (n_train,)
     ``[t, i]`` ≈ ``L(z_t; θ₋ᵢ) − L(z_t; θ)``; positive = row i helps z_t.""",
 }
 
+
+# The parameters of the model adapters' methods (skinfluence.models), composed into whole
+# Parameters sections: ``%(adapter_params_X_y)s`` is the section of a method of (X, y).
+_ADAPTER_PARAMETERS = {
+    "X": """\
+X : array-like of shape (n_samples, n_features)
+    Raw rows, as the user's estimator takes them.""",
+    "y": """\
+y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    Their labels (classifiers) or targets (regressors).""",
+    "V": """\
+V : ndarray of shape (p,) or (p, k)
+    Vectors of the parameter space.""",
+    "sample_weight": """\
+sample_weight : array-like of shape (n_samples,), default=None
+    Weights of the rows in the objective (``ModelAdapter.row_weights``); None means 1.""",
+    "theta": """\
+theta : ndarray of shape (n_params,)
+    Parameters in ``params()``' layout.""",
+    "Xf": """\
+Xf : {ndarray, sparse matrix} of shape (n, n_features)
+    Rows already mapped by ``features``.""",
+    "eta_t": """\
+eta : ndarray of shape (n, K)
+    Outputs.
+t : ndarray
+    Encoded targets (``encode_target``).""",
+    "WS": """\
+WS : ndarray of shape (n, K, K)
+    Weighted curvature ``w_i ∂²ℓ/∂η_i²``.""",
+    "rows": """\
+rows : slice or ndarray of int
+    The rows.""",
+}
+for _names in (
+    ("X",),
+    ("X", "y"),
+    ("X", "y", "sample_weight"),
+    ("X", "y", "V", "sample_weight"),
+    ("theta",),
+    ("Xf",),
+    ("Xf", "WS"),
+    ("eta_t",),
+    ("rows",),
+):
+    SHARED_PARAMETERS["adapter_params_" + "_".join(_names)] = "\n".join(
+        ["Parameters", "----------", *(_ADAPTER_PARAMETERS[name] for name in _names)]
+    )
+SHARED_PARAMETERS.update({"adapter_" + name: text for name, text in _ADAPTER_PARAMETERS.items()})
+SHARED_PARAMETERS["adapter_hessian_returns"] = """\
+H : ndarray of shape (p, p)
+    ``Σ_i w_i ∇²ℓ_i + ∇²R``."""
+SHARED_PARAMETERS["pipeline_and_inner"] = """\
+pipeline : Pipeline
+    Fitted.
+inner : ModelAdapter
+    The adapter of its final step."""
+
 _PLACEHOLDER = re.compile(r"^([ \t]*)%\((\w+)\)s[ \t]*$", flags=re.MULTILINE)
 
 
 def inject_docs(obj):
     """Class or function decorator: fill the ``%(name)s`` placeholder lines of its docstring.
 
+    On a class, the docstrings of the methods and properties it defines are filled too.
     Unknown names raise ``KeyError`` at import time, so a typo cannot ship.
     """
-    if obj.__doc__:  # None under ``python -OO``
+    _substitute(obj)
+    if isinstance(obj, type):
+        for attr in vars(obj).values():
+            if isinstance(attr, property):
+                _substitute(attr)
+            elif callable(func := getattr(attr, "__func__", attr)) and not isinstance(func, type):
+                _substitute(func)
+    return obj
+
+
+def _substitute(obj):
+    if getattr(obj, "__doc__", None):  # None under ``python -OO``
 
         def substitute(match):
             return textwrap.indent(SHARED_PARAMETERS[match.group(2)], match.group(1))
 
         obj.__doc__ = _PLACEHOLDER.sub(substitute, obj.__doc__)
-    return obj
 
 
 def inherit_docstrings(cls):

@@ -124,11 +124,14 @@ def unregister_solver(name):
 
     Examples
     --------
-    >>> from skinfluence.inverse import DirectSolver, register_solver, unregister_solver
-    >>> class MyDirect(DirectSolver):
-    ...     name = "my_direct"
-    >>> unregister_solver(register_solver(MyDirect).name).__name__
-    'MyDirect'
+    Take "lissa" out of the registry for a while, then put it back:
+
+    >>> from skinfluence.inverse import available_methods, register_solver, unregister_solver
+    >>> lissa = unregister_solver("lissa")
+    >>> "lissa" in available_methods()
+    False
+    >>> register_solver(lissa).__name__
+    'LissaSolver'
     """
     return _SOLVERS.pop(name)
 
@@ -144,7 +147,7 @@ def registered_solver(cls):
     Yields
     ------
     cls : type
-        The class, registered.
+        The class, registered under its ``name`` until the block ends.
 
     See Also
     --------
@@ -152,6 +155,8 @@ def registered_solver(cls):
 
     Examples
     --------
+    A solver registered inside the block only:
+
     >>> from skinfluence.inverse import DirectSolver, available_methods, registered_solver
     >>> class MyDirect(DirectSolver):
     ...     name = "my_direct"

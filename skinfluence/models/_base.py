@@ -52,7 +52,10 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from .._utils._docstring import inject_docs
 
+
+@inject_docs
 class GradientMatrix(ABC):
     """Per-sample gradients ``G`` (n × p, row i = ∇θ ℓ(z_i; θ)) without materialising them.
 
@@ -67,6 +70,8 @@ class GradientMatrix(ABC):
 
     Examples
     --------
+    Products with the gradients of iris under a three-class logistic regression (p = 5 × 3):
+
     >>> import numpy as np
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.linear_model import LogisticRegression
@@ -116,10 +121,7 @@ class GradientMatrix(ABC):
     def dense_rows(self, rows):
         """Materialise the gradients of some rows.
 
-        Parameters
-        ----------
-        rows : slice or ndarray of int
-            The rows.
+        %(adapter_params_rows)s
 
         Returns
         -------
@@ -131,10 +133,7 @@ class GradientMatrix(ABC):
     def take(self, rows):
         """Restrict to some rows, without materialising them.
 
-        Parameters
-        ----------
-        rows : slice or ndarray of int
-            The rows.
+        %(adapter_params_rows)s
 
         Returns
         -------
@@ -201,6 +200,7 @@ class GradientMatrix(ABC):
         return self.shape[0]
 
 
+@inject_docs
 class ModelAdapter(ABC):
     """What every gradient-based scorer needs from a *fitted* model.
 
@@ -232,6 +232,8 @@ class ModelAdapter(ABC):
 
     Examples
     --------
+    Every adapter is a ModelAdapter; Ridge on diabetes has 10 coefficients and an intercept:
+
     >>> from sklearn.datasets import load_diabetes
     >>> from sklearn.linear_model import Ridge
     >>> from skinfluence.models import ModelAdapter, adapter_for
@@ -269,10 +271,7 @@ class ModelAdapter(ABC):
         return it). Used by line searches, Newton refits and the finite-difference checks of
         the tests.
 
-        Parameters
-        ----------
-        theta : ndarray of shape (n_params,)
-            Parameters in :meth:`params`' layout.
+        %(adapter_params_theta)s
 
         Returns
         -------
@@ -283,10 +282,7 @@ class ModelAdapter(ABC):
     def features(self, X):
         """Map raw rows to what the adapted model consumes (identity by default).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Raw rows, as the user's estimator takes them.
+        %(adapter_params_X)s
 
         Returns
         -------
@@ -338,12 +334,7 @@ class ModelAdapter(ABC):
     def loss(self, X, y):
         """Compute the per-sample loss ℓ(z_i; θ) (unweighted).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Raw rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Their labels or targets.
+        %(adapter_params_X_y)s
 
         Returns
         -------
@@ -355,12 +346,7 @@ class ModelAdapter(ABC):
     def gradients(self, X, y):
         """Return the per-sample loss gradients ∇θ ℓ(z_i; θ), never all formed at once.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Raw rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Their labels or targets.
+        %(adapter_params_X_y)s
 
         Returns
         -------
@@ -372,16 +358,7 @@ class ModelAdapter(ABC):
     def hvp(self, X, y, V, sample_weight=None):
         """Multiply by the Hessian H of the training objective J on (X, y): ``H @ V``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Raw training rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Their labels or targets.
-        V : ndarray of shape (p,) or (p, k)
-            Vectors of the parameter space.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, as for :meth:`row_weights`.
+        %(adapter_params_X_y_V_sample_weight)s
 
         Returns
         -------
@@ -396,14 +373,7 @@ class ModelAdapter(ABC):
         that can reuse work across products on the same rows override it (the torch adapter
         caches the primal pass).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Raw training rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Their labels or targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, as for :meth:`row_weights`.
+        %(adapter_params_X_y_sample_weight)s
 
         Returns
         -------
@@ -415,19 +385,11 @@ class ModelAdapter(ABC):
     def hessian(self, X, y, sample_weight=None):
         """Compute the dense Hessian of J on (X, y) (default: p Hessian-vector products).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Raw training rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Their labels or targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, as for :meth:`row_weights`.
+        %(adapter_params_X_y_sample_weight)s
 
         Returns
         -------
-        H : ndarray of shape (p, p)
-            ``Σ_i w_i ∇²ℓ_i + ∇²R``.
+        %(adapter_hessian_returns)s
         """
         return self.hvp(X, y, np.eye(self.n_params), sample_weight=sample_weight)
 
@@ -446,6 +408,7 @@ class ModelAdapter(ABC):
         return None
 
 
+@inject_docs
 class GeneralizedLinear(ABC):
     """Capability: the loss depends on θ only through K outputs per row, ``η_i = x̃_iᵀ W``.
 
@@ -465,6 +428,8 @@ class GeneralizedLinear(ABC):
 
     Examples
     --------
+    Logistic regression has the capability; its factors at three outputs per row:
+
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.linear_model import LogisticRegression
     >>> from skinfluence.models import GeneralizedLinear, adapter_for
@@ -496,10 +461,7 @@ class GeneralizedLinear(ABC):
     def outputs(self, Xf):
         """Compute the outputs η = x̃ W of mapped rows.
 
-        Parameters
-        ----------
-        Xf : {ndarray, sparse matrix} of shape (n, n_features)
-            Rows already mapped by :meth:`ModelAdapter.features`.
+        %(adapter_params_Xf)s
 
         Returns
         -------
@@ -511,12 +473,7 @@ class GeneralizedLinear(ABC):
     def output_derivatives(self, eta, t):
         """Compute the loss's first and second derivatives in the outputs.
 
-        Parameters
-        ----------
-        eta : ndarray of shape (n, K)
-            Outputs.
-        t : ndarray
-            Encoded targets (:meth:`ModelAdapter.encode_target`).
+        %(adapter_params_eta_t)s
 
         Returns
         -------
@@ -529,12 +486,7 @@ class GeneralizedLinear(ABC):
     def output_gradients(self, eta, t):
         """Compute ∂ℓ/∂η only (default: from :meth:`output_derivatives`).
 
-        Parameters
-        ----------
-        eta : ndarray of shape (n, K)
-            Outputs.
-        t : ndarray
-            Encoded targets (:meth:`ModelAdapter.encode_target`).
+        %(adapter_params_eta_t)s
 
         Returns
         -------
@@ -574,12 +526,7 @@ class GeneralizedLinear(ABC):
     def hessian_from_curvature(self, Xf, WS):
         """Assemble ``Σ_i (x̃_i x̃_iᵀ ⊗ WS_i) + ∇²R`` from mapped rows and their curvature.
 
-        Parameters
-        ----------
-        Xf : {ndarray, sparse matrix} of shape (n, n_features)
-            Rows already mapped by :meth:`ModelAdapter.features`.
-        WS : ndarray of shape (n, K, K)
-            Weighted curvature ``w_i ∂²ℓ/∂η_i²``.
+        %(adapter_params_Xf_WS)s
 
         Returns
         -------
@@ -590,12 +537,7 @@ class GeneralizedLinear(ABC):
     def newton_factors(self, X, y):
         """Compute the output derivatives at the fitted outputs of raw rows (X, y).
 
-        Parameters
-        ----------
-        X : array-like of shape (n, n_features)
-            Raw rows.
-        y : array-like of shape (n,) or (n, K)
-            Their labels or targets.
+        %(adapter_params_X_y)s
 
         Returns
         -------

@@ -22,7 +22,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from .._utils._docstring import inherit_docstrings
+from .._utils._docstring import inherit_docstrings, inject_docs
 from .._utils._labels import encode_labels
 from ..exceptions import IllConditionedHessianWarning
 from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
@@ -37,6 +37,7 @@ def _as_float(X):
 
 
 @inherit_docstrings
+@inject_docs
 class LinearGradientMatrix(GradientMatrix):
     """Per-sample gradients ``x̃_i ⊗ r_i`` of a linear model, kept as (X, R).
 
@@ -137,10 +138,7 @@ class LinearGradientMatrix(GradientMatrix):
     def dense_features(self, rows):
         """Materialise the rows ``x̃_i = [x_i, 1]`` (``[x_i]`` without an intercept).
 
-        Parameters
-        ----------
-        rows : slice or ndarray of int
-            The rows.
+        %(adapter_params_rows)s
 
         Returns
         -------
@@ -169,6 +167,7 @@ class LinearGradientMatrix(GradientMatrix):
 
 
 @inherit_docstrings
+@inject_docs
 class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
     """Shared machinery of the GLM adapters; subclasses define the loss in terms of η.
 
@@ -216,10 +215,7 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         The copy's ``coef_`` and ``intercept_`` are ``theta``, with the shapes and types the
         estimator uses; the estimator itself is not modified.
 
-        Parameters
-        ----------
-        theta : ndarray of shape (n_params,)
-            Parameters in :meth:`params`' layout.
+        %(adapter_params_theta)s
 
         Returns
         -------
@@ -315,19 +311,11 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
     def hessian(self, X, y, sample_weight=None):
         """Compute the dense Hessian of J: O(n d² K²) time, O(p²) memory (p = d K).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Raw training rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Their labels or targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, as for :meth:`row_weights`.
+        %(adapter_params_X_y_sample_weight)s
 
         Returns
         -------
-        H : ndarray of shape (p, p)
-            ``Σ_i w_i ∇²ℓ_i + ∇²R``.
+        %(adapter_hessian_returns)s
         """
         return self.hessian_from_curvature(*self._weighted_curvature(X, y, sample_weight))
 
@@ -338,8 +326,7 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         ----------
         X : {ndarray, sparse matrix} of shape (n, n_features)
             Rows mapped by :meth:`features`.
-        WS : ndarray of shape (n, K, K)
-            Weighted curvature ``w_i ∂²ℓ/∂η_i²``.
+        %(adapter_WS)s
 
         Returns
         -------
@@ -365,16 +352,7 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
     def hvp(self, X, y, V, sample_weight=None):
         """Multiply by the Hessian of J on (X, y): O(nnz(X) K k + n K² k) time.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Raw training rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Their labels or targets.
-        V : ndarray of shape (p,) or (p, k)
-            Vectors of the parameter space.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, as for :meth:`row_weights`.
+        %(adapter_params_X_y_V_sample_weight)s
 
         Returns
         -------
@@ -472,6 +450,8 @@ class LogisticRegressionAdapter(LinearModelAdapter):
 
     Examples
     --------
+    Three classes with an intercept: one flat direction (all intercepts shifted together).
+
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.linear_model import LogisticRegression
     >>> from skinfluence.models import LogisticRegressionAdapter
@@ -643,6 +623,8 @@ class RidgeAdapter(_SquaredLossAdapter):
 
     Examples
     --------
+    ``penalty_strength`` is the second derivative of ``α‖w‖²``, 2α:
+
     >>> from sklearn.datasets import load_diabetes
     >>> from sklearn.linear_model import Ridge
     >>> from skinfluence.models import RidgeAdapter
@@ -671,13 +653,15 @@ class LinearRegressionAdapter(_SquaredLossAdapter):
 
     Examples
     --------
-    >>> from sklearn.datasets import load_diabetes
+    Three targets at once (linnerud): K = 3 outputs, (3 features + 1) × 3 parameters.
+
+    >>> from sklearn.datasets import load_linnerud
     >>> from sklearn.linear_model import LinearRegression
     >>> from skinfluence.models import LinearRegressionAdapter
-    >>> X, y = load_diabetes(return_X_y=True)
-    >>> adapter = LinearRegressionAdapter(LinearRegression().fit(X, y))
-    >>> adapter.hessian(X, y).shape
-    (11, 11)
+    >>> X, Y = load_linnerud(return_X_y=True)
+    >>> adapter = LinearRegressionAdapter(LinearRegression().fit(X, Y))
+    >>> adapter.n_outputs, adapter.hessian(X, Y).shape
+    (3, (12, 12))
     """
 
 

@@ -2,11 +2,12 @@
 
 import copy
 
-from .._utils._docstring import inherit_docstrings
+from .._utils._docstring import inherit_docstrings, inject_docs
 from ._base import GeneralizedLinear, ModelAdapter
 
 
 @inherit_docstrings
+@inject_docs
 class PipelineAdapter(ModelAdapter):
     """Adapter of a fitted ``Pipeline``: the final step's parameters, the earlier steps fixed.
 
@@ -20,10 +21,7 @@ class PipelineAdapter(ModelAdapter):
 
     Parameters
     ----------
-    pipeline : Pipeline
-        Fitted.
-    inner : ModelAdapter
-        The adapter of its final step.
+    %(pipeline_and_inner)s
 
     Attributes
     ----------
@@ -39,13 +37,15 @@ class PipelineAdapter(ModelAdapter):
 
     Examples
     --------
-    >>> from sklearn.datasets import load_iris
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
+    The scaler is a fixed feature map; θ is the logistic regression's:
+
+    >>> from sklearn import datasets, linear_model, pipeline, preprocessing
     >>> from skinfluence.models import PipelineAdapter, adapter_for
-    >>> X, y = load_iris(return_X_y=True)
-    >>> adapter = adapter_for(make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y))
+    >>> X, y = datasets.load_iris(return_X_y=True)
+    >>> model = pipeline.make_pipeline(
+    ...     preprocessing.StandardScaler(), linear_model.LogisticRegression()
+    ... )
+    >>> adapter = adapter_for(model.fit(X, y))
     >>> isinstance(adapter, PipelineAdapter), adapter.n_params, adapter.features(X).shape
     (True, 15, (150, 4))
     """
@@ -61,10 +61,7 @@ class PipelineAdapter(ModelAdapter):
 
         Parameters
         ----------
-        pipeline : Pipeline
-            Fitted.
-        inner : ModelAdapter
-            The adapter of its final step.
+        %(pipeline_and_inner)s
 
         Returns
         -------
@@ -118,6 +115,7 @@ class PipelineAdapter(ModelAdapter):
 
 
 @inherit_docstrings
+@inject_docs
 class GeneralizedLinearPipelineAdapter(PipelineAdapter, GeneralizedLinear):
     """Adapter of a Pipeline ending in a :class:`~skinfluence.models.GeneralizedLinear` model.
 
@@ -138,12 +136,15 @@ class GeneralizedLinearPipelineAdapter(PipelineAdapter, GeneralizedLinear):
 
     Examples
     --------
+    A Pipeline ending in Ridge keeps Ridge's capability (one output), on the raw diabetes
+    features the scaler standardises:
+
     >>> from sklearn.datasets import load_diabetes
     >>> from sklearn.linear_model import Ridge
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.preprocessing import StandardScaler
     >>> from skinfluence.models import GeneralizedLinearPipelineAdapter, adapter_for
-    >>> X, y = load_diabetes(return_X_y=True)
+    >>> X, y = load_diabetes(return_X_y=True, scaled=False)
     >>> adapter = adapter_for(make_pipeline(StandardScaler(), Ridge()).fit(X, y))
     >>> isinstance(adapter, GeneralizedLinearPipelineAdapter), adapter.n_outputs
     (True, 1)

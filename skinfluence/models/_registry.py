@@ -57,12 +57,14 @@ class AdapterExample:
 
     Examples
     --------
+    Ridge's penalty ``α‖w‖²`` at α = 1, the intercept (θ's last entry) unpenalised:
+
     >>> from sklearn.datasets import load_diabetes
     >>> from sklearn.linear_model import Ridge
     >>> from skinfluence.models import AdapterExample
     >>> X, y = load_diabetes(return_X_y=True)
     >>> example = AdapterExample(
-    ...     Ridge(alpha=1.0).fit(X, y), X, y, penalty=lambda theta: 0.5 * theta[:-1] @ theta[:-1]
+    ...     Ridge(alpha=1.0).fit(X, y), X, y, penalty=lambda theta: theta[:-1] @ theta[:-1]
     ... )
     >>> example.exact_optimum, example.id
     (True, 'example')
@@ -239,13 +241,14 @@ def unregister_adapter(cls_or_path):
 
     Examples
     --------
-    >>> from sklearn.linear_model import Ridge
-    >>> from skinfluence.models import RidgeAdapter, register_adapter, unregister_adapter
-    >>> class MyRidge(Ridge):
-    ...     pass
-    >>> _ = register_adapter(MyRidge, RidgeAdapter)
-    >>> unregister_adapter(MyRidge).name
-    'MyRidge'
+    The example of :func:`register_adapter` removes the entry it adds; a class without an
+    entry raises:
+
+    >>> from skinfluence.models import unregister_adapter
+    >>> unregister_adapter("mypackage.models:MyNet")
+    Traceback (most recent call last):
+    ...
+    KeyError: 'mypackage.models:MyNet'
     """
     return _FAMILIES.pop(_key(cls_or_path))
 
@@ -277,6 +280,8 @@ def registered_adapter(cls_or_path, factory, **kwargs):
 
     Examples
     --------
+    Inside the ``with`` block the subclass has an adapter; after it, none:
+
     >>> from sklearn.linear_model import Ridge
     >>> from skinfluence.models import RidgeAdapter, registered_adapter, supported_families
     >>> class MyRidge(Ridge):
@@ -337,6 +342,8 @@ def supported_families():
 
     Examples
     --------
+    The sentence starts with the linear families, registered first:
+
     >>> from skinfluence.models import supported_families
     >>> supported_families().startswith("LogisticRegression (l2 or no penalty), Ridge")
     True

@@ -55,6 +55,8 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
 
     Examples
     --------
+    A scorer of each row's in-sample loss, in a dozen lines:
+
     >>> from sklearn.base import clone
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.tree import DecisionTreeClassifier
@@ -251,6 +253,8 @@ class BaseInfluenceScorer(BaseTrainingScorer):
 
     Examples
     --------
+    A scorer that says no row matters, to show the methods the base class adds:
+
     >>> import numpy as np
     >>> from sklearn.base import clone
     >>> from sklearn.datasets import load_iris

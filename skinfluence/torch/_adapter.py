@@ -32,7 +32,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from .._utils._docstring import inherit_docstrings
+from .._utils._docstring import inherit_docstrings, inject_docs
 from .._utils._labels import encode_labels
 from ..exceptions import ApproximationWarning
 from ..models._base import GradientMatrix, ModelAdapter
@@ -125,6 +125,7 @@ def _module_spec(model):
 
 
 @inherit_docstrings
+@inject_docs
 class TorchAdapter(ModelAdapter):
     """Adapter of a fitted skorch net or :class:`TorchModule`, through ``torch.func``.
 
@@ -241,10 +242,7 @@ class TorchAdapter(ModelAdapter):
     def with_params(self, theta):
         """Return a copy of the adapter at other flat parameters (the module is shared).
 
-        Parameters
-        ----------
-        theta : ndarray of shape (n_params,)
-            Parameters in :meth:`params`' layout.
+        %(adapter_params_theta)s
 
         Returns
         -------
@@ -404,10 +402,8 @@ class TorchAdapter(ModelAdapter):
         ----------
         X : array-like or torch.Tensor of shape (n_samples, ...)
             Raw training rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Their labels or targets.
-        V : ndarray of shape (p,) or (p, k)
-            Vectors of the parameter space.
+        %(adapter_y)s
+        %(adapter_V)s
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights; they also scale the weight-decay term (n is their sum).
 
@@ -432,8 +428,7 @@ class TorchAdapter(ModelAdapter):
         ----------
         X : array-like or torch.Tensor of shape (n_samples, ...)
             Raw training rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Their labels or targets.
+        %(adapter_y)s
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights, as for :meth:`hvp`.
 

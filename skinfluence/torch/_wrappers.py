@@ -199,16 +199,17 @@ class ParameterSubset(BaseEstimator):
         return self._fitted().predict(X)
 
     def predict_proba(self, X):
-        """Predict class probabilities with the fitted estimator.
+        """Predict class probabilities with the fitted estimator (classifiers only).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Inputs.
+            Inputs; the probabilities are ``estimator_.predict_proba(X)``, of shape
+            (n_samples, n_classes).
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
-            The fitted estimator's ``predict_proba``.
+        proba : ndarray
+            One row of class probabilities per input.
         """
         return self._fitted().predict_proba(X)
