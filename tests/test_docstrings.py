@@ -1,8 +1,9 @@
 """numpydoc validation of every public object, and the User Guide link of every estimator.
 
 Public objects: everything in ``skinfluence.__all__`` and in the ``__all__`` of the public
-subpackages (the public functions of ``skinfluence.metrics``, which has none), and the public
-methods and properties those classes define (not the ones scikit-learn defines for them).
+subpackages (the public functions of ``skinfluence.metrics``, which has none; the names of
+``skinfluence.torch`` where torch is installed), and the public methods and properties those
+classes define (not the ones scikit-learn or torch define for them).
 
 Checked numpydoc codes:
 
@@ -22,6 +23,7 @@ entry), YD01 (no generator is public), EX01 on methods (the class example shows 
 """
 
 import importlib
+import importlib.util
 import inspect
 import re
 from pathlib import Path
@@ -43,7 +45,9 @@ PUBLIC_MODULES = [
     "skinfluence.plotting",
     "skinfluence.exceptions",
     "skinfluence.scorers",
+    "skinfluence.torch",  # its names import torch: walked only where torch is installed
 ]
+OPTIONAL_MODULES = {"skinfluence.torch": "torch"}
 EVERY_OBJECT = {"GL08", "SS01", "SS02", "SS03", "SS04", "SS05", "SS06", "PR01", "PR02"}
 CALLABLES = {"RT01"}
 TOP_LEVEL = {"SA01", "EX01"}
@@ -65,6 +69,9 @@ def _public_objects():
     """(import path, object, kind) for each public object, each once (by its definition)."""
     found, seen = [], set()
     for module_name in PUBLIC_MODULES:
+        needs = OPTIONAL_MODULES.get(module_name)
+        if needs and importlib.util.find_spec(needs) is None:
+            continue
         module = importlib.import_module(module_name)
         for name in _public_names(module):
             obj = getattr(module, name)

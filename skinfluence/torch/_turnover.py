@@ -17,8 +17,40 @@ def _mix32(x):
 
 
 def turnover_uniforms(index, n_units, *, seed, layer):
-    """Uniform numbers in [0, 1), shape (len(index), n_units), a fixed function of
-    (seed, layer, row index, unit): the same row always gets the same mask."""
+    """Draw the uniform numbers behind the rows' masks, a fixed function of their inputs.
+
+    Each number is a hash of (seed, layer, row index, unit), so the same row always gets the
+    same mask and nothing is stored: ``_TurnOverMask`` keeps a unit where the number is at
+    least ``p``.
+
+    Parameters
+    ----------
+    index : array-like or torch.Tensor of int, shape (n,)
+        The rows' training indices.
+    n_units : int
+        Units of the dropout layer (channels for ``Dropout1d/2d/3d``).
+    seed : int
+        Seeds the masks (``TurnOverDropout(seed=...)``).
+    layer : int
+        Position of the dropout layer in the module (each layer has its own masks).
+
+    Returns
+    -------
+    uniforms : torch.Tensor of float64, shape (n, n_units)
+        In [0, 1).
+
+    See Also
+    --------
+    TurnOverDropout : the wrapper whose dropout layers use these numbers.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skinfluence.torch import turnover_uniforms
+    >>> u = turnover_uniforms(torch.arange(3), 5, seed=0, layer=0)
+    >>> u.shape, bool(torch.equal(u[1], turnover_uniforms([1], 5, seed=0, layer=0)[0]))
+    (torch.Size([3, 5]), True)
+    """
     index = torch.as_tensor(index, dtype=torch.int64)
     key = _mix32((_mix32(torch.tensor(seed & _MASK32)) + layer * _GOLDEN) & _MASK32)
     row = _mix32((_mix32(index & _MASK32) ^ key) & _MASK32)
@@ -37,6 +69,27 @@ def dropout_mlp(n_features, n_classes, *, hidden=(64,), p=0.5):
     ``NeuralNetClassifier(dropout_mlp, module__n_features=64, module__n_classes=10,
     module__hidden=(256,), criterion=nn.CrossEntropyLoss)``. The dropout layers mark where
     turn-over dropout splits sub-networks.
+
+    Parameters
+    ----------
+    n_features : int
+        Input width.
+    n_classes : int
+        Number of logits returned.
+    hidden : tuple of int, default=(64,)
+        Width of each hidden layer.
+    p : float, default=0.5
+        Dropout rate (replaced by ``TurnOverDropout``'s own ``p`` once wrapped).
+
+    Returns
+    -------
+    module : torch.nn.Sequential
+        ``Linear → ReLU → Dropout`` per hidden layer, then a ``Linear`` to the logits.
+
+    See Also
+    --------
+    TurnOverDropout : wraps it so that each training row trains its own sub-network.
+    skinfluence.TurnOverDropoutScorer : the scorer that trains it through skorch.
 
     Examples
     --------
@@ -106,6 +159,12 @@ class TurnOverDropout(nn.Module):
     seed : int, default=0
         Seeds the masks.
 
+    See Also
+    --------
+    skinfluence.TurnOverDropoutScorer : trains a skorch net through this wrapper and scores
+        rows by the difference of their two sub-networks' losses.
+    dropout_mlp : a ready module with dropout layers.
+
     Notes
     -----
     Rows reach the module with their indices as a keyword: ``forward(X, index)``. Through
@@ -170,10 +229,16 @@ class TurnOverDropout(nn.Module):
         Parameters
         ----------
         X : torch.Tensor of shape (batch, ...)
+            The rows.
         index : torch.Tensor of int, shape (batch,), default=None
             Each row's training index. None: the full network (not allowed in training).
         flip : bool, default=False
             Use the complementary sub-network, which never saw the row.
+
+        Returns
+        -------
+        outputs : torch.Tensor
+            The module's outputs on X under the masks.
         """
         if index is None and self.training:
             raise ValueError(
