@@ -39,6 +39,14 @@ class TorchModule(BaseEstimator):
     TorchAdapter : the adapter built for it.
     ParameterSubset : restrict the gradients to some of its parameters.
 
+    Notes
+    -----
+    The adapter reads the training objective as n × (mean loss + weight decay), in the sum
+    form of :class:`~skinfluence.models.ModelAdapter`: ``loss`` must be the batch mean used
+    in training and ``weight_decay`` the decay the optimizer applied (an optimizer's
+    ``weight_decay=wd`` adds ``wd θ`` to the gradient, i.e. ``wd/2 ‖θ‖²`` to the loss).
+    The wrapper computes nothing itself; it copies nothing until an adapter is built.
+
     Examples
     --------
     >>> import torch
@@ -132,6 +140,13 @@ class ParameterSubset(BaseEstimator):
     --------
     TorchAdapter : its ``params`` argument does the same for an adapter built directly.
     TorchModule : a bare trained module as an estimator.
+
+    Notes
+    -----
+    With p' selected parameters every gradient-based cost depends on p' instead of p (the
+    ``direct`` solver's dense Hessian is p' × p'). The other parameters stay at their
+    trained values, so the influence is that of a model whose other layers are fixed: for a
+    last-layer subset, a generalised linear model on the network's learnt features.
 
     Examples
     --------
