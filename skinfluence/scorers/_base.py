@@ -231,6 +231,7 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
         return X, check_target(y, _n_rows(X))
 
 
+@inject_docs
 class BaseInfluenceScorer(BaseTrainingScorer):
     """Base class of the scorers that also estimate influence on test rows.
 
@@ -274,7 +275,6 @@ class BaseInfluenceScorer(BaseTrainingScorer):
     (150,)
     """
 
-    @inject_docs
     def influence(self, X_test, y_test, *, aggregate=None, **options):
         """Influence of every training row on the loss of each test row.
 
@@ -298,7 +298,6 @@ class BaseInfluenceScorer(BaseTrainingScorer):
         total = self._total_influence(X_test, y_test, **options)
         return total / len(y_test) if aggregate == "mean" else total
 
-    @inject_docs
     def explain(self, X_test, y_test, k=5):
         """The ``k`` most helpful and ``k`` most harmful training rows for each test row.
 

@@ -256,7 +256,6 @@ class InfluenceScorer(BaseInfluenceScorer):
         return M, newton_residuals(R, S, M, weights, adding=adding)
 
     # -- influence on test rows ----------------------------------------------------------
-    @inject_docs
     def influence(self, X_test, y_test, *, aggregate=None, dtype=np.float64, out=None):
         """Influence of every training row on the loss of each test row.
 

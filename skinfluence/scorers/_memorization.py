@@ -296,7 +296,6 @@ class MemorizationScorer(BaseInfluenceScorer):
                 stacklevel=5,
             )
 
-    @inject_docs
     def influence(self, X_test, y_test, *, aggregate=None, return_std=False):
         """Subsampled influence of every training row on each test row.
 
