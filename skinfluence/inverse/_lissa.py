@@ -111,13 +111,11 @@ class LissaSolver(InverseHessianSolver):
     Ridge regression of linnerud's three targets (12 parameters), 100 steps:
 
     >>> import numpy as np
-    >>> from sklearn.datasets import load_linnerud
-    >>> from sklearn.linear_model import Ridge
-    >>> from sklearn.preprocessing import scale
+    >>> from sklearn import datasets, linear_model, preprocessing
     >>> from skinfluence.models import adapter_for
     >>> from skinfluence.inverse import DirectSolver, LissaSolver
-    >>> X, Y = map(scale, load_linnerud(return_X_y=True))
-    >>> adapter = adapter_for(Ridge().fit(X, Y))
+    >>> X, Y = map(preprocessing.scale, datasets.load_linnerud(return_X_y=True))
+    >>> adapter = adapter_for(linear_model.Ridge().fit(X, Y))
     >>> G = adapter.gradients(X[:5], Y[:5]).dense_rows(slice(None)).T
     >>> approx = LissaSolver(damping=1.0, depth=100).fit(adapter, X, Y).solve(G)
     >>> exact = DirectSolver(damping=1.0).fit(adapter, X, Y).solve(G)

@@ -393,14 +393,17 @@ def adapter_for(estimator):
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
+    A model in a ``FrozenEstimator`` is unwrapped (a ``Pipeline`` is adapted through its
+    final step: :class:`PipelineAdapter`):
+
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.frozen import FrozenEstimator
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn.preprocessing import scale
     >>> from skinfluence.models import adapter_for
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> adapter = adapter_for(LogisticRegression().fit(scale(X), y))
-    >>> adapter.n_params
-    31
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = LogisticRegression(max_iter=1000).fit(X, y)
+    >>> adapter_for(FrozenEstimator(model)).n_params  # (4 features + intercept) × 3 classes
+    15
     """
     if isinstance(estimator, FrozenEstimator):
         return adapter_for(estimator.estimator)
