@@ -43,6 +43,10 @@ probe_params : dict, default=None
     scikit-learn or ``{"max_epochs": 10}`` for skorch; None trains the probes as configured.
     When given, scikit-learn's ``ConvergenceWarning`` is silenced during probe fits
     (stopping early is the point).""",
+    # the rows of BaseTrainingScorer's public methods
+    "X_rows": """\
+X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    Rows, as the scorer's model takes them (sparse where it accepts sparse input).""",
     # influence(X_test, y_test, *, aggregate=None): BaseInfluenceScorer and its overrides
     "X_test": """\
 X_test : {array-like, sparse matrix} of shape (n_test, n_features)
@@ -107,6 +111,7 @@ for _names in (
     SHARED_PARAMETERS["adapter_params_" + "_".join(_names)] = "\n".join(
         ["Parameters", "----------", *(_ADAPTER_PARAMETERS[name] for name in _names)]
     )
+SHARED_PARAMETERS["params_X_rows"] = "Parameters\n----------\n" + SHARED_PARAMETERS["X_rows"]
 SHARED_PARAMETERS.update({"adapter_" + name: text for name, text in _ADAPTER_PARAMETERS.items()})
 SHARED_PARAMETERS["adapter_hessian_returns"] = """\
 H : ndarray of shape (p, p)

@@ -31,6 +31,7 @@ from .._utils._estimators import final_estimator, is_frozen, is_skorch_net
 from .._validation import check_sample_weight_nonneg, check_target
 
 
+@inject_docs
 class BaseTrainingScorer(TransformerMixin, BaseEstimator):
     """Base class of the scorers: one score per training row, higher = harder / more suspect.
 
@@ -116,8 +117,7 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to score.
+        %(X_rows)s
         y : array-like of shape (n_samples,), default=None
             Their labels; None scores each row under the fitted model's own prediction
             (:meth:`predicted_labels`), a label-free score.
@@ -135,10 +135,7 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Label-free score of each row of X, shape (n_samples, 1).
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to score.
+        %(params_X_rows)s
 
         Returns
         -------
@@ -150,10 +147,7 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
     def predicted_labels(self, X):
         """The label used for rows given without one: the fitted model's prediction.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to label.
+        %(params_X_rows)s
 
         Returns
         -------
