@@ -47,6 +47,32 @@ probe_params : dict, default=None
     "X_rows": """\
 X : {array-like, sparse matrix} of shape (n_samples, n_features)
     Rows, as the scorer's model takes them (sparse where it accepts sparse input).""",
+    # pruning_curve and PruningCurveDisplay's from_scores and from_selector
+    "curve_X_y": """\
+X : array-like of shape (n_samples, n_features)
+    Training rows.
+y : array-like of shape (n_samples,)
+    Training labels.""",
+    "curve_test_fractions_keep": """\
+X_test : array-like of shape (n_test, n_features)
+    Held-out rows the fitted models are scored on.
+y_test : array-like of shape (n_test,)
+    Their labels.
+fractions : sequence of float in (0, 1] or int, default=(0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+    Fractions (or counts) of the training rows kept.
+keep : sequence of {"easy", "hard", "random"}, default=("easy", "hard", "random")
+    One curve per rule.""",
+    "curve_scoring": """\
+scoring : str or callable, default=None
+    The estimator's ``score`` (accuracy for classifiers) when None.""",
+    "curve_n_jobs": """\
+n_jobs : int, default=None
+    Fits run in parallel through joblib.""",
+    "curve_name_ax": """\
+name : str, default=None
+    The score's name in the legend.
+ax : matplotlib Axes, default=None
+    Axes to draw on; a new figure if None.""",
     # influence(X_test, y_test, *, aggregate=None): BaseInfluenceScorer and its overrides
     "X_test": """\
 X_test : {array-like, sparse matrix} of shape (n_test, n_features)
@@ -111,6 +137,20 @@ for _names in (
     SHARED_PARAMETERS["adapter_params_" + "_".join(_names)] = "\n".join(
         ["Parameters", "----------", *(_ADAPTER_PARAMETERS[name] for name in _names)]
     )
+SHARED_PARAMETERS["curve_parameters"] = "\n".join(  # pruning_curve, from_scores
+    [
+        "estimator : estimator\n    Unfitted model; a clone is fitted per (rule, fraction).",
+        SHARED_PARAMETERS["curve_X_y"],
+        "scores : array-like of shape (n_samples,)\n"
+        "    One score per training row, higher = harder (a scorer's ``scores_``).",
+        SHARED_PARAMETERS["curve_test_fractions_keep"],
+        "class_balance : bool, default=True\n    As in :class:`~skinfluence.PruningSelector`.",
+        SHARED_PARAMETERS["curve_scoring"],
+        "random_state : int, RandomState instance or None, default=None\n"
+        '    Tie-breaking and the "random" subsets (one draw per fraction).',
+        SHARED_PARAMETERS["curve_n_jobs"],
+    ]
+)
 SHARED_PARAMETERS["params_X_rows"] = "Parameters\n----------\n" + SHARED_PARAMETERS["X_rows"]
 SHARED_PARAMETERS.update({"adapter_" + name: text for name, text in _ADAPTER_PARAMETERS.items()})
 SHARED_PARAMETERS["adapter_hessian_returns"] = """\

@@ -9,6 +9,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_random_state
 
+from .._utils._docstring import inject_docs
 from .._utils._optional import import_optional
 from ..selection._pruning import KEEP_OPTIONS, n_rows_to_keep, select_rows
 
@@ -20,6 +21,7 @@ def _fit_and_score(estimator, X, y, rows, X_test, y_test, scoring):
     return check_scoring(model, scoring=scoring)(model, X_test, y_test)
 
 
+@inject_docs
 def pruning_curve(
     estimator,
     X,
@@ -39,22 +41,7 @@ def pruning_curve(
 
     Parameters
     ----------
-    estimator : estimator
-        Unfitted model; a clone is fitted per (rule, fraction).
-    X, y : training rows and labels.
-    scores : array-like of shape (n_samples,)
-        One score per training row, higher = harder (a scorer's ``scores_``).
-    X_test, y_test : held-out rows the fitted models are scored on.
-    fractions : sequence of float in (0, 1] or int, default=(0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
-    keep : sequence of {"easy", "hard", "random"}, default=("easy", "hard", "random")
-    class_balance : bool, default=True
-        As in :class:`~skinfluence.PruningSelector`.
-    scoring : str or callable, default=None
-        The estimator's ``score`` (accuracy for classifiers) when None.
-    random_state : int, RandomState instance or None, default=None
-        Tie-breaking and the "random" subsets (one draw per fraction).
-    n_jobs : int, default=None
-        Fits run in parallel through joblib.
+    %(curve_parameters)s
 
     Returns
     -------
@@ -108,6 +95,7 @@ def _check_fraction(f):
     raise ValueError(f"fractions must be floats in (0, 1] or positive row counts; got {f!r}.")
 
 
+@inject_docs
 class PruningCurveDisplay:
     """Pruning curves: held-out score against the fraction of training rows kept.
 
@@ -229,34 +217,8 @@ class PruningCurveDisplay:
 
         Parameters
         ----------
-        estimator : estimator
-            Unfitted model; a clone is fitted per (rule, fraction).
-        X : array-like of shape (n_samples, n_features)
-            Training rows.
-        y : array-like of shape (n_samples,)
-            Training labels.
-        scores : array-like of shape (n_samples,)
-            One score per training row, higher = harder (a scorer's ``scores_``).
-        X_test : array-like of shape (n_test, n_features)
-            Held-out rows the fitted models are scored on.
-        y_test : array-like of shape (n_test,)
-            Their labels.
-        fractions : sequence of float in (0, 1] or int, default=(0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
-            Fractions (or counts) of the training rows kept.
-        keep : sequence of {"easy", "hard", "random"}, default=("easy", "hard", "random")
-            One curve per rule.
-        class_balance : bool, default=True
-            As in :class:`~skinfluence.PruningSelector`.
-        scoring : str or callable, default=None
-            The estimator's ``score`` (accuracy for classifiers) when None.
-        random_state : int, RandomState instance or None, default=None
-            Tie-breaking and the "random" subsets (one draw per fraction).
-        n_jobs : int, default=None
-            Fits run in parallel through joblib.
-        name : str, default=None
-            The score's name in the legend.
-        ax : matplotlib Axes, default=None
-            Axes to draw on; a new figure if None.
+        %(curve_parameters)s
+        %(curve_name_ax)s
 
         Returns
         -------
@@ -318,26 +280,11 @@ class PruningCurveDisplay:
         selector : PruningSelector
             With a ``scorer`` (the difficulty score) and an ``estimator`` (the model whose
             held-out score is plotted); neither needs to be fitted.
-        X : array-like of shape (n_samples, n_features)
-            Training rows.
-        y : array-like of shape (n_samples,)
-            Training labels.
-        X_test : array-like of shape (n_test, n_features)
-            Held-out rows the fitted models are scored on.
-        y_test : array-like of shape (n_test,)
-            Their labels.
-        fractions : sequence of float in (0, 1] or int, default=(0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
-            Fractions (or counts) of the training rows kept.
-        keep : sequence of {"easy", "hard", "random"}, default=("easy", "hard", "random")
-            One curve per rule.
-        scoring : str or callable, default=None
-            The estimator's ``score`` (accuracy for classifiers) when None.
-        n_jobs : int, default=None
-            Fits run in parallel through joblib.
-        name : str, default=None
-            The score's name in the legend.
-        ax : matplotlib Axes, default=None
-            Axes to draw on; a new figure if None.
+        %(curve_X_y)s
+        %(curve_test_fractions_keep)s
+        %(curve_scoring)s
+        %(curve_n_jobs)s
+        %(curve_name_ax)s
 
         Returns
         -------
