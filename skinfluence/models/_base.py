@@ -188,6 +188,31 @@ class ModelAdapter(ABC):
         """
         return None
 
+    def astype(self, dtype):
+        """A copy of the adapter whose products are computed in ``dtype``.
+
+        Optional: families that can compute in float32 (torch nets) override it; the default
+        computes in float64 only.
+
+        Parameters
+        ----------
+        dtype : numpy dtype or str
+            ``float64``, or ``float32`` where the family supports it.
+
+        Returns
+        -------
+        adapter : ModelAdapter
+            ``self`` for float64.
+
+        Raises
+        ------
+        NotImplementedError
+            The family computes in float64 only.
+        """
+        if np.dtype(dtype) == np.float64:
+            return self
+        raise NotImplementedError(f"{type(self).__name__} computes in float64 only.")
+
 
 class GeneralizedLinear(ABC):
     """Capability: the loss depends on θ only through K outputs per row, ``η_i = x̃_iᵀ W``.

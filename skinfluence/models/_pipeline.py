@@ -34,6 +34,10 @@ class PipelineAdapter(ModelAdapter):
             return GeneralizedLinearPipelineAdapter(pipeline, inner)
         return PipelineAdapter(pipeline, inner)
 
+    def astype(self, dtype):
+        """The pipeline's adapter with its final step computing in ``dtype``."""
+        return PipelineAdapter.of(self.estimator, self.inner.astype(dtype))
+
     @property
     def n_params(self):
         return self.inner.n_params

@@ -6,6 +6,7 @@ torch is imported only inside functions (``import skinfluence`` stays torch-free
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._imports import import_torch
@@ -105,7 +106,7 @@ class ParameterSubset(BaseEstimator):
 
     def fit(self, X, y, **fit_params):
         """Fit a clone of ``estimator`` (a FrozenEstimator is kept as it is)."""
-        if type(self.estimator).__name__ == "FrozenEstimator":
+        if isinstance(self.estimator, FrozenEstimator):
             self.estimator_ = self.estimator
         else:
             self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
