@@ -51,6 +51,7 @@ import functools
 from abc import ABC, abstractmethod
 
 import numpy as np
+from sklearn.utils import gen_batches
 
 
 class GradientMatrix(ABC):
@@ -94,9 +95,7 @@ class GradientMatrix(ABC):
 
     def iter_dense(self, chunk_size):
         """Yield ``(slice, dense block)`` pairs covering all rows, ``chunk_size`` at a time."""
-        n = self.shape[0]
-        for start in range(0, n, chunk_size):
-            rows = slice(start, min(start + chunk_size, n))
+        for rows in gen_batches(self.shape[0], chunk_size):
             yield rows, self.dense_rows(rows)
 
     def __len__(self):
