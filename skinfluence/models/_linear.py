@@ -251,7 +251,12 @@ class LinearModelAdapter(ModelAdapter):
 
 
 def _weighted_gram(X, w, fit_intercept, G):
-    """``X̃ᵀ diag(w) X̃`` as a dense (d, d) array, X dense or sparse."""
+    """``X̃ᵀ diag(w) X̃`` as a dense (d, d) array, X dense or sparse.
+
+    Dense X by blocks through the BLAS route probed for its width (``_gram``): O(n d²) time,
+    O(d² + 1 MiB) memory; sparse X by scipy's sparse product, O(Σ_i nnz(x_i)²) time; the
+    intercept's row and column O(nnz(X)).
+    """
     if sp.issparse(X):
         XtWX = (X.T @ X.multiply(w[:, None]).tocsr()).toarray()
     else:
