@@ -10,7 +10,9 @@ parameters (``OPENBLAS_L2_SIZE``) and its version: on one machine a route can be
 slower than the others, and the fastest on the next. So the first Gram of each width d in a
 process that has at least one full block times every route on that block and keeps the
 fastest for the rest of the process; a slow route costs the probe, not the whole Gram.
-The routes give the same Gram to rounding.
+The probe runs under the thread limits in effect at that first call (threadpoolctl's, or
+``OPENBLAS_NUM_THREADS``), and on a busy machine it may pick differently from one process to
+the next: the routes give the same Gram to rounding.
 """
 
 import time
