@@ -8,11 +8,13 @@ ship their own OpenBLAS, of different versions), or a GEMM ``Xᵀ (w ⊙ X)`` th
 on the kernels OpenBLAS picked for the core type (``OPENBLAS_CORETYPE``), its cache
 parameters (``OPENBLAS_L2_SIZE``) and its version: on one machine a route can be many times
 slower than the others, and the fastest on the next. So the first Gram of each width d in a
-process that has at least one full block times every route on that block and keeps the
-fastest for the rest of the process; a slow route costs the probe, not the whole Gram.
+process that has at least one full block times every route on that block; it keeps the
+default route (numpy's SYRK) for the rest of the process unless another is more than
+``_SWITCH_FACTOR`` times faster, in which case it keeps the fastest: a route that falls off a
+cliff costs the probe, not the whole Gram, and routes within a few tens of percent of each
+other (the usual case) do not make the choice, hence the rounding, vary between processes.
 The probe runs under the thread limits in effect at that first call (threadpoolctl's, or
-``OPENBLAS_NUM_THREADS``), and on a busy machine it may pick differently from one process to
-the next: the routes give the same Gram to rounding.
+``OPENBLAS_NUM_THREADS``); the routes give the same Gram to rounding.
 """
 
 import time
@@ -47,8 +49,13 @@ def _numpy_gemm(Xb, wb):
 # Route name → block kernel; each returns at least the upper triangle of Xbᵀ diag(wb) Xb.
 _KERNELS = {"numpy_syrk": _numpy_syrk, "scipy_syrk": _scipy_syrk, "numpy_gemm": _numpy_gemm}
 
-# Used without a probe while no Gram of that width has filled a block (a small product).
+# Kept unless the probe finds a route _SWITCH_FACTOR times faster; used without a probe while
+# no Gram of that width has filled a block (a small product).
 _DEFAULT_KERNEL = "numpy_syrk"
+
+# How much faster than the default another route must be on the probe's block to replace it:
+# well above the spread of timings on a busy machine, well below a cliff.
+_SWITCH_FACTOR = 1.5
 
 # Width d → the route the probe chose for this process.
 _KERNEL_BY_WIDTH = {}
@@ -58,16 +65,20 @@ def _block_rows(d):
     return max(256, _GRAM_BLOCK_BYTES // (8 * max(d, 1)))
 
 
-def _fastest_kernel(Xb, wb):
-    """Name of the route that computes this block fastest (each timed ``_PROBE_CALLS`` times,
-    round-robin, minimum kept). Costs ``3 _PROBE_CALLS`` block products."""
+def _probed_kernel(Xb, wb):
+    """The default route, or the fastest on this block if it beats the default by more than
+    ``_SWITCH_FACTOR`` (each timed ``_PROBE_CALLS`` times, round-robin, minimum kept). Costs
+    ``3 _PROBE_CALLS`` block products."""
     seconds = {name: np.inf for name in _KERNELS}
     for _ in range(_PROBE_CALLS):
         for name, kernel in _KERNELS.items():
             start = time.perf_counter()
             kernel(Xb, wb)
             seconds[name] = min(seconds[name], time.perf_counter() - start)
-    return min(seconds, key=seconds.get)
+    fastest = min(seconds, key=seconds.get)
+    if seconds[fastest] * _SWITCH_FACTOR < seconds[_DEFAULT_KERNEL]:
+        return fastest
+    return _DEFAULT_KERNEL
 
 
 def _kernel_for(X, w):
@@ -78,7 +89,7 @@ def _kernel_for(X, w):
         rows = _block_rows(d)
         if n < rows:
             return _DEFAULT_KERNEL
-        name = _KERNEL_BY_WIDTH[d] = _fastest_kernel(X[:rows], np.abs(w[:rows]))
+        name = _KERNEL_BY_WIDTH[d] = _probed_kernel(X[:rows], np.abs(w[:rows]))
     return name
 
 

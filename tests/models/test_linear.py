@@ -237,8 +237,9 @@ def test_hessian_is_the_same_whichever_gram_kernel(monkeypatch, wine, kernel):
 
 
 def test_gram_probe_avoids_a_slow_kernel_and_keeps_its_choice(monkeypatch):
-    # A route made 20 ms slower per block (a cliff) must lose the probe to the others and the
-    # choice must be kept for that width: the second Gram calls no probe.
+    # A default route made 20 ms slower per block (a cliff: > 10× a 4 369 × 30 block's ~1 ms)
+    # must lose the probe and the choice must be kept for that width: the second Gram calls no
+    # probe. Routes of equal speed keep the default.
     calls = []
 
     def slow(Xb, wb):
@@ -250,17 +251,25 @@ def test_gram_probe_avoids_a_slow_kernel_and_keeps_its_choice(monkeypatch):
         return _gram._numpy_gemm(Xb, wb)
 
     monkeypatch.setattr(_gram, "_KERNELS", {"slow": slow, "counted": counted})
+    monkeypatch.setattr(_gram, "_DEFAULT_KERNEL", "slow")
     monkeypatch.setattr(_gram, "_KERNEL_BY_WIDTH", {})
     rng = np.random.default_rng(1)
     X, w = rng.standard_normal((20_000, 30)), rng.random(20_000)
+    n_blocks = -(-20_000 // _gram._block_rows(30))
     G = _gram.dense_weighted_gram(X, w)
     assert _gram._KERNEL_BY_WIDTH == {30: "counted"}
     np.testing.assert_allclose(G, X.T @ (w[:, None] * X), rtol=1e-12)
-    probe_calls = len(calls)
-    assert probe_calls == _gram._PROBE_CALLS + -(-20_000 // _gram._block_rows(30))
+    assert len(calls) == _gram._PROBE_CALLS + n_blocks
     _gram.dense_weighted_gram(X, w)
-    assert len(calls) - probe_calls == -(-20_000 // _gram._block_rows(30))
+    assert len(calls) == _gram._PROBE_CALLS + 2 * n_blocks
     # Fewer rows than one block: the default route, no probe and nothing cached.
-    monkeypatch.setattr(_gram, "_KERNELS", {**_gram._KERNELS, _gram._DEFAULT_KERNEL: counted})
     _gram.dense_weighted_gram(X[:100, :5], w[:100])
     assert 5 not in _gram._KERNEL_BY_WIDTH
+    # Two equally fast routes (the same one; minimum of 5 calls each against load): the default
+    # stays.
+    monkeypatch.setattr(_gram, "_PROBE_CALLS", 5)
+    monkeypatch.setattr(
+        _gram, "_KERNELS", {"slow": _gram._numpy_syrk, "counted": _gram._numpy_syrk}
+    )
+    _gram.dense_weighted_gram(X[:, :7], w)
+    assert _gram._KERNEL_BY_WIDTH[7] == "slow"
