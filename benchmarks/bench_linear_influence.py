@@ -1,14 +1,15 @@
-"""Exact influence for binary logistic regression: skinfluence against a dense floor and peers.
+"""Exact influence for binary logistic regression: skinfluence against plain numpy and peers.
 
 For each size (n_train, p) the script fits ``LogisticRegression(C=1)`` once (not timed) on
 synthetic data and times, warm and in this one process, the exact influence of every training
 row on ``n_test`` test rows plus every row's self-influence:
 
-- ``gemm floor``: only the BLAS/LAPACK calls the computation needs, on arrays prepared
-  beforehand (X̃ = [X, 1], curvatures s): ``X̃ᵀ(s ⊙ X̃)`` as one SYRK on ``√s ⊙ X̃``
-  [n p², half a GEMM's flops], Cholesky and inverse [p³],
-  ``Σ_j (X̃ H⁻¹)_ij X̃_ij`` [n p²] for self-influence; ``cho_solve`` on the test gradients
-  [p² m] and ``X̃ B`` [n p m] for ``influence``. The target is skinfluence ≤ 1.5× this.
+- ``numpy reference``: the computation in plain numpy on arrays prepared beforehand
+  (X̃ = [X, 1], curvatures s): ``X̃ᵀ(s ⊙ X̃)`` as one matmul (GEMM) [2 n p²], one
+  ``np.linalg.solve(H, I)`` for the inverse [p³], ``Σ_j (X̃ H⁻¹)_ij X̃_ij`` [2 n p²] for
+  self-influence; ``X̃ (H⁻¹ X̃_testᵀ)`` [2 n p m] for ``influence``. No hand-picked BLAS
+  routine, so it runs what any numpy user gets on this machine. The target is skinfluence
+  ≤ 1.2× this, with and without the environment's ``OPENBLAS_*`` settings.
 - ``skinfluence``: ``InfluenceScorer(FrozenEstimator(model))``: ``fit`` (Hessian,
   factorisation, ``scores_`` self-influence) and ``influence(X_test, y_test)``.
 - ``naive dense``: the materialised n × p gradient matrix, the Hessian of scikit-learn's
@@ -28,10 +29,15 @@ from one more run: the larger of tracemalloc's peak and the rise of the resident
 high-water mark (which also sees torch). On a shared machine compare the ratios, not the
 seconds.
 
+The header names the BLAS libraries that ran (``threadpoolctl.threadpool_info()``: version,
+core type, threads) and the ``OPENBLAS_*`` variables in effect.
+
 Run::
 
     python benchmarks/bench_linear_influence.py                 # n ∈ {1e3,1e4,1e5} × p ∈ {20,100}
     python benchmarks/bench_linear_influence.py --quick         # n ∈ {1e3,1e4}
+    python benchmarks/bench_linear_influence.py --gram-routes   # + the Gram by each BLAS route
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_linear_influence.py
 """
 
 import argparse
@@ -41,15 +47,15 @@ import sys
 import time
 import tracemalloc
 import warnings
+from functools import partial
 
 import numpy as np
-from scipy import linalg
-from scipy.linalg import blas
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from skinfluence import InfluenceScorer, LeaveOneOutScorer
+from skinfluence.models import _gram
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _peers
@@ -136,27 +142,23 @@ def make_problem(n, p, m, seed, fit_intercept=True):
     return X[:n], y[:n], X[n:], y[n:], model
 
 
-def gemm_floor(X, model, Xt):
-    """The BLAS/LAPACK calls of the exact computation on prepared arrays; returns timers."""
+def numpy_reference(X, model, Xt):
+    """The exact computation in plain numpy on prepared arrays: GEMMs and one solve."""
     Xa = np.hstack([X, np.ones((len(X), 1))])
     Xta = np.hstack([Xt, np.ones((len(Xt), 1))])
     prob = model.predict_proba(X)[:, 1]
-    s = prob * (1 - prob)
+    s = (prob * (1 - prob))[:, None]
     penalty = np.r_[np.full(X.shape[1], 1 / C), 0.0]
     state = {}
 
-    root_s = np.sqrt(s)
-
     def fit_part():
-        H = blas.dsyrk(1.0, (Xa * root_s[:, None]).T)  # upper triangle of X̃ᵀ diag(s) X̃
+        H = Xa.T @ (s * Xa)
         H[np.diag_indices_from(H)] += penalty
-        state["factor"] = linalg.cho_factor(H, lower=False)  # reads the upper triangle
-        H_inv = linalg.cho_solve(state["factor"], np.eye(len(H)))
-        return np.einsum("ij,ij->i", Xa @ H_inv, Xa)
+        state["H_inv"] = np.linalg.solve(H, np.eye(len(H)))
+        return np.einsum("ij,ij->i", Xa @ state["H_inv"], Xa)
 
     def influence_part():
-        B = linalg.cho_solve(state["factor"], Xta.T)
-        return Xa @ B
+        return Xa @ (state["H_inv"] @ Xta.T)
 
     return fit_part, influence_part
 
@@ -183,21 +185,23 @@ def rel_diff(a, b):
 def bench_size(n, p, m, args, rows):
     X, y, Xt, yt, model = make_problem(n, p, m, seed=n + p)
 
-    fit_part, influence_part = gemm_floor(X, model, Xt)
+    fit_part, influence_part = numpy_reference(X, model, Xt)
     scorer = InfluenceScorer(FrozenEstimator(model))
     calls = {
-        "floor fit": fit_part,
-        "floor influence": influence_part,
+        "reference fit": fit_part,
+        "reference influence": influence_part,
         "fit": lambda: scorer.fit(X, y),
         "influence": lambda: scorer.influence(Xt, yt),
     }
     if n * p <= args.naive_max:
         calls["naive"] = lambda: naive_dense(X, y, Xt, yt, model)
     res = timed(calls, args.repeats)
-    (t_gf, mb_gf, _), (t_gi, mb_gi, _) = res["floor fit"], res["floor influence"]
+    (t_rf, mb_rf, _), (t_ri, mb_ri, _) = res["reference fit"], res["reference influence"]
     (t_f, mb_f, _), (t_i, mb_i, infl) = res["fit"], res["influence"]
-    floor, ours = t_gf + t_gi, t_f + t_i
-    rows.append(("gemm floor", n, p, m, floor, max(mb_gf, mb_gi), 1.0, f"fit part {t_gf:.3g} s"))
+    reference, ours = t_rf + t_ri, t_f + t_i
+    rows.append(
+        ("numpy reference", n, p, m, reference, max(mb_rf, mb_ri), 1.0, f"fit part {t_rf:.3g} s")
+    )
     rows.append(
         (
             "skinfluence InfluenceScorer",
@@ -206,8 +210,9 @@ def bench_size(n, p, m, args, rows):
             m,
             ours,
             max(mb_f, mb_i),
-            ours / floor,
-            f"fit {t_f / t_gf:.2f}× its floor, influence {t_i / t_gi:.2f}×",
+            ours / reference,
+            f"fit {t_f / t_rf:.2f}× the reference's, influence {t_i / t_ri:.2f}×; "
+            f"Gram kernel {_gram._KERNEL_BY_WIDTH.get(p, _gram._DEFAULT_KERNEL + ' (no probe)')}",
         )
     )
     if "naive" in res:
@@ -221,7 +226,7 @@ def bench_size(n, p, m, args, rows):
                 m,
                 t_n,
                 mb_n,
-                t_n / floor,
+                t_n / reference,
                 f"skinfluence vs this: {agree:.1e} rel",
             )
         )
@@ -238,7 +243,7 @@ def bench_size(n, p, m, args, rows):
                 m,
                 t_l,
                 mb_l,
-                t_l / floor,
+                t_l / reference,
                 f"Pearson with skinfluence {r:.4f}",
             )
         )
@@ -269,11 +274,28 @@ def bench_size(n, p, m, args, rows):
                 m,
                 t_d,
                 mb_d,
-                t_d / floor,
+                t_d / reference,
                 f"{t_d / ours_paired:.1f}× skinfluence; vs skinfluence "
                 f"{rel_diff(converted, infl):.1e} rel, Pearson {r:.6f}; cold {cold:.2f} s",
             )
         )
+
+
+def gram_routes(sizes, p_values, repeats):
+    """Seconds of skinfluence's weighted Gram (the Hessian's bulk) through each BLAS route,
+    forced, round-robin, on the benchmark's own data; prints a table."""
+    print("\n| n_train | p | " + " | ".join(_gram._KERNELS) + " | route kept for this width |")
+    print("|---|---|" + "---|" * len(_gram._KERNELS) + "---|")
+    for n in sizes:
+        for p in p_values:
+            X, _, _, _, model = make_problem(n, p, 1, seed=n + p)
+            prob = model.predict_proba(X)[:, 1]
+            s = prob * (1 - prob)
+            routes = {k: partial(_gram.dense_weighted_gram, X, s, kernel=k) for k in _gram._KERNELS}
+            res = timed(routes, repeats)
+            chosen = _gram._KERNEL_BY_WIDTH.get(p, f"{_gram._DEFAULT_KERNEL} (no probe)")
+            seconds = " | ".join(f"{res[k][0]:.3g}" for k in _gram._KERNELS)
+            print(f"| {n} | {p} | {seconds} | {chosen} |")
 
 
 def exact_check(args):
@@ -289,8 +311,20 @@ def exact_check(args):
     )
 
 
+def blas_description():
+    """The BLAS libraries loaded (threadpoolctl) and the OPENBLAS_* variables in effect."""
+    libraries = "; ".join(
+        f"{os.path.basename(info['filepath'])} {info.get('version')} "
+        f"{info.get('architecture', '')} × {info['num_threads']} threads"
+        for info in threadpool_info()
+        if info["user_api"] == "blas"
+    )
+    variables = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")}
+    return f"BLAS: {libraries}; environment: {variables or 'no OPENBLAS_* variables'}"
+
+
 def print_table(rows):
-    print("| method | n_train | p | n_test | seconds | peak MB | × gemm floor | note |")
+    print("| method | n_train | p | n_test | seconds | peak MB | × numpy reference | note |")
     print("|---|---|---|---|---|---|---|---|")
     for name, n, p, m, sec, mb, ratio, note in rows:
         print(f"| {name} | {n} | {p} | {m} | {sec:.3g} | {mb:.1f} | {ratio:.2f} | {note} |")
@@ -315,6 +349,9 @@ def main(argv=None):
     parser.add_argument("--no-pydvl", dest="pydvl", action="store_false")
     parser.add_argument("--pydvl-batch", type=int, default=2048)
     parser.add_argument("--exact-check", action="store_true")
+    parser.add_argument(
+        "--gram-routes", action="store_true", help="also time the Gram through each BLAS route"
+    )
     args = parser.parse_args(argv)
     sizes = args.n_train or ([1000, 10_000] if args.quick else [1000, 10_000, 100_000])
 
@@ -329,6 +366,7 @@ def main(argv=None):
         f"pyDVL {_peers.pydvl_version() if _peers.pydvl_available() else 'not installed'}; "
         f"binary LogisticRegression(C={C}), min of ≥ {args.repeats} warm runs, round-robin"
     )
+    print(blas_description())
     rows = []
     for n in sizes:
         for p in args.p:
@@ -338,6 +376,8 @@ def main(argv=None):
                 print("  " + "  ".join(map(str, row[:5])) + f"  {row[-1]}", file=sys.stderr)
     print()
     print_table(rows)
+    if args.gram_routes:
+        gram_routes(sizes, args.p, args.repeats)
     if args.exact_check and args.pydvl and _peers.pydvl_available():
         exact_check(args)
     del limits

@@ -71,3 +71,17 @@ def n_jobs_constraint():
         Interval(numbers.Integral, 1, None, closed="left"),
         None,
     ]
+
+
+def shared_constraints(*names):
+    """``_parameter_constraints`` entries of the parameters many estimators share, by name:
+    ``random_state``, ``n_jobs``, ``verbose`` and ``chunk_size`` (a positive int or None)."""
+    from sklearn.utils._param_validation import Interval
+
+    table = {
+        "random_state": ["random_state"],
+        "n_jobs": n_jobs_constraint(),
+        "verbose": ["verbose"],
+        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    }
+    return {name: table[name] for name in names}

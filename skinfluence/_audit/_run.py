@@ -7,8 +7,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch, _safe_indexing
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
+from .._utils._progress import progress
 from ..metrics import detection_scores
 from ._combine import combine, family_fit, family_weights
 from ._data import load_csv, load_default, make_feature_map
@@ -166,7 +166,7 @@ def _run_audit(
         file=stream,
     )
     scores = {}
-    for name in tqdm(names, desc="scoring", unit="score", disable=None, file=sys.stderr):
+    for name in progress(names, verbose=None, desc="scoring", unit="score"):
         scores[name] = np.asarray(SCORES[name].compute(ctx), dtype=np.float64)
     weights = family_weights(ctx, names)
     if len(weights) > 1:

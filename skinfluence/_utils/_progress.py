@@ -4,7 +4,10 @@ from tqdm.auto import tqdm
 
 
 def progress(iterable, *, verbose, total=None, desc=None, unit="it"):
-    """``iterable`` wrapped in a tqdm bar when ``verbose`` is truthy, else unchanged."""
+    """``iterable`` wrapped in a tqdm bar (on stderr) when ``verbose`` is truthy, else
+    unchanged; ``verbose=None`` shows it only on a terminal (the command line's choice)."""
+    if verbose is None:
+        return tqdm(iterable, total=total, desc=desc, unit=unit, disable=None)
     if not verbose:
         return iterable
     return tqdm(iterable, total=total, desc=desc, unit=unit)

@@ -170,13 +170,14 @@ class LissaSolver(InverseHessianSolver):
 
     def fit(self, adapter, X, y, sample_weight=None):
         if np.dtype(self.dtype) != np.float64:
-            if not hasattr(adapter, "astype"):
+            try:
+                adapter = adapter.astype(self.dtype)
+            except NotImplementedError as exc:
                 raise ValueError(
                     f"dtype={np.dtype(self.dtype).name} applies to torch models (float32 "
-                    f"products are 2-3x faster there); {type(adapter).__name__} computes in "
+                    f"products are faster there); {type(adapter).__name__} computes in "
                     "float64."
-                )
-            adapter = adapter.astype(self.dtype)
+                ) from exc
         self.adapter_ = adapter
         self.X_, self.y_ = X, np.asarray(y)
         self.sample_weight_ = None if sample_weight is None else np.asarray(sample_weight, float)

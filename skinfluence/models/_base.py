@@ -51,6 +51,7 @@ import functools
 from abc import ABC, abstractmethod
 
 import numpy as np
+from sklearn.utils import gen_batches
 
 from .._utils._docstring import inject_docs
 
@@ -191,9 +192,7 @@ class GradientMatrix(ABC):
         block : ndarray of shape (rows, p)
             Their dense gradients.
         """
-        n = self.shape[0]
-        for start in range(0, n, chunk_size):
-            rows = slice(start, min(start + chunk_size, n))
+        for rows in gen_batches(self.shape[0], chunk_size):
             yield rows, self.dense_rows(rows)
 
     def __len__(self):
@@ -406,6 +405,31 @@ class ModelAdapter(ABC):
             None (the default) when J has no flat direction.
         """
         return None
+
+    def astype(self, dtype):
+        """A copy of the adapter whose products are computed in ``dtype``.
+
+        Optional: families that can compute in float32 (torch nets) override it; the default
+        computes in float64 only.
+
+        Parameters
+        ----------
+        dtype : numpy dtype or str
+            ``float64``, or ``float32`` where the family supports it.
+
+        Returns
+        -------
+        adapter : ModelAdapter
+            ``self`` for float64.
+
+        Raises
+        ------
+        NotImplementedError
+            The family computes in float64 only.
+        """
+        if np.dtype(dtype) == np.float64:
+            return self
+        raise NotImplementedError(f"{type(self).__name__} computes in float64 only.")
 
 
 @inject_docs

@@ -73,6 +73,23 @@ class PipelineAdapter(ModelAdapter):
             return GeneralizedLinearPipelineAdapter(pipeline, inner)
         return PipelineAdapter(pipeline, inner)
 
+    def astype(self, dtype):
+        """Return the pipeline's adapter with its final step computing in ``dtype``.
+
+        The feature map is kept as it is (its transformers compute as they do).
+
+        Parameters
+        ----------
+        dtype : numpy dtype or str
+            ``float64``, or ``float32`` where the final step's family supports it.
+
+        Returns
+        -------
+        adapter : PipelineAdapter
+            With the capabilities of the converted final step.
+        """
+        return PipelineAdapter.of(self.estimator, self.inner.astype(dtype))
+
     @property
     def n_params(self):
         return self.inner.n_params

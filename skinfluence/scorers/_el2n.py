@@ -13,7 +13,7 @@ from .._utils._docstring import inject_docs
 from .._utils._labels import encode_labels
 from .._utils._progress import progress
 from .._utils._random import draw_seeds
-from .._validation import n_jobs_constraint
+from .._validation import shared_constraints
 from ._base import BaseTrainingScorer
 from ._probes import consensus_labels, fit_probe, probe_proba
 
@@ -121,13 +121,11 @@ class EL2NScorer(BaseTrainingScorer):
 
     _parameter_constraints = {  # noqa: RUF012
         **BaseTrainingScorer._parameter_constraints,
+        **shared_constraints("random_state", "n_jobs", "verbose"),
         "estimator": [HasMethods(["fit", "predict_proba", "get_params"])],
         "n_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
         "probe_params": [dict, None],
         "cv": ["cv_object", None],
-        "random_state": ["random_state"],
-        "n_jobs": n_jobs_constraint(),
-        "verbose": ["verbose"],
     }
 
     def __init__(

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._utils._docstring import inject_docs
 from .._utils._random import draw_seeds
-from .._validation import check_chunk_size
+from .._validation import check_chunk_size, shared_constraints
 from ..models import LinearGradientMatrix, adapter_for
 from ._base import BaseTrainingScorer, fit_clone
 
@@ -94,10 +94,9 @@ class GradientOutlierScorer(BaseTrainingScorer):
 
     _parameter_constraints = {  # noqa: RUF012
         **BaseTrainingScorer._parameter_constraints,
+        **shared_constraints("chunk_size", "random_state"),
         "detector": [HasMethods(["fit"]), None],
         "max_fit_samples": [Interval(numbers.Integral, 2, None, closed="left"), None],
-        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "random_state": ["random_state"],
     }
 
     def __init__(

@@ -11,7 +11,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from .._utils._docstring import inject_docs
 from .._utils._progress import progress
 from .._utils._random import draw_seeds
-from .._validation import check_chunk_size, n_jobs_constraint
+from .._validation import check_chunk_size, shared_constraints
 from ..models import adapter_for
 from ._base import BaseTrainingScorer
 from ._probes import consensus_labels, fit_probe, probe_inputs
@@ -116,12 +116,9 @@ class GraNdScorer(BaseTrainingScorer):
 
     _parameter_constraints = {  # noqa: RUF012
         **BaseTrainingScorer._parameter_constraints,
+        **shared_constraints("chunk_size", "random_state", "n_jobs", "verbose"),
         "n_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
         "probe_params": [dict, None],
-        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "random_state": ["random_state"],
-        "n_jobs": n_jobs_constraint(),
-        "verbose": ["verbose"],
     }
 
     def __init__(

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._utils._docstring import inject_docs
 from .._utils._progress import progress
-from .._validation import check_chunk_size, check_damping
+from .._validation import check_chunk_size, check_damping, shared_constraints
 from ..inverse import available_methods, make_solver
 from ..models import GeneralizedLinear, adapter_for
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
@@ -134,12 +134,11 @@ class InfluenceScorer(BaseInfluenceScorer):
 
     _parameter_constraints = {  # noqa: RUF012
         **BaseInfluenceScorer._parameter_constraints,
+        **shared_constraints("chunk_size", "verbose"),
         "method": [str],
         "damping": [Interval(numbers.Real, 0, None, closed="left")],
         "newton_step": ["boolean"],
         "solver_params": [dict, None],
-        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "verbose": ["verbose"],
     }
 
     def __init__(

@@ -14,7 +14,7 @@ from .._utils._docstring import inject_docs
 from .._utils._estimators import final_estimator
 from .._utils._parallel import n_parallel_batches
 from .._utils._progress import progress_bar
-from .._validation import n_jobs_constraint
+from .._validation import shared_constraints
 from ..models import GeneralizedLinear, adapter_for
 from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen, sample_weight_param
 from ._loo_newton import newton_leave_one_out
@@ -169,10 +169,9 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
 
     _parameter_constraints = {  # noqa: RUF012
         **BaseInfluenceScorer._parameter_constraints,
+        **shared_constraints("n_jobs", "verbose"),
         "warm_start": ["boolean"],
         "refit_tol": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "n_jobs": n_jobs_constraint(),
-        "verbose": ["verbose"],
     }
 
     def __init__(self, estimator, *, warm_start=True, refit_tol=1e-10, n_jobs=None, verbose=0):

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 from scipy import linalg
+from sklearn.utils import gen_batches
 
 from ..exceptions import IllConditionedHessianWarning
 from ..inverse import DirectSolver
@@ -92,8 +93,8 @@ def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50,
     n_iter = np.zeros(n, dtype=int)
     converged = np.zeros(n, dtype=bool)
     block = int(max(1, min(n, _BLOCK_BYTES // (8 * 3 * n * K))))
-    for start in range(0, n, block):
-        rows = np.arange(start, min(start + block, n))
+    for batch in gen_batches(n, block):
+        rows = np.arange(n)[batch]
         thetas[rows], n_iter[rows], converged[rows] = _solve_block(
             adapter, Xf, t, w, rows, theta_hat, penalty, H_inv, A, WS, features, tol, max_iter
         )

@@ -14,7 +14,7 @@ from .._utils._labels import encode_labels
 from .._utils._parallel import n_parallel_batches
 from .._utils._progress import progress
 from .._utils._random import draw_seeds, set_random_states
-from .._validation import n_jobs_constraint
+from .._validation import shared_constraints
 from ..exceptions import ApproximationWarning
 from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen
 from ._losses import per_sample_loss
@@ -191,12 +191,10 @@ class MemorizationScorer(BaseInfluenceScorer):
 
     _parameter_constraints = {  # noqa: RUF012
         **BaseInfluenceScorer._parameter_constraints,
+        **shared_constraints("random_state", "n_jobs", "verbose"),
         "n_estimators": [Interval(numbers.Integral, 2, None, closed="left")],
         "subsample": [Interval(numbers.Real, 0, 1, closed="neither")],
         "scoring": [StrOptions({"accuracy", "loss"})],
-        "random_state": ["random_state"],
-        "n_jobs": n_jobs_constraint(),
-        "verbose": ["verbose"],
     }
 
     def __init__(

@@ -16,6 +16,7 @@ loss is then evaluated exactly at the stepped outputs ``η_t + U_tᵀ (θ₋ᵢ 
 """
 
 import numpy as np
+from sklearn.utils import gen_batches
 
 
 def leverage_blocks(features, H_inv, n_outputs, fit_intercept, chunk_size):
@@ -29,8 +30,7 @@ def leverage_blocks(features, H_inv, n_outputs, fit_intercept, chunk_size):
     d = H_inv.shape[0] // K
     H4 = H_inv.reshape(d, K, d, K)
     M = np.empty((n, K, K))
-    for start in range(0, n, chunk_size):
-        rows = slice(start, min(start + chunk_size, n))
+    for rows in gen_batches(n, chunk_size):
         Xc = features.dense_features(rows)
         for c in range(K):
             for e in range(c, K):

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 from .._utils._docstring import inject_docs
 from .._utils._labels import encode_labels
 from .._utils._random import draw_seeds
+from .._validation import shared_constraints
 from ._base import BaseTrainingScorer
 
 # kmeans="auto" switches to MiniBatchKMeans above this many rows (per clustering): Lloyd
@@ -115,12 +116,12 @@ class PrototypeScorer(BaseTrainingScorer):
     score_name = "prototype_distance"
 
     _parameter_constraints = {  # noqa: RUF012
+        **shared_constraints("random_state"),
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
         "embedding": [HasMethods(["transform"]), None],
         "per_class": ["boolean"],
         "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
         "kmeans": [StrOptions({"auto", "full", "minibatch"})],
-        "random_state": ["random_state"],
     }
 
     def __init__(

@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval
 from .._utils._docstring import inject_docs
 from .._utils._optional import import_optional
 from .._utils._progress import progress
-from .._validation import check_chunk_size
+from .._validation import check_chunk_size, shared_constraints
 from ..models import adapter_for
 from ._base import BaseInfluenceScorer, fit_clone
 
@@ -99,10 +99,9 @@ class TracInScorer(BaseInfluenceScorer):
 
     _parameter_constraints = {  # noqa: RUF012
         **BaseInfluenceScorer._parameter_constraints,
+        **shared_constraints("chunk_size", "verbose"),
         "checkpoints": [list, str, None],
         "learning_rates": ["array-like", Interval(numbers.Real, 0, None, closed="neither"), None],
-        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "verbose": ["verbose"],
     }
 
     def __init__(

@@ -31,6 +31,8 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils import gen_batches
 
 from .._utils._docstring import inherit_docstrings, inject_docs
 from .._utils._labels import encode_labels
@@ -43,7 +45,7 @@ __all__ = ["TorchAdapter", "TorchGradientMatrix", "torch_adapter"]
 
 
 def _unwrap(estimator):
-    while type(estimator).__name__ == "FrozenEstimator":
+    while isinstance(estimator, FrozenEstimator):
         estimator = estimator.estimator
     return estimator
 
@@ -86,7 +88,7 @@ def _skorch_spec(net):
         wd = float(group.get("weight_decay", 0.0) or 0.0)
         decoupled |= wd > 0 and (
             bool(group.get("decoupled_weight_decay", False))
-            or type(net.optimizer_).__name__ == "AdamW"
+            or isinstance(net.optimizer_, torch.optim.AdamW)
         )
         for p in group["params"]:
             decay[id(p)] = wd
@@ -377,8 +379,7 @@ class TorchAdapter(ModelAdapter):
         return self.criterion(out, target)
 
     def _chunks(self, n):
-        for start in range(0, n, self.chunk_size):
-            yield slice(start, min(start + self.chunk_size, n))
+        return gen_batches(n, self.chunk_size)
 
     def loss(self, X, y):
         torch = import_torch()

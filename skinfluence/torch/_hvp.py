@@ -20,6 +20,7 @@ traced keeps the gradient graphs.
 import warnings
 
 import numpy as np
+from sklearn.utils import gen_batches
 
 from ._imports import import_torch
 
@@ -107,8 +108,7 @@ def hessian_products(adapter, X, y, V, sample_weight=None):
     w = _weights(adapter, len(t), sample_weight)
     out = torch.zeros_like(Vt)
     row_chunk, col_chunk = _blocks(adapter, len(t), Vt.shape[1])
-    for start in range(0, len(t), row_chunk):
-        rows = slice(start, min(start + row_chunk, len(t)))
+    for rows in gen_batches(len(t), row_chunk):
         theta = adapter._theta.detach().requires_grad_(True)
         with torch.enable_grad():
             loss = (w[rows] * adapter._batch_losses(theta, Xt[rows], t[rows])).sum()
@@ -250,7 +250,7 @@ class TorchHessianOperator:
         Xt, t = adapter.features(self.X), adapter.encode_target(self.y)
         w = _weights(adapter, len(t), self.sample_weight)
         row_chunk = _LINEARIZED_ROWS * adapter.chunk_size
-        blocks = [slice(s, min(s + row_chunk, len(t))) for s in range(0, len(t), row_chunk)]
+        blocks = list(gen_batches(len(t), row_chunk))
         return Xt, t, w, blocks
 
     def _prepare(self):

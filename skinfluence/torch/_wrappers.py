@@ -6,6 +6,7 @@ torch is imported only inside functions (``import skinfluence`` stays torch-free
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._imports import import_torch
@@ -179,7 +180,7 @@ class ParameterSubset(BaseEstimator):
         self : ParameterSubset
             Fitted.
         """
-        if type(self.estimator).__name__ == "FrozenEstimator":
+        if isinstance(self.estimator, FrozenEstimator):
             self.estimator_ = self.estimator
         else:
             self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)

@@ -6,6 +6,8 @@ objective times s. The references below are built from sklearn's private ``Linea
 (the very object its solvers minimise) and never from our code.
 """
 
+import time
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -16,7 +18,8 @@ from sklearn.linear_model._linear_loss import LinearModelLoss
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skinfluence.models import LinearGradientMatrix, PipelineAdapter, adapter_for
+from skinfluence.models import LinearGradientMatrix, PipelineAdapter, _gram, adapter_for
+from skinfluence.models._linear import _weighted_gram
 
 
 def _sklearn_reference(model, X, y, sample_weight=None):
@@ -180,3 +183,93 @@ def test_unknown_labels_and_wrong_feature_count(breast_cancer):
         adapter.loss(X[:2], np.array([0, 5]))
     with pytest.raises(ValueError, match="features"):
         adapter.loss(X[:2, :5], y[:2])
+
+
+# -- the weighted Gram behind every linear Hessian, whichever BLAS route computes it ------------
+@pytest.mark.parametrize("kernel", sorted(_gram._KERNELS))
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("sign", ["nonnegative", "nonpositive", "mixed"])
+def test_weighted_gram_equals_plain_product(monkeypatch, kernel, sparse, fit_intercept, sign):
+    # X̃ᵀ diag(w) X̃ against the plain product, each route forced through the per-width choice
+    # the probe would fill. Blocks of 700 rows: 3 000 rows make four full blocks and a partial
+    # one. Sums of 3 000 products of O(1) numbers agree to ~1e-14 of the largest entry whatever
+    # the summation order, so 1e-12 leaves room and still catches a lost block or triangle
+    # (an error of O(1) / 3 000 at least).
+    rng = np.random.default_rng(0)
+    n, d0 = 3000, 12
+    X = rng.standard_normal((n, d0))
+    X[rng.random((n, d0)) < 0.5] = 0.0
+    w = {"nonnegative": rng.random(n), "nonpositive": -rng.random(n)}.get(
+        sign, rng.standard_normal(n)
+    )
+    w[::7] = 0.0
+    Xa = np.hstack([X, np.ones((n, 1))]) if fit_intercept else X
+    expected = Xa.T @ np.diag(w) @ Xa
+    monkeypatch.setattr(_gram, "_GRAM_BLOCK_BYTES", 8 * d0 * 700)  # 700-row blocks
+    monkeypatch.setitem(_gram._KERNEL_BY_WIDTH, d0, kernel)
+    Xin = sp.csr_matrix(X) if sparse else X
+    G = _weighted_gram(Xin, w, fit_intercept, None)
+    assert G.shape == expected.shape
+    np.testing.assert_allclose(G, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    if not sparse:  # the sparse product (scipy's, no BLAS route) is symmetric to rounding only
+        np.testing.assert_array_equal(G, G.T)
+    np.testing.assert_allclose(
+        _gram.dense_weighted_gram(X, w, kernel=kernel),
+        expected[:d0, :d0],
+        rtol=0,
+        atol=1e-12 * np.abs(expected).max(),
+    )
+
+
+@pytest.mark.parametrize("kernel", sorted(_gram._KERNELS))
+def test_hessian_is_the_same_whichever_gram_kernel(monkeypatch, wine, kernel):
+    # The multinomial Hessian (diagonal blocks w ≥ 0, off-diagonal w ≤ 0: both signed paths)
+    # through each route, in blocks of 50 rows, against sklearn's own; a tenth of the tolerance
+    # of test_gradients_and_hessian_match_sklearn_objective (1e-9), as no sample weights here.
+    X, y = wine
+    model = LogisticRegression(C=1.0, max_iter=5000).fit(X, y)
+    monkeypatch.setattr(_gram, "_GRAM_BLOCK_BYTES", 8 * X.shape[1] * 50)  # 50-row blocks
+    monkeypatch.setitem(_gram._KERNEL_BY_WIDTH, X.shape[1], kernel)
+    _, H_ref = _sklearn_reference(model, X, y)
+    H = adapter_for(model).hessian(X, y)
+    np.testing.assert_allclose(H, H_ref, rtol=1e-10, atol=1e-10 * np.abs(H_ref).max())
+
+
+def test_gram_probe_avoids_a_slow_kernel_and_keeps_its_choice(monkeypatch):
+    # A default route made 20 ms slower per block (a cliff: > 10× a 4 369 × 30 block's ~1 ms)
+    # must lose the probe and the choice must be kept for that width: the second Gram calls no
+    # probe. Routes of equal speed keep the default.
+    calls = []
+
+    def slow(Xb, wb):
+        time.sleep(0.02)
+        return _gram._numpy_syrk(Xb, wb)
+
+    def counted(Xb, wb):
+        calls.append(len(Xb))
+        return _gram._numpy_gemm(Xb, wb)
+
+    monkeypatch.setattr(_gram, "_KERNELS", {"slow": slow, "counted": counted})
+    monkeypatch.setattr(_gram, "_DEFAULT_KERNEL", "slow")
+    monkeypatch.setattr(_gram, "_KERNEL_BY_WIDTH", {})
+    rng = np.random.default_rng(1)
+    X, w = rng.standard_normal((20_000, 30)), rng.random(20_000)
+    n_blocks = -(-20_000 // _gram._block_rows(30))
+    G = _gram.dense_weighted_gram(X, w)
+    assert _gram._KERNEL_BY_WIDTH == {30: "counted"}
+    np.testing.assert_allclose(G, X.T @ (w[:, None] * X), rtol=1e-12)
+    assert len(calls) == _gram._PROBE_CALLS + n_blocks
+    _gram.dense_weighted_gram(X, w)
+    assert len(calls) == _gram._PROBE_CALLS + 2 * n_blocks
+    # Fewer rows than one block: the default route, no probe and nothing cached.
+    _gram.dense_weighted_gram(X[:100, :5], w[:100])
+    assert 5 not in _gram._KERNEL_BY_WIDTH
+    # Two equally fast routes (the same one; minimum of 5 calls each against load): the default
+    # stays.
+    monkeypatch.setattr(_gram, "_PROBE_CALLS", 5)
+    monkeypatch.setattr(
+        _gram, "_KERNELS", {"slow": _gram._numpy_syrk, "counted": _gram._numpy_syrk}
+    )
+    _gram.dense_weighted_gram(X[:, :7], w)
+    assert _gram._KERNEL_BY_WIDTH[7] == "slow"

@@ -322,6 +322,26 @@ def test_float32_copy_computes_the_same_quantities_in_float32(kind):
         a.astype(np.float16)
 
 
+def test_float32_pipeline_keeps_its_feature_map():
+    """``astype`` is part of the adapter contract: a Pipeline ending in a net converts its
+    final step and keeps the earlier steps (before, LiSSA's float32 path found ``astype``
+    through attribute forwarding and dropped the feature map)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skinfluence.inverse import LissaSolver
+
+    X, y = _data(n=70)
+    X = 5 * X + 3  # the scaler matters
+    pipe = make_pipeline(StandardScaler(), _mlp_net(wd=0.05)).fit(X, y)
+    a = adapter_for(pipe)
+    a32 = a.astype(np.float32)
+    assert a32.inner.dtype == torch.float32 and a32.estimator is a.estimator
+    np.testing.assert_allclose(a32.loss(X, y), a.loss(X, y), rtol=1e-5)
+    with pytest.raises(ValueError, match="applies to torch models"):
+        LissaSolver(dtype=np.float32).fit(adapter_for(LogisticRegression().fit(X, y)), X, y)
+
+
 def test_probability_output_with_nll_loss_uses_log_as_skorch_does():
     class Softmax(MLP):
         def forward(self, x):
