@@ -4,6 +4,12 @@ from ..torch._adapter import TorchAdapter, torch_adapter  # imports no torch unt
 from ..torch._examples import torch_examples
 from ..torch._wrappers import ParameterSubset, TorchModule
 from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
+from ._cv_linear import (
+    LogisticRegressionCVAdapter,
+    RidgeClassifierAdapter,
+    RidgeClassifierCVAdapter,
+    RidgeCVAdapter,
+)
 from ._linear import (
     LinearGradientMatrix,
     LinearRegressionAdapter,
@@ -53,10 +59,14 @@ __all__ = [
     "LinearGradientMatrix",
     "LinearRegressionAdapter",
     "LogisticRegressionAdapter",
+    "LogisticRegressionCVAdapter",
     "ModelAdapter",
     "ParameterSubset",
     "PipelineAdapter",
     "RidgeAdapter",
+    "RidgeCVAdapter",
+    "RidgeClassifierAdapter",
+    "RidgeClassifierCVAdapter",
     "TorchAdapter",
     "TorchModule",
     "adapter_for",
