@@ -242,6 +242,11 @@ class ModelAdapter(ABC):
     (True, 11, (3,))
     """
 
+    #: Whether fitting the estimator again selects its hyper-parameters (cross-validated
+    #: models): the adapter describes the objective at the selected value, which a refit on
+    #: other rows may not keep, so leave-one-out ground truth must use the model's own fit.
+    fit_selects_hyperparameters = False
+
     def __init__(self, estimator):
         self.estimator = estimator
 

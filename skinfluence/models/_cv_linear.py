@@ -27,23 +27,74 @@ from ._registry import register_adapter
 
 
 class RidgeCVAdapter(RidgeAdapter):
-    """scikit-learn's ``RidgeCV`` at its selected ``alpha_`` (one per target with
-    ``alpha_per_target=True``): ``Σ w_i ‖y_i − η_i‖² + Σ_k alpha_k ‖w_k‖²``, intercept
-    unpenalised. The selection of ``alpha_`` is held fixed: influence is that of ``Ridge`` at
-    ``alpha_``, not of rerunning the cross-validation."""
+    """Adapter of a fitted ``RidgeCV`` at its selected ``alpha_``.
+
+    Objective in sum form ``Σ_i w_i ‖y_i − η_i‖² + Σ_k alpha_k ‖w_k‖²`` (one ``alpha_`` per
+    target with ``alpha_per_target=True``), intercept unpenalised: ``Ridge``'s at ``alpha_``.
+    The selection is held fixed: influence is that of ``Ridge(alpha=alpha_)``, not of rerunning
+    the cross-validation without the row.
+
+    Parameters
+    ----------
+    estimator : RidgeCV
+        Fitted.
+
+    See Also
+    --------
+    RidgeAdapter : The same objective at a given ``alpha``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import RidgeCV
+    >>> from skinfluence.models import adapter_for
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> model = RidgeCV(alphas=[0.01, 0.1, 1.0]).fit(X, y)
+    >>> float(adapter_for(model).penalty_strength()) == 2 * model.alpha_
+    True
+    """
+
+    fit_selects_hyperparameters = True
 
     def penalty_strength(self):
+        """Return ``2 alpha_``, the l2 penalty on each coefficient in sum form.
+
+        Returns
+        -------
+        strength : float or ndarray of shape (n_targets,)
+            The coefficient of ``‖w‖²/2``, one per target with ``alpha_per_target=True``.
+        """
         return 2.0 * np.asarray(self.estimator.alpha_, dtype=np.float64)
 
 
 class RidgeClassifierAdapter(RidgeAdapter):
-    """scikit-learn's ``RidgeClassifier``: ``Ridge`` on ±1 codes of the classes.
+    """Adapter of a fitted ``RidgeClassifier``: ``Ridge`` on ±1 codes of the classes.
 
     Objective in sum form ``Σ_i w_i Σ_k (t_ik − η_ik)² + α‖W‖²`` with ``t_i`` the
     ``LabelBinarizer(pos_label=1, neg_label=-1)`` code of ``y_i`` (K = 1 column for two classes,
     +1 for ``classes_[1]``; one column per class otherwise; the ±1 indicator matrix itself for
     multilabel ``y``), ``w_i`` = sample_weight × ``compute_sample_weight(class_weight, y)``,
     intercept unpenalised.
+
+    Parameters
+    ----------
+    estimator : RidgeClassifier
+        Fitted.
+
+    See Also
+    --------
+    RidgeClassifierCVAdapter : The same objective at a cross-validated ``alpha_``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import RidgeClassifier
+    >>> from skinfluence.models import adapter_for
+    >>> X, y = load_iris(return_X_y=True)
+    >>> adapter = adapter_for(RidgeClassifier().fit(X, y))
+    >>> adapter.encode_target(y[[0, 50]])
+    array([[ 1., -1., -1.],
+           [-1.,  1., -1.]])
     """
 
     def __init__(self, estimator):
@@ -52,6 +103,23 @@ class RidgeClassifierAdapter(RidgeAdapter):
         self.multilabel = estimator._label_binarizer.y_type_.startswith("multilabel")
 
     def encode_target(self, y):
+        """Return the ±1 codes the classifier regresses on.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Class labels, or a 0/1 indicator matrix for a multilabel model.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, K)
+            +1 for the row's class (``classes_[1]`` for two classes, one column), −1 elsewhere.
+
+        Raises
+        ------
+        ValueError
+            A label the model never saw, or an indicator matrix of the wrong shape.
+        """
         y = np.asarray(y)
         if self.multilabel:
             if y.ndim != 2 or y.shape[1] != self.n_outputs or not np.isin(y, (0, 1)).all():
@@ -70,30 +138,108 @@ class RidgeClassifierAdapter(RidgeAdapter):
         return t
 
     def row_weights(self, y, sample_weight=None):
+        """Return the weight of each row in the objective: sample weight × class weight.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Labels; ``class_weight='balanced'`` is resolved from them, as scikit-learn does.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights given to ``fit``.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples,)
+            ``w_i`` of the sum form.
+        """
         w = LinearModelAdapter.row_weights(self, y, sample_weight)
         cw = self.estimator.class_weight
         if not cw:
             return w
         self.encode_target(y)  # unseen labels: ValueError before compute_sample_weight's own
-        return w * compute_sample_weight(cw, y)  # as scikit-learn resolves it, from these y
+        return w * compute_sample_weight(cw, y)
 
 
 class RidgeClassifierCVAdapter(RidgeClassifierAdapter):
-    """scikit-learn's ``RidgeClassifierCV`` at its selected ``alpha_``: the
-    :class:`RidgeClassifierAdapter` objective with ``α = alpha_``, the selection held fixed."""
+    """Adapter of a fitted ``RidgeClassifierCV`` at its selected ``alpha_``.
+
+    The :class:`RidgeClassifierAdapter` objective with ``α = alpha_``. The selection is held
+    fixed: influence is that of ``RidgeClassifier(alpha=alpha_)``, not of rerunning the
+    cross-validation without the row.
+
+    Parameters
+    ----------
+    estimator : RidgeClassifierCV
+        Fitted.
+
+    See Also
+    --------
+    RidgeClassifierAdapter : The same objective at a given ``alpha``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import RidgeClassifierCV
+    >>> from skinfluence.models import adapter_for
+    >>> X, y = load_iris(return_X_y=True)
+    >>> adapter = adapter_for(RidgeClassifierCV(alphas=[0.1, 1.0]).fit(X, y))
+    >>> adapter.n_outputs, adapter.n_params
+    (3, 15)
+    """
+
+    fit_selects_hyperparameters = True
 
     def penalty_strength(self):
+        """Return ``2 alpha_``, the l2 penalty on each coefficient in sum form.
+
+        Returns
+        -------
+        strength : float
+            The coefficient of ``‖w‖²/2``.
+        """
         return 2.0 * float(self.estimator.alpha_)
 
 
 class LogisticRegressionCVAdapter(LogisticRegressionAdapter):
-    """scikit-learn's ``LogisticRegressionCV`` (``refit=True``, l2 penalty) at its selected
-    ``C_``: the ``LogisticRegression`` objective ``Σ_i w_i ℓ_i + ‖W‖²/(2 C_)``, with
+    """Adapter of a fitted ``LogisticRegressionCV`` (``refit=True``, l2) at its selected ``C_``.
+
+    The ``LogisticRegression`` objective ``Σ_i w_i ℓ_i + ‖W‖²/(2 C_)``, with
     ``class_weight='balanced'`` resolved from the labels as scikit-learn does (liblinear also
     penalises the intercept, as ``b²/(2 C_)``: the refit ignores ``intercept_scaling``). The
-    selection of ``C_`` is held fixed: influence is that of ``LogisticRegression(C=C_)``, not
-    of rerunning the cross-validation.
+    selection is held fixed: influence is that of ``LogisticRegression(C=C_)``, not of
+    rerunning the cross-validation without the row.
+
+    Parameters
+    ----------
+    estimator : LogisticRegressionCV
+        Fitted with ``refit=True`` and the l2 penalty (``l1_ratios=(0,)``).
+
+    Raises
+    ------
+    TypeError
+        ``refit=False`` (averaged fold coefficients minimise no objective), an l1 or
+        elastic-net selection, different ``C_`` per class, or liblinear on more than two
+        classes.
+
+    See Also
+    --------
+    LogisticRegressionAdapter : The same objective at a given ``C``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegressionCV
+    >>> from sklearn.preprocessing import scale
+    >>> from skinfluence.models import adapter_for
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = LogisticRegressionCV(
+    ...     Cs=[0.1, 1.0], l1_ratios=(0,), scoring="neg_log_loss", use_legacy_attributes=False
+    ... ).fit(scale(X), y)
+    >>> adapter_for(model).penalty_strength() == 1 / model.C_
+    True
     """
+
+    fit_selects_hyperparameters = True
 
     def __init__(self, estimator):
         LinearModelAdapter.__init__(self, estimator)
@@ -119,13 +265,28 @@ class LogisticRegressionCVAdapter(LogisticRegressionAdapter):
             )
 
     def penalty_strength(self):
+        """Return ``1 / C_``, the l2 penalty on each coefficient in sum form.
+
+        Returns
+        -------
+        strength : float
+            The coefficient of ``‖w‖²/2`` (0 for ``C_ = inf``).
+        """
         return 0.0 if self.penalty_ is None else 1.0 / self.C_
 
     def intercept_penalty_strength(self):
+        """Return the penalty on the intercepts: ``1 / C_`` with liblinear, else 0.
+
+        The final refit of ``LogisticRegressionCV.fit`` (scikit-learn 1.9) does not pass
+        ``intercept_scaling`` to ``_logistic_regression_path``: the refitted intercept is
+        penalised as a feature of value 1, whatever ``intercept_scaling`` the folds used.
+
+        Returns
+        -------
+        strength : float
+            The coefficient of ``b²/2``.
+        """
         if self.estimator.solver == "liblinear" and self.penalty_ is not None:
-            # The final refit of LogisticRegressionCV.fit (scikit-learn 1.9) does not pass
-            # intercept_scaling to _logistic_regression_path: the refitted intercept is
-            # penalised as a feature of value 1, whatever intercept_scaling the folds used.
             return 1.0 / self.C_
         return 0.0
 

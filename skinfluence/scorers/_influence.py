@@ -347,7 +347,7 @@ class InfluenceScorer(BaseInfluenceScorer):
                 step = type(G_train)(G_train.X[rows], self._train_rho[rows], G_train.fit_intercept)
                 delta[:, rows, c] = step.matmul(B_c).T
         stepped = adapter.loss_from_outputs(
-            (eta[:, None, :] + delta).reshape(-1, K), np.repeat(y_test, n)
+            (eta[:, None, :] + delta).reshape(-1, K), np.repeat(y_test, n, axis=0)
         ).reshape(m, n)
         return stepped - adapter.loss_from_outputs(eta, y_test)[:, None]
 

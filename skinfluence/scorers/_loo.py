@@ -47,8 +47,10 @@ def _newton_adapter(base):
     """The adapter whose objective the Newton refits may minimise, or None.
 
     Only an estimator with a :class:`~skinfluence.models.GeneralizedLinear` adapter (closed-form
-    curvature), not a Pipeline (its preprocessing
-    is refitted too) and not ``class_weight='balanced'`` (the weights change with the rows).
+    curvature), not a Pipeline (its preprocessing is refitted too), not
+    ``class_weight='balanced'`` (the weights change with the rows) and not a model that selects
+    its hyper-parameters when fitted (``RidgeCV``, ``LogisticRegressionCV``: actual
+    leave-one-out re-runs the selection, which a Newton refit at the selected value would not).
     """
     if isinstance(base, Pipeline) or getattr(base, "class_weight", None) == "balanced":
         return None
@@ -58,7 +60,7 @@ def _newton_adapter(base):
         return None
     if not isinstance(adapter, GeneralizedLinear) or adapter.n_params > _NEWTON_MAX_PARAMS:
         return None
-    return adapter
+    return None if adapter.fit_selects_hyperparameters else adapter
 
 
 def _refit_without(base, X, y, sample_weight, rows, warm_start):
@@ -95,9 +97,11 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
     %(estimator_retrained)s
         Any scikit-learn estimator.
     warm_start : bool, default=True
-        Start each refit from the full-data solution. For ``LogisticRegression`` (l2 or no
-        penalty), ``Ridge`` and ``LinearRegression`` (not inside a Pipeline, not
-        ``class_weight='balanced'``) the refits are Newton iterations on the objective
+        Start each refit from the full-data solution. For the models whose adapter is
+        :class:`~skinfluence.models.GeneralizedLinear` (``LogisticRegression`` with l2 or no
+        penalty, ``Ridge``, ``LinearRegression``, ``RidgeClassifier``; not inside a Pipeline,
+        not ``class_weight='balanced'``, not a model that selects its hyper-parameters when
+        fitted, such as ``RidgeCV``) the refits are Newton iterations on the objective
         without the row, all preconditioned by the one full-data Hessian factorisation and run
         together as matrix products (see Notes; their speed-up over separate fits is
         measured in the :ref:`User Guide <leave_one_out>`), to the same ``refit_tol``.

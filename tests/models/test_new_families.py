@@ -94,12 +94,8 @@ def test_ridge_cv_alpha_per_target():
     assert _pearson(first, loo) >= 0.99  # measured 0.9993 (alpha_ = [0.1, 10])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="InfluenceScorer(newton_step=True) repeats 2-D y_test with np.repeat(y_test, n) "
-    "(flattened) instead of axis=0: multi-target Newton influence raises (scorers/_influence.py)",
-)
 def test_ridge_cv_alpha_per_target_newton_step():
+    # Was a crash: np.repeat(y_test, n) flattened a 2-D y_test (multi-target Newton influence).
     X, Y, Xt, Yt = _regression(n_targets=2)
     model = RidgeCV(alphas=[0.1, 10.0, 1000.0], alpha_per_target=True).fit(X, Y)
     newton = InfluenceScorer(model, newton_step=True).fit(X, Y).influence(Xt, Yt)
@@ -185,3 +181,14 @@ def test_unsupported_model_error_names_the_new_families():
         assert family.label in message
     for name in ("RidgeCV", "RidgeClassifier", "RidgeClassifierCV", "LogisticRegressionCV"):
         assert name in message
+
+
+def test_leave_one_out_of_a_cv_model_reruns_its_selection():
+    """Ground truth retrains the user's estimator: for a model that selects its
+    hyper-parameter when fitted, the Newton refits (at the selected value) are not used."""
+    X, y, _, _ = _regression()
+    cv = LeaveOneOutScorer(RidgeCV(alphas=[0.01, 0.3, 10.0])).fit(X[:30], y[:30])
+    plain = LeaveOneOutScorer(Ridge(alpha=0.3)).fit(X[:30], y[:30])
+    assert cv.refit_method_ == "refit" and plain.refit_method_ == "newton"
+    refits = {float(m.alpha_) for m in cv.estimators_}
+    assert refits <= {0.01, 0.3, 10.0}  # each refit ran RidgeCV's own selection
