@@ -16,28 +16,49 @@ loss is then evaluated exactly at the stepped outputs ``η_t + U_tᵀ (θ₋ᵢ 
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import gen_batches
 
 
 def leverage_blocks(features, H_inv, n_outputs, fit_intercept, chunk_size):
     """M_i = U_iᵀ H⁻¹ U_i for every row, shape (n, K, K).
 
-    ``features`` is a LinearGradientMatrix (only its features are used). O(n d² K²) time,
-    O(chunk · d) extra memory.
+    ``features`` is a LinearGradientMatrix (only its features are used). Dense features:
+    O(n d² K²) time. Sparse features stay sparse: O(nnz(X) · d · K²) time, since a row's
+    quadratic form only touches its non-zeros. O(chunk · d) extra memory (plus a contiguous
+    copy of H⁻¹ for K > 1).
     """
     n = features.shape[0]
     K = n_outputs
     d = H_inv.shape[0] // K
     H4 = H_inv.reshape(d, K, d, K)
+    pairs = [(c, e) for c in range(K) for e in range(c, K)]
+    H_blocks = {
+        ce: H_inv if K == 1 else np.ascontiguousarray(H4[:, ce[0], :, ce[1]]) for ce in pairs
+    }
     M = np.empty((n, K, K))
     for rows in gen_batches(n, chunk_size):
-        Xc = features.dense_features(rows)
-        for c in range(K):
-            for e in range(c, K):
-                m = np.einsum("na,na->n", Xc @ H4[:, c, :, e], Xc)
-                M[rows, c, e] = m
-                M[rows, e, c] = m
+        Xc = _feature_rows(features, rows)
+        for c, e in pairs:
+            XH = Xc @ H_blocks[c, e]
+            if sp.issparse(Xc):
+                m = np.asarray(Xc.multiply(XH).sum(axis=1)).ravel()
+            else:
+                m = np.einsum("na,na->n", XH, Xc)
+            M[rows, c, e] = m
+            M[rows, e, c] = m
     return M
+
+
+def _feature_rows(features, rows):
+    """``x̃_i = [x_i, 1]`` of the rows: CSR for sparse features, else dense."""
+    X = features.X[rows]
+    if not sp.issparse(X):
+        return features.dense_features(rows)
+    X = sp.csr_matrix(X)
+    if features.fit_intercept:
+        X = sp.hstack([X, np.ones((X.shape[0], 1))], format="csr")
+    return X
 
 
 def newton_residuals(R, S, M, weights, *, adding=False):
