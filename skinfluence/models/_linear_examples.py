@@ -25,10 +25,10 @@ def _l2_penalty(strength, n_features, n_outputs, intercept_strength=0.0):
     return penalty
 
 
-def logistic_example(n_classes=2, C=1.0, weighted=False, **params):
-    """``LogisticRegression(C=C, **params)`` on 90 rows, 4 features, ``n_classes`` classes."""
+def _classification(n_samples, n_classes, weighted, *, weight_seed):
+    """(X, y, sample_weight or None): 4 features, 3 informative, 10 % flipped labels."""
     X, y = make_classification(
-        n_samples=90,
+        n_samples=n_samples,
         n_features=4,
         n_informative=3,
         n_redundant=0,
@@ -36,7 +36,13 @@ def logistic_example(n_classes=2, C=1.0, weighted=False, **params):
         flip_y=0.1,
         random_state=n_classes,
     )
-    sw = np.random.RandomState(0).uniform(0.5, 2.0, len(y)) if weighted else None
+    sw = np.random.RandomState(weight_seed).uniform(0.5, 2.0, len(y)) if weighted else None
+    return X, y, sw
+
+
+def logistic_example(n_classes=2, C=1.0, weighted=False, **params):
+    """``LogisticRegression(C=C, **params)`` on 90 rows, 4 features, ``n_classes`` classes."""
+    X, y, sw = _classification(90, n_classes, weighted, weight_seed=0)
     params = {"solver": "newton-cholesky", "tol": 1e-12, **params}
     model = LogisticRegression(C=C, **params).fit(X, y, sample_weight=sw)
     K = 1 if n_classes == 2 else n_classes
@@ -109,18 +115,10 @@ def ridge_classifier_example(estimator, n_classes=2, weighted=False, multilabel=
             n_samples=70, n_features=4, n_classes=n_classes, random_state=0
         )
         X = X.astype(np.float64)
+        sw = np.random.RandomState(2).uniform(0.5, 2.0, len(y)) if weighted else None
     else:
-        X, y = make_classification(
-            n_samples=70,
-            n_features=4,
-            n_informative=3,
-            n_redundant=0,
-            n_classes=n_classes,
-            flip_y=0.1,
-            random_state=n_classes,
-        )
+        X, y, sw = _classification(70, n_classes, weighted, weight_seed=2)
         y = np.array(["a", "b", "c", "d"])[y]  # string labels: the codes follow classes_
-    sw = np.random.RandomState(2).uniform(0.5, 2.0, len(y)) if weighted else None
     model = estimator.fit(X, y, sample_weight=sw)
     K = y.shape[1] if multilabel else (1 if n_classes == 2 else n_classes)
     alpha = float(model.alpha_ if hasattr(model, "alpha_") else model.alpha)
@@ -139,16 +137,7 @@ def ridge_classifier_example(estimator, n_classes=2, weighted=False, multilabel=
 
 def logistic_cv_example(n_classes=2, weighted=False, **params):
     """``LogisticRegressionCV(Cs=[0.1, 1, 10], **params)`` fitted as :func:`logistic_example`."""
-    X, y = make_classification(
-        n_samples=90,
-        n_features=4,
-        n_informative=3,
-        n_redundant=0,
-        n_classes=n_classes,
-        flip_y=0.1,
-        random_state=n_classes,
-    )
-    sw = np.random.RandomState(0).uniform(0.5, 2.0, len(y)) if weighted else None
+    X, y, sw = _classification(90, n_classes, weighted, weight_seed=0)
     params = {"solver": "newton-cholesky", "tol": 1e-12, "use_legacy_attributes": False, **params}
     model = LogisticRegressionCV(
         Cs=[0.1, 1.0, 10.0],
