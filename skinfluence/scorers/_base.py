@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
@@ -285,7 +285,7 @@ class BaseInfluenceScorer(BaseTrainingScorer):
         %(influence_returns)s
         """
         check_is_fitted(self)
-        _AGGREGATE.validate(aggregate)
+        _check_aggregate(aggregate)
         X_test, y_test = self._validate_Xy(X_test, y_test, reset=False)
         if aggregate is None:
             return self._influence(X_test, y_test, **options)
@@ -332,19 +332,10 @@ class BaseInfluenceScorer(BaseTrainingScorer):
         return self._influence(X_test, y_test, **options).sum(axis=0)
 
 
-class _AggregateOption:
+def _check_aggregate(aggregate):
     """The ``aggregate`` argument of ``influence``, checked in one place."""
-
-    choices = StrOptions({"sum", "mean"})
-
-    def validate(self, aggregate):
-        if aggregate is not None and not (
-            isinstance(aggregate, str) and self.choices.is_satisfied_by(aggregate)
-        ):
-            raise ValueError(f"aggregate must be None, 'sum' or 'mean'; got {aggregate!r}.")
-
-
-_AGGREGATE = _AggregateOption()
+    if not (aggregate is None or (isinstance(aggregate, str) and aggregate in ("sum", "mean"))):
+        raise ValueError(f"aggregate must be None, 'sum' or 'mean'; got {aggregate!r}.")
 
 
 def _n_rows(X):
