@@ -352,6 +352,34 @@ def supported_families():
     return ", ".join([*labels, "or a Pipeline ending in one of these"])
 
 
+# Models whose training objective has no gradient at its minimiser (matched by class name, so
+# nothing is imported): influence functions do not apply, and the TypeError says why.
+_HINGE = "the hinge loss has no derivative at margin 1, where the support vectors sit"
+_NON_SMOOTH = {
+    "sklearn.linear_model._quantile:QuantileRegressor": (
+        "the pinball loss has no derivative at residual 0, where a quantile fit puts rows"
+    ),
+    "sklearn.svm._classes:SVC": _HINGE,
+    "sklearn.svm._classes:NuSVC": _HINGE,
+    "sklearn.svm._classes:SVR": "the epsilon-insensitive loss has no derivative at |r| = ε",
+    "sklearn.svm._classes:NuSVR": "the epsilon-insensitive loss has no derivative at |r| = ε",
+}
+# Linear SVMs are non-smooth with their first-order losses only; the squared ones are smooth.
+_NON_SMOOTH_LOSS = {
+    "sklearn.svm._classes:LinearSVC": {"hinge": _HINGE},
+    "sklearn.svm._classes:LinearSVR": {
+        "epsilon_insensitive": "the epsilon-insensitive loss has no derivative at |r| = ε"
+    },
+}
+
+
+def _non_smooth_reason(estimator):
+    """Why the estimator's objective is not differentiable at its minimiser, or None."""
+    key = _key(type(estimator))
+    by_loss = _NON_SMOOTH_LOSS.get(key, {})
+    return _NON_SMOOTH.get(key) or by_loss.get(getattr(estimator, "loss", None))
+
+
 def _find_family(estimator):
     mro = type(estimator).__mro__
     family = _FAMILIES.get(_key(mro[0]))
@@ -411,6 +439,14 @@ def adapter_for(estimator):
         check_is_fitted(estimator)
         return PipelineAdapter.of(estimator, adapter_for(estimator.steps[-1][1]))
     family = _find_family(estimator)
+    reason = None if family is not None else _non_smooth_reason(estimator)
+    if reason is not None:
+        raise TypeError(
+            f"{type(estimator).__name__} has a non-smooth training objective ({reason}), so "
+            "influence functions, which differentiate it, do not apply. Use "
+            "MemorizationScorer or LeaveOneOutScorer, which only retrain. Influence supports: "
+            f"{supported_families()}."
+        )
     if family is None:
         raise TypeError(
             f"{type(estimator).__name__} has no gradient adapter: influence needs a model with "

@@ -192,3 +192,34 @@ def test_leave_one_out_of_a_cv_model_reruns_its_selection():
     assert cv.refit_method_ == "refit" and plain.refit_method_ == "newton"
     refits = {float(m.alpha_) for m in cv.estimators_}
     assert refits <= {0.01, 0.3, 10.0}  # each refit ran RidgeCV's own selection
+
+
+@pytest.mark.parametrize(
+    "model, says",
+    [
+        ("QuantileRegressor", "pinball loss"),
+        ("SVC", "hinge loss"),
+        ("SVR", "epsilon-insensitive"),
+        ("LinearSVC_hinge", "hinge loss"),
+        ("LinearSVR", "epsilon-insensitive"),
+    ],
+)
+def test_non_smooth_models_are_refused_with_the_reason(model, says):
+    from sklearn.linear_model import QuantileRegressor
+    from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR
+
+    X, y = make_classification(40, 4, random_state=0)
+    estimator = {
+        "QuantileRegressor": lambda: QuantileRegressor(alpha=0.0).fit(X, y.astype(float)),
+        "SVC": lambda: SVC().fit(X, y),
+        "SVR": lambda: SVR().fit(X, y.astype(float)),
+        "LinearSVC_hinge": lambda: LinearSVC(loss="hinge").fit(X, y),
+        "LinearSVR": lambda: LinearSVR().fit(X, y.astype(float)),
+    }[model]()
+    with pytest.raises(
+        TypeError, match=f"non-smooth training objective.*{says}.*MemorizationScorer"
+    ):
+        adapter_for(estimator)
+    # A smooth objective of the same class is not refused for being non-smooth.
+    with pytest.raises(TypeError, match="has no gradient adapter"):
+        adapter_for(LinearSVC().fit(X, y))  # squared hinge: smooth, no adapter yet
