@@ -40,6 +40,20 @@ def _classification(n_samples, n_classes, weighted, *, weight_seed):
     return X, y, sw
 
 
+def _logistic_example(model, X, y, sw, C, K, intercept_strength, name, params):
+    """The example of a logistic model fitted at ``C``: ``‖W‖²/(2C)`` in sum form."""
+    return AdapterExample(
+        model,
+        X,
+        y,
+        penalty=_l2_penalty(1.0 / C, X.shape[1], K, intercept_strength),
+        sample_weight=sw,
+        reference_loss=log_loss_per_sample,
+        invalid_y=np.array([len(model.classes_) + 3]),
+        id=f"{name}-C{C}-" + "-".join(f"{k}={v}" for k, v in params.items()),
+    )
+
+
 def logistic_example(n_classes=2, C=1.0, weighted=False, **params):
     """``LogisticRegression(C=C, **params)`` on 90 rows, 4 features, ``n_classes`` classes."""
     X, y, sw = _classification(90, n_classes, weighted, weight_seed=0)
@@ -49,16 +63,7 @@ def logistic_example(n_classes=2, C=1.0, weighted=False, **params):
     # scikit-learn: C Σ w_i ℓ_i + ½‖W‖² (liblinear penalises b as a feature of value
     # intercept_scaling), i.e. ‖W‖²/(2C) in sum form.
     icpt = params.get("intercept_scaling", 1.0) ** -2 / C if params["solver"] == "liblinear" else 0
-    return AdapterExample(
-        model,
-        X,
-        y,
-        penalty=_l2_penalty(1.0 / C, X.shape[1], K, icpt),
-        sample_weight=sw,
-        reference_loss=log_loss_per_sample,
-        invalid_y=np.array([n_classes + 3]),
-        id=f"logistic-K{n_classes}-C{C}-" + "-".join(f"{k}={v}" for k, v in params.items()),
-    )
+    return _logistic_example(model, X, y, sw, C, K, icpt, f"logistic-K{n_classes}", params)
 
 
 def least_squares_example(estimator, n_targets=1, weighted=False):
@@ -152,13 +157,4 @@ def logistic_cv_example(n_classes=2, weighted=False, **params):
     # ‖W‖²/(2C) in sum form. liblinear penalises b as a feature of value 1 in that refit:
     # scikit-learn 1.9's LogisticRegressionCV.fit does not pass intercept_scaling to it.
     icpt = 1.0 / C if params["solver"] == "liblinear" else 0.0
-    return AdapterExample(
-        model,
-        X,
-        y,
-        penalty=_l2_penalty(1.0 / C, X.shape[1], K, icpt),
-        sample_weight=sw,
-        reference_loss=log_loss_per_sample,
-        invalid_y=np.array([n_classes + 3]),
-        id=f"logistic-cv-K{n_classes}-C{C}-" + "-".join(f"{k}={v}" for k, v in params.items()),
-    )
+    return _logistic_example(model, X, y, sw, C, K, icpt, f"logistic-cv-K{n_classes}", params)

@@ -13,7 +13,7 @@ from .._validation import check_chunk_size, check_damping, shared_constraints
 from ..inverse import available_methods, make_solver
 from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
-from ._newton import leverage_blocks, newton_residuals
+from ._newton import leverage_blocks, newton_residuals, output_blocks
 
 # "auto" uses the dense Hessian while it takes at most this many parameters (H is p² doubles:
 # 5 000 parameters = 200 MB, factorised in about a second).
@@ -223,13 +223,16 @@ class InfluenceScorer(BaseInfluenceScorer):
         # runs several times slower than GEMM in OpenBLAS.
         explicit = self.method_ == "direct" and (self._inverse_cache is not None or n >= p)
         H_inv = self._inverse_hessian() if explicit else None
+        blocks = None  # H⁻¹'s output blocks, made once for the sparse path below
         out = np.empty(n)
         for rows in self._progress(gen_batches(n, self._chunk), n):
             G = self._gradient_matrix(X, y, rows)
             if explicit and isinstance(G, LinearGradientMatrix) and sp.issparse(G.X):
                 # g_i = x̃_i ⊗ r_i: g_iᵀ H⁻¹ g_i = r_iᵀ M_i r_i with M_i = U_iᵀ H⁻¹ U_i, which
                 # touches only row i's non-zeros (O(nnz · p) instead of O(n p²)).
-                M = leverage_blocks(G, H_inv, G.n_outputs, G.fit_intercept, len(G))
+                if blocks is None:
+                    blocks = output_blocks(H_inv, G.n_outputs)
+                M = leverage_blocks(G, H_inv, G.n_outputs, G.fit_intercept, len(G), blocks=blocks)
                 out[rows] = np.einsum("nc,nce,ne->n", G.R, M, G.R)
                 continue
             block = G.dense_rows(slice(None))

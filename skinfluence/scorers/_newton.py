@@ -20,26 +20,32 @@ import scipy.sparse as sp
 from sklearn.utils import gen_batches
 
 
-def leverage_blocks(features, H_inv, n_outputs, fit_intercept, chunk_size):
-    """M_i = U_iᵀ H⁻¹ U_i for every row, shape (n, K, K).
-
-    ``features`` is a LinearGradientMatrix (only its features are used). Dense features:
-    O(n d² K²) time. Sparse features stay sparse: O(nnz(X) · d · K²) time, since a row's
-    quadratic form only touches its non-zeros. O(chunk · d) extra memory (plus a contiguous
-    copy of H⁻¹ for K > 1).
-    """
-    n = features.shape[0]
+def output_blocks(H_inv, n_outputs):
+    """The (d × d) blocks ``H⁻¹[:, c, :, e]``, c ≤ e, of H⁻¹ in θ's (d, K) layout, contiguous
+    (H⁻¹ itself for K = 1; one copy of its upper blocks otherwise). Compute them once per H⁻¹
+    and pass them to :func:`leverage_blocks` when it is called chunk by chunk."""
     K = n_outputs
+    if K == 1:
+        return {(0, 0): H_inv}
     d = H_inv.shape[0] // K
     H4 = H_inv.reshape(d, K, d, K)
-    pairs = [(c, e) for c in range(K) for e in range(c, K)]
-    H_blocks = {
-        ce: H_inv if K == 1 else np.ascontiguousarray(H4[:, ce[0], :, ce[1]]) for ce in pairs
-    }
-    M = np.empty((n, K, K))
+    return {(c, e): np.ascontiguousarray(H4[:, c, :, e]) for c in range(K) for e in range(c, K)}
+
+
+def leverage_blocks(features, H_inv, n_outputs, fit_intercept, chunk_size, *, blocks=None):
+    """M_i = U_iᵀ H⁻¹ U_i for every row, shape (n, K, K).
+
+    ``features`` is a LinearGradientMatrix (only its features are used); ``blocks`` are
+    :func:`output_blocks` of ``H_inv`` when the caller has them. Dense features: O(n d² K²)
+    time. Sparse features stay sparse: O(nnz(X) · d · K²) time, since a row's quadratic form
+    only touches its non-zeros. O(chunk · d) extra memory (plus the blocks for K > 1).
+    """
+    n = features.shape[0]
+    H_blocks = output_blocks(H_inv, n_outputs) if blocks is None else blocks
+    M = np.empty((n, n_outputs, n_outputs))
     for rows in gen_batches(n, chunk_size):
         Xc = _feature_rows(features, rows)
-        for c, e in pairs:
+        for c, e in H_blocks:
             XH = Xc @ H_blocks[c, e]
             if sp.issparse(Xc):
                 m = np.asarray(Xc.multiply(XH).sum(axis=1)).ravel()
