@@ -233,8 +233,3 @@ class MemorizationScorer(SubsetScorer):
             Only with ``return_std=True``.
         """
         return super().influence(X_test, y_test, aggregate=aggregate, return_std=return_std)
-
-    def _score_samples(self, X, y):
-        # No subset model saw a new row: only the "left out" half of memorisation exists.
-        perf = self._performances(X, y).mean(axis=0)
-        return 1.0 - perf if self.scoring == "accuracy" else perf

@@ -233,3 +233,8 @@ class SubsetScorer(BaseInfluenceScorer):
         the loss, loss without minus loss with)."""
         infl, sem = in_minus_out(perf, self.in_bag_)
         return (-infl if self.scoring == "loss" else infl), sem
+
+    def _score_samples(self, X, y):
+        # No subset model saw a new row: its held-out difficulty (the "left out" half).
+        perf = self._performances(X, y).mean(axis=0)
+        return 1.0 - perf if self.scoring == "accuracy" else perf
