@@ -248,11 +248,6 @@ class DataOOBScorer(BaseInfluenceScorer):
     def _influence(self, X_test, y_test):
         return in_minus_out(self._performances(X_test, y_test), self.in_bag_)[0]
 
-    def _total_influence(self, X_test, y_test):
-        # The difference of means is linear in the scores: sum them over test rows first.
-        perf = self._performances(X_test, y_test).sum(axis=1, keepdims=True)
-        return in_minus_out(perf, self.in_bag_)[0][0]
-
     def _score_samples(self, X, y):
         perf = self._performances(X, y).mean(axis=0)
         return 1.0 - perf if self.classes_ is not None else -perf

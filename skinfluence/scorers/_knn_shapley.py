@@ -171,7 +171,7 @@ class KNNShapleyScorer(BaseInfluenceScorer):
         check_classification_targets(y)
         n = len(y)
         if n < 2:
-            raise ValueError(f"KNNShapleyScorer needs at least 2 training rows; got {n}.")
+            raise ValueError(f"KNNShapleyScorer needs at least 2 training rows; got n_samples={n}.")
         search = {"metric": self.metric, "p": self.p, "metric_params": self.metric_params}
         self.classes_, self._codes = np.unique(y, return_inverse=True)
         self._search = NearestNeighbors(**search, n_jobs=self.n_jobs).fit(X)

@@ -93,8 +93,8 @@ def test_knn_shapley_finds_flipped_labels():
     X, y = make_moons(400, noise=0.2, random_state=0)
     y_noisy, flipped = flip_labels(y, 0.1, random_state=0)
     scorer = KNNShapleyScorer(n_neighbors=10).fit(X, y_noisy)
-    # Measured AUPRC 0.79 (chance 0.10).
-    assert detection_scores(flipped, scorer.scores_).auprc > 0.6
+    # Measured AUPRC 0.94 (chance 0.10).
+    assert detection_scores(flipped, scorer.scores_).auprc > 0.8
     # The label-free score is the K nearest rows' disagreement with the predicted label.
     knn = KNeighborsClassifier(10).fit(X, y_noisy)
     np.testing.assert_allclose(
@@ -151,8 +151,8 @@ def test_banzhaf_msr_converges_to_the_exact_value():
         errors.append(np.abs(estimate - exact).mean())
         # Each entry is a difference of two means: within 4 standard errors of the truth.
         assert np.all(np.abs(estimate - exact) <= 4 * std + 1e-12)
-    # Measured mean absolute error 0.075 (K = 100) and 0.012 (K = 3000): the 1/√K rate.
-    assert errors[1] < errors[0] / 3
+    # Measured mean absolute error 0.063 (K = 100) and 0.015 (K = 3000): the 1/√K rate.
+    assert errors[1] < errors[0] / 2.5
     assert errors[1] < 0.03
 
 
@@ -245,8 +245,8 @@ def test_data_oob_finds_flipped_labels(digits):
     y_noisy, flipped = flip_labels(y, 0.1, random_state=0)
     scorer = DataOOBScorer(RandomForestClassifier(100, random_state=0, n_jobs=1)).fit(X, y_noisy)
     # PEERS.md: pyDVL's Data-OOB on a 500-tree forest reaches AUPRC 0.995 here; measured
-    # 0.97 with 100 trees.
-    assert detection_scores(flipped, scorer.scores_).auprc > 0.9
+    # 0.99 with 100 trees.
+    assert detection_scores(flipped, scorer.scores_).auprc > 0.95
 
 
 def test_data_oob_influence_is_the_bagging_in_minus_out_difference():
