@@ -15,7 +15,7 @@ from .._utils._progress import progress
 from .._validation import shared_constraints
 from ..exceptions import ApproximationWarning
 from ._base import BaseInfluenceScorer, fit_clone
-from ._subsets import RowMoments, in_minus_out
+from ._subsets import RowMoments, check_two_classes, in_minus_out
 
 
 def bagging_members(model):
@@ -177,6 +177,8 @@ class DataOOBScorer(BaseInfluenceScorer):
             raise ValueError(
                 f"DataOOBScorer takes one target column; got y of shape {np.shape(y)}."
             )
+        if classifier:
+            check_two_classes(self, np.unique(y))
         model = fit_clone(self.estimator, X, y, sample_weight)
         model = model.estimator if is_frozen(model) else model
         members, samples = bagging_members(model)

@@ -13,6 +13,7 @@ from .._utils._labels import encode_labels
 from .._utils._progress import progress
 from .._validation import shared_constraints
 from ._base import BaseInfluenceScorer
+from ._subsets import check_two_classes
 
 # Default bound on the (rows × n_train) blocks of neighbour indices and values held at once.
 _BLOCK_ENTRIES = 2**22
@@ -174,6 +175,7 @@ class KNNShapleyScorer(BaseInfluenceScorer):
             raise ValueError(f"KNNShapleyScorer needs at least 2 training rows; got n_samples={n}.")
         search = {"metric": self.metric, "p": self.p, "metric_params": self.metric_params}
         self.classes_, self._codes = np.unique(y, return_inverse=True)
+        check_two_classes(self, self.classes_)
         self._search = NearestNeighbors(**search, n_jobs=self.n_jobs).fit(X)
         self.estimator_ = KNeighborsClassifier(
             n_neighbors=min(self.n_neighbors, n), **search, n_jobs=self.n_jobs

@@ -111,6 +111,15 @@ def in_minus_out(values, in_bag):
     return diff, sem
 
 
+def check_two_classes(scorer, classes):
+    """Valuing rows of a one-class training set means nothing: say so (ValueError)."""
+    if len(classes) < 2:
+        raise ValueError(
+            f"{type(scorer).__name__} needs at least 2 classes in y; got 1 class "
+            f"({classes[0]!r}). Value rows of a classification set with several labels."
+        )
+
+
 class RowMoments:
     """Running sums over models of one value per training row, split by whether the model
     saw the row: O(n) memory however many models (the K × n matrix is never stored).
@@ -165,6 +174,8 @@ class SubsetScorer(BaseInfluenceScorer):
             )
         n = len(y)
         self.classes_ = np.unique(y) if classifier else None
+        if classifier:
+            check_two_classes(self, self.classes_)
         rng = check_random_state(self.random_state)
         subsets = self._draw_subsets(n, rng)
         in_bag = np.zeros((len(subsets), n), dtype=bool)
