@@ -217,9 +217,18 @@ def test_data_oob_equals_a_direct_loop_over_the_members(model):
     np.testing.assert_allclose(scorer.scores_, 1 - scorer.values_)
 
 
-def test_data_oob_probabilities_are_the_forests_out_of_bag_vote():
+@pytest.mark.parametrize(
+    "forest",
+    [
+        RandomForestClassifier(40, oob_score=True, random_state=0),
+        # the audit's forest: extremely randomised trees on bootstrap samples
+        ExtraTreesClassifier(40, bootstrap=True, oob_score=True, random_state=0),
+    ],
+    ids=["forest", "extra-trees"],
+)
+def test_data_oob_probabilities_are_the_forests_out_of_bag_vote(forest):
     X, y = make_classification(150, 5, n_informative=3, random_state=1)
-    forest = RandomForestClassifier(40, oob_score=True, random_state=0).fit(X, y)
+    forest = clone(forest).fit(X, y)
     scorer = DataOOBScorer(FrozenEstimator(forest)).fit(X, y)
     assert scorer.estimator_ is forest  # the frozen model itself, not refitted
     np.testing.assert_allclose(scorer.oob_proba_, forest.oob_decision_function_, atol=1e-12)
