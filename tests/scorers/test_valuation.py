@@ -232,6 +232,9 @@ def test_data_oob_probabilities_are_the_forests_out_of_bag_vote(forest):
     scorer = DataOOBScorer(FrozenEstimator(forest)).fit(X, y)
     assert scorer.estimator_ is forest  # the frozen model itself, not refitted
     np.testing.assert_allclose(scorer.oob_proba_, forest.oob_decision_function_, atol=1e-12)
+    # Fully grown trees vote 0/1: the vote's probability of the label is the Data-OOB value,
+    # so the audit's out-of-bag log-loss ranks rows as Data-OOB does.
+    np.testing.assert_allclose(scorer.oob_proba_[np.arange(len(y)), y], scorer.values_)
 
 
 @pytest.mark.parametrize(
