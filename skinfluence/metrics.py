@@ -5,6 +5,8 @@ from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.utils import Bunch
 
+from ._utils._docstring import inject_docs
+
 
 def detection_scores(is_bad, scores):
     """How well ``scores`` (higher = more suspect) rank the known bad rows first.
@@ -82,6 +84,7 @@ def agreement(estimate, reference):
     return Bunch(pearson=stats.pearsonr(a, b)[0], spearman=stats.spearmanr(a, b)[0])
 
 
+@inject_docs
 def removal_curve(
     scorer,
     estimator,
@@ -110,37 +113,7 @@ def removal_curve(
 
     Parameters
     ----------
-    scorer : scorer estimator or array-like of shape (n_samples,)
-        A skinfluence scorer (a clone is fitted on ``(X, y)`` and its ``scores_`` used:
-        higher = more suspect), or the scores themselves (e.g. minus
-        ``influence(X_val, y_val, aggregate="mean")`` to remove the least valuable rows
-        for a validation set first).
-    estimator : estimator object
-        The model retrained on the rows that remain (a clone each time).
-    X : array-like of shape (n_samples, n_features)
-        Training rows.
-    y : array-like of shape (n_samples,)
-        Their labels.
-    X_eval : array-like of shape (n_eval, n_features)
-        Held-out rows the retrained models are scored on.
-    y_eval : array-like of shape (n_eval,)
-        Their labels.
-    fractions : sequence of float in [0, 1), default=(0.0, 0.05, 0.1, 0.2, 0.3)
-        Fractions of the training rows removed.
-    order : {"high", "low"}, default="high"
-        Remove the highest scores (most suspect) first, or the lowest.
-    n_repeats : int, default=5
-        Random removals per fraction.
-    scoring : str or callable, default=None
-        A scikit-learn scorer (``sklearn.metrics.check_scoring``); None is the estimator's
-        ``score`` (accuracy for classifiers).
-    confidence : float in (0, 1), default=0.95
-        Coverage of the random band: ``mean ± z · std`` of the random removals' scores
-        (normal approximation), where one random removal falls with that probability.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the random removals (and the scorer's ``random_state``, if it is None).
-    n_jobs : int, default=None
-        Retraining runs in parallel (joblib).
+    %(removal_curve_parameters)s
 
     Returns
     -------

@@ -1,9 +1,11 @@
 """``RemovalCurveDisplay``: held-out score against the fraction of top-ranked rows removed."""
 
+from .._utils._docstring import inject_docs
 from .._utils._optional import import_optional
 from ..metrics import removal_curve
 
 
+@inject_docs
 class RemovalCurveDisplay:
     """Removal curve: held-out score after removing the top-ranked rows, beside random removal.
 
@@ -178,28 +180,7 @@ class RemovalCurveDisplay:
 
         Parameters
         ----------
-        scorer : scorer estimator or array-like of shape (n_samples,)
-            Fitted (a clone) on ``(X, y)`` for its ``scores_``, or the scores themselves.
-        estimator : estimator object
-            The model retrained on the rows that remain.
-        X, y : array-like
-            Training rows and labels.
-        X_eval, y_eval : array-like
-            Held-out rows and labels.
-        fractions : sequence of float in [0, 1), default=(0.0, 0.05, 0.1, 0.2, 0.3)
-            Fractions of the training rows removed.
-        order : {"high", "low"}, default="high"
-            Remove the highest scores first, or the lowest.
-        n_repeats : int, default=5
-            Random removals per fraction.
-        scoring : str or callable, default=None
-            A scikit-learn scorer; None is the estimator's ``score``.
-        confidence : float, default=0.95
-            Coverage of the random band.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the random removals.
-        n_jobs : int, default=None
-            Retraining runs in parallel (joblib).
+        %(removal_curve_parameters)s
         name : str, default=None
             The score's name (default: the scorer's class name).
         ax : matplotlib Axes, default=None

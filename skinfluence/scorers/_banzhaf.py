@@ -153,26 +153,3 @@ class BanzhafScorer(SubsetScorer):
         diff, self.scores_std_ = moments.difference()
         self.values_ = -diff if self.scoring == "loss" else diff
         self.scores_ = -self.values_
-
-    def influence(self, X_test, y_test, *, aggregate=None, return_std=False):
-        """Banzhaf value of every training row for the performance on each test row.
-
-        Parameters
-        ----------
-        %(X_test)s
-        %(y_test)s
-        %(aggregate)s
-            With ``scoring="accuracy"``, the values for the total or mean accuracy (the
-            paper's validation utility).
-        return_std : bool, default=False
-            Also return the standard error of each entry (not with ``aggregate``).
-
-        Returns
-        -------
-        influence : ndarray of shape (n_test, n_train) or (n_train,)
-            ``acc(t | i ∈ S) − acc(t | i ∉ S)`` (``L(t | i ∉ S) − L(t | i ∈ S)`` for the
-            loss) over the uniformly drawn subsets: positive = row i helps test row t.
-        std : ndarray of shape (n_test, n_train)
-            Only with ``return_std=True``.
-        """
-        return super().influence(X_test, y_test, aggregate=aggregate, return_std=return_std)

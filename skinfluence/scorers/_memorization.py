@@ -211,25 +211,3 @@ class MemorizationScorer(SubsetScorer):
                 ApproximationWarning,
                 stacklevel=6,
             )
-
-    def influence(self, X_test, y_test, *, aggregate=None, return_std=False):
-        """Subsampled influence of every training row on each test row.
-
-        Parameters
-        ----------
-        %(X_test)s
-        %(y_test)s
-        %(aggregate)s
-            With ``scoring="accuracy"``, the total or mean accuracy.
-        return_std : bool, default=False
-            Also return the standard error of each entry (not with ``aggregate``).
-
-        Returns
-        -------
-        influence : ndarray of shape (n_test, n_train) or (n_train,)
-            ``perf(t | i ∈ S) − perf(t | i ∉ S)`` for accuracy, ``L(t | i ∉ S) −
-            L(t | i ∈ S)`` for the loss: positive = row i helps test row t.
-        std : ndarray of shape (n_test, n_train)
-            Only with ``return_std=True``.
-        """
-        return super().influence(X_test, y_test, aggregate=aggregate, return_std=return_std)

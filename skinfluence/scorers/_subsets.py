@@ -17,6 +17,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.utils import _safe_indexing, check_random_state, gen_batches, gen_even_slices
 from sklearn.utils.parallel import Parallel, delayed
 
+from .._utils._docstring import inject_docs
 from .._utils._labels import encode_labels
 from .._utils._parallel import n_parallel_batches
 from .._utils._progress import progress
@@ -154,6 +155,7 @@ class RowMoments:
         return _difference_stats(s[1], s[2], s[0], s[4], s[5], s[3])
 
 
+@inject_docs
 class SubsetScorer(BaseInfluenceScorer):
     """The engine of the scorers that retrain on random subsets (not public).
 
@@ -219,6 +221,30 @@ class SubsetScorer(BaseInfluenceScorer):
                 ApproximationWarning,
                 stacklevel=5,
             )
+
+    def influence(self, X_test, y_test, *, aggregate=None, return_std=False):
+        """Subset estimate of every training row's influence on (value for) each test row.
+
+        Parameters
+        ----------
+        %(X_test)s
+        %(y_test)s
+        %(aggregate)s
+            With ``scoring="accuracy"``, the total or mean accuracy (for Banzhaf values,
+            the paper's validation utility).
+        return_std : bool, default=False
+            Also return the standard error of each entry (not with ``aggregate``).
+
+        Returns
+        -------
+        influence : ndarray of shape (n_test, n_train) or (n_train,)
+            ``acc(t | i ∈ S) − acc(t | i ∉ S)`` for accuracy, ``L(t | i ∉ S) −
+            L(t | i ∈ S)`` for the loss, over the scorer's subsets: positive = row i helps
+            test row t.
+        std : ndarray of shape (n_test, n_train)
+            Only with ``return_std=True``.
+        """
+        return super().influence(X_test, y_test, aggregate=aggregate, return_std=return_std)
 
     def _influence(self, X_test, y_test, return_std=False):
         infl, sem = self._signed_in_minus_out(self._performances(X_test, y_test))
