@@ -34,6 +34,7 @@ from ._registry import (
     supported_families,
     unregister_adapter,
 )
+from ._sgd import SGDAdapter
 
 # Registered by class path: nothing imports torch or skorch until an adapter is built; users'
 # own subclasses of the skorch nets (defined outside ``skorch``) are found through their bases.
@@ -75,6 +76,7 @@ __all__ = [
     "RidgeCVAdapter",
     "RidgeClassifierAdapter",
     "RidgeClassifierCVAdapter",
+    "SGDAdapter",
     "TorchAdapter",
     "TorchModule",
     "TrainingGradientMatrix",

@@ -171,6 +171,7 @@ class InfluenceScorer(BaseInfluenceScorer):
             )
         self.estimator_ = fit_clone(self.estimator, X, y, sample_weight)
         self.adapter_ = adapter_for(self.estimator_)
+        self.adapter_.check_optimum(X, y, sample_weight)  # warns for SGD fits far from it
         self.method_ = self._resolve_method(len(y))
         if self.newton_step and not (
             isinstance(self.adapter_, GeneralizedLinear) and self.method_ == "direct"
