@@ -55,8 +55,8 @@ class NotAtOptimumWarning(SkinfluenceWarning):
 
     Influence functions linearise around the minimiser; a model fitted by stochastic
     gradient descent often stops short of it. The message gives the norm of the objective's
-    gradient and compares it with a typical row's gradient: when they are of the same size,
-    the fit's distance from the optimum is of the order of one leave-one-out change, and
+    gradient and the Newton step to the optimum in units of a typical leave-one-out step:
+    near 1, the fit's distance from the optimum is of the order of one leave-one-out change, and
     influence describes the model at the optimum of its objective, not what rerunning the
     optimiser without a row would give.
 

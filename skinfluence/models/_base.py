@@ -579,7 +579,7 @@ class ModelAdapter(ABC):
         """
         return self.row_weights(y, sample_weight)
 
-    def check_optimum(self, X, y, sample_weight=None):
+    def check_optimum(self, X, y, sample_weight=None, solve=None):
         """Warn when θ is far from a stationary point of J on the training rows.
 
         Called by the scorers that linearise around the optimum (``InfluenceScorer``) once
@@ -588,6 +588,9 @@ class ModelAdapter(ABC):
         :class:`~skinfluence.exceptions.NotAtOptimumWarning`.
 
         %(adapter_params_X_y_sample_weight)s
+        solve : callable, default=None
+            ``B ↦ H⁻¹B`` (the scorer's fitted solver), to measure the distance in
+            leave-one-out steps.
 
         Returns
         -------

@@ -171,7 +171,6 @@ class InfluenceScorer(BaseInfluenceScorer):
             )
         self.estimator_ = fit_clone(self.estimator, X, y, sample_weight)
         self.adapter_ = adapter_for(self.estimator_)
-        self.adapter_.check_optimum(X, y, sample_weight)  # warns for SGD fits far from it
         self.method_ = self._resolve_method(len(y))
         if self.newton_step and not (
             isinstance(self.adapter_, GeneralizedLinear) and self.method_ == "direct"
@@ -182,6 +181,8 @@ class InfluenceScorer(BaseInfluenceScorer):
             )
         self.solver_ = make_solver(self.method_, damping=damping, **(self.solver_params or {}))
         self.solver_.fit(self.adapter_, X, y, sample_weight=sample_weight)
+        # SGD fits rarely sit at the optimum: the adapter measures the distance and warns
+        self.adapter_.check_optimum(X, y, sample_weight, solve=self.solver_.solve)
         self.train_X_ = X
         self.train_y_ = y
         self.train_weights_ = self.adapter_.row_weights(y, sample_weight)
