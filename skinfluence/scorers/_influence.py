@@ -194,6 +194,7 @@ class InfluenceScorer(BaseInfluenceScorer):
         )
         self._inverse_cache = None
         self._share_solved = None
+        self._newton_inverses = {}
         self._train_rho = None
         self.scores_ = self._self_influence(X, y, self.train_weights_, self.train_shares_)
 
@@ -295,17 +296,37 @@ class InfluenceScorer(BaseInfluenceScorer):
         X_rows = X[rows] if isinstance(X, np.ndarray) or sp.issparse(X) else _safe_indexing(X, rows)
         return self.adapter_.gradients(X_rows, y[rows])
 
+    def _newton_inverse(self, shares, adding):
+        """The inverse the Newton step expands around: ``H⁻¹``, or with a penalty share
+        ``(H ∓ c̄ ∇²q)⁻¹``, the Hessian less (plus, when adding rows) the share's curvature of
+        the mean share c̄ of the rows; exact for equal shares (SGD, unweighted GLMs), within
+        ``|c_i − c̄| ∇²q`` otherwise. O(p³) once per (c̄, sign)."""
+        H_inv = self._inverse_hessian()
+        if self._share_gradient is None:
+            return H_inv
+        c_bar = float(np.mean(shares)) if len(shares) else 0.0
+        key = (bool(adding), c_bar)
+        if self._newton_inverses.get("key") != key:
+            # (H ∓ c̄D)⁻¹ = (I ∓ c̄ H⁻¹D)⁻¹ H⁻¹, from the solver's own H⁻¹ (damping, null space)
+            D = self.adapter_.penalty_share_diagonal()
+            sign = 1.0 if adding else -1.0
+            A = np.eye(len(D)) + sign * c_bar * H_inv * D[None, :]
+            inverse = np.linalg.solve(A, H_inv)
+            self._newton_inverses = {"key": key, "inverse": 0.5 * (inverse + inverse.T)}
+        return self._newton_inverses["inverse"]
+
     def _newton_terms(self, X, y, weights, shares=None, *, adding=False):
         """(M, ρ, u) of the Newton-step correction for rows (X, y): leverage blocks, steps
-        and, with a penalty share, the outputs ``u_i = U_iᵀ H⁻¹ ∇q`` (else None)."""
-        H_inv = self._inverse_hessian()
+        and, with a penalty share, the outputs ``u_i = U_iᵀ H̃⁻¹ ∇q`` (else None), with H̃ the
+        Hessian of :meth:`_newton_inverse`."""
+        H_inv = self._newton_inverse(shares, adding)
         R, S = self.adapter_.newton_factors(X, y)
         G = self.adapter_.gradients(X, y)
         glm = self.adapter_  # a GeneralizedLinear (newton_step is refused otherwise)
         M = leverage_blocks(G, H_inv, glm.n_outputs, glm.fit_intercept, self._chunk)
         if self._share_gradient is None:
             return M, newton_residuals(R, S, M, weights, adding=adding), None
-        share_outputs = G.outputs_dot(self._solved_share())[:, :, 0]
+        share_outputs = G.outputs_dot(H_inv @ self._share_gradient[:, None])[:, :, 0]
         rho = newton_residuals(
             R, S, M, weights, adding=adding, shares=shares, share_outputs=share_outputs
         )
@@ -387,6 +408,11 @@ class InfluenceScorer(BaseInfluenceScorer):
             _, self._train_rho, self._train_share_outputs = self._newton_terms(
                 self.train_X_, self.train_y_, self.train_weights_, self.train_shares_
             )
+        share_inverse = (
+            None
+            if self._share_gradient is None
+            else self._newton_inverse(self.train_shares_, adding=False)
+        )
         Xt = adapter.features(X_test)
         eta = adapter.outputs(Xt)  # (m, K)
         K = adapter.n_outputs
@@ -398,13 +424,16 @@ class InfluenceScorer(BaseInfluenceScorer):
         for c in range(K):
             U_c = np.zeros((Xt_dense.shape[1], K, m))
             U_c[:, c, :] = Xt_dense.T
-            B_c = self.solver_.solve(U_c.reshape(-1, m))  # H⁻¹ U_t e_c, (p, m)
+            if share_inverse is None:
+                B_c = self.solver_.solve(U_c.reshape(-1, m))  # H⁻¹ U_t e_c, (p, m)
+            else:
+                B_c = share_inverse @ U_c.reshape(-1, m)
             for rows in gen_batches(n, self._chunk):
                 step = type(G_train)(G_train.X[rows], self._train_rho[rows], G_train.fit_intercept)
                 delta[:, rows, c] = step.matmul(B_c).T
         if self._share_gradient is not None:
             # + c_i U_tᵀ H⁻¹ ∇q: the share's part of every step, the same direction for all i
-            share_t = feats.outputs_dot(self._solved_share())[:, :, 0]  # (m, K)
+            share_t = feats.outputs_dot(share_inverse @ self._share_gradient[:, None])[:, :, 0]
             delta += self.train_shares_[None, :, None] * share_t[:, None, :]
         stepped = adapter.loss_from_outputs(
             (eta[:, None, :] + delta).reshape(-1, K), np.repeat(y_test, n, axis=0)

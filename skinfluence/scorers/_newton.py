@@ -76,8 +76,9 @@ def newton_residuals(R, S, M, weights, *, adding=False, shares=None, share_outpu
     With a penalty share (``shares`` c_i and ``share_outputs`` u_i = U_iᵀ H⁻¹ ∇q), the
     gradient removed is ``w_i ∇ℓ_i + c_i ∇q`` and the step is ``H⁻¹ U_i ρ_i + c_i H⁻¹ ∇q`` with
     ρ_i = (I − w_i S_i M_i)⁻¹ (w_i r_i + c_i w_i S_i u_i) (Woodbury on the second term; signs
-    flipped when adding). The share's own curvature ``c_i ∇²q`` is left in H: it is
-    ``c_i / Σ_j c_j`` of the penalty's, O(1/n) of the step (see docs/design.rst).
+    flipped when adding). The share's own curvature ``c_i ∇²q`` is taken out of H by the
+    caller, which passes M and u computed with ``(H − c̄ ∇²q)⁻¹`` (c̄ the mean share: exact for
+    equal shares; see docs/design.rst).
     """
     K = R.shape[1]
     sign = 1.0 if adding else -1.0
