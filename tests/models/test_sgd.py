@@ -261,3 +261,23 @@ def test_the_stationarity_ratio_is_the_distance_to_the_optimum_in_leave_one_out_
     exact = distance / np.sqrt(np.mean(np.sum(steps**2, axis=0)))
     # measured 0.470 / 0.444 (log_loss) and 0.198 / 0.174 (modified_huber): 16 probes
     assert 0.5 < estimate / exact < 2.0
+
+
+def test_sparse_input_and_pipelines():
+    import scipy.sparse as sp
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, Xt, yt = _classification()
+    X[np.abs(X) < 0.5] = 0.0
+    est = SGDClassifier(loss="modified_huber", alpha=0.1, max_iter=300, tol=None, random_state=0)
+    model = polish(est.fit(X, y), X, y)
+    dense = InfluenceScorer(FrozenEstimator(model)).fit(X, y)
+    sparse = InfluenceScorer(FrozenEstimator(model)).fit(sp.csr_matrix(X), y)
+    np.testing.assert_allclose(sparse.scores_, dense.scores_, rtol=1e-9)
+    np.testing.assert_allclose(
+        sparse.influence(sp.csr_matrix(Xt), yt), dense.influence(Xt, yt), rtol=1e-9, atol=1e-14
+    )
+    pipe = make_pipeline(StandardScaler(), SGDClassifier(loss="log_loss", max_iter=3, tol=None))
+    with pytest.warns(NotAtOptimumWarning):  # the check reaches the final step through the map
+        InfluenceScorer(pipe.set_params(sgdclassifier__random_state=0)).fit(X, y)
