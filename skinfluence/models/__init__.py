@@ -17,6 +17,9 @@ from ._linear import (
     RidgeAdapter,
 )
 from ._pipeline import GeneralizedLinearPipelineAdapter, PipelineAdapter
+from ._huber import HuberGradientMatrix, HuberRegressorAdapter
+from ._kernel_ridge import KernelRidgeAdapter
+from ._svm import LinearSVCAdapter, LinearSVRAdapter
 from ._registry import (
     AdapterExample,
     AdapterFamily,
@@ -56,8 +59,13 @@ __all__ = [
     "GeneralizedLinear",
     "GeneralizedLinearPipelineAdapter",
     "GradientMatrix",
+    "HuberGradientMatrix",
+    "HuberRegressorAdapter",
+    "KernelRidgeAdapter",
     "LinearGradientMatrix",
     "LinearRegressionAdapter",
+    "LinearSVCAdapter",
+    "LinearSVRAdapter",
     "LogisticRegressionAdapter",
     "LogisticRegressionCVAdapter",
     "ModelAdapter",
