@@ -10,6 +10,8 @@ from ._cv_linear import (
     RidgeClassifierCVAdapter,
     RidgeCVAdapter,
 )
+from ._huber import HuberGradientMatrix, HuberRegressorAdapter
+from ._kernel_ridge import KernelRidgeAdapter
 from ._linear import (
     LinearGradientMatrix,
     LinearRegressionAdapter,
@@ -17,9 +19,6 @@ from ._linear import (
     RidgeAdapter,
 )
 from ._pipeline import GeneralizedLinearPipelineAdapter, PipelineAdapter
-from ._huber import HuberGradientMatrix, HuberRegressorAdapter
-from ._kernel_ridge import KernelRidgeAdapter
-from ._svm import LinearSVCAdapter, LinearSVRAdapter
 from ._registry import (
     AdapterExample,
     AdapterFamily,
@@ -30,6 +29,7 @@ from ._registry import (
     supported_families,
     unregister_adapter,
 )
+from ._svm import LinearSVCAdapter, LinearSVRAdapter
 
 # Registered by class path: nothing imports torch or skorch until an adapter is built; users'
 # own subclasses of the skorch nets (defined outside ``skorch``) are found through their bases.

@@ -88,7 +88,8 @@ class KernelRidgeAdapter(_SquaredLossAdapter):
     >>> from sklearn.kernel_ridge import KernelRidge
     >>> from skinfluence.models import adapter_for
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> adapter = adapter_for(KernelRidge(alpha=0.1, kernel="rbf", gamma=10.0).fit(X[:100], y[:100]))
+    >>> model = KernelRidge(alpha=0.1, kernel="rbf", gamma=10.0).fit(X[:100], y[:100])
+    >>> adapter = adapter_for(model)
     >>> adapter.n_params, adapter.fit_intercept
     (100, False)
     """
