@@ -36,6 +36,7 @@ from ._registry import (
     supported_families,
     unregister_adapter,
 )
+from ._sparse_linear import ElasticNetAdapter
 from ._svm import LinearSVCAdapter, LinearSVRAdapter
 
 # Registered by class path: nothing imports torch or skorch until an adapter is built; users'
@@ -63,6 +64,7 @@ for _path, _name, _requires in (
 __all__ = [
     "AdapterExample",
     "AdapterFamily",
+    "ElasticNetAdapter",
     "GeneralizedLinear",
     "GeneralizedLinearPipelineAdapter",
     "GeneralizedLinearRegressorAdapter",

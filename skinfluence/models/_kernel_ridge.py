@@ -94,6 +94,8 @@ class KernelRidgeAdapter(_SquaredLossAdapter):
     (100, False)
     """
 
+    layout_depends_on_rows = True  # β lives in a basis of the training kernel functions
+
     def __init__(self, estimator):
         check_is_fitted(estimator, "dual_coef_")
         self.estimator = estimator
