@@ -127,7 +127,7 @@ class KernelRidgeAdapter(_SquaredLossAdapter):
 
     @property
     def coef_(self):
-        """β as a (K, r) matrix, the fitted function's coordinates."""
+        """The fitted function's coordinates β as a (K, r) matrix."""
         return self._build_basis()[2]
 
     @property

@@ -42,6 +42,7 @@ def _check_liblinear(estimator, loss, penalty_name="penalty"):
         )
 
 
+@inherit_docstrings
 class _LiblinearAdapter(LinearModelAdapter):
     """liblinear's l2 penalty in sum form: ``‖W‖²/(2C)``, and ``b²/(2C s²)`` on the intercept."""
 
@@ -158,16 +159,16 @@ class LinearSVCAdapter(_LiblinearAdapter):
         c = np.where(t > 0, cw[None, :], 1.0)
         return t, c
 
-    def _loss_from_outputs(self, eta, codes):
-        t, c = self._signs_and_weights(codes)
+    def _loss_from_outputs(self, eta, t):
+        t, c = self._signs_and_weights(t)
         return (c * np.maximum(0.0, 1.0 - t * eta) ** 2).sum(axis=1)
 
-    def output_gradients(self, eta, codes):
-        t, c = self._signs_and_weights(codes)
+    def output_gradients(self, eta, t):
+        t, c = self._signs_and_weights(t)
         return -2.0 * c * t * np.maximum(0.0, 1.0 - t * eta)
 
-    def output_derivatives(self, eta, codes):
-        t, c = self._signs_and_weights(codes)
+    def output_derivatives(self, eta, t):
+        t, c = self._signs_and_weights(t)
         margin = 1.0 - t * eta
         R = -2.0 * c * t * np.maximum(0.0, margin)
         n, K = eta.shape
