@@ -274,3 +274,49 @@ def test_lasso_refuses_two_dimensional_targets():
     X, y, _, _ = _sparse_regression()
     with pytest.raises(TypeError, match="one target at a time"):
         adapter_for(Lasso(alpha=0.1).fit(X, np.column_stack([y, y])))
+
+
+# -- Pipelines and LeaveOneOutScorer's Newton refits -------------------------------------------
+@pytest.mark.parametrize(
+    "model",
+    [
+        LinearSVC(C=0.5, dual=False, tol=1e-10),
+        HuberRegressor(alpha=0.1, max_iter=1000, tol=1e-10),
+        Lasso(alpha=0.05, tol=1e-10),
+    ],
+    ids=["LinearSVC", "HuberRegressor", "Lasso"],
+)
+def test_a_pipeline_ending_in_the_model_is_the_model_on_transformed_rows(model):
+    X, y, Xt, yt = _diabetes(80, 10)
+    if isinstance(model, LinearSVC):
+        y, yt = (y > 0).astype(int), (yt > 0).astype(int)
+    raw, raw_t = 10 * X + 3, 10 * Xt + 3  # the scaler undoes this
+    pipe = make_pipeline(StandardScaler(), model)
+    scorer = InfluenceScorer(pipe).fit(raw, y)
+    bare = InfluenceScorer(model).fit(scorer.estimator_[0].transform(raw), y)
+    expected = bare.influence(scorer.estimator_[0].transform(raw_t), yt)
+    np.testing.assert_allclose(scorer.influence(raw_t, yt), expected, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        LinearSVC(C=0.05, dual=False),
+        LinearSVR(loss="squared_epsilon_insensitive", epsilon=0.2, dual=False),
+    ],
+    ids=["LinearSVC", "LinearSVR"],
+)
+def test_newton_refits_of_the_squared_svms_are_the_cold_refits(model):
+    # The refits minimise the same C¹ objective (semismooth Newton on the generalised
+    # Hessian); their fixed point is liblinear's.
+    X, y, Xt, yt = _diabetes(60, 10)
+    if isinstance(model, LinearSVC):
+        y, yt = (y > 0).astype(int), (yt > 0).astype(int)
+    warm = LeaveOneOutScorer(model).fit(X, y)
+    cold = LeaveOneOutScorer(model, **LOO).fit(X, y)
+    # liblinear's tol is relative to its first gradient: LinearSVC at tol=1e-10 stops at
+    # max|∇J|/Σw ≈ 5e-8 here, above the 1e-8 the Newton refits require of θ̂, so they fall
+    # back to scikit-learn's refits (the safe side); LinearSVR gets to 2e-9.
+    assert warm.refit_method_ == ("newton" if isinstance(model, LinearSVR) else "refit")
+    truth = cold.influence(Xt, yt)
+    np.testing.assert_allclose(warm.influence(Xt, yt), truth, atol=1e-6 * np.abs(truth).max())
