@@ -36,6 +36,7 @@ from ._registry import (
     supported_families,
     unregister_adapter,
 )
+from ._sgd import SGDAdapter
 from ._sparse_linear import ElasticNetAdapter
 from ._svm import LinearSVCAdapter, LinearSVRAdapter
 
@@ -85,6 +86,7 @@ __all__ = [
     "RidgeCVAdapter",
     "RidgeClassifierAdapter",
     "RidgeClassifierCVAdapter",
+    "SGDAdapter",
     "TorchAdapter",
     "TorchModule",
     "TrainingGradientMatrix",

@@ -584,6 +584,26 @@ class ModelAdapter(ABC):
         """
         return self.row_weights(y, sample_weight)
 
+    def check_optimum(self, X, y, sample_weight=None, solve=None):
+        """Warn when θ is far from a stationary point of J on the training rows.
+
+        Called by the scorers that linearise around the optimum (``InfluenceScorer``) once
+        per fit. The default does nothing (families fitted by exact solvers); families whose
+        estimator rarely reaches its optimum (SGD) measure ``∇J`` and warn with
+        :class:`~skinfluence.exceptions.NotAtOptimumWarning`.
+
+        %(adapter_params_X_y_sample_weight)s
+        solve : callable, default=None
+            ``B ↦ H⁻¹B`` (the scorer's fitted solver), to measure the distance in
+            leave-one-out steps.
+
+        Returns
+        -------
+        ratio : float or None
+            The family's stationarity measure (None where it does not measure one).
+        """
+        return None
+
     def null_space(self):
         """Return an orthonormal basis of the exact flat directions of J, if any.
 

@@ -115,6 +115,9 @@ class PipelineAdapter(ModelAdapter):
     def row_weights(self, y, sample_weight=None):
         return self.inner.row_weights(y, sample_weight)
 
+    def check_optimum(self, X, y, sample_weight=None, solve=None):
+        return self.inner.check_optimum(self.feature_map.transform(X), y, sample_weight, solve)
+
     def penalty_shares(self, y, sample_weight=None):
         return self.inner.penalty_shares(y, sample_weight)
 

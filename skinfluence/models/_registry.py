@@ -56,6 +56,10 @@ class AdapterExample:
     penalty_shares : array or None
         The shares ``c_i`` of the training rows, from the documentation; None means the
         sample weights (ones without them).
+    refit : callable or None
+        ``(X, y, sample_weight=None) ↦`` the estimator fitted on other rows the way the
+        example was (the leave-one-out check of the common tests); None: ``clone`` and
+        ``fit``. SGD examples polish their fit to the documented optimum here.
     id : str
         Test id.
 
@@ -89,6 +93,7 @@ class AdapterExample:
     exact_optimum: bool = True
     penalty_share: Callable | None = None
     penalty_shares: np.ndarray | None = None
+    refit: Callable | None = None
     id: str = "example"
 
     def shares(self):

@@ -181,6 +181,8 @@ class InfluenceScorer(BaseInfluenceScorer):
             )
         self.solver_ = make_solver(self.method_, damping=damping, **(self.solver_params or {}))
         self.solver_.fit(self.adapter_, X, y, sample_weight=sample_weight)
+        # SGD fits rarely sit at the optimum: the adapter measures the distance and warns
+        self.adapter_.check_optimum(X, y, sample_weight, solve=self.solver_.solve)
         self.train_X_ = X
         self.train_y_ = y
         self.train_weights_ = self.adapter_.row_weights(y, sample_weight)

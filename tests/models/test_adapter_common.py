@@ -306,6 +306,8 @@ def _refit_without(example, i):
     fit_params = {}
     if example.sample_weight is not None:
         fit_params["sample_weight"] = example.sample_weight[keep]
+    if example.refit is not None:
+        return example.refit(example.X[keep], example.y[keep], **fit_params)
     return clone(example.estimator).fit(example.X[keep], example.y[keep], **fit_params)
 
 

@@ -160,3 +160,26 @@ def test_glm_rejects_targets_outside_the_distribution():
     tweedie = adapter_for(TweedieRegressor(power=-1.0).fit(X, y))
     assert tweedie.link_ == "identity"  # link="auto": identity for power <= 0
     tweedie.encode_target(np.array([-3.0, 0.0]))  # every real target is valid
+
+
+def test_tracin_and_gradient_similarity_include_the_penalty_share():
+    # The training step of row i is w_i ∇ℓ_i + c_i ∇q (its loss and its share of the penalty);
+    # the test side is the test loss alone. TracIn at one checkpoint equals the identity solver.
+    from sklearn.linear_model import PoissonRegressor as Poisson
+
+    from skinfluence import TracInScorer
+
+    estimator = _tight(Poisson(alpha=0.5))
+    X, y, Xt, yt = _glm_data(estimator)
+    sw = np.random.RandomState(1).uniform(0.5, 2.0, len(y))
+    tracin = TracInScorer(estimator).fit(X, y, sample_weight=sw)
+    ident = InfluenceScorer(estimator, method="identity").fit(X, y, sample_weight=sw)
+    adapter = tracin.adapters_[0]
+    G = adapter.gradients(X, y).dense_rows(slice(None))
+    Gt = adapter.gradients(Xt, yt).dense_rows(slice(None))
+    r = 0.5 * np.r_[adapter.coef_[0], 0.0]  # α [w, 0]
+    steps = sw[:, None] * G + sw[:, None] * r[None]  # c_i = s_i for the GLMs
+    np.testing.assert_allclose(tracin.influence(Xt, yt), Gt @ steps.T, rtol=1e-10)
+    np.testing.assert_allclose(tracin.scores_, np.einsum("ij,ij->i", G, steps), rtol=1e-10)
+    np.testing.assert_allclose(ident.influence(Xt, yt), Gt @ steps.T, rtol=1e-10)
+    np.testing.assert_allclose(ident.scores_, tracin.scores_, rtol=1e-10)
