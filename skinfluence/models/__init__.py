@@ -17,6 +17,8 @@ from ._cv_linear import (
     RidgeCVAdapter,
 )
 from ._glm import GeneralizedLinearRegressorAdapter
+from ._huber import HuberGradientMatrix, HuberRegressorAdapter
+from ._kernel_ridge import KernelRidgeAdapter
 from ._linear import (
     LinearGradientMatrix,
     LinearRegressionAdapter,
@@ -35,6 +37,8 @@ from ._registry import (
     unregister_adapter,
 )
 from ._sgd import SGDAdapter
+from ._sparse_linear import ElasticNetAdapter
+from ._svm import LinearSVCAdapter, LinearSVRAdapter
 
 # Registered by class path: nothing imports torch or skorch until an adapter is built; users'
 # own subclasses of the skorch nets (defined outside ``skorch``) are found through their bases.
@@ -61,12 +65,18 @@ for _path, _name, _requires in (
 __all__ = [
     "AdapterExample",
     "AdapterFamily",
+    "ElasticNetAdapter",
     "GeneralizedLinear",
     "GeneralizedLinearPipelineAdapter",
     "GeneralizedLinearRegressorAdapter",
     "GradientMatrix",
+    "HuberGradientMatrix",
+    "HuberRegressorAdapter",
+    "KernelRidgeAdapter",
     "LinearGradientMatrix",
     "LinearRegressionAdapter",
+    "LinearSVCAdapter",
+    "LinearSVRAdapter",
     "LogisticRegressionAdapter",
     "LogisticRegressionCVAdapter",
     "ModelAdapter",

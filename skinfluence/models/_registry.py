@@ -487,7 +487,7 @@ def adapter_for(estimator):
         check_is_fitted(estimator)
         return PipelineAdapter.of(estimator, adapter_for(estimator.steps[-1][1]))
     family = _find_family(estimator)
-    reason = None if family is not None else _non_smooth_reason(estimator)
+    reason = _non_smooth_reason(estimator)  # before the family: LinearSVC(loss="hinge")
     if reason is not None:
         raise TypeError(
             f"{type(estimator).__name__} has a non-smooth training objective ({reason}), so "

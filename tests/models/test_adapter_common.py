@@ -121,6 +121,15 @@ def _penalty_matrix_product(penalty, v):
     return np.array([penalty(v + E[j]) - penalty(v) - penalty(E[j]) for j in range(p)])
 
 
+def _penalty_gradient(penalty, theta):
+    """``∇R(θ)`` by central differences of unit step, exact for a polynomial of degree ≤ 2
+    (a quadratic form, plus the linear term of an l1 penalty restricted to its active signs):
+    ``e_jᵀ∇R(θ) = (R(θ + e_j) − R(θ − e_j)) / 2``. Equals :func:`_penalty_matrix_product` at θ
+    for a quadratic form."""
+    E = np.eye(len(theta))
+    return np.array([(penalty(theta + e) - penalty(theta - e)) / 2.0 for e in E])
+
+
 def _data_gradient(adapter, example, theta):
     """``Σ_i w_i ∇ℓ_i(θ)`` with the weights of the objective."""
     w = adapter.row_weights(example.y, example.sample_weight)
@@ -224,7 +233,7 @@ def check_fitted_parameters_are_stationary(example, adapter):
     _needs_optimum(example)
     theta = adapter.params()
     grad = _data_gradient(adapter, example, theta)
-    grad += _penalty_matrix_product(example.total_penalty, theta)
+    grad += _penalty_gradient(example.total_penalty, theta)
     w = adapter.row_weights(example.y, example.sample_weight)
     G = adapter.gradients(example.X, example.y).dense_rows(slice(None))
     scale = np.abs(w[:, None] * G).sum(axis=0).max()  # the size of the terms that cancel
@@ -284,7 +293,7 @@ def check_penalty_share_is_declared(example, adapter):
         return
     theta = adapter.params()
     np.testing.assert_allclose(
-        r, _penalty_matrix_product(example.penalty_share, theta), rtol=1e-10, atol=1e-12
+        r, _penalty_gradient(example.penalty_share, theta), rtol=1e-10, atol=1e-12
     )
     np.testing.assert_allclose(
         adapter.penalty_shares(example.y, example.sample_weight), example.shares()
@@ -320,14 +329,20 @@ def check_leave_one_out_objective_matches_retraining(example, adapter):
     c = example.shares()
     q = example.penalty_share
     for i in (0, len(y) // 2):
-        refit = adapter.with_params(adapter_for(_refit_without(example, i)).params())
+        refit_theta = adapter_for(_refit_without(example, i)).params()
+        if adapter.layout_depends_on_rows or len(refit_theta) != adapter.n_params:
+            # KernelRidge's θ is in a basis of the training rows' kernel functions, Lasso's on
+            # its support (which a refit may change): their own tests compare influence with
+            # retraining.
+            pytest.skip(f"{example.id}: the refit's parameters are in another layout")
+        refit = adapter.with_params(refit_theta)
         theta = refit.params()
         G = refit.gradients(X, y)
         keep = np.ones(len(y))
         keep[i] = 0.0
         data = G.rmatmul((w * keep)[:, None])[:, 0]
-        grad = data + _penalty_matrix_product(example.penalty, theta)
-        share_grad = 0.0 if q is None else _penalty_matrix_product(q, theta)
+        grad = data + _penalty_gradient(example.penalty, theta)
+        share_grad = 0.0 if q is None else _penalty_gradient(q, theta)
         scale = np.abs(w[:, None] * G.dense_rows(slice(None))).sum(axis=0).max()
         removed = grad + (c.sum() - c[i]) * share_grad  # ∇(J − w_i ℓ_i − c_i q)
         assert np.abs(removed).max() <= 1e-6 * scale, (example.id, i)
