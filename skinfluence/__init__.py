@@ -5,13 +5,17 @@ estimators. ``import skinfluence`` never imports torch or matplotlib.
 """
 
 from . import exceptions
+from ._audit import AuditResult, audit
 from .scorers import (
+    CombinedScorer,
     EL2NScorer,
     GradientOutlierScorer,
     GraNdScorer,
     InfluenceScorer,
     LeaveOneOutScorer,
+    LossScorer,
     MemorizationScorer,
+    OutOfBagScorer,
     PrototypeScorer,
     TracInScorer,
     TurnOverDropoutScorer,
@@ -21,15 +25,20 @@ from .selection import PruningSelector
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AuditResult",
+    "CombinedScorer",
     "EL2NScorer",
     "GraNdScorer",
     "GradientOutlierScorer",
     "InfluenceScorer",
     "LeaveOneOutScorer",
+    "LossScorer",
     "MemorizationScorer",
+    "OutOfBagScorer",
     "PrototypeScorer",
     "PruningSelector",
     "TracInScorer",
     "TurnOverDropoutScorer",
+    "audit",
     "exceptions",
 ]

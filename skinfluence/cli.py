@@ -30,7 +30,9 @@ def _build_parser():
         help="rank the training rows of a labelled CSV by how suspect their label is",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Rank the rows of a labelled table by how likely their label is wrong, with\n"
+            "Rank the rows of a labelled table by how likely their label is wrong, estimate\n"
+            "how many labels are wrong and flag that many rows (with a suggested label and a\n"
+            "reason), and run cheap data checks (duplicates, conflicts, outliers). Ranks use\n"
             "several scores and their rank average ('combined'): scores of the model and of an\n"
             "extremely randomised forest, each model family kept only if it predicts the given\n"
             "labels out of sample about as well as the best one. Without a file, audits the\n"
@@ -58,12 +60,19 @@ def _build_parser():
         "0-based data row number)",
     )
     audit.add_argument(
+        "--sep",
+        metavar="CHAR",
+        help="field delimiter of the CSV file (default: sniffed among , ; tab |)",
+    )
+    audit.add_argument(
         "--model",
-        choices=MODELS,
         default="logistic",
+        metavar="{" + ",".join(MODELS) + "} or FILE",
         help="model to audit with: standardised logistic regression (default), "
-        "histogram gradient boosting, or a one-hidden-layer skorch MLP (gradient scores on "
-        "its output layer; needs pip install skinfluence[torch])",
+        "histogram gradient boosting, a one-hidden-layer skorch MLP (gradient scores on "
+        "its output layer; needs pip install skinfluence[torch]), or the path of your own "
+        "pickled/joblib scikit-learn classifier or Pipeline (cloned and refitted on the "
+        "numeric features; unpickling runs code: only files you trust)",
     )
     audit.add_argument(
         "--scorers",
@@ -72,7 +81,19 @@ def _build_parser():
         help=f"comma-separated scores to compute and combine (default: "
         f"{','.join(DEFAULT_SCORES)}, skipping any the model cannot give)",
     )
-    audit.add_argument("--output", metavar="FILE", help="write the full ranking to this CSV")
+    audit.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the full ranking to this CSV, most suspect first: rank, id, label, "
+        "suggested_label, every score, combined, flagged, reason",
+    )
+    audit.add_argument(
+        "--flag-only",
+        action="store_true",
+        help="for scripts: print only the ids of the flagged rows (the estimated number of "
+        "label issues, most suspect first), one a line; everything else goes to stderr, and "
+        "--output holds the flagged rows only",
+    )
     audit.add_argument(
         "--report",
         metavar="FILE",
@@ -146,6 +167,8 @@ def main(argv=None):
             validation_fraction=args.validation_fraction,
             top=args.top,
             random_state=args.random_state,
+            sep=args.sep,
+            flag_only=args.flag_only,
         )
     except AuditError as exc:
         print(f"skinfluence audit: error: {exc}", file=sys.stderr)

@@ -99,7 +99,8 @@ def test_csv_with_categories_missing_values_string_target_and_id(messy_csv, tmp_
     assert "'x1'" in run.stdout and "'colour'" in run.stdout
     rows = read_ranking(out)
     assert len(rows) == 160
-    assert set(rows[0]) >= {"rank", "customer", "label", "predicted", "combined"}
+    assert list(rows[0])[:4] == ["rank", "customer", "label", "suggested_label"]
+    assert list(rows[0])[-3:] == ["combined", "flagged", "reason"]
     assert {r["customer"] for r in rows} == {f"c{i:04d}" for i in range(160)}
     assert {r["label"] for r in rows} == {"yes", "no"}
     # 8 flips among 160 rows of a nearly linear problem: at least half of them in the top 16.
@@ -245,14 +246,6 @@ def test_families_are_weighted_by_fit_when_the_model_cannot_fit(tmp_path):
     assert average_precision_score(is_flipped, combined) > 0.5, weights
 
 
-def _context(y, model_proba, forest_proba):
-    from skinfluence._audit._scores import AuditContext, make_model
-
-    ctx = AuditContext("logistic", make_model("logistic"), np.zeros((len(y), 1)), y)
-    ctx.cache.update(oof_proba=model_proba, forest_proba=forest_proba)
-    return ctx
-
-
 def _proba_right_on(y, right):
     """Probabilities that predict the given label on rows ``right`` and another one elsewhere."""
     proba = np.full((len(y), 2), 0.2)
@@ -262,7 +255,9 @@ def _proba_right_on(y, right):
 
 
 def test_family_fitting_significantly_worse_is_left_out():
-    from skinfluence._audit._combine import family_fit, family_weights
+    from skinfluence.scorers._combined import family_fit, family_weights
+
+    classes = np.array([0, 1])
 
     y = np.tile([0, 1], 200)
     rng = np.random.RandomState(0)
@@ -272,33 +267,32 @@ def test_family_fitting_significantly_worse_is_left_out():
     # sqrt(10)/400 ~ 0.008, z = 3.2 > 1.96: left out.
     model_right = forest_right.copy()
     model_right[np.flatnonzero(forest_right)[:10]] = False
-    ctx = _context(y, _proba_right_on(y, model_right), _proba_right_on(y, forest_right))
-    names = ["self-influence", "oof", "forest"]
-    fit = family_fit(ctx, ["forest", "model"])
-    assert fit["forest"][2] and not fit["model"][2]
-    weights = family_weights(ctx, names)
+    probas = {"model": _proba_right_on(y, model_right), "forest": _proba_right_on(y, forest_right)}
+    fit = family_fit(y, probas, classes)
+    assert fit["forest"].kept and not fit["model"].kept
+    weights = family_weights(fit)
     assert weights["model"] == 0 and weights["forest"] > 0
     # Wrong on 3 more rows: z = sqrt(3) = 1.7, within noise: both kept, weighted by kappa.
     model_right = forest_right.copy()
     model_right[np.flatnonzero(forest_right)[:3]] = False
-    ctx = _context(y, _proba_right_on(y, model_right), _proba_right_on(y, forest_right))
-    weights = family_weights(ctx, names)
+    probas = {"model": _proba_right_on(y, model_right), "forest": _proba_right_on(y, forest_right)}
+    weights = family_weights(family_fit(y, probas, classes))
     assert 0 < weights["model"] < weights["forest"]
     # One family only: weight 1, nothing to compare.
-    assert family_weights(ctx, ["oof"]) == {"model": 1.0}
+    one = family_fit(y, {"model": probas["model"]}, classes)
+    assert family_weights(one) == {"model": 1.0}
 
 
 def test_gradient_scorers_share_the_one_fit():
-    from skinfluence._audit._data import load_default
-    from skinfluence._audit._scores import SCORES, AuditContext, make_model
+    from skinfluence import audit
+    from skinfluence.datasets import load_noisy_breast_cancer
 
-    data = load_default(0)
-    ctx = AuditContext("logistic", make_model("logistic"), np.asarray(data.X, float), data.y)
+    data = load_noisy_breast_cancer(0.1, random_state=0)
+    result = audit(data.X_train, data.y_train, scorers=["self-influence", "oga", "loss"])
+    fitted = result._context.fitted_model
+    members = result.combined_scorer.named_scorers_
     for name in ("self-influence", "oga", "loss"):
-        SCORES[name].compute(ctx)
-    fitted = ctx.fitted_model
-    assert ctx.cache["InfluenceScorer"].estimator_.estimator is fitted
-    assert ctx.cache["GradientOutlierScorer"].estimator_.estimator is fitted
+        assert members[name].estimator_.estimator is fitted, name
 
 
 def test_import_does_not_import_torch():

@@ -53,12 +53,12 @@ def _figures(result):
             DetectionCurveDisplay.from_scores(result.is_flipped, values, name=name, ax=ax)
         ax.set_title("finding the known flipped labels")
         figures.append(("Detection of the flipped labels", fig))
-    if result.get("influence_scorer") is not None:
+    if getattr(result, "influence_scorer", None) is not None:
         top = int(result.order[0])
         scorer = result.influence_scorer
         X, y = scorer.train_X_, scorer.train_y_
         display = InfluenceDisplay.from_estimator(
-            scorer, X[top], y[top], X, y, k=4, feature_names=result.get("feature_names")
+            scorer, X[top], y[top], X, y, k=4, feature_names=getattr(result, "feature_names", None)
         )
         display.ax_.set_title(
             f"most suspect row ({result.id_name} {result.row_ids[top]}): the rows that help "
@@ -95,7 +95,7 @@ def _html(result, title, figures):
         f"<p>Scores: {html.escape(', '.join(result.scores))}. Every score: higher = more "
         "suspect; <em>combined</em> is their weighted mean rank in [0, 1].</p>",
     ]
-    weights = result.get("family_weights") or {}
+    weights = getattr(result, "family_weights", None) or {}
     if len(weights) > 1:
         parts.append(
             "<p>Model families and their weight in <em>combined</em> (Cohen's kappa of their "
@@ -104,7 +104,7 @@ def _html(result, title, figures):
             + html.escape(", ".join(f"{f} {w:.2f}" for f, w in weights.items()))
             + ".</p>"
         )
-    for note in result.get("notes", []):
+    for note in getattr(result, "notes", []):
         parts.append(f"<p>Note: {html.escape(note)}</p>")
     rows = list(zip(range(REPORT_TOP), ranking_rows(result), strict=False))
     parts.append(f"<h2>The {len(rows)} most suspect rows</h2>")
@@ -114,7 +114,11 @@ def _html(result, title, figures):
         parts.append(
             _table(
                 ["score", "AUROC", "AUPRC", "precision@k"],
-                [[n, d.auroc, d.auprc, d.precision_at_k] for n, d in result.detection.items()],
+                [
+                    [n, d.auroc, d.auprc, d.precision_at_k]
+                    for n, d in result.detection.items()
+                    if not n.startswith("flag_")
+                ],
             )
         )
     if result.cleansing is not None:

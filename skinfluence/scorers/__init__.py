@@ -1,13 +1,16 @@
 """Scorers: the estimators users call. One score per training row; higher = more suspect."""
 
 from ._base import BaseInfluenceScorer, BaseTrainingScorer
+from ._combined import CombinedScorer, family_fit, family_weights, rank_average
 from ._el2n import EL2NScorer
 from ._gradient_outlier import GradientOutlierScorer
 from ._grand import GraNdScorer
 from ._influence import InfluenceScorer
 from ._loo import LeaveOneOutScorer
+from ._loss import LossScorer
 from ._losses import per_sample_loss
 from ._memorization import MemorizationScorer
+from ._out_of_bag import OutOfBagScorer
 from ._prototype import PrototypeScorer
 from ._tracin import TracInScorer
 from ._turnover import TurnOverDropoutScorer
@@ -15,14 +18,20 @@ from ._turnover import TurnOverDropoutScorer
 __all__ = [
     "BaseInfluenceScorer",
     "BaseTrainingScorer",
+    "CombinedScorer",
     "EL2NScorer",
     "GraNdScorer",
     "GradientOutlierScorer",
     "InfluenceScorer",
     "LeaveOneOutScorer",
+    "LossScorer",
     "MemorizationScorer",
+    "OutOfBagScorer",
     "PrototypeScorer",
     "TracInScorer",
     "TurnOverDropoutScorer",
+    "family_fit",
+    "family_weights",
     "per_sample_loss",
+    "rank_average",
 ]
