@@ -66,7 +66,7 @@ def breast_result(breast):
 
 
 def test_ranking_frame_columns_order_and_flags(breast_result, breast):
-    _, y, flipped = breast
+    _, _y, _flipped = breast
     frame = breast_result.ranking
     assert list(frame.columns) == [
         "row",
@@ -141,7 +141,7 @@ def test_combined_scorer_prunes_in_a_selector_and_scores_in_a_pipeline(breast):
         families={"oof": "linear", "forest": "forest"},
     )
     selector = PruningSelector(combined, keep="easy", fraction=0.9, random_state=0)
-    X_kept, y_kept = selector.fit_resample(X, y)
+    _X_kept, y_kept = selector.fit_resample(X, y)
     kept = np.zeros(len(y), bool)
     kept[selector.sample_indices_] = True
     # Keeping the 90% easiest by the combined score drops mostly flips (10% of the rows).
@@ -165,7 +165,7 @@ def test_a_class_with_one_row_is_flagged_not_refused():
 
 def test_dataframe_with_text_columns(breast):
     pd = pytest.importorskip("pandas")
-    X, y, flipped = breast
+    X, y, _flipped = breast
     frame = pd.DataFrame(X[:, :5], columns=[f"f{j}" for j in range(5)])
     frame["colour"] = np.where(X[:, 0] > np.median(X[:, 0]), "red", "blue")
     labels = np.where(y == 1, "benign", "malignant")
