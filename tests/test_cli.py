@@ -165,6 +165,19 @@ def _write(path, text):
         ),
         ("a,b,y\n1,2,0\n3,4,1\n", [], EXIT_USAGE, "needs --target"),
         (
+            "a,id\n" + "".join(f"{i % 7},id{i}\n" for i in range(200)),
+            ["--target", "id"],
+            EXIT_DATA,
+            "target column 'id' looks like an identifier, not a class label: 200 distinct "
+            "values in 200 rows",
+        ),
+        (
+            "a,b,y\n" + "".join(f"{i},{i % 3},{7 if i == 0 else i % 2 + 8}\n" for i in range(3)),
+            ["--target", "y"],
+            EXIT_DATA,
+            "fewer than two classes with 2 rows or more",
+        ),
+        (
             "a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n",
             ["--target", "y", "--scorers", "magic"],
             EXIT_USAGE,
@@ -180,6 +193,8 @@ def _write(path, text):
         "continuous",
         "id-like",
         "no-target",
+        "id-target",
+        "only-singletons",
         "unknown-scorer",
     ],
 )
@@ -194,6 +209,71 @@ def test_bad_input_gets_one_line_error_and_documented_code(
     assert message in stderr
     assert len(stderr.strip().splitlines()) == 1  # one line, no traceback
     assert stderr.startswith("skinfluence audit: error:")
+    assert "np." not in stderr  # plain values, not numpy reprs (np.int64(7), np.str_('a'))
+
+
+def _labelled_csv(path, sep=",", n=120, lone=False):
+    """Two informative columns, a 0/1 label (row 3 the only row of class 7 when ``lone``)."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n, 2))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    if lone:
+        y[3] = 7
+    lines = [sep.join(["a", "b", "y"])]
+    lines += [sep.join([f"{X[i, 0]:.5f}", f"{X[i, 1]:.5f}", str(y[i])]) for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_semicolon_file_is_sniffed_and_sep_is_honoured(tmp_path, capsys):
+    path = _labelled_csv(tmp_path / "semi.csv", sep=";")
+    assert main(["audit", str(path), "--target", "y", "--top", "1"]) == EXIT_OK
+    assert "2 numeric and 0 categorical" in capsys.readouterr().out
+    assert main(["audit", str(path), "--target", "y", "--sep", ";", "--top", "1"]) == EXIT_OK
+    capsys.readouterr()
+    # A wrong --sep is taken at its word: the file is one column, and the message says so.
+    assert main(["audit", str(path), "--target", "y", "--sep", ","]) == EXIT_DATA
+    assert "its columns are: a;b;y" in capsys.readouterr().err
+
+
+def test_a_single_row_class_is_audited_and_flagged_first(tmp_path, capsys):
+    path = _labelled_csv(tmp_path / "lone.csv", lone=True)
+    out = tmp_path / "ranking.csv"
+    assert main(["audit", str(path), "--target", "y", "--output", str(out)]) == EXIT_OK
+    printed = capsys.readouterr().out
+    assert "only row of their class (7)" in printed
+    first = read_ranking(out)[0]
+    assert first["row"] == "3" and first["flagged"] == "True" and first["label"] == "7"
+    assert first["reason"].startswith("the only row of class 7")
+    assert first["suggested_label"] in ("0", "1")
+
+
+def test_flag_only_prints_the_flagged_ids_alone(tmp_path, capsys):
+    out = tmp_path / "flagged.csv"
+    assert main(["audit", "--flag-only", "--output", str(out)]) == EXIT_OK
+    captured = capsys.readouterr()
+    ids = captured.out.split()
+    assert "estimated label issues" in captured.err  # the rest went to stderr
+    rows = read_ranking(out)
+    assert ids == [r["row"] for r in rows] and all(r["flagged"] == "True" for r in rows)
+    # The bundled default has 43 flips; the estimate is within a quarter of it (44).
+    assert abs(len(ids) - 43) <= 0.25 * 43
+
+
+def test_model_from_a_pickle_file(tmp_path, capsys):
+    import joblib
+    from sklearn.ensemble import RandomForestClassifier
+
+    model = tmp_path / "model.joblib"
+    joblib.dump(RandomForestClassifier(30, random_state=0), model)
+    path = _labelled_csv(tmp_path / "data.csv")
+    assert main(["audit", str(path), "--target", "y", "--model", str(model)]) == EXIT_OK
+    assert "model: your RandomForestClassifier" in capsys.readouterr().out
+    junk = tmp_path / "junk.pkl"
+    junk.write_bytes(b"not a pickle")
+    assert main(["audit", str(path), "--target", "y", "--model", str(junk)]) == EXIT_DATA
+    assert "cannot unpickle" in capsys.readouterr().err
+    assert main(["audit", "--model", "nosuch"]) == EXIT_USAGE
 
 
 def test_bad_input_in_a_subprocess(tmp_path):
