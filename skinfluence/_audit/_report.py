@@ -106,6 +106,24 @@ def _html(result, title, figures):
         )
     for note in getattr(result, "notes", []):
         parts.append(f"<p>Note: {html.escape(note)}</p>")
+    low, high = result.n_issues_interval
+    parts.append(
+        f"<h2>How many labels are wrong</h2><p>Estimated label issues: "
+        f"<b>{result.n_issues}</b> of {len(result.labels)} rows (90% interval {low}-{high}); "
+        f"the {int(result.flagged.sum())} most suspect rows are flagged.</p>"
+    )
+    parts.append("<h2>Data checks</h2>")
+    if result.checks:
+        parts.append(
+            "<ul>"
+            + "".join(
+                f"<li><b>{html.escape(c.name)}</b>: {html.escape(c.message)}</li>"
+                for c in result.checks
+            )
+            + "</ul>"
+        )
+    else:
+        parts.append("<p>No duplicates, conflicts, outliers, tiny classes or id-like columns.</p>")
     rows = list(zip(range(REPORT_TOP), ranking_rows(result), strict=False))
     parts.append(f"<h2>The {len(rows)} most suspect rows</h2>")
     parts.append(_table(ranking_columns(result), [row for _, row in rows]))

@@ -118,9 +118,7 @@ def family_weights(fit, rule="family"):
     """
     if rule == "equal" or len(fit) < 2:
         return dict.fromkeys(fit, 1.0)
-    weights = {
-        f: max(0.0, b.kappa) if (b.kept or rule == "kappa") else 0.0 for f, b in fit.items()
-    }
+    weights = {f: max(0.0, b.kappa) if (b.kept or rule == "kappa") else 0.0 for f, b in fit.items()}
     if sum(weights.values()) == 0:  # no kept family beats chance: keep every score, equally
         return dict.fromkeys(fit, 1.0)
     return weights
