@@ -17,6 +17,7 @@ from .scorers import (
     MemorizationScorer,
     OutOfBagScorer,
     PrototypeScorer,
+    ResidualScorer,
     TracInScorer,
     TurnOverDropoutScorer,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "OutOfBagScorer",
     "PrototypeScorer",
     "PruningSelector",
+    "ResidualScorer",
     "TracInScorer",
     "TurnOverDropoutScorer",
     "audit",

@@ -41,7 +41,9 @@ def _build_parser():
             "CSV input: numeric columns are used as they are (missing values imputed with the\n"
             "median), text/boolean columns are one-hot encoded (missing values imputed with\n"
             "the most frequent value); imputation is reported. The target may hold numbers or\n"
-            "strings (class labels); rows without a target are left out."
+            "strings (class labels); rows without a target are left out. A continuous target\n"
+            "is audited for corrupted values (out-of-fold and out-of-bag residuals, ridge\n"
+            "self-influence) and the count is of corrupted targets."
         ),
         epilog=f"scores (every score: higher = more suspect):\n{scores_help}\n\n{EXIT_CODES_HELP}",
     )

@@ -5,7 +5,7 @@ cannot hold by design, the reason to EXPECTED_FAILURES.
 """
 
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skinfluence import (
@@ -20,6 +20,7 @@ from skinfluence import (
     OutOfBagScorer,
     PrototypeScorer,
     PruningSelector,
+    ResidualScorer,
     TracInScorer,
     TurnOverDropoutScorer,
 )
@@ -43,6 +44,7 @@ ESTIMATORS = [
     LossScorer(LogisticRegression(), cv=3, random_state=0),
     LossScorer(LogisticRegression(), cv=None),
     OutOfBagScorer(RandomForestClassifier(10), random_state=0),
+    ResidualScorer(Ridge(), cv=3, n_neighbors=3, random_state=0),
     CombinedScorer(
         [
             ("oof", LossScorer(LogisticRegression(), cv=3, random_state=0)),

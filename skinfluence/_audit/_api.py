@@ -12,7 +12,13 @@ from threadpoolctl import threadpool_limits
 from .._utils._docstring import inject_docs
 from ..scorers import CombinedScorer
 from ._checks import run_checks
-from ._count import estimate_issues, flag_rows, row_reasons
+from ._count import (
+    estimate_corrupted_targets,
+    estimate_issues,
+    flag_rows,
+    residual_reasons,
+    row_reasons,
+)
 from ._data import as_audit_data, make_feature_map, split_singletons
 from ._result import AuditResult
 from ._scores import SCORES, AuditContext, import_mlp, make_model, resolve_scores
@@ -141,16 +147,20 @@ def _audit_data(data, model, scorers, weights, n_jobs, random_state):
     Z_all = np.asarray(feature_map.transform(data.X), dtype=np.float64)
     feature_names = data.feature_names or [str(c) for c in feature_map.get_feature_names_out()]
     checks = run_checks(Z_all, data, feature_names)
-    audited, lone, lone_note = split_singletons(data.y)
+    if data.task == "regression":
+        audited, lone, lone_note = np.arange(len(data.y)), np.array([], dtype=int), None
+    else:
+        audited, lone, lone_note = split_singletons(data.y)
     notes = list(data.notes) + ([lone_note] if lone_note else [])
     Z, y = Z_all[audited], data.y[audited]
     ctx = AuditContext(
         model_name=model if isinstance(model, str) else "custom",
-        model=make_model(model, random_state),
+        model=make_model(model, random_state, data.task),
         Z=Z,
         y=y,
         n_jobs=n_jobs,
         random_state=random_state,
+        task=data.task,
     )
     names, score_notes = resolve_scores(scorers, ctx)
     notes.extend(score_notes)
@@ -159,6 +169,9 @@ def _audit_data(data, model, scorers, weights, n_jobs, random_state):
         families={name: SCORES[name].family for name in names},
         weights=weights,
     ).fit(Z, y)
+    if data.task == "regression":
+        suggested, count, reasons, flagged = _regression_findings(combination, ctx, random_state)
+        return _result(locals())
     classes = combination.classes_
     proba = combination.out_of_sample_proba_
     if proba is not None:
@@ -179,22 +192,45 @@ def _audit_data(data, model, scorers, weights, n_jobs, random_state):
         suggested,
         flagged,
     )
+    return _result(locals())
+
+
+def _regression_findings(combination, ctx, random_state):
+    prediction = combination.out_of_sample_prediction_
+    if prediction is None:  # no out-of-fold score asked for: the in-sample prediction
+        prediction = np.asarray(ctx.fitted_model.predict(ctx.Z), dtype=np.float64)
+    count = estimate_corrupted_targets(ctx.y, prediction, random_state)
+    flagged = flag_rows(combination.scores_, count.n_issues)
+    reasons = residual_reasons(
+        combination.named_scores_,
+        combination.family_of_,
+        combination.family_weights_,
+        prediction,
+        ctx.y,
+        flagged,
+    )
+    return prediction, count, reasons, flagged
+
+
+def _result(parts):
+    """The AuditResult of :func:`_audit_data`'s local variables."""
+    data, ctx, lone, Z_all = parts["data"], parts["ctx"], parts["lone"], parts["Z_all"]
     return AuditResult._from_parts(
         data=data,
-        audited=audited,
+        audited=parts["audited"],
         lone=lone,
         lone_suggested=(
             np.asarray(ctx.fitted_model.predict(Z_all[lone])) if len(lone) else np.array([])
         ),
-        combination=combination,
-        suggested=suggested,
-        flagged=flagged,
-        reasons=reasons,
-        count=count,
-        checks=checks,
-        notes=notes,
+        combination=parts["combination"],
+        suggested=parts["suggested"],
+        flagged=parts["flagged"],
+        reasons=parts["reasons"],
+        count=parts["count"],
+        checks=parts["checks"],
+        notes=parts["notes"],
         model_name=ctx.model_name,
-        feature_names=feature_names,
+        feature_names=parts["feature_names"],
         context=ctx,
-        feature_map=feature_map,
+        feature_map=parts["feature_map"],
     )

@@ -238,6 +238,7 @@ def run_checks(Z, data, feature_names=None):
     checks = _identical(Z, y, ids)
     exact = np.concatenate([c.rows for c in checks]) if checks else np.array([], dtype=int)
     checks += _neighbour_checks(Z, y, ids, exact)
-    checks += _small_classes(y)
+    if data.task == "classification":
+        checks += _small_classes(y)
     checks += _id_like_columns(data)
     return checks

@@ -1,5 +1,10 @@
 """How many labels are wrong, and which: the estimated count, the flags and their reasons.
 
+Continuous targets (regression): the out-of-sample residuals ``r`` of the families kept are
+put on a robust scale (median and 1.4826 MAD); the estimate is the number of rows beyond
+:data:`RESIDUAL_Z` robust standard deviations, less the number a Gaussian residual would put
+there (``n · P(|Z| > RESIDUAL_Z)``), with the same bootstrap interval.
+
 The count is confident learning's (Northcutt et al. 2021): with the out-of-sample class
 probabilities ``p`` of the families kept (each row predicted by models that did not see it),
 the threshold of class k is the mean ``p[i, k]`` over the rows labelled k; a row labelled j
@@ -17,6 +22,8 @@ from .._utils._labels import encode_labels
 
 N_BOOTSTRAP = 200
 INTERVAL = (5, 95)
+#: Robust z beyond which a residual counts as a corrupted target (Iglewicz & Hoaglin's 3.5).
+RESIDUAL_Z = 3.5
 
 
 def confident_joint(codes, proba):
@@ -60,6 +67,35 @@ def estimate_issues(y, proba, classes, random_state=0):
     )
 
 
+def _residual_excess(residuals):
+    from scipy.stats import norm
+
+    centre = np.median(residuals)
+    mad = 1.4826 * np.median(np.abs(residuals - centre))
+    if mad == 0:
+        return float(np.sum(residuals != centre))
+    beyond = np.sum(np.abs(residuals - centre) > RESIDUAL_Z * mad)
+    expected = 2 * norm.sf(RESIDUAL_Z) * len(residuals)
+    return float(max(0.0, beyond - expected))
+
+
+def estimate_corrupted_targets(y, prediction, random_state=0):
+    """Estimated number of corrupted continuous targets: Bunch(n_issues, low, high, method)."""
+    residuals = np.asarray(y, dtype=np.float64) - np.asarray(prediction, dtype=np.float64)
+    estimate = _residual_excess(residuals)
+    rng = check_random_state(random_state)
+    n = len(residuals)
+    draws = [_residual_excess(residuals[rows]) for rows in rng.randint(0, n, (N_BOOTSTRAP, n))]
+    low, high = np.percentile(draws, INTERVAL)
+    return Bunch(
+        n_issues=round(estimate),
+        low=round(float(low)),
+        high=round(float(high)),
+        method=f"out-of-sample residuals beyond {RESIDUAL_Z:g} robust standard deviations, "
+        "less the Gaussian expectation",
+    )
+
+
 def flag_rows(combined, n_issues):
     """The ``n_issues`` rows of highest combined score (ties broken by position)."""
     flagged = np.zeros(len(combined), dtype=bool)
@@ -88,7 +124,7 @@ def row_reasons(scores, family_of, weights, proba, classes, y, suggested, flagge
         position[order] = np.arange(1, n + 1)
         ranks[name] = position
     reasons = np.full(n, "", dtype=object)
-    codes = encode_labels(classes, y)
+    codes = encode_labels(classes, y) if proba is not None else None
     for i in np.flatnonzero(flagged):
         best = min(used, key=lambda name: ranks[name][i])
         text = f"{best} ranks it {int(ranks[best][i])} of {n}"
@@ -99,4 +135,13 @@ def row_reasons(scores, family_of, weights, proba, classes, y, suggested, flagge
                 f"P({_plain(suggested[i])})={proba[i, k]:.2f}"
             )
         reasons[i] = text
+    return reasons
+
+
+def residual_reasons(scores, family_of, weights, prediction, y, flagged):
+    """Regression's one-line reasons: the score that ranks the row highest and the
+    out-of-sample prediction beside the given target."""
+    reasons = row_reasons(scores, family_of, weights, None, None, y, None, flagged)
+    for i in np.flatnonzero(flagged):
+        reasons[i] += f"; target {y[i]:.4g}, predicted out of sample {prediction[i]:.4g}"
     return reasons

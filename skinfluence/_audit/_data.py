@@ -29,6 +29,8 @@ SNIFF_BYTES = 65536
 # A target with more distinct values than this fraction of its rows (and than MAX_CATEGORIES)
 # is an identifier or a continuous quantity, not a class label.
 ID_LIKE_TARGET_FRACTION = 0.5
+# Fewest rows of a continuous target (5 folds, 20 neighbours for the local scale).
+MIN_REGRESSION_ROWS = 30
 
 
 def plain(value):
@@ -52,6 +54,7 @@ class AuditData:
     X_test: object = None
     y_test: np.ndarray | None = None
     notes: list = field(default_factory=list)
+    task: str = "classification"  # or "regression": a continuous target
 
 
 def load_default(random_state=0):
@@ -162,15 +165,23 @@ def _classify_feature(pd, frame, column, notes):
 
 
 def check_target(y, target="y"):
-    """Refuse targets that are not class labels; a class with one row is audited, not refused."""
+    """The task of a target, "classification" or "regression"; refuses unusable targets.
+
+    Continuous numbers (and integers with many distinct values that are not a row count)
+    are a regression target; a class with one row is audited, not refused.
+    """
     kind = type_of_target(y)
-    if kind == "continuous":
-        raise AuditDataError(
-            f"target column {target!r} holds continuous numbers; the audit looks for "
-            "mislabelled rows in classification data (give a column of class labels)"
-        )
     classes, counts = np.unique(y, return_counts=True)
-    if len(classes) > max(MAX_CATEGORIES, ID_LIKE_TARGET_FRACTION * len(y)):
+    many = len(classes) > max(MAX_CATEGORIES, ID_LIKE_TARGET_FRACTION * len(y))
+    numeric = np.issubdtype(np.asarray(y).dtype, np.number)
+    if numeric and (kind == "continuous" or many) and not _counts_rows(y):
+        if len(y) < MIN_REGRESSION_ROWS:
+            raise AuditDataError(
+                f"target column {target!r} holds continuous numbers but only {len(y)} rows; "
+                f"a regression audit needs at least {MIN_REGRESSION_ROWS}"
+            )
+        return "regression"
+    if many:
         raise AuditDataError(
             f"target column {target!r} looks like an identifier, not a class label: "
             f"{len(classes)} distinct values in {len(y)} rows; give the column of class labels "
@@ -186,6 +197,15 @@ def check_target(y, target="y"):
             f"target column {target!r} has fewer than two classes with 2 rows or more; "
             "out-of-fold scores need them"
         )
+    return "classification"
+
+
+def _counts_rows(y):
+    """Distinct integers that count up the rows: a row number, not a target."""
+    values = np.asarray(y, dtype=np.float64)
+    if len(np.unique(values)) != len(values) or not np.all(values == np.round(values)):
+        return False
+    return bool(np.all(np.diff(values) > 0) or values.max() - values.min() + 1 == len(values))
 
 
 def split_singletons(y):
@@ -230,7 +250,9 @@ def load_csv(path, target, id_column=None, sep=None):
     y = frame[target].to_numpy()
     if y.dtype == object:
         y = y.astype(str)
-    check_target(y, target)
+    task = check_target(y, target)
+    if task == "regression":
+        y = y.astype(np.float64)
     feature_columns = [c for c in frame.columns if c not in (target, id_column)]
     X, numeric, categorical = _features(
         pd,
@@ -250,6 +272,7 @@ def load_csv(path, target, id_column=None, sep=None):
         numeric_columns=numeric,
         categorical_columns=categorical,
         notes=notes,
+        task=task,
     )
 
 
@@ -299,7 +322,9 @@ def as_audit_data(X, y, *, ids=None, known_issues=None):
         feature_names = [f"x{j}" for j in range(X.shape[1])]
     if len(y) != X.shape[0]:
         raise AuditDataError(f"X has {X.shape[0]} rows but y has {len(y)} labels")
-    check_target(y)
+    task = check_target(y)
+    if task == "regression":
+        y = y.astype(np.float64)
     row_ids = np.arange(len(y)) if ids is None else np.asarray(ids)
     if len(row_ids) != len(y):
         raise AuditDataError(f"ids has {len(row_ids)} entries for {len(y)} rows")
@@ -313,6 +338,7 @@ def as_audit_data(X, y, *, ids=None, known_issues=None):
         is_flipped=None if known_issues is None else np.asarray(known_issues, dtype=bool),
         feature_names=feature_names,
         notes=notes,
+        task=task,
     )
 
 

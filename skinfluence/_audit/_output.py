@@ -36,10 +36,19 @@ def summary_lines(result):
             "significantly worse than the best family, left out of 'combined'): "
             + ", ".join(f"{f} {b.accuracy:.3f} {b.weight:.2f}" for f, b in fitted.items())
         )
+    fitted = {f: b for f, b in sorted(result.families.items()) if "mae" in b}
+    if len(fitted) > 1:
+        lines.append(
+            "model families, out-of-sample mean absolute error and weight (skill: 1 - MAE over "
+            "the targets' mean absolute deviation; 0 = fits significantly worse than the best "
+            "family, left out of 'combined'): "
+            + ", ".join(f"{f} {b.mae:.4g} {b.weight:.2f}" for f, b in fitted.items())
+        )
+    what = "corrupted targets" if result.task == "regression" else "label issues"
     low, high = result.n_issues_interval
     n = len(result.labels)
     lines.append(
-        f"estimated label issues: {result.n_issues} of {n} rows "
+        f"estimated {what}: {result.n_issues} of {n} rows "
         f"({100 * result.n_issues / n:.1f}%; 90% interval {low}-{high}"
         + (f"; {result.count_method}" if result.count_method else "")
         + f"); flagged: the {int(result.flagged.sum())} most suspect rows"

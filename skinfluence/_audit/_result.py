@@ -135,6 +135,7 @@ class AuditResult:
             interval = (n_issues, n_issues)
         result = cls(
             name=data.name,
+            task=data.task,
             id_name=data.id_name,
             row_ids=np.asarray(data.row_ids),
             labels=np.asarray(data.y),

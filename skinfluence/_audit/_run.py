@@ -208,4 +208,5 @@ def _rows_of(data, rows):
         is_flipped=None if data.is_flipped is None else data.is_flipped[rows],
         feature_names=data.feature_names,
         notes=data.notes,
+        task=data.task,
     )

@@ -1,7 +1,13 @@
 """Scorers: the estimators users call. One score per training row; higher = more suspect."""
 
 from ._base import BaseInfluenceScorer, BaseTrainingScorer
-from ._combined import CombinedScorer, family_fit, family_weights, rank_average
+from ._combined import (
+    CombinedScorer,
+    family_fit,
+    family_fit_regression,
+    family_weights,
+    rank_average,
+)
 from ._el2n import EL2NScorer
 from ._gradient_outlier import GradientOutlierScorer
 from ._grand import GraNdScorer
@@ -12,6 +18,7 @@ from ._losses import per_sample_loss
 from ._memorization import MemorizationScorer
 from ._out_of_bag import OutOfBagScorer
 from ._prototype import PrototypeScorer
+from ._residual import ResidualScorer
 from ._tracin import TracInScorer
 from ._turnover import TurnOverDropoutScorer
 
@@ -28,9 +35,11 @@ __all__ = [
     "MemorizationScorer",
     "OutOfBagScorer",
     "PrototypeScorer",
+    "ResidualScorer",
     "TracInScorer",
     "TurnOverDropoutScorer",
     "family_fit",
+    "family_fit_regression",
     "family_weights",
     "per_sample_loss",
     "rank_average",

@@ -87,13 +87,70 @@ def family_fit(y, probas, classes):
     return fit
 
 
+def family_fit_regression(y, predictions):
+    """How well each model family predicts continuous targets out of sample.
+
+    The regression counterpart of :func:`family_fit`, on absolute errors (robust to the
+    corrupted targets the audit looks for): a family is kept unless its mean absolute
+    out-of-sample error exceeds the best family's by more than :data:`SELECTION_Z`
+    standard errors of the paired per-row difference.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        The given targets.
+    predictions : dict of str to ndarray of shape (n_samples,)
+        Out-of-sample predictions of each family (``out_of_sample_prediction_``).
+
+    Returns
+    -------
+    fit : dict of str to Bunch
+        Per family, sorted by name: ``skill`` (1 − mean absolute error over the mean
+        absolute deviation of y from its median: 0 = no better than the median), ``mae``
+        and ``kept``.
+
+    See Also
+    --------
+    family_fit : the classification rule.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skinfluence.scorers import family_fit_regression
+    >>> y = np.arange(10.0)
+    >>> fit = family_fit_regression(y, {"good": y + 0.1, "flat": np.full(10, 4.5)})
+    >>> fit["good"].kept, fit["flat"].kept
+    (True, False)
+    """
+    y = np.asarray(y, dtype=np.float64)
+    families = sorted(predictions)
+    errors = {f: np.abs(y - np.asarray(predictions[f], dtype=np.float64)) for f in families}
+    best = min(families, key=lambda f: errors[f].mean())
+    spread = max(float(np.mean(np.abs(y - np.median(y)))), 1e-300)
+    fit = {}
+    for f in families:
+        diff = errors[f] - errors[best]
+        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+        fit[f] = Bunch(
+            skill=float(1.0 - errors[f].mean() / spread),
+            mae=float(errors[f].mean()),
+            kept=bool(diff.mean() <= SELECTION_Z * se),
+        )
+    return fit
+
+
+def _skill(b):
+    return b.kappa if "kappa" in b else b.skill
+
+
 def family_weights(fit, rule="family"):
     """The weight of each model family in a :class:`CombinedScorer`.
 
     Parameters
     ----------
     fit : dict of str to Bunch
-        :func:`family_fit`'s result.
+        :func:`family_fit`'s result (or :func:`family_fit_regression`'s: its ``skill``
+        takes the place of kappa).
     rule : {"family", "kappa", "equal"}, default="family"
         ``"family"``: Cohen's kappa (clipped at 0) of the kept families, 0 for the others
         (all 1 when none beats chance); ``"kappa"``: every family kappa-weighted;
@@ -118,7 +175,9 @@ def family_weights(fit, rule="family"):
     """
     if rule == "equal" or len(fit) < 2:
         return dict.fromkeys(fit, 1.0)
-    weights = {f: max(0.0, b.kappa) if (b.kept or rule == "kappa") else 0.0 for f, b in fit.items()}
+    weights = {
+        f: max(0.0, _skill(b)) if (b.kept or rule == "kappa") else 0.0 for f, b in fit.items()
+    }
     if sum(weights.values()) == 0:  # no kept family beats chance: keep every score, equally
         return dict.fromkeys(fit, 1.0)
     return weights
@@ -194,7 +253,10 @@ class CombinedScorer(BaseTrainingScorer):
         ``"family"``: the selection rule of Notes; ``"kappa"``: every family weighted by
         its kappa; ``"equal"``: plain mean over families; a dict: fixed weights by family.
         ``"family"`` and ``"kappa"`` need, in each family, a member with
-        ``out_of_sample_proba_`` after fit (:class:`LossScorer`, :class:`OutOfBagScorer`).
+        ``out_of_sample_proba_`` after fit (:class:`LossScorer`, :class:`OutOfBagScorer`),
+        or, for regression, ``out_of_sample_prediction_`` (:class:`ResidualScorer`,
+        :class:`OutOfBagScorer` on a regressor): families are then judged by their
+        absolute out-of-sample errors (:func:`family_fit_regression`).
 
     Attributes
     ----------
@@ -215,7 +277,10 @@ class CombinedScorer(BaseTrainingScorer):
         The families' out-of-sample class probabilities averaged with their weights
         (None when no member has any): a prediction of each row's label by models that did
         not see it.
+    out_of_sample_prediction_ : ndarray of shape (n_train,) or None
+        Regression: the families' out-of-sample predictions averaged with their weights.
     classes_ : ndarray of shape (n_classes,)
+        Classification only.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has string column names.
@@ -313,18 +378,27 @@ class CombinedScorer(BaseTrainingScorer):
         self.named_scores_ = {
             name: np.asarray(s.scores_, dtype=np.float64) for name, s in self.named_scorers_.items()
         }
-        self.classes_ = np.unique(y)
-        probas = self._family_probas()
-        self.family_fit_ = family_fit(y, probas, self.classes_) if len(probas) > 1 else {}
-        self.family_weights_ = self._weights(probas)
+        probas = self._family_outputs("out_of_sample_proba_")
+        predictions = self._family_outputs("out_of_sample_prediction_")
+        self.out_of_sample_prediction_ = None
+        if predictions and not probas:  # regressors
+            self.family_fit_ = family_fit_regression(y, predictions) if len(predictions) > 1 else {}
+            self.family_weights_ = self._weights(predictions)
+            self.out_of_sample_prediction_ = self._combined_proba(predictions)
+            self.out_of_sample_proba_ = None
+        else:
+            self.classes_ = np.unique(y)
+            self.family_fit_ = family_fit(y, probas, self.classes_) if len(probas) > 1 else {}
+            self.family_weights_ = self._weights(probas)
+            self.out_of_sample_proba_ = self._combined_proba(probas)
         self.scores_ = rank_average(self.named_scores_, self.family_of_, self.family_weights_)
-        self.out_of_sample_proba_ = self._combined_proba(probas)
 
-    def _family_probas(self):
-        """The out-of-sample probabilities of each family: its first member that has them."""
+    def _family_outputs(self, attribute):
+        """The out-of-sample probabilities (or predictions) of each family: its first member
+        that has them."""
         probas = {}
         for name, scorer in self.named_scorers_.items():
-            proba = getattr(scorer, "out_of_sample_proba_", None)
+            proba = getattr(scorer, attribute, None)
             family = self.family_of_[name]
             if proba is not None and family not in probas:
                 probas[family] = np.asarray(proba, dtype=np.float64)
@@ -346,7 +420,8 @@ class CombinedScorer(BaseTrainingScorer):
         if missing:
             raise ValueError(
                 f"weights={self.weights!r} judges each family by out-of-sample predictions, "
-                f"but no member of the families {sorted(missing)} has out_of_sample_proba_; "
+                f"but no member of the families {sorted(missing)} has out-of-sample "
+                "predictions (out_of_sample_proba_ or out_of_sample_prediction_); "
                 "add a LossScorer of that family's model to it, or use weights='equal'."
             )
         return family_weights(self.family_fit_, self.weights)

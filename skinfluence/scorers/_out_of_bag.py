@@ -3,10 +3,10 @@
 import warnings
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.base import clone, is_regressor
+from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
 from sklearn.utils._param_validation import HasMethods
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 from .._utils._docstring import inject_docs
 from .._utils._labels import align_proba, encode_labels, label_log_loss
@@ -34,12 +34,13 @@ class OutOfBagScorer(BaseTrainingScorer):
 
     Parameters
     ----------
-    estimator : bagging classifier or None, default=None
-        A classifier with ``bootstrap`` and ``oob_score`` parameters and
-        ``oob_decision_function_`` after fit (``RandomForestClassifier``,
-        ``ExtraTreesClassifier``, ``BaggingClassifier``); a clone is fitted with
-        ``bootstrap=True, oob_score=True``. None: an ``ExtraTreesClassifier`` of 300 fully
-        grown trees.
+    estimator : bagging classifier or regressor, or None, default=None
+        A forest with ``bootstrap`` and ``oob_score`` parameters and
+        ``oob_decision_function_`` (classifiers) or ``oob_prediction_`` (regressors) after
+        fit (``RandomForestClassifier``, ``ExtraTreesRegressor``, ``BaggingClassifier``,
+        ...); a clone is fitted with ``bootstrap=True, oob_score=True``. None: 300 fully
+        grown extremely randomised trees, an ``ExtraTreesRegressor`` when ``y`` is
+        continuous, else an ``ExtraTreesClassifier``.
     %(random_state)s
         Seeds the forest (set on the clone when not None).
     %(n_jobs)s
@@ -51,10 +52,14 @@ class OutOfBagScorer(BaseTrainingScorer):
         The out-of-bag loss of each training row's label.
     out_of_sample_proba_ : ndarray of shape (n_train, n_classes)
         The out-of-bag class probabilities (columns: ``classes_``); uniform for a row that
-        every tree saw (probability ~0.63^300 with the default).
+        every tree saw (probability ~0.63^300 with the default). Classifiers only.
+    out_of_sample_prediction_ : ndarray of shape (n_train,)
+        The out-of-bag predictions (the mean target for a row every tree saw).
+        Regressors only.
     estimator_ : estimator
         The fitted forest.
     classes_ : ndarray of shape (n_classes,)
+        Classifiers only.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has string column names.
@@ -100,9 +105,12 @@ class OutOfBagScorer(BaseTrainingScorer):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _forest(self):
+    def _forest(self, y):
         if self.estimator is None:
-            return ExtraTreesClassifier(
+            kind = (
+                ExtraTreesRegressor if type_of_target(y) == "continuous" else ExtraTreesClassifier
+            )
+            return kind(
                 DEFAULT_TREES,
                 bootstrap=True,
                 oob_score=True,
@@ -124,20 +132,30 @@ class OutOfBagScorer(BaseTrainingScorer):
         return forest
 
     def _fit(self, X, y, sample_weight):
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        forest = self._forest()
+        forest = self._forest(y)
+        if not is_regressor(forest):
+            check_classification_targets(y)
+            self.classes_ = np.unique(y)
         params = {} if sample_weight is None else sample_weight_param(forest, sample_weight)
         with warnings.catch_warnings():  # rows never out of bag: uniform probabilities below
             warnings.simplefilter("ignore", UserWarning)
             forest.fit(X, y, **params)
+        self.estimator_ = forest
+        if is_regressor(forest):
+            y = np.asarray(y, dtype=np.float64)
+            predicted = np.asarray(forest.oob_prediction_, dtype=np.float64).reshape(len(y))
+            predicted[~np.isfinite(predicted)] = y.mean()
+            self.out_of_sample_prediction_ = predicted
+            self.scores_ = np.abs(y - predicted)
+            return
         proba = np.asarray(forest.oob_decision_function_, dtype=np.float64)
         proba = align_proba(proba, forest.classes_, self.classes_)
         unseen = ~np.isfinite(proba).all(axis=1)
         proba[unseen] = 1.0 / proba.shape[1]
-        self.estimator_ = forest
         self.out_of_sample_proba_ = proba
         self.scores_ = label_log_loss(proba, encode_labels(self.classes_, y))
 
     def _score_samples(self, X, y):
+        if is_regressor(self.estimator_):
+            return np.abs(np.asarray(y, dtype=np.float64) - self.estimator_.predict(X))
         return per_sample_loss(self.estimator_, X, y, classes=self.classes_)
