@@ -239,3 +239,15 @@ def test_residual_scorer_is_the_out_of_fold_residual():
     np.testing.assert_allclose(scorer.scores_, np.abs(y - predicted))
     local = ResidualScorer(Ridge(), random_state=0).fit(X, y)
     assert np.corrcoef(local.scores_, scorer.scores_)[0, 1] > 0.8
+
+
+def test_html_report_with_a_single_row_class_and_known_issues(tmp_path):
+    """A row without scores (its class has one row) must not break the detection plot."""
+    pytest.importorskip("matplotlib")
+    X, y = load_iris(return_X_y=True)
+    y_noisy, flipped = flip_labels(y, 0.1, random_state=0)
+    y_noisy[7] = 9
+    page = audit(X, y_noisy, known_issues=flipped).to_html(tmp_path / "report.html")
+    text = page.read_text()
+    assert "Estimated label issues" in text and "Data checks" in text
+    assert text.count("<img src='data:image/png;base64,") == 3

@@ -49,8 +49,10 @@ def _figures(result):
     figures.append(("Combined score", fig))
     if result.is_flipped is not None:
         fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+        truth = np.asarray(result.is_flipped, dtype=bool)
         for name, values in {**result.scores, "combined": result.combined}.items():
-            DetectionCurveDisplay.from_scores(result.is_flipped, values, name=name, ax=ax)
+            scored = np.isfinite(values)  # a single-row class's row has no score but combined
+            DetectionCurveDisplay.from_scores(truth[scored], values[scored], name=name, ax=ax)
         ax.set_title("finding the known flipped labels")
         figures.append(("Detection of the flipped labels", fig))
     if getattr(result, "influence_scorer", None) is not None:
