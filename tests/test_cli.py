@@ -436,3 +436,18 @@ def test_mlp_is_a_skorch_net_with_output_layer_gradient_scores():
         assert out.detection[name].auprc > 0.6, (name, out.detection[name])
     again = run_audit(model="mlp", scorers=["oof"], stream=io.StringIO())
     np.testing.assert_array_equal(again.scores["oof"], out.scores["oof"])  # seeded
+
+
+def test_cleansing_is_compared_with_random_removal_and_none():
+    """Bundled default, 20% held out: removing the rows most harmful to the validation loss
+    beats removing as many random rows (measured, 5 repeats: +0.013, +0.021, +0.018 at 1, 2
+    and 5%); 0% is removing none, identical in every column."""
+    from skinfluence._audit import run_audit
+
+    result = run_audit(validation_fraction=0.2, stream=io.StringIO())
+    c = result.cleansing
+    assert c.repeats == 5 and c.percents == [0, 1, 2, 5]
+    assert c.accuracy_harm[0] == c.accuracy_random[0] == c.accuracy_combined[0]
+    assert c.harm_minus_random[0][0] == 0
+    mean, low, _ = c.harm_minus_random[2]
+    assert mean > 0 and low > 0, c.harm_minus_random

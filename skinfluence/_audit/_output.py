@@ -129,24 +129,35 @@ def print_detection(detection, stream):
 def print_cleansing(cleansing, stream):
     print(
         f"\ndata cleansing: remove the k% most harmful training rows, refit, accuracy on "
-        f"{cleansing.n_evaluate} held-out rows (rows to remove chosen by "
-        f"{cleansing.harm_name}, and by the combined score):",
+        f"{cleansing.n_evaluate} held-out rows, mean of {cleansing.repeats} repeats (rows to "
+        f"remove chosen by {cleansing.harm_name}; baselines: as many random rows, and the "
+        "combined score; 0% = removing none). Last column: harmful minus random, mean and "
+        "paired 95% interval over the repeats:",
         file=stream,
     )
     rows = [
-        [f"{k:g}%", n, acc_h, acc_c]
-        for k, n, acc_h, acc_c in zip(
+        [f"{k:g}%", n, acc_h, acc_r, acc_c, _interval(diff)]
+        for k, n, acc_h, acc_r, acc_c, diff in zip(
             cleansing.percents,
             cleansing.n_removed,
             cleansing.accuracy_harm,
+            cleansing.accuracy_random,
             cleansing.accuracy_combined,
+            cleansing.harm_minus_random,
             strict=True,
         )
     ]
-    print(
-        format_table(["removed", "rows", cleansing.harm_name, "combined score"], rows),
-        file=stream,
-    )
+    header = ["removed", "rows", cleansing.harm_name, "random", "combined score", "harm - random"]
+    print(format_table(header, rows), file=stream)
+
+
+def _interval(diff):
+    mean, low, high = diff
+    if not np.isfinite(mean):
+        return "-"
+    if not np.isfinite(low):
+        return f"{mean:+.4f}"
+    return f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]"
 
 
 def write_ranking(result, path, flagged_only=False):

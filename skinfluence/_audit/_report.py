@@ -9,7 +9,7 @@ import numpy as np
 
 from .._utils._optional import import_optional
 from ._errors import AuditDependencyError, AuditUsageError
-from ._output import _fmt, ranking_columns, ranking_rows
+from ._output import _fmt, _interval, ranking_columns, ranking_rows
 
 REPORT_TOP = 25
 
@@ -146,17 +146,20 @@ def _html(result, title, figures):
         parts.append(
             f"<h2>Data cleansing</h2><p>Accuracy on {c.n_evaluate} held-out rows after "
             f"removing the k% most harmful training rows (chosen by {html.escape(c.harm_name)}"
-            ", and by the combined score).</p>"
+            f"), as many random rows, or by the combined score; mean of {c.repeats} repeats, "
+            "and harmful minus random with its paired 95% interval.</p>"
         )
         parts.append(
             _table(
-                ["removed", "rows", c.harm_name, "combined score"],
+                ["removed", "rows", c.harm_name, "random", "combined score", "harm - random"],
                 list(
                     zip(
                         (f"{k}%" for k in c.percents),
                         c.n_removed,
                         c.accuracy_harm,
+                        c.accuracy_random,
                         c.accuracy_combined,
+                        (_interval(d) for d in c.harm_minus_random),
                         strict=True,
                     )
                 ),

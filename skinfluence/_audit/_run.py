@@ -124,15 +124,22 @@ def run_audit(
     rows = np.arange(len(data.y))
     select_rows = evaluate_rows = None
     if validation_fraction is not None:
+        if data.task == "regression":
+            raise AuditUsageError(
+                "--validation-fraction measures held-out accuracy: it needs class labels, not "
+                "a continuous target"
+            )
         rows, select_rows, evaluate_rows = _split_validation(
             data, validation_fraction, random_state
         )
+        held = len(select_rows) + (len(evaluate_rows) if evaluate_rows is not None else 0)
         data.notes.append(
-            f"{len(select_rows)} rows held out to cleanse against"
+            f"{held} rows held out"
             + (
-                f" and {len(evaluate_rows)} to measure accuracy on"
+                ", split anew in each repeat into halves to cleanse against and to measure "
+                "accuracy on"
                 if evaluate_rows is not None
-                else " (accuracy is measured on the bundled clean test set)"
+                else " to cleanse against (accuracy is measured on the bundled clean test set)"
             )
             + "; they are not ranked"
         )
@@ -161,19 +168,22 @@ def run_audit(
     if validation_fraction is not None:
         from ._cleansing import cleanse
 
-        if evaluate_rows is None:
-            X_eval, y_eval = data.X_test, data.y_test
-        else:
-            X_eval, y_eval = _subset(data, evaluate_rows)
-        X_sel, y_sel = _subset(data, select_rows)
         feature_map = result._feature_map
+
+        def numeric(X):
+            return np.asarray(feature_map.transform(X), dtype=np.float64)
+
+        held_rows = select_rows if evaluate_rows is None else np.r_[select_rows, evaluate_rows]
+        X_held, y_held = _subset(data, held_rows)
+        X_test = None if data.X_test is None else numeric(data.X_test)
         result.cleansing = cleanse(
             result._context,
             result.combined[result._audited],
-            np.asarray(feature_map.transform(X_sel), dtype=np.float64),
-            y_sel,
-            np.asarray(feature_map.transform(X_eval), dtype=np.float64),
-            y_eval,
+            numeric(X_held),
+            y_held,
+            X_test,
+            data.y_test,
+            random_state=random_state,
         )
         print_cleansing(result.cleansing, info)
     if output is not None:
