@@ -59,14 +59,25 @@ def _figures(result):
         top = int(result.order[0])
         scorer = result.influence_scorer
         X, y = scorer.train_X_, scorer.train_y_
+        # A wide panel of its own: the bars' labels name the rows and their two most
+        # telling features, and squeezed the bars at the width of the other panels.
+        fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
         display = InfluenceDisplay.from_estimator(
-            scorer, X[top], y[top], X, y, k=4, feature_names=getattr(result, "feature_names", None)
+            scorer,
+            X[top],
+            y[top],
+            X,
+            y,
+            k=4,
+            feature_names=getattr(result, "feature_names", None),
+            ax=ax,
         )
         display.ax_.set_title(
-            f"most suspect row ({result.id_name} {result.row_ids[top]}): the rows that help "
-            "and harm its own fit\n" + display.ax_.get_title(),
-            fontsize=9,
+            f"what helps / harms the most suspect row ({result.id_name} {result.row_ids[top]})",
+            fontsize=10,
         )
+        labels = [t.get_text().replace(": ", ":\n", 1) for t in display.ax_.get_yticklabels()]
+        display.ax_.set_yticks(display.ax_.get_yticks(), labels, fontsize=8)
         figures.append(("Why the model fits the most suspect row as it does", display.figure_))
     return figures
 
