@@ -169,16 +169,38 @@ def _audit_data(data, model, scorers, weights, n_jobs, random_state):
         families={name: SCORES[name].family for name in names},
         weights=weights,
     ).fit(Z, y)
-    if data.task == "regression":
-        suggested, count, reasons, flagged = _regression_findings(combination, ctx, random_state)
-        return _result(locals())
-    classes = combination.classes_
+    findings = _regression_findings if data.task == "regression" else _label_findings
+    suggested, count, reasons, flagged = findings(combination, ctx, random_state)
+    return AuditResult._from_parts(
+        data=data,
+        audited=audited,
+        lone=lone,
+        lone_suggested=(
+            np.asarray(ctx.fitted_model.predict(Z_all[lone])) if len(lone) else np.array([])
+        ),
+        combination=combination,
+        suggested=suggested,
+        flagged=flagged,
+        reasons=reasons,
+        count=count,
+        checks=checks,
+        notes=notes,
+        model_name=ctx.model_name,
+        feature_names=feature_names,
+        context=ctx,
+        feature_map=feature_map,
+    )
+
+
+def _label_findings(combination, ctx, random_state):
+    """(suggested labels, count, reasons, flags) of class labels."""
+    classes, y = combination.classes_, ctx.y
     proba = combination.out_of_sample_proba_
     if proba is not None:
         suggested = classes[np.argmax(proba, axis=1)]
         count = estimate_issues(y, proba, classes, random_state)
     else:  # no out-of-fold score among those asked for: the in-sample prediction
-        suggested = np.asarray(ctx.fitted_model.predict(Z))
+        suggested = np.asarray(ctx.fitted_model.predict(ctx.Z))
         count = None
     n_flag = count.n_issues if count is not None else int(np.sum(suggested != y))
     flagged = flag_rows(combination.scores_, n_flag)
@@ -192,10 +214,11 @@ def _audit_data(data, model, scorers, weights, n_jobs, random_state):
         suggested,
         flagged,
     )
-    return _result(locals())
+    return suggested, count, reasons, flagged
 
 
 def _regression_findings(combination, ctx, random_state):
+    """(suggested values, count, reasons, flags) of continuous targets."""
     prediction = combination.out_of_sample_prediction_
     if prediction is None:  # no out-of-fold score asked for: the in-sample prediction
         prediction = np.asarray(ctx.fitted_model.predict(ctx.Z), dtype=np.float64)
@@ -210,27 +233,3 @@ def _regression_findings(combination, ctx, random_state):
         flagged,
     )
     return prediction, count, reasons, flagged
-
-
-def _result(parts):
-    """The AuditResult of :func:`_audit_data`'s local variables."""
-    data, ctx, lone, Z_all = parts["data"], parts["ctx"], parts["lone"], parts["Z_all"]
-    return AuditResult._from_parts(
-        data=data,
-        audited=parts["audited"],
-        lone=lone,
-        lone_suggested=(
-            np.asarray(ctx.fitted_model.predict(Z_all[lone])) if len(lone) else np.array([])
-        ),
-        combination=parts["combination"],
-        suggested=parts["suggested"],
-        flagged=parts["flagged"],
-        reasons=parts["reasons"],
-        count=parts["count"],
-        checks=parts["checks"],
-        notes=parts["notes"],
-        model_name=ctx.model_name,
-        feature_names=parts["feature_names"],
-        context=ctx,
-        feature_map=parts["feature_map"],
-    )
