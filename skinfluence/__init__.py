@@ -5,8 +5,10 @@ estimators. ``import skinfluence`` never imports torch or matplotlib.
 """
 
 from . import exceptions
+from ._audit import AuditResult, audit
 from .scorers import (
     BanzhafScorer,
+    CombinedScorer,
     DataOOBScorer,
     EL2NScorer,
     GradientOutlierScorer,
@@ -14,8 +16,11 @@ from .scorers import (
     InfluenceScorer,
     KNNShapleyScorer,
     LeaveOneOutScorer,
+    LossScorer,
     MemorizationScorer,
+    OutOfBagScorer,
     PrototypeScorer,
+    ResidualScorer,
     TracInScorer,
     TurnOverDropoutScorer,
 )
@@ -24,7 +29,9 @@ from .selection import PruningSelector
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AuditResult",
     "BanzhafScorer",
+    "CombinedScorer",
     "DataOOBScorer",
     "EL2NScorer",
     "GraNdScorer",
@@ -32,10 +39,14 @@ __all__ = [
     "InfluenceScorer",
     "KNNShapleyScorer",
     "LeaveOneOutScorer",
+    "LossScorer",
     "MemorizationScorer",
+    "OutOfBagScorer",
     "PrototypeScorer",
     "PruningSelector",
+    "ResidualScorer",
     "TracInScorer",
     "TurnOverDropoutScorer",
+    "audit",
     "exceptions",
 ]
