@@ -45,7 +45,9 @@ class TreeEnsemble:
     Readers (:func:`skinfluence.trees.read_ensemble`) build it; the methods of
     :mod:`skinfluence.trees` read nothing else. The structure (which rows share a leaf, for
     training and test rows alike) is fixed; only the leaf values are functions of the
-    training weights, through the rule of the module docstring.
+    training weights, through the rule of the module docstring. Read without data
+    (``read_ensemble(estimator)``), the training fields are empty (zero rows,
+    :func:`structure_only`): what :func:`~skinfluence.models.adapter_for` needs.
 
     Parameters
     ----------
@@ -185,6 +187,45 @@ class TreeEnsemble:
         if self.objective == "multinomial":
             return (self.y[:, None] == np.arange(self.n_outputs)).astype(np.float64)
         return np.asarray(self.y, dtype=np.float64).reshape(-1, 1)
+
+
+def encode_targets(classes, y):
+    """Encoded targets: class indices into ``classes``, or float targets (classes=None).
+
+    Raises ValueError for a label that is not one of the classes.
+    """
+    if classes is None:
+        return np.asarray(y, dtype=np.float64).reshape(-1)
+    y = np.asarray(y).reshape(-1)
+    idx = np.searchsorted(classes, y)
+    idx = np.clip(idx, 0, len(classes) - 1)
+    bad = classes[idx] != y
+    if np.any(bad):
+        raise ValueError(
+            f"y has labels the model was not fitted on: {np.unique(y[bad])[:5]!r}; its classes "
+            f"are {classes!r}."
+        )
+    return idx
+
+
+def structure_only(n_iter, n_outputs):
+    """The training fields of a :class:`TreeEnsemble` read without data (no rows)."""
+    return {
+        "train_leaves": np.empty((0, n_iter, n_outputs), dtype=np.intp),
+        "train_weight": np.empty(0),
+        "y": np.empty(0),
+        "raw_train": None,
+    }
+
+
+def training_data(apply, X, y_encoded, weight, raw_train):
+    """The training fields of a :class:`TreeEnsemble` (keyword arguments), from its rows."""
+    return {
+        "train_leaves": apply(X),
+        "train_weight": np.asarray(weight, dtype=np.float64),
+        "y": y_encoded,
+        "raw_train": raw_train,
+    }
 
 
 # -- the losses ------------------------------------------------------------------------------

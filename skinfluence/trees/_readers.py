@@ -1,6 +1,9 @@
 """``read_ensemble``: the reader registry of boosted tree models (by class path, lazily).
 
-A reader is ``reader(estimator, X, y, sample_weight) -> TreeEnsemble``, registered under the
+A reader is ``reader(estimator, X=None, y=None, sample_weight=None) -> TreeEnsemble``
+(``X=None``: the structure only, no training rows and no check, which is what
+:func:`~skinfluence.models.adapter_for` reads; with data: checked with
+:func:`~skinfluence.trees.check_ensemble`), registered under the
 ``"module:qualname"`` of the estimator class, matched against the class and its bases by
 name, so that a LightGBM or XGBoost reader is found without importing either library until
 such a model is met. A :class:`~sklearn.pipeline.Pipeline` ending in a supported model is
@@ -22,7 +25,8 @@ def register_reader(class_path, reader, *, name=None):
     class_path : str
         ``"module:qualname"`` of the class, e.g. ``"lightgbm.sklearn:LGBMModel"``.
     reader : callable
-        ``reader(estimator, X, y, sample_weight) -> TreeEnsemble``.
+        ``reader(estimator, X=None, y=None, sample_weight=None) -> TreeEnsemble``; with
+        ``X=None`` it reads the structure only (``structure_only`` training fields).
     name : str, default=None
         Shown in messages (default: the class name).
 
@@ -101,7 +105,7 @@ class TransformedApply:
         return self.apply(self.transform.transform(X))
 
 
-def read_ensemble(estimator, X, y, sample_weight=None):
+def read_ensemble(estimator, X=None, y=None, sample_weight=None):
     """Read a fitted boosted tree model into a checked :class:`TreeEnsemble`.
 
     Parameters
@@ -110,10 +114,11 @@ def read_ensemble(estimator, X, y, sample_weight=None):
         A fitted HistGradientBoostingClassifier/Regressor or GradientBoostingClassifier/
         Regressor (LightGBM and XGBoost models where those readers are installed), or a
         Pipeline ending in one.
-    X : {array-like, DataFrame} of shape (n_samples, n_features)
-        The rows it was fitted on, as the estimator takes them.
-    y : array-like of shape (n_samples,)
-        Their labels or targets.
+    X : {array-like, DataFrame} of shape (n_samples, n_features), default=None
+        The rows it was fitted on, as the estimator takes them. None: read the structure
+        only (leaf values, ``apply``, the leaf rule; no training rows, nothing checked).
+    y : array-like of shape (n_samples,), default=None
+        Their labels or targets (required with X).
     sample_weight : array-like of shape (n_samples,), default=None
         The weights it was fitted with.
 
@@ -141,9 +146,12 @@ def read_ensemble(estimator, X, y, sample_weight=None):
     """
     if isinstance(estimator, FrozenEstimator):
         return read_ensemble(estimator.estimator, X, y, sample_weight)
+    if X is not None and y is None:
+        raise ValueError("read_ensemble needs y with X: the leaf check refits on the targets.")
     if isinstance(estimator, Pipeline):
         head, last = estimator[:-1], estimator.steps[-1][1]
-        ensemble = read_ensemble(last, head.transform(X), y, sample_weight)
+        Xt = None if X is None else head.transform(X)
+        ensemble = read_ensemble(last, Xt, y, sample_weight)
         ensemble.apply = TransformedApply(head, ensemble.apply)
         return ensemble
     reader = _reader_for(estimator)

@@ -25,7 +25,13 @@ from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
-from ._ensemble import TreeEnsemble, check_ensemble
+from ._ensemble import (
+    TreeEnsemble,
+    check_ensemble,
+    encode_targets,
+    structure_only,
+    training_data,
+)
 
 RETRAINING = "Use LeaveOneOutScorer or MemorizationScorer (retraining) for this model."
 
@@ -109,7 +115,7 @@ def _hgb_training_mask(estimator, y_encoded, n):
     return mask
 
 
-def read_hist_gradient_boosting(estimator, X, y, sample_weight=None):
+def read_hist_gradient_boosting(estimator, X=None, y=None, sample_weight=None):
     """A :class:`TreeEnsemble` of a fitted HistGradientBoosting model and its training data.
 
     Parameters
@@ -117,7 +123,8 @@ def read_hist_gradient_boosting(estimator, X, y, sample_weight=None):
     estimator : HistGradientBoostingClassifier or HistGradientBoostingRegressor
         Fitted on ``(X, y, sample_weight)``.
     X, y, sample_weight
-        The training data it was fitted on.
+        The training data it was fitted on; X=None reads the structure only (no training
+        rows, not checked), as :func:`~skinfluence.models.adapter_for` does.
 
     Returns
     -------
@@ -126,17 +133,18 @@ def read_hist_gradient_boosting(estimator, X, y, sample_weight=None):
     check_is_fitted(estimator)
     name = type(estimator).__name__
     objective = _objective_of(estimator._loss, name)
-    n = len(y)
     classes = getattr(estimator, "classes_", None)
-    if classes is not None:
-        y_enc = np.searchsorted(classes, np.asarray(y))
-    else:
-        y_enc = np.asarray(y, dtype=np.float64)
-    weight = _weights(sample_weight, n)
-    if classes is not None and getattr(estimator, "class_weight", None) is not None:
-        weight = estimator._finalize_sample_weight(weight, y_enc)
-    weight = weight * _hgb_training_mask(estimator, y_enc, n)
     apply = HGBLeafApply(estimator)
+    K = estimator.n_trees_per_iteration_
+    if X is None:
+        data = structure_only(len(estimator._predictors), K)
+    else:
+        y_enc = encode_targets(classes, y)
+        weight = _weights(sample_weight, len(y_enc))
+        if classes is not None and getattr(estimator, "class_weight", None) is not None:
+            weight = estimator._finalize_sample_weight(weight, y_enc)
+        weight = weight * _hgb_training_mask(estimator, y_enc, len(y_enc))
+        data = training_data(apply, X, y_enc, weight, _model_raw_scores(estimator, X))
     leaf_values = np.concatenate(
         [
             p.nodes["value"][p.nodes["is_leaf"].astype(bool)]
@@ -153,7 +161,7 @@ def read_hist_gradient_boosting(estimator, X, y, sample_weight=None):
     )
     ensemble = TreeEnsemble(
         objective=objective,
-        n_outputs=estimator.n_trees_per_iteration_,
+        n_outputs=K,
         classes=classes,
         learning_rate=float(estimator.learning_rate),
         l2_regularization=float(estimator.l2_regularization),
@@ -161,16 +169,14 @@ def read_hist_gradient_boosting(estimator, X, y, sample_weight=None):
         baseline_is_fitted=True,
         leaf_values=leaf_values,
         leaf_tree=leaf_tree,
-        train_leaves=apply(X),
-        train_weight=weight,
-        y=y_enc,
         apply=apply,
         denominator_eps=1e-15,
         gradient_dtype="float32",
         library=name,
-        raw_train=_model_raw_scores(estimator, X),
+        **data,
     )
-    check_ensemble(ensemble)
+    if X is not None:
+        check_ensemble(ensemble)
     return ensemble
 
 
@@ -210,7 +216,7 @@ class GBLeafApply:
         return out
 
 
-def read_gradient_boosting(estimator, X, y, sample_weight=None):
+def read_gradient_boosting(estimator, X=None, y=None, sample_weight=None):
     """A :class:`TreeEnsemble` of a fitted GradientBoosting model and its training data.
 
     Parameters
@@ -218,7 +224,8 @@ def read_gradient_boosting(estimator, X, y, sample_weight=None):
     estimator : GradientBoostingClassifier or GradientBoostingRegressor
         Fitted on ``(X, y, sample_weight)``.
     X, y, sample_weight
-        The training data it was fitted on.
+        The training data it was fitted on; X=None reads the structure only (no training
+        rows, not checked), as :func:`~skinfluence.models.adapter_for` does.
 
     Returns
     -------
@@ -233,25 +240,7 @@ def read_gradient_boosting(estimator, X, y, sample_weight=None):
             "influence methods: the rows each tree was fitted on are not stored, so its leaf "
             f"values cannot be recomputed. Fit with subsample=1.0, or: {RETRAINING}"
         )
-    n = len(y)
     classes = getattr(estimator, "classes_", None)
-    y_enc = (
-        np.searchsorted(classes, np.asarray(y))
-        if classes is not None
-        else np.asarray(y, dtype=np.float64)
-    )
-    weight = _weights(sample_weight, n)
-    if estimator.n_iter_no_change is not None:
-        stratify = y_enc if classes is not None else None
-        train_idx, _ = train_test_split(
-            np.arange(n),
-            random_state=estimator.random_state,
-            test_size=estimator.validation_fraction,
-            stratify=stratify,
-        )
-        mask = np.zeros(n, dtype=bool)
-        mask[train_idx] = True
-        weight = weight * mask
     init = estimator.init_
     K = estimator.n_trees_per_iteration_
     if isinstance(init, str) and init == "zero":
@@ -274,6 +263,12 @@ def read_gradient_boosting(estimator, X, y, sample_weight=None):
         [np.full(int((t.tree_.children_left == -1).sum()), i) for i, t in enumerate(trees)]
     )
     apply = GBLeafApply(estimator)
+    if X is None:
+        data = structure_only(estimator.estimators_.shape[0], K)
+    else:
+        y_enc = encode_targets(classes, y)
+        weight = _weights(sample_weight, len(y_enc)) * _gb_training_mask(estimator, y_enc)
+        data = training_data(apply, X, y_enc, weight, _model_raw_scores(estimator, X))
     ensemble = TreeEnsemble(
         objective=objective,
         n_outputs=K,
@@ -284,17 +279,31 @@ def read_gradient_boosting(estimator, X, y, sample_weight=None):
         baseline_is_fitted=fitted,
         leaf_values=leaf_values,
         leaf_tree=leaf_tree,
-        train_leaves=apply(X),
-        train_weight=weight,
-        y=y_enc,
         apply=apply,
         hessian_scale=K / (K - 1) if objective == "multinomial" else 1.0,
         min_denominator=1e-150,
         library=name,
-        raw_train=_model_raw_scores(estimator, X),
+        **data,
     )
-    check_ensemble(ensemble)
+    if X is not None:
+        check_ensemble(ensemble)
     return ensemble
+
+
+def _gb_training_mask(estimator, y_encoded):
+    """Which rows the trees were fitted on (``n_iter_no_change`` holds some out)."""
+    n = len(y_encoded)
+    mask = np.ones(n, dtype=bool)
+    if estimator.n_iter_no_change is not None:
+        train_idx, _ = train_test_split(
+            np.arange(n),
+            random_state=estimator.random_state,
+            test_size=estimator.validation_fraction,
+            stratify=y_encoded if getattr(estimator, "classes_", None) is not None else None,
+        )
+        mask[:] = False
+        mask[train_idx] = True
+    return mask
 
 
 def _model_raw_scores(estimator, X):
