@@ -165,13 +165,24 @@ def read_ensemble(estimator, X=None, y=None, sample_weight=None):
 
 
 def _register_sklearn():
+    from ._adapter import register_tree_model
+    from ._examples import sklearn_tree_examples
     from ._sklearn import read_gradient_boosting, read_hist_gradient_boosting
 
     base = "sklearn.ensemble._hist_gradient_boosting.gradient_boosting"
     for cls in ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor"):
-        register_reader(f"{base}:{cls}", read_hist_gradient_boosting, name=cls)
+        register_tree_model(
+            f"{base}:{cls}",
+            read_hist_gradient_boosting,
+            name=cls,
+            accepts_subclasses=False,
+            examples=sklearn_tree_examples(cls),
+        )
     for cls in ("GradientBoostingClassifier", "GradientBoostingRegressor"):
-        register_reader(f"sklearn.ensemble._gb:{cls}", read_gradient_boosting, name=cls)
-
-
-_register_sklearn()
+        register_tree_model(
+            f"sklearn.ensemble._gb:{cls}",
+            read_gradient_boosting,
+            name=cls,
+            accepts_subclasses=False,
+            examples=sklearn_tree_examples(cls),
+        )
