@@ -4,6 +4,7 @@ Each module that adds a public estimator appends an instance to ESTIMATORS, and,
 cannot hold by design, the reason to EXPECTED_FAILURES.
 """
 
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -23,6 +24,7 @@ from skinfluence.toy import MarginScorer, PerceptronStudent
 
 ESTIMATORS = [
     InfluenceScorer(LogisticRegression()),
+    InfluenceScorer(HistGradientBoostingClassifier(max_iter=5, random_state=0)),
     LeaveOneOutScorer(LogisticRegression()),
     MemorizationScorer(LogisticRegression(), n_estimators=20),
     TracInScorer(LogisticRegression()),

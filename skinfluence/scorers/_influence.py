@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils._param_validation import Interval
+from sklearn_compat.utils.validation import validate_data
 
 from .._utils._docstring import inject_docs
 from .._utils._progress import progress
@@ -48,13 +49,21 @@ class InfluenceScorer(BaseInfluenceScorer):
     ----------
     %(estimator_fitted)s
         A supported model (see :func:`skinfluence.models.adapter_for`).
-    method : {"auto", "direct"} or other registered solver, default="auto"
+    method : {"auto", "direct", "leafinfluence", "boostin", "leafrefit"} or other \
+registered solver, default="auto"
         How ``(H + λI)⁻¹`` is applied. "direct": dense Hessian and Cholesky (exact).
         "auto": "direct" when the model has at most 5 000 parameters (a dense Hessian of
         at most 200 MB, O(p³) to factorise); above that "cg" (exact to its tolerance)
         when there are at most 1 000 training rows (fit solves once per row for the
         self-influence), else "arnoldi" (rank 50, a fixed cost for any number of rows;
         see :mod:`skinfluence.inverse`).
+        Boosted trees (HistGradientBoosting, GradientBoosting; leaf values as parameters,
+        structure fixed) take only the tree methods: "leafrefit" (the fixed-structure
+        leave-one-out, exact, O(n² T K)), "leafinfluence" (its first-order approximation
+        through the boosting recursion: O(m n T K) per influence matrix, O(n² T K) for
+        ``scores_``), "boostin" (shared-leaf gradient products, O(n T K) for ``scores_``);
+        "auto" is "leafinfluence" while n² T K ≤ 4·10⁹, else "boostin" (T iterations, K
+        trees each). See :ref:`tree_influence`.
     damping : float, default=0.0
         λ ≥ 0 added to the Hessian's diagonal (for singular or indefinite Hessians).
     newton_step : bool, default=False
@@ -78,8 +87,13 @@ class InfluenceScorer(BaseInfluenceScorer):
         The fitted model.
     adapter_ : ModelAdapter
         Its gradient adapter.
-    solver_ : InverseHessianSolver
-        The fitted inverse-Hessian solver.
+    solver_ : InverseHessianSolver or None
+        The fitted inverse-Hessian solver (None for boosted trees).
+    method_ : str
+        The method ``"auto"`` resolved to.
+    ensemble_ : TreeEnsemble or None
+        Boosted trees: the fitted model read with its training rows
+        (:func:`skinfluence.trees.read_ensemble`); None for other models.
     scores_ : ndarray of shape (n_train,)
         Self-influence of each training row.
     train_weights_ : ndarray of shape (n_train,)
@@ -132,6 +146,14 @@ class InfluenceScorer(BaseInfluenceScorer):
     (5, 400)
     >>> scorer.explain(X[400:401], y[400:401], k=3).helpful_indices.shape
     (1, 3)
+
+    Boosted trees, through the same methods (LeafInfluence by default):
+
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> trees = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    >>> tree_scorer = InfluenceScorer(trees).fit(X[:300], y[:300])
+    >>> tree_scorer.method_, tree_scorer.influence(X[400:402], y[400:402]).shape
+    ('leafinfluence', (2, 300))
     """
 
     score_name = "self_influence"
@@ -214,9 +236,18 @@ class InfluenceScorer(BaseInfluenceScorer):
         return check_chunk_size(self.chunk_size, default=default)
 
     # -- self-influence ------------------------------------------------------------------
-    def _accepts_raw_X(self):
-        # Tree models validate their own input (missing values, categorical columns).
-        return super()._accepts_raw_X() or is_tree_ensemble(getattr(self, "estimator", None))
+    def _validate_X(self, X, *, reset):
+        # Boosted trees take missing values (HistGradientBoosting routes them in its splits).
+        if self._accepts_raw_X() or not is_tree_ensemble(getattr(self, "estimator", None)):
+            return super()._validate_X(X, reset=reset)
+        return validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if is_tree_ensemble(getattr(self, "estimator", None)):
+            tags.input_tags.allow_nan = True
+            tags.input_tags.sparse = False
+        return tags
 
     def _score_samples(self, X, y):
         if self._is_tree:

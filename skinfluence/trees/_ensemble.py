@@ -95,6 +95,9 @@ class TreeEnsemble:
         A leaf whose denominator is below it gets value 0 (GradientBoosting: 1e-150).
     min_hessian : float, default=0.0
         Floor on each row's Hessian before weighting (XGBoost's logistic: 1e-16).
+    single_leaf_is_zero : bool, default=False
+        A tree that is a single leaf (its root could not be split) holds 0, not the Newton
+        step (HistGradientBoosting: ``grower.py`` finalises such a root with value 0).
     gradient_dtype : {"float64", "float32"}, default="float64"
         The precision the library stores the weighted per-row gradients and Hessians in
         (HistGradientBoosting: float32); used by :func:`check_ensemble` only, the methods
@@ -143,6 +146,7 @@ class TreeEnsemble:
     min_denominator: float = 0.0
     min_hessian: float = 0.0
     gradient_dtype: str = "float64"
+    single_leaf_is_zero: bool = False
     tolerance: float = 1e-8
     library: str = ""
     raw_train: np.ndarray | None = field(default=None, repr=False)
@@ -414,6 +418,8 @@ def refit_leaf_values(ensemble, weight, *, library_precision=False):
             if dtype is not None and dtype != np.float64:
                 wg, wh = wg.astype(dtype).astype(np.float64), wh.astype(dtype).astype(np.float64)
             values[start:stop] = leaf_rule(ensemble, MT @ wg, MT @ wh)
+            if ensemble.single_leaf_is_zero and stop - start == 1:
+                values[start:stop] = 0.0
         for k in range(K):
             start, stop, M, _ = ensemble.tree_indicator(it, k)
             raw[k] += M @ values[start:stop]
@@ -445,8 +451,8 @@ def check_ensemble(ensemble, *, raw_train=None, tolerance=None):
     raw_train : ndarray of shape (n_train, K), default=None
         The model's raw scores on the training rows; default ``ensemble.raw_train``.
     tolerance : float, default=None
-        Relative tolerance, of the largest absolute leaf value (leaves) and of the largest
-        absolute raw score (raw scores); default ``ensemble.tolerance``.
+        Relative tolerance, of the largest absolute leaf value (at least 1e-6) and of the
+        largest absolute raw score (at least 1); default ``ensemble.tolerance``.
 
     Returns
     -------
@@ -462,7 +468,9 @@ def check_ensemble(ensemble, *, raw_train=None, tolerance=None):
     tol = ensemble.tolerance if tolerance is None else tolerance
     raw_train = ensemble.raw_train if raw_train is None else raw_train
     values, baseline, _ = refit_leaf_values(ensemble, ensemble.train_weight, library_precision=True)
-    scale = max(np.abs(ensemble.leaf_values).max(initial=0.0), 1e-300)
+    # Relative to the largest leaf, but leaves below 1e-6 (a model that learnt ~nothing)
+    # are compared absolutely: their recomputation is rounding of sums that cancel.
+    scale = max(np.abs(ensemble.leaf_values).max(initial=0.0), 1e-6)
     errors = {"leaf_values": np.abs(values[0] - ensemble.leaf_values).max(initial=0.0) / scale}
     if ensemble.baseline_is_fitted:
         b_scale = max(np.abs(ensemble.baseline).max(), 1.0)

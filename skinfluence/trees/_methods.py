@@ -70,6 +70,8 @@ class Trajectory:
                 G = np.bincount(local, weights=w * g[:, k], minlength=stop - start)
                 H = np.bincount(local, weights=w * h[:, k], minlength=stop - start)
                 self.dv_dG[start:stop], self.dv_dH[start:stop] = leaf_rule_derivatives(e, G, H)
+                if e.single_leaf_is_zero and stop - start == 1:
+                    self.dv_dG[start:stop] = self.dv_dH[start:stop] = 0.0
             raw = raw + e.leaf_values[e.train_leaves[:, t, :]]
         self.raw_final = raw
         self._factor_cache = {}

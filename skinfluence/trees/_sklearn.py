@@ -172,6 +172,7 @@ def read_hist_gradient_boosting(estimator, X=None, y=None, sample_weight=None):
         apply=apply,
         denominator_eps=1e-15,
         gradient_dtype="float32",
+        single_leaf_is_zero=True,
         library=name,
         **data,
     )
