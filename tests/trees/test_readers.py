@@ -86,3 +86,14 @@ def test_pipeline_pandas_and_pickle():
     ensemble = read_ensemble(model, frame, y)
     restored = pickle.loads(pickle.dumps(ensemble))
     np.testing.assert_array_equal(restored.apply(frame.iloc[:20]), ensemble.train_leaves[:20])
+
+
+def test_hist_gradient_boosting_root_only_trees_hold_zero():
+    # 30 rows with min_samples_leaf=20: no tree can split, and HistGradientBoosting
+    # finalises such a root with value 0 rather than its Newton step (caught by the
+    # estimator checks on tiny data).
+    X, y = task_data("binary", n=30)
+    model = boosted_model("hgb", "binary", max_iter=3).fit(X, y)
+    ensemble = read_ensemble(model, X, y)
+    assert len(ensemble.leaf_values) == 3
+    np.testing.assert_array_equal(ensemble.leaf_values, 0.0)
