@@ -173,9 +173,22 @@ class TreeEnsemble:
         self.leaf_offsets = np.concatenate([[0], np.cumsum(counts)])
 
     def tree_indicator(self, t, k):
-        """``(start, stop, M, Mᵀ)`` of the tree of iteration t, output k: its global leaf ids
-        [start, stop) and the sparse (n_train × leaves) indicator of its training rows (and
-        its transpose, both CSR), built once and cached."""
+        """Return the leaf span and sparse training-row indicator of one tree (cached).
+
+        Parameters
+        ----------
+        t : int
+            Boosting iteration.
+        k : int
+            Output (tree within the iteration).
+
+        Returns
+        -------
+        start, stop : int
+            Its global leaf ids are ``[start, stop)``.
+        M, MT : scipy.sparse.csr_matrix
+            The (n_train × leaves) indicator of its training rows and its transpose.
+        """
         cache = self.__dict__.setdefault("_indicators", {})
         key = (t, k)
         if key not in cache:
@@ -205,12 +218,29 @@ class TreeEnsemble:
         return self.train_leaves.shape[0]
 
     def raw_predict(self, leaves, leaf_values=None):
-        """Raw scores ``baseline + Σ leaves`` of rows given leaf ids (m, n_iter, K): (m, K)."""
+        """Compute the raw scores ``baseline + Σ leaves`` of rows from their leaf ids.
+
+        Parameters
+        ----------
+        leaves : ndarray of shape (m, n_iter, K)
+            Global leaf ids (``apply(X)``).
+        leaf_values : ndarray of shape (n_leaves_total,), default=None
+            Other leaf values (default the model's).
+
+        Returns
+        -------
+        raw : ndarray of shape (m, K)
+        """
         values = self.leaf_values if leaf_values is None else leaf_values
         return self.baseline + values[leaves].sum(axis=1)
 
     def target_matrix(self):
-        """The targets as an (n, K) float matrix: y itself, or the one-hot class indicator."""
+        """Return the targets as an (n, K) float matrix: y, or the one-hot class indicator.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_train, K)
+        """
         if self.objective == "multinomial":
             return (self.y[:, None] == np.arange(self.n_outputs)).astype(np.float64)
         return np.asarray(self.y, dtype=np.float64).reshape(-1, 1)
@@ -389,9 +419,26 @@ def refit_leaf_values(ensemble, weight, *, library_precision=False):
     raw_train : ndarray of shape (b, n_train, K)
         The refitted raw scores of the training rows.
 
+    See Also
+    --------
+    check_ensemble : this refit at the training weights, compared with the model.
+    leaf_refit : leave-one-out by this refit, row by row.
+
     Notes
     -----
     Cost O(b · n · T · K) time, O(b · (n · K + n_leaves_total)) memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.ensemble import GradientBoostingRegressor
+    >>> from skinfluence.trees import read_ensemble, refit_leaf_values
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> ensemble = read_ensemble(GradientBoostingRegressor(n_estimators=5).fit(X, y), X, y)
+    >>> values, baseline, raw = refit_leaf_values(ensemble, ensemble.train_weight)
+    >>> bool(np.allclose(values[0], ensemble.leaf_values))
+    True
     """
     weight = np.atleast_2d(np.asarray(weight, dtype=np.float64))
     b = weight.shape[0]
@@ -464,6 +511,22 @@ def check_ensemble(ensemble, *, raw_train=None, tolerance=None):
     TypeError
         When a recomputed value differs: the model uses an option the leaf-value rule does
         not describe.
+
+    See Also
+    --------
+    read_ensemble : reads a model and calls this check.
+    refit_leaf_values : the recomputation it uses.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.ensemble import GradientBoostingRegressor
+    >>> from skinfluence.trees import check_ensemble, read_ensemble
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> model = GradientBoostingRegressor(n_estimators=5, random_state=0).fit(X, y)
+    >>> errors = check_ensemble(read_ensemble(model, X, y))
+    >>> max(errors.values()) < 1e-12
+    True
     """
     tol = ensemble.tolerance if tolerance is None else tolerance
     raw_train = ensemble.raw_train if raw_train is None else raw_train
@@ -481,6 +544,7 @@ def check_ensemble(ensemble, *, raw_train=None, tolerance=None):
         raw_train = np.asarray(raw_train, dtype=np.float64).reshape(raw.shape)
         r_scale = max(np.abs(raw_train).max(initial=0.0), 1.0)
         errors["raw_train"] = np.abs(raw - raw_train).max(initial=0.0) / r_scale
+    errors = {key: float(err) for key, err in errors.items()}
     bad = {key: err for key, err in errors.items() if not err <= tol}
     if bad:
         detail = ", ".join(f"{key} off by {err:.2g} (relative)" for key, err in bad.items())

@@ -25,6 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import gen_batches
 
+from .._utils._docstring import inject_docs
+from . import _docs  # noqa: F401  (registers the shared parameter text)
 from ._ensemble import (
     encode_targets,
     leaf_rule_derivatives,
@@ -204,12 +206,43 @@ def _rows_and_weights(ensemble, rows, row_weight):
     return rows, np.broadcast_to(weight, rows.shape)
 
 
+@inject_docs
 def leaf_influence_self(ensemble, *, rows=None, row_weight=None, chunk_size=None, trajectory=None):
-    """LeafInfluence self-influence ``−w_i dL(z_i)/dw_i`` of training rows, shape (n,).
+    """Compute the LeafInfluence self-influence ``−w_i dL(z_i)/dw_i`` of training rows.
 
-    Forward mode over blocks of training rows. Cost O(n² · T · K) time, O(chunk · n · K +
-    n · T · K) memory. ``rows`` (default all) and ``row_weight`` (default their training
-    weights; 1 for a row of weight 0 scores it as if it were added with weight 1).
+    Forward mode over blocks of training rows: each block's derivatives ``dF_j/dw_i`` for
+    every training row j, through every tree. Cost O(n² · T · K) time, O(chunk · n · K +
+    n · T · K) memory.
+
+    Parameters
+    ----------
+    %(tree_ensemble)s
+    %(tree_rows)s
+    %(tree_chunk_size)s
+    %(tree_trajectory)s
+
+    Returns
+    -------
+    scores : ndarray of shape (n_rows,)
+        First-order increase of each row's own loss when it is left out.
+
+    See Also
+    --------
+    leaf_refit : the fixed-structure leave-one-out (exact).
+    leaf_influence : its first-order approximation, with propagation.
+    boostin : shared-leaf gradient products, no propagation.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> from skinfluence.trees import read_ensemble
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    >>> from skinfluence.trees import leaf_influence_self
+    >>> leaf_influence_self(ensemble).shape
+    (200,)
     """
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
@@ -275,13 +308,56 @@ def _reverse(traj, seed_leaves, seed_baseline):
     return w_bar.T + b_bar @ traj.baseline_derivative().T
 
 
+@inject_docs
 def leaf_influence(ensemble, X_test, y_test, *, aggregate=False, chunk_size=None, trajectory=None):
-    """LeafInfluence of every training row on each test row's loss, shape (m, n).
+    """Compute the LeafInfluence of every training row on each test row's loss.
 
-    ``−w_i dL(z_test)/dw_i`` through the fixed-structure boosting recursion, by reverse mode
-    (one adjoint pass per block of test rows). Cost O(m · n · T · K) time, O(chunk · n · K
-    + n · T · K) memory. ``aggregate=True``: the influence on the summed test loss, shape
-    (n,), in one adjoint pass, O(n · T · K + m · T · K).
+    ``−w_i dL(z_test)/dw_i`` through the fixed-structure boosting recursion: row i's weight
+    moves the leaves it is in, and every later leaf through the gradients and Hessians of
+    the rows whose scores those leaves (and the fitted baseline) moved. Reverse mode, one
+    adjoint pass per block of test rows. Cost O(m · n · T · K) time, O(chunk · n · K +
+    n · T · K) memory.
+
+    Parameters
+    ----------
+    %(tree_ensemble)s
+    %(X_test)s
+    %(y_test)s
+    aggregate : bool, default=False
+        Return the influence on the summed test loss instead, shape (n_train,), in one
+        adjoint pass: O(n · T · K + m · T · K).
+    %(tree_chunk_size)s
+    %(tree_trajectory)s
+
+    Returns
+    -------
+    influence : ndarray of shape (n_test, n_train) or (n_train,)
+        Leave-one-out units: positive when row i helps the test row.
+
+    See Also
+    --------
+    leaf_refit : the fixed-structure leave-one-out (exact).
+    leaf_influence : its first-order approximation, with propagation.
+    boostin : shared-leaf gradient products, no propagation.
+
+    References
+    ----------
+    Brophy, J., Hammoudeh, Z. & Lowd, D. (2023). Adapting and evaluating influence-estimation
+    methods for gradient-boosted decision trees. JMLR 24(154).
+    Sharchilev, B. et al. (2018). Finding influential training samples for gradient boosted
+    decision trees. ICML.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> from skinfluence.trees import read_ensemble
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    >>> from skinfluence.trees import leaf_influence
+    >>> leaf_influence(ensemble, X[200:203], y[200:203]).shape
+    (3, 200)
     """
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
@@ -311,14 +387,50 @@ def _boostin_train_matrix(traj):
     return sp.csr_matrix((a.ravel(), (rows, leaves.ravel())), shape=(n, len(e.leaf_values))), a
 
 
+@inject_docs
 def boostin(ensemble, X_test, y_test, *, trajectory=None):
-    """BoostIn influence of every training row on each test row's loss, shape (m, n).
+    """Compute the BoostIn influence of every training row on each test row's loss.
 
     ``−w_i Σ_{t,k} [row i and the test row share the leaf of tree (t, k)] ∂L/∂F_k ·
-    ∂v/∂w_i``, the test loss's gradient at the final model, the leaf value's derivative
-    without propagation through later trees. Cost O(n · T · K) for the derivatives plus
-    the products over shared leaves, at most O(m · n · T · K) (``Σ_leaves n_leaf · m_leaf``);
-    memory O(n · T · K + m · n).
+    ∂v/∂w_i``: the test loss's gradient at the final model times the leaf value's direct
+    derivative, without propagation through later trees; zero when no leaf is shared.
+    Cost O(n · T · K) for the derivatives plus the products over shared leaves, at most
+    O(m · n · T · K) (``Σ_leaves n_leaf · m_leaf``); memory O(n · T · K + m · n).
+
+    Parameters
+    ----------
+    %(tree_ensemble)s
+    %(X_test)s
+    %(y_test)s
+    %(tree_trajectory)s
+
+    Returns
+    -------
+    influence : ndarray of shape (n_test, n_train)
+        Leave-one-out units: positive when row i helps the test row.
+
+    See Also
+    --------
+    leaf_refit : the fixed-structure leave-one-out (exact).
+    leaf_influence : its first-order approximation, with propagation.
+    boostin : shared-leaf gradient products, no propagation.
+
+    References
+    ----------
+    Brophy, J., Hammoudeh, Z. & Lowd, D. (2023). Adapting and evaluating influence-estimation
+    methods for gradient-boosted decision trees. JMLR 24(154).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> from skinfluence.trees import read_ensemble
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    >>> from skinfluence.trees import boostin
+    >>> boostin(ensemble, X[200:203], y[200:203]).shape
+    (3, 200)
     """
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
@@ -330,10 +442,38 @@ def boostin(ensemble, X_test, y_test, *, trajectory=None):
     return -(e.train_weight[:, None] * product).T
 
 
+@inject_docs
 def boostin_self(ensemble, *, rows=None, row_weight=None, trajectory=None):
-    """BoostIn self-influence of training rows, shape (n,). O(n · T · K).
+    """Compute the BoostIn self-influence of training rows, O(n · T · K).
 
-    ``rows`` and ``row_weight`` as in :func:`leaf_influence_self`.
+    Parameters
+    ----------
+    %(tree_ensemble)s
+    %(tree_rows)s
+    %(tree_trajectory)s
+
+    Returns
+    -------
+    scores : ndarray of shape (n_rows,)
+        Each row's BoostIn influence on its own loss.
+
+    See Also
+    --------
+    leaf_refit : the fixed-structure leave-one-out (exact).
+    leaf_influence : its first-order approximation, with propagation.
+    boostin : shared-leaf gradient products, no propagation.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> from skinfluence.trees import read_ensemble
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    >>> from skinfluence.trees import boostin_self
+    >>> boostin_self(ensemble).shape
+    (200,)
     """
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
@@ -356,13 +496,45 @@ def _refit_blocks(ensemble, chunk_size, rows=None, weight_with=None):
         yield block, idx, refit_leaf_values(ensemble, weight)
 
 
+@inject_docs
 def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None):
-    """Fixed-structure leave-one-out: ``L(test; refitted without i) − L(test)``, (m, n).
+    """Compute the fixed-structure leave-one-out of every training row on each test row.
 
-    Every leaf value refitted without row i (weight 0), iterations in order, the structure
-    fixed; compared with the refit at the full weights (float64, so that rounding does not
-    enter the differences). Cost O(n² · T · K + n · m · T · K) time, O(chunk · (n · K + L +
-    m · K)) memory.
+    ``L(test; refitted without i) − L(test)``: every leaf value refitted without row i
+    (weight 0), iterations in order, the later trees' gradients at the refitted earlier
+    ones, the structure fixed; compared with the refit at the full weights (float64, so
+    that the library's rounding does not enter the differences). Cost O(n² · T · K +
+    n · m · T · K) time, O(chunk · (n · K + L + m · K)) memory.
+
+    Parameters
+    ----------
+    %(tree_ensemble)s
+    %(X_test)s
+    %(y_test)s
+    %(tree_chunk_size)s
+
+    Returns
+    -------
+    influence : ndarray of shape (n_test, n_train)
+        Exact for the model whose structure is fixed; positive when row i helps.
+
+    See Also
+    --------
+    leaf_refit : the fixed-structure leave-one-out (exact).
+    leaf_influence : its first-order approximation, with propagation.
+    boostin : shared-leaf gradient products, no propagation.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> from skinfluence.trees import read_ensemble
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    >>> from skinfluence.trees import leaf_refit
+    >>> leaf_refit(ensemble, X[200:203], y[200:203]).shape
+    (3, 200)
     """
     e = ensemble
     leaves, Y, _ = query_rows(e, X_test, y_test)
@@ -383,12 +555,42 @@ def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None):
     return out
 
 
+@inject_docs
 def leaf_refit_self(ensemble, *, rows=None, row_weight=None, chunk_size=None):
-    """Fixed-structure leave-one-out of each row on its own loss, shape (n,).
+    """Compute the fixed-structure leave-one-out of each row on its own loss.
 
-    Cost O(n² · T · K) time, O(chunk · (n · K + L)) memory. ``rows`` (default all); with
-    ``row_weight``, rows of weight 0 are scored as if added with that weight:
-    ``L(z; without) − L(z; refitted with z)``.
+    Cost O(n² · T · K) time, O(chunk · (n · K + L)) memory. With ``row_weight``, rows of
+    weight 0 are scored as if added with that weight: ``L(z; without) − L(z; refitted with
+    z)``.
+
+    Parameters
+    ----------
+    %(tree_ensemble)s
+    %(tree_rows)s
+    %(tree_chunk_size)s
+
+    Returns
+    -------
+    scores : ndarray of shape (n_rows,)
+        The increase of each row's own loss when it is left out.
+
+    See Also
+    --------
+    leaf_refit : the fixed-structure leave-one-out (exact).
+    leaf_influence : its first-order approximation, with propagation.
+    boostin : shared-leaf gradient products, no propagation.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> from skinfluence.trees import read_ensemble
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    >>> from skinfluence.trees import leaf_refit_self
+    >>> leaf_refit_self(ensemble).shape
+    (200,)
     """
     e = ensemble
     rows = np.arange(e.n_train) if rows is None else np.asarray(rows, dtype=np.intp)
