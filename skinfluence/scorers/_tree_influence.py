@@ -21,9 +21,9 @@ from ..trees import (
 from ..trees._methods import Trajectory, new_row_self_influence
 
 TREE_METHODS = ("leafinfluence", "boostin", "leafrefit")
-# "auto" runs LeafInfluence while its self-influence pass, n² · T · K multiply-adds, stays
-# within this budget (about 10 s on one core, measured at n = 2 000, T = 100: 4·10⁸ took
-# ~3 s), else BoostIn (O(n · T · K)).
+# "auto" runs LeafInfluence while its self-influence pass, O(n² · T · K), stays within this
+# budget (measured on one shared core at n = 2 000, T = 100: 4·10⁸ took 3.2-3.6 s, so the
+# budget is about half a minute), else BoostIn (O(n · T · K)).
 AUTO_LEAFINFLUENCE_MAX_WORK = 4 * 10**9
 
 
