@@ -97,3 +97,12 @@ def test_hist_gradient_boosting_root_only_trees_hold_zero():
     ensemble = read_ensemble(model, X, y)
     assert len(ensemble.leaf_values) == 3
     np.testing.assert_array_equal(ensemble.leaf_values, 0.0)
+
+
+def test_hist_gradient_boosting_with_its_own_validation_set():
+    # X_val given to fit: early stopping without splitting X, every row fitted on.
+    X, y = task_data("binary", n=400)
+    model = boosted_model("hgb", "binary", early_stopping=True, max_iter=30)
+    model.fit(X[:300], y[:300], X_val=X[300:], y_val=y[300:])
+    ensemble = read_ensemble(model, X[:300], y[:300])
+    np.testing.assert_array_equal(ensemble.train_weight, 1.0)
