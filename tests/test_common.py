@@ -4,7 +4,7 @@ Each module that adds a public estimator appends an instance to ESTIMATORS, and,
 cannot hold by design, the reason to EXPECTED_FAILURES.
 """
 
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -31,6 +31,7 @@ from skinfluence.toy import MarginScorer, PerceptronStudent
 
 ESTIMATORS = [
     InfluenceScorer(LogisticRegression()),
+    InfluenceScorer(HistGradientBoostingClassifier(max_iter=5, random_state=0)),
     LeaveOneOutScorer(LogisticRegression()),
     MemorizationScorer(LogisticRegression(), n_estimators=20),
     TracInScorer(LogisticRegression()),

@@ -6,14 +6,17 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils._param_validation import Interval
+from sklearn_compat.utils.validation import validate_data
 
 from .._utils._docstring import inject_docs
 from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping, shared_constraints
 from ..inverse import available_methods, make_solver
 from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for, training_gradients
+from ..trees import is_tree_ensemble
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
+from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
 
 # "auto" uses the dense Hessian while it takes at most this many parameters (H is p² doubles:
 # 5 000 parameters = 200 MB, factorised in about a second).
@@ -46,13 +49,21 @@ class InfluenceScorer(BaseInfluenceScorer):
     ----------
     %(estimator_fitted)s
         A supported model (see :func:`skinfluence.models.adapter_for`).
-    method : {"auto", "direct"} or other registered solver, default="auto"
+    method : {"auto", "direct", "leafinfluence", "boostin", "leafrefit"} or other \
+registered solver, default="auto"
         How ``(H + λI)⁻¹`` is applied. "direct": dense Hessian and Cholesky (exact).
         "auto": "direct" when the model has at most 5 000 parameters (a dense Hessian of
         at most 200 MB, O(p³) to factorise); above that "cg" (exact to its tolerance)
         when there are at most 1 000 training rows (fit solves once per row for the
         self-influence), else "arnoldi" (rank 50, a fixed cost for any number of rows;
         see :mod:`skinfluence.inverse`).
+        Boosted trees (HistGradientBoosting, GradientBoosting; leaf values as parameters,
+        structure fixed) take only the tree methods: "leafrefit" (the fixed-structure
+        leave-one-out, exact, O(n² T K)), "leafinfluence" (its first-order approximation
+        through the boosting recursion: O(m n T K) per influence matrix, O(n² T K) for
+        ``scores_``), "boostin" (shared-leaf gradient products, O(n T K) for ``scores_``);
+        "auto" is "leafinfluence" while n² T K ≤ 4·10⁹, else "boostin" (T iterations, K
+        trees each). See :ref:`tree_influence`.
     damping : float, default=0.0
         λ ≥ 0 added to the Hessian's diagonal (for singular or indefinite Hessians).
     newton_step : bool, default=False
@@ -76,8 +87,13 @@ class InfluenceScorer(BaseInfluenceScorer):
         The fitted model.
     adapter_ : ModelAdapter
         Its gradient adapter.
-    solver_ : InverseHessianSolver
-        The fitted inverse-Hessian solver.
+    solver_ : InverseHessianSolver or None
+        The fitted inverse-Hessian solver (None for boosted trees).
+    method_ : str
+        The method ``"auto"`` resolved to.
+    ensemble_ : TreeEnsemble or None
+        Boosted trees: the fitted model read with its training rows
+        (:func:`skinfluence.trees.read_ensemble`); None for other models.
     scores_ : ndarray of shape (n_train,)
         Self-influence of each training row.
     train_weights_ : ndarray of shape (n_train,)
@@ -130,6 +146,14 @@ class InfluenceScorer(BaseInfluenceScorer):
     (5, 400)
     >>> scorer.explain(X[400:401], y[400:401], k=3).helpful_indices.shape
     (1, 3)
+
+    Boosted trees, through the same methods (LeafInfluence by default):
+
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> trees = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    >>> tree_scorer = InfluenceScorer(trees).fit(X[:300], y[:300])
+    >>> tree_scorer.method_, tree_scorer.influence(X[400:402], y[400:402]).shape
+    ('leafinfluence', (2, 300))
     """
 
     score_name = "self_influence"
@@ -165,12 +189,22 @@ class InfluenceScorer(BaseInfluenceScorer):
     # -- fitting -------------------------------------------------------------------------
     def _fit(self, X, y, sample_weight):
         damping = check_damping(self.damping)
-        if self.method != "auto" and self.method not in available_methods():
+        known = ["auto", *available_methods(), *TREE_METHODS]
+        if self.method not in known:
+            raise ValueError(f"Unknown method {self.method!r}; choose one of {known}.")
+        trees = is_tree_ensemble(self.estimator)
+        if self.method in TREE_METHODS and not trees:
             raise ValueError(
-                f"Unknown method {self.method!r}; choose one of {['auto', *available_methods()]}."
+                f"method={self.method!r} is for boosted tree ensembles (HistGradientBoosting, "
+                f"GradientBoosting, LightGBM, XGBoost); {type(self.estimator).__name__} is "
+                f"not one. Choose one of {['auto', *available_methods()]}."
             )
         self.estimator_ = fit_clone(self.estimator, X, y, sample_weight)
         self.adapter_ = adapter_for(self.estimator_)
+        if trees:
+            fit_trees(self, X, y, sample_weight)
+            return
+        self.ensemble_ = None
         self.method_ = self._resolve_method(len(y))
         if self.newton_step and not (
             isinstance(self.adapter_, GeneralizedLinear) and self.method_ == "direct"
@@ -212,7 +246,22 @@ class InfluenceScorer(BaseInfluenceScorer):
         return check_chunk_size(self.chunk_size, default=default)
 
     # -- self-influence ------------------------------------------------------------------
+    def _validate_X(self, X, *, reset):
+        # Boosted trees take missing values (HistGradientBoosting routes them in its splits).
+        if self._accepts_raw_X() or not is_tree_ensemble(getattr(self, "estimator", None)):
+            return super()._validate_X(X, reset=reset)
+        return validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if is_tree_ensemble(getattr(self, "estimator", None)):
+            tags.input_tags.allow_nan = True
+            tags.input_tags.sparse = False
+        return tags
+
     def _score_samples(self, X, y):
+        if self._is_tree:
+            return tree_score_samples(self, X, y)
         # New rows: the fitted θ is the model without them. To first order this equals
         # scores_ for training rows; the Newton step adds the row's curvature instead of
         # removing it.
@@ -355,9 +404,15 @@ class InfluenceScorer(BaseInfluenceScorer):
         result = super().influence(X_test, y_test, aggregate=aggregate, dtype=dtype, out=out)
         return result if aggregate is None else result.astype(dtype, copy=False)
 
+    @property
+    def _is_tree(self):
+        return getattr(self, "ensemble_", None) is not None
+
     def _total_influence(self, X_test, y_test, dtype=np.float64, out=None):
         if out is not None:
             raise ValueError("out is only available with aggregate=None.")
+        if self._is_tree:
+            return tree_influence(self, X_test, y_test, aggregate=True)
         if self.newton_step:
             # The stepped loss is not linear in the test set: sum the rows.
             return self._influence(X_test, y_test).sum(axis=0)
@@ -373,6 +428,9 @@ class InfluenceScorer(BaseInfluenceScorer):
             out = np.empty((m, n), dtype=dtype)
         elif out.shape != (m, n):
             raise ValueError(f"out has shape {out.shape}; expected {(m, n)}.")
+        if self._is_tree:
+            out[...] = tree_influence(self, X_test, y_test)
+            return out
         if self.newton_step:
             # The stepped outputs are (test rows × n_train × K): bound them, not just p.
             K = self.adapter_.n_outputs  # Newton steps exist for linear adapters only
