@@ -62,8 +62,9 @@ class ConjugateGradientSolver(InverseHessianSolver):
 
     Parameters
     ----------
-    damping : float, default=0.0
-        λ added to the diagonal of H.
+    damping : float or "auto", default=0.0
+        λ added to the diagonal of H; "auto": 1e-3 × trace(H)/p, estimated with 16
+        Hutchinson probes.
     rtol : float, default=1e-6
         Stop a column when ``‖v − (H + λI) x‖ ≤ rtol ‖v‖``.
     maxiter : int, default=None
@@ -107,7 +108,9 @@ class ConjugateGradientSolver(InverseHessianSolver):
         self.block = block
 
     def fit(self, adapter, X, y, sample_weight=None):
-        self.operator_ = _HessianOperator(adapter, X, y, sample_weight, self.damping)
+        self.operator_ = _HessianOperator(adapter, X, y, sample_weight, 0.0)
+        self.damping_ = self._resolve_damping(operator=self.operator_)
+        self.operator_.damping = self.damping_
         self.n_params_ = adapter.n_params
         self.maxiter_ = self.maxiter or min(self.n_params_, 1000)
         return self
@@ -174,7 +177,7 @@ class ConjugateGradientSolver(InverseHessianSolver):
     def _warn(self, residual, indefinite):
         smallest, mean = curvature_estimates(self.operator_)
         suggestion = suggest_damping(
-            self.damping, smallest_eigenvalue=smallest, mean_eigenvalue=mean
+            self.damping_, smallest_eigenvalue=smallest, mean_eigenvalue=mean
         )
         reason = (
             "met non-positive curvature (H + λI is not positive definite)"
@@ -184,7 +187,7 @@ class ConjugateGradientSolver(InverseHessianSolver):
         estimate = "" if smallest is None else f"; smallest eigenvalue of H + λI ≈ {smallest:.3g}"
         warnings.warn(
             f"CG {reason}: worst relative residual {residual:.3g} (rtol={self.rtol:g}, "
-            f"damping={self.damping:g}){estimate}. Increase damping (e.g. "
+            f"damping={self.damping_:g}){estimate}. Increase damping (e.g. "
             f"damping={suggestion:.2g}), raise maxiter, or use method='direct' for small models.",
             ConvergenceWarning,
             stacklevel=3,

@@ -3,7 +3,7 @@
 from ..torch._adapter import TorchAdapter, torch_adapter  # imports no torch until used
 from ..torch._examples import torch_examples
 from ..torch._wrappers import ParameterSubset, TorchModule
-from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
+from ._base import GaussNewton, GeneralizedLinear, GradientMatrix, KroneckerFactored, ModelAdapter
 from ._cv_linear import (
     LogisticRegressionCVAdapter,
     RidgeClassifierAdapter,
@@ -16,6 +16,7 @@ from ._linear import (
     LogisticRegressionAdapter,
     RidgeAdapter,
 )
+from ._curvature import GaussNewtonView, resolve_curvature, with_curvature
 from ._pipeline import GeneralizedLinearPipelineAdapter, PipelineAdapter
 from ._registry import (
     AdapterExample,
@@ -53,9 +54,12 @@ for _path, _name, _requires in (
 __all__ = [
     "AdapterExample",
     "AdapterFamily",
+    "GaussNewton",
+    "GaussNewtonView",
     "GeneralizedLinear",
     "GeneralizedLinearPipelineAdapter",
     "GradientMatrix",
+    "KroneckerFactored",
     "LinearGradientMatrix",
     "LinearRegressionAdapter",
     "LogisticRegressionAdapter",
@@ -71,8 +75,10 @@ __all__ = [
     "TorchModule",
     "adapter_for",
     "register_adapter",
+    "resolve_curvature",
     "registered_adapter",
     "registered_families",
     "supported_families",
     "unregister_adapter",
+    "with_curvature",
 ]

@@ -5,13 +5,14 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing, gen_batches
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._utils._docstring import inject_docs
 from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping, shared_constraints
 from ..inverse import available_methods, make_solver
 from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for
+from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvature
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
 
@@ -51,10 +52,23 @@ class InfluenceScorer(BaseInfluenceScorer):
         "auto": "direct" when the model has at most 5 000 parameters (a dense Hessian of
         at most 200 MB, O(p³) to factorise); above that "cg" (exact to its tolerance)
         when there are at most 1 000 training rows (fit solves once per row for the
-        self-influence), else "arnoldi" (rank 50, a fixed cost for any number of rows;
-        see :mod:`skinfluence.inverse`).
-    damping : float, default=0.0
-        λ ≥ 0 added to the Hessian's diagonal (for singular or indefinite Hessians).
+        self-influence), else "arnoldi" (rank 200, a fixed cost for any number of rows;
+        see :mod:`skinfluence.inverse`). "kfac" / "ekfac": layer-wise Kronecker factors of
+        the Gauss–Newton matrix (torch nets' ``nn.Linear`` layers).
+    hessian : {"auto", "exact", "gauss-newton"}, default="auto"
+        The curvature H that the solver inverts. "exact": the Hessian of the training
+        objective. "gauss-newton": the generalised Gauss–Newton matrix ``Σ_i w_i J_iᵀ Λ_i
+        J_i + ∇²R`` (J_i the Jacobian of row i's outputs, Λ_i the loss's Hessian in them),
+        positive semi-definite for convex losses such as cross-entropy and squared error,
+        even for a net away from a minimum. "auto": "exact" for models linear in θ through
+        their outputs (their two curvatures are the same matrix) and "gauss-newton" for
+        every other model that has one (nets). See ``curvature_``.
+    damping : float or "auto", default="auto"
+        λ ≥ 0 added to the curvature's diagonal. "auto": 0 for models linear in θ through
+        their outputs on the exact curvature (their penalised objective is convex and its
+        flat directions are handled exactly), else a thousandth of the curvature's mean
+        eigenvalue trace(H)/p (exact with "direct", else from 16 Hutchinson probes), so
+        that the default call on a net is well-posed. See ``damping_``.
     newton_step : bool, default=False
         Replace the first-order parameter change ``w_i H⁻¹∇ℓ_i`` by one Newton step that
         also removes row i's own curvature, ``(H − w_i∇²ℓ_i)⁻¹ w_i∇ℓ_i``, and evaluate the
@@ -78,6 +92,10 @@ class InfluenceScorer(BaseInfluenceScorer):
         Its gradient adapter.
     solver_ : InverseHessianSolver
         The fitted inverse-Hessian solver.
+    curvature_ : {"exact", "gauss-newton"}
+        The curvature it inverts.
+    damping_ : float
+        The damping it used.
     scores_ : ndarray of shape (n_train,)
         Self-influence of each training row.
     train_weights_ : ndarray of shape (n_train,)
@@ -138,7 +156,8 @@ class InfluenceScorer(BaseInfluenceScorer):
         **BaseInfluenceScorer._parameter_constraints,
         **shared_constraints("chunk_size", "verbose"),
         "method": [str],
-        "damping": [Interval(numbers.Real, 0, None, closed="left")],
+        "hessian": [StrOptions(set(HESSIAN_OPTIONS))],
+        "damping": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "newton_step": ["boolean"],
         "solver_params": [dict, None],
     }
@@ -148,7 +167,8 @@ class InfluenceScorer(BaseInfluenceScorer):
         estimator,
         *,
         method="auto",
-        damping=0.0,
+        hessian="auto",
+        damping="auto",
         newton_step=False,
         solver_params=None,
         chunk_size=None,
@@ -156,6 +176,7 @@ class InfluenceScorer(BaseInfluenceScorer):
     ):
         self.estimator = estimator
         self.method = method
+        self.hessian = hessian
         self.damping = damping
         self.newton_step = newton_step
         self.solver_params = solver_params
@@ -179,8 +200,18 @@ class InfluenceScorer(BaseInfluenceScorer):
                 "newton_step=True needs a linear model and method='direct'; got "
                 f"{type(self.estimator_).__name__} with method={self.method_!r}."
             )
+        self.curvature_ = resolve_curvature(self.adapter_, self.hessian)
+        if self.method_ in ("kfac", "ekfac") and self.curvature_ == "exact":
+            raise ValueError(
+                f"method={self.method_!r} factors the Gauss–Newton matrix; use "
+                "hessian='gauss-newton' (or 'auto'), or another method for the exact Hessian."
+            )
+        if damping == "auto" and isinstance(self.adapter_, GeneralizedLinear):
+            damping = 0.0  # convex, and the same matrix under either curvature
         self.solver_ = make_solver(self.method_, damping=damping, **(self.solver_params or {}))
-        self.solver_.fit(self.adapter_, X, y, sample_weight=sample_weight)
+        curvature = with_curvature(self.adapter_, self.curvature_)
+        self.solver_.fit(curvature, X, y, sample_weight=sample_weight)
+        self.damping_ = self.solver_.damping_
         self.train_X_ = X
         self.train_y_ = y
         self.train_weights_ = self.adapter_.row_weights(y, sample_weight)
