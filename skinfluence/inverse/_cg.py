@@ -68,7 +68,8 @@ class ConjugateGradientSolver(InverseHessianSolver):
     rtol : float, default=1e-6
         Stop a column when ``‖v − (H + λI) x‖ ≤ rtol ‖v‖``.
     maxiter : int, default=None
-        Iterations per column; None: ``min(p, 1000)``.
+        Iterations per column; None: ``min(10 p, 1000)`` (in floating point CG may need more
+        than p iterations on an ill-conditioned H).
     block : bool, default=True
         Batched recursion over the columns (True) or scipy's CG per column (False).
 
@@ -112,7 +113,7 @@ class ConjugateGradientSolver(InverseHessianSolver):
         self.damping_ = self._resolve_damping(operator=self.operator_)
         self.operator_.damping = self.damping_
         self.n_params_ = adapter.n_params
-        self.maxiter_ = self.maxiter or min(self.n_params_, 1000)
+        self.maxiter_ = self.maxiter or min(10 * self.n_params_, 1000)
         return self
 
     def solve(self, V):
