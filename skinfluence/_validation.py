@@ -50,8 +50,10 @@ def check_damping(damping):
     if isinstance(damping, str) and damping == "auto":
         return damping
     if not isinstance(damping, numbers.Real) or not np.isfinite(damping) or damping < 0:
-        raise ValueError(f"damping must be a finite number >= 0 (λ in H + λI); got {damping!r}. "
-            "damping='auto' takes a small fraction of the curvature's mean eigenvalue.")
+        raise ValueError(
+            f"damping must be a finite number >= 0 (λ in H + λI); got {damping!r}. "
+            "damping='auto' takes a small fraction of the curvature's mean eigenvalue."
+        )
     return float(damping)
 
 

@@ -26,11 +26,11 @@ class ArnoldiSolver(InverseHessianSolver):
     eigenvalue λ̄, i.e. ``+ (I − QQᵀ)/(λ̄ + damping)``; with ``remainder="drop"`` it is
     ignored (Schioppa et al.'s projection). λ̄ is the Rayleigh quotient of the components of
     16 training gradients off the top eigenspace (16 more HVPs), clipped to [0, min λ_j]:
-    the curvature where the gradients, hence influence, live. The remainder matters when H + λI has many small eigenvalues, as a net's
-    Gauss–Newton matrix plus weight decay has: on the user guide's 839-parameter MLP
-    (Gauss–Newton, default damping) rank 50 / 100 / 200 / 300 agree with ``direct`` at
-    Pearson 0.66 / 0.81 / 0.93 / 0.98 with it, 0.31 at rank 50 without it; hence the
-    default rank 200 (it was 50).
+    the curvature where the gradients, hence influence, live. The remainder matters when
+    H + λI has many small eigenvalues, as a net's Gauss–Newton matrix plus weight decay
+    has: on the user guide's 839-parameter MLP (Gauss–Newton, default damping) rank 50 /
+    100 / 200 / 300 agree with ``direct`` at Pearson 0.66 / 0.81 / 0.93 / 0.98 with it,
+    0.31 at rank 50 without it; hence the default rank 200 (it was 50).
 
     Cost: O(rank) HVPs once (about 2-3 × rank single-vector HVPs, each O(n p) for a net),
     plus ARPACK's O(p · rank²) orthogonalisation;

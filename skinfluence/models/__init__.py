@@ -4,6 +4,7 @@ from ..torch._adapter import TorchAdapter, torch_adapter  # imports no torch unt
 from ..torch._examples import torch_examples
 from ..torch._wrappers import ParameterSubset, TorchModule
 from ._base import GaussNewton, GeneralizedLinear, GradientMatrix, KroneckerFactored, ModelAdapter
+from ._curvature import GaussNewtonView, resolve_curvature, with_curvature
 from ._cv_linear import (
     LogisticRegressionCVAdapter,
     RidgeClassifierAdapter,
@@ -16,7 +17,6 @@ from ._linear import (
     LogisticRegressionAdapter,
     RidgeAdapter,
 )
-from ._curvature import GaussNewtonView, resolve_curvature, with_curvature
 from ._pipeline import GeneralizedLinearPipelineAdapter, PipelineAdapter
 from ._registry import (
     AdapterExample,
@@ -75,9 +75,9 @@ __all__ = [
     "TorchModule",
     "adapter_for",
     "register_adapter",
-    "resolve_curvature",
     "registered_adapter",
     "registered_families",
+    "resolve_curvature",
     "supported_families",
     "unregister_adapter",
     "with_curvature",

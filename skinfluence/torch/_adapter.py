@@ -442,7 +442,6 @@ class TorchAdapter(ModelAdapter, GaussNewton, KroneckerFactored):
 
         return TorchHessianOperator(self, X, y, sample_weight)
 
-
     # -- Gauss–Newton curvature (GaussNewton capability) -----------------------------------
     def ggn_vp(self, X, y, V, sample_weight=None):
         """Multiply by the Gauss–Newton matrix G of J: a JVP, Λ and a VJP per column.

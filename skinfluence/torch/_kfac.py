@@ -67,7 +67,7 @@ def kronecker_samples(adapter, X, y, sample_weight=None):
         records = {layer["name"]: [] for layer in layers}
         handles = [
             modules[layer["name"]].register_forward_hook(
-                lambda m, inputs, output, name=layer["name"]: records[name].append(
+                lambda m, inputs, output, calls=records[layer["name"]]: calls.append(
                     (inputs[0], output)
                 )
             )

@@ -82,7 +82,7 @@ def test_ekfac_agrees_at_least_as_well_as_kfac_with_the_dense_solve():
 def test_kfac_is_exact_for_the_last_layer_alone_when_its_block_factors():
     """params=["fc2.bias"]: the bias-only layer has ã = [1], so S ⊗ A is its exact block."""
     adapter, X, y = _problem(params=["fc2.bias"])
-    r, approx = _agreement(KFACSolver, adapter, X, y)
+    _r, approx = _agreement(KFACSolver, adapter, X, y)
     G = with_curvature(adapter, "gauss-newton")
     V = adapter.gradients(X[:20], y[:20]).dense_rows(slice(None)).T
     np.testing.assert_allclose(approx, DirectSolver(damping=0.05).fit(G, X, y).solve(V))
@@ -94,7 +94,7 @@ def test_layers_it_cannot_factor_get_their_dense_block_or_are_refused():
     assert len(solver.others_) == 16  # the LayerNorm's weight and bias
     r, _ = _agreement(KFACSolver, adapter, X, y)
     assert r > 0.5
-    with pytest.raises(ValueError, match="params=.*max_other_params"):
+    with pytest.raises(ValueError, match=r"params=.*max_other_params"):
         KFACSolver(max_other_params=10).fit(adapter, X, y)
 
 
