@@ -523,6 +523,7 @@ class GaussNewton(ABC):
         return self.ggn_vp(X, y, np.eye(self.n_params), sample_weight=sample_weight)
 
 
+@inject_docs
 class KroneckerFactored(ABC):
     """Capability: layers whose Gauss–Newton block K-FAC can factor, and their statistics.
 
@@ -530,6 +531,23 @@ class KroneckerFactored(ABC):
     Gauss–Newton pseudo-gradients ``g_ik ⊗ ã_i`` (``g_ik = ∂s/∂o_iᵀ l_ik``, ``Λ_i = Σ_k
     l_ik l_ikᵀ``), so its block of G is ``Σ_i w_i Σ_k (g_ik g_ikᵀ) ⊗ (ã_i ã_iᵀ)``, which
     K-FAC approximates by a Kronecker product (the ``kfac``/``ekfac`` solvers).
+
+    See Also
+    --------
+    GaussNewton : the curvature it factors.
+    skinfluence.inverse.KFACSolver : the solver that reads it.
+
+    Examples
+    --------
+    A torch net's ``nn.Linear`` layers are factorable:
+
+    >>> import torch
+    >>> from skinfluence.models import KroneckerFactored, TorchModule, adapter_for
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    >>> adapter = adapter_for(TorchModule(net, torch.nn.CrossEntropyLoss(), classes=[0, 1]))
+    >>> layers, others = adapter.kronecker_layers()
+    >>> isinstance(adapter, KroneckerFactored), [layer["name"] for layer in layers], len(others)
+    (True, ['0', '2'], 0)
     """
 
     @abstractmethod

@@ -42,6 +42,10 @@ def resolve_curvature(adapter, hessian):
     TypeError
         ``"gauss-newton"`` for a family that has no Gauss–Newton matrix.
 
+    See Also
+    --------
+    with_curvature : the adapter of the chosen curvature.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -82,6 +86,11 @@ def with_curvature(adapter, hessian):
         ``adapter`` itself for the exact Hessian and for a
         :class:`~skinfluence.models.GeneralizedLinear` (whose Gauss–Newton matrix is its
         Hessian), else a :class:`GaussNewtonView` of it.
+
+    See Also
+    --------
+    resolve_curvature : what ``hessian`` means for a model.
+    GaussNewton : the capability it needs for "gauss-newton".
 
     Examples
     --------

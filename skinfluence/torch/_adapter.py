@@ -512,6 +512,22 @@ class TorchAdapter(ModelAdapter, GaussNewton, KroneckerFactored):
         return kronecker_layers(self)
 
     def kronecker_samples(self, X, y, sample_weight=None):
+        """Per-row inputs and output pseudo-gradients of every ``nn.Linear`` layer.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, ...)
+            Raw training rows.
+        %(adapter_y)s
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        chunks : generator
+            Of ``(w, [(a, g) per layer])`` (:meth:`KroneckerFactored.kronecker_samples`);
+            K backward passes per chunk (:mod:`skinfluence.torch._kfac`).
+        """
         from ._kfac import kronecker_samples
 
         return kronecker_samples(self, X, y, sample_weight)
