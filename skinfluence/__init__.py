@@ -6,10 +6,13 @@ estimators. ``import skinfluence`` never imports torch or matplotlib.
 
 from . import exceptions
 from .scorers import (
+    BanzhafScorer,
+    DataOOBScorer,
     EL2NScorer,
     GradientOutlierScorer,
     GraNdScorer,
     InfluenceScorer,
+    KNNShapleyScorer,
     LeaveOneOutScorer,
     MemorizationScorer,
     PrototypeScorer,
@@ -21,10 +24,13 @@ from .selection import PruningSelector
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BanzhafScorer",
+    "DataOOBScorer",
     "EL2NScorer",
     "GraNdScorer",
     "GradientOutlierScorer",
     "InfluenceScorer",
+    "KNNShapleyScorer",
     "LeaveOneOutScorer",
     "MemorizationScorer",
     "PrototypeScorer",

@@ -41,6 +41,8 @@ _PUBLIC_MODULES = ("skinfluence", "skinfluence.selection", "skinfluence.toy")
 # as functions so that every instance gets its own nested estimators.
 _SETTINGS = {
     "MemorizationScorer": lambda: {"n_estimators": 20},
+    "BanzhafScorer": lambda: {"n_estimators": 20},
+    "DataOOBScorer": lambda: {"estimator": _forest()},
     "EL2NScorer": lambda: {"n_repeats": 2},
     "GraNdScorer": lambda: {"n_repeats": 2},
     "PrototypeScorer": lambda: {"n_clusters": 2},
@@ -59,6 +61,12 @@ def _model():
     # Newton's method to 1e-10: two fits of the same objective agree to ~1e-10, so the
     # comparisons below measure skinfluence, not the optimiser's stopping point.
     return LogisticRegression(solver="newton-cholesky", tol=1e-10)
+
+
+def _forest():
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(20, random_state=0)
 
 
 def _dropout_net():
