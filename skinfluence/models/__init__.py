@@ -4,12 +4,15 @@ from ..torch._adapter import TorchAdapter, torch_adapter  # imports no torch unt
 from ..torch._examples import torch_examples
 from ..torch._wrappers import ParameterSubset, TorchModule
 from ._base import (
+    GaussNewton,
     GeneralizedLinear,
     GradientMatrix,
+    KroneckerFactored,
     ModelAdapter,
     TrainingGradientMatrix,
     training_gradients,
 )
+from ._curvature import GaussNewtonView, resolve_curvature, with_curvature
 from ._cv_linear import (
     LogisticRegressionCVAdapter,
     RidgeClassifierAdapter,
@@ -70,6 +73,8 @@ __all__ = [
     "AdapterExample",
     "AdapterFamily",
     "ElasticNetAdapter",
+    "GaussNewton",
+    "GaussNewtonView",
     "GeneralizedLinear",
     "GeneralizedLinearPipelineAdapter",
     "GeneralizedLinearRegressorAdapter",
@@ -77,6 +82,7 @@ __all__ = [
     "HuberGradientMatrix",
     "HuberRegressorAdapter",
     "KernelRidgeAdapter",
+    "KroneckerFactored",
     "LinearGradientMatrix",
     "LinearRegressionAdapter",
     "LinearSVCAdapter",
@@ -98,7 +104,9 @@ __all__ = [
     "register_adapter",
     "registered_adapter",
     "registered_families",
+    "resolve_curvature",
     "supported_families",
     "training_gradients",
     "unregister_adapter",
+    "with_curvature",
 ]

@@ -49,11 +49,22 @@ unless they first check for a capability with ``isinstance``:
   ``hvp_operator`` (repeated :meth:`~ModelAdapter.hvp`), ``hessian`` (p products),
   ``null_space()`` (none), ``penalty_share_gradient()`` (None: no penalty share) and
   ``penalty_shares(y, sample_weight)`` (the row weights).
+* **Capability** :class:`GaussNewton`: products with the generalised Gauss–Newton matrix
+  ``G = Σ_i w_i J_iᵀ Λ_i J_i + ∇²R`` (J_i the Jacobian of row i's outputs in θ, Λ_i the loss's
+  Hessian in those outputs), positive semi-definite for a convex loss of the outputs even
+  where the Hessian is not (a net away from a minimum). ``ggn_vp`` is required, ``ggn``
+  (dense) and ``ggn_operator`` optional. ``InfluenceScorer(hessian=...)`` chooses the
+  curvature (:func:`~skinfluence.models.with_curvature`).
 * **Capability** :class:`GeneralizedLinear`: a family whose loss depends on θ only through the
   outputs ``η = x̃ W`` (K per row) declares it by subclassing; it enables the closed-form
   Newton-step correction (``InfluenceScorer(newton_step=True)``, ``_newton.py``) and the
-  Newton leave-one-out refits (``LeaveOneOutScorer``, ``_loo_newton.py``). Callers test
-  ``isinstance(adapter, GeneralizedLinear)``, never ``hasattr``.
+  Newton leave-one-out refits (``LeaveOneOutScorer``, ``_loo_newton.py``). Since η is linear
+  in θ, its Gauss–Newton matrix *is* its Hessian (any link): a GeneralizedLinear is a
+  GaussNewton whose ``ggn_vp`` is ``hvp``. Callers test ``isinstance(adapter,
+  GeneralizedLinear)``, never ``hasattr``.
+* **Capability** :class:`KroneckerFactored`: the layers whose Gauss–Newton block K-FAC can
+  factor (``kronecker_layers``) and their per-row inputs and output pseudo-gradients
+  (``kronecker_samples``), for the ``kfac``/``ekfac`` solvers (torch nets' ``nn.Linear``).
 
 Methods that take ``X`` take raw inputs (what the user's estimator accepts); methods that take
 ``Xf`` or ``eta`` take features already mapped by :meth:`ModelAdapter.features` or outputs.
@@ -394,6 +405,10 @@ class ModelAdapter(ABC):
     #: other rows may not keep, so leave-one-out ground truth must use the model's own fit.
     fit_selects_hyperparameters = False
 
+    #: Whether the training objective is convex in θ (a ``GeneralizedLinear`` family is, by
+    #: its penalised convex loss): ``InfluenceScorer(damping="auto")`` then adds no damping.
+    convex_objective = False
+
     #: Whether θ's layout is built from the training rows (``KernelRidge``: coordinates in a
     #: basis of their kernel functions), so that the parameters of a model refitted on other
     #: rows are not comparable entry by entry (the common tests skip that comparison).
@@ -645,7 +660,156 @@ class ModelAdapter(ABC):
 
 
 @inject_docs
-class GeneralizedLinear(ABC):
+class GaussNewton(ABC):
+    """Capability: products with the generalised Gauss–Newton matrix of the objective.
+
+    ``G = Σ_i w_i J_iᵀ Λ_i J_i + ∇²R``, with ``J_i = ∂o_i/∂θ`` the Jacobian of row i's
+    outputs (the values the loss consumes: logits, predictions) and ``Λ_i = ∂²ℓ_i/∂o_i²``
+    (Martens 2020; Schraudolph 2002). It drops from the Hessian the term ``Σ_k ∂ℓ/∂o_k
+    ∇²o_k``, which vanishes at an interpolating fit and makes the Hessian of a net away from
+    a minimum indefinite; G is positive semi-definite whenever ℓ is convex in the outputs
+    (cross-entropy on logits, squared error). A :class:`ModelAdapter` declares it by also
+    subclassing this class; :func:`~skinfluence.models.with_curvature` turns an adapter into
+    one whose ``hvp`` / ``hessian`` are G's, so that every solver works on it unchanged.
+
+    See Also
+    --------
+    GeneralizedLinear : linear in θ through its outputs, so G equals the Hessian.
+    with_curvature : the adapter of a chosen curvature.
+
+    References
+    ----------
+    Martens, J. (2020). New insights and perspectives on the natural gradient method. JMLR 21.
+
+    Examples
+    --------
+    Logistic regression's Gauss–Newton matrix is its Hessian:
+
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skinfluence.models import GaussNewton, adapter_for
+    >>> X, y = load_iris(return_X_y=True)
+    >>> adapter = adapter_for(LogisticRegression(max_iter=1000).fit(X, y))
+    >>> isinstance(adapter, GaussNewton)
+    True
+    >>> bool(np.allclose(adapter.ggn(X, y), adapter.hessian(X, y)))
+    True
+    """
+
+    @abstractmethod
+    def ggn_vp(self, X, y, V, sample_weight=None):
+        """Multiply by the Gauss–Newton matrix G of J on (X, y): ``G @ V``.
+
+        %(adapter_params_X_y_V_sample_weight)s
+
+        Returns
+        -------
+        GV : ndarray of the shape of V
+            ``(Σ_i w_i J_iᵀ Λ_i J_i + ∇²R) V``.
+        """
+
+    def ggn_operator(self, X, y, sample_weight=None):
+        """Return ``V ↦ G @ V`` on fixed rows (default: :meth:`ggn_vp` per call).
+
+        %(adapter_params_X_y_sample_weight)s
+
+        Returns
+        -------
+        operator : callable
+            ``operator(V)`` equals ``ggn_vp(X, y, V, sample_weight)``.
+        """
+        return functools.partial(self.ggn_vp, X, y, sample_weight=sample_weight)
+
+    def ggn(self, X, y, sample_weight=None):
+        """Compute the dense Gauss–Newton matrix G on (X, y) (default: p products).
+
+        %(adapter_params_X_y_sample_weight)s
+
+        Returns
+        -------
+        G : ndarray of shape (p, p)
+            ``Σ_i w_i J_iᵀ Λ_i J_i + ∇²R``.
+        """
+        return self.ggn_vp(X, y, np.eye(self.n_params), sample_weight=sample_weight)
+
+
+@inject_docs
+class KroneckerFactored(ABC):
+    """Capability: layers whose Gauss–Newton block K-FAC can factor, and their statistics.
+
+    A layer ``s = W̃ ã`` (``W̃ = [W, b]``, ``ã = [a, 1]``, d_out × d_in') has per-row
+    Gauss–Newton pseudo-gradients ``g_ik ⊗ ã_i`` (``g_ik = ∂s/∂o_iᵀ l_ik``, ``Λ_i = Σ_k
+    l_ik l_ikᵀ``), so its block of G is ``Σ_i w_i Σ_k (g_ik g_ikᵀ) ⊗ (ã_i ã_iᵀ)``, which
+    K-FAC approximates by a Kronecker product (the ``kfac``/``ekfac`` solvers).
+
+    See Also
+    --------
+    GaussNewton : the curvature it factors.
+    skinfluence.inverse.KFACSolver : the solver that reads it.
+
+    Examples
+    --------
+    A torch net's ``nn.Linear`` layers are factorable:
+
+    >>> import torch
+    >>> from skinfluence.models import KroneckerFactored, TorchModule, adapter_for
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    >>> adapter = adapter_for(TorchModule(net, torch.nn.CrossEntropyLoss(), classes=[0, 1]))
+    >>> layers, others = adapter.kronecker_layers()
+    >>> isinstance(adapter, KroneckerFactored), [layer["name"] for layer in layers], len(others)
+    (True, ['0', '2'], 0)
+    """
+
+    @abstractmethod
+    def kronecker_layers(self):
+        """Describe the factorable layers and the parameters left over.
+
+        Returns
+        -------
+        layers : list of dict
+            One per layer: ``name``, ``d_in``, ``d_out``, ``weight`` and ``bias`` (index
+            arrays into θ of the (d_out, d_in) weight, row-major, and of the d_out biases,
+            or None where that parameter is not in θ).
+        others : ndarray of int
+            Indices of θ that belong to no factorable layer.
+        """
+
+    @abstractmethod
+    def kronecker_samples(self, X, y, sample_weight=None):
+        """Per-row inputs and output pseudo-gradients of every factorable layer, by chunks.
+
+        %(adapter_params_X_y_sample_weight)s
+
+        Yields
+        ------
+        w : ndarray of shape (b,)
+            The chunk's row weights.
+        samples : list of (ndarray of shape (b, d_in), ndarray of shape (b, K, d_out))
+            Per layer of :meth:`kronecker_layers`, the inputs a_i (without the 1) and the K
+            pseudo-gradients ``g_ik`` of its outputs.
+        """
+
+    @abstractmethod
+    def penalty_hessian_diagonal(self, n_samples, sample_weight=None):
+        """Return the diagonal of ∇²R, the penalty's Hessian, on a training set.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of training rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Their weights (the penalty may scale with their sum).
+
+        Returns
+        -------
+        diagonal : ndarray of shape (n_params,)
+            In θ's layout.
+        """
+
+
+@inject_docs
+class GeneralizedLinear(GaussNewton):
     """Capability: the loss depends on θ only through K outputs per row, ``η_i = x̃_iᵀ W``.
 
     θ is the (d, K) matrix ``W`` flattened row-major, ``d = n_features (+1 with an
@@ -797,3 +961,39 @@ class GeneralizedLinear(ABC):
             ∂²ℓ/∂η².
         """
         return self.output_derivatives(self.outputs(self.features(X)), self.encode_target(y))
+
+    def ggn_vp(self, X, y, V, sample_weight=None):
+        """Multiply by the Gauss–Newton matrix, which for η linear in θ is the Hessian.
+
+        %(adapter_params_X_y_V_sample_weight)s
+
+        Returns
+        -------
+        GV : ndarray of the shape of V
+            ``hvp(X, y, V, sample_weight)``.
+        """
+        return self.hvp(X, y, V, sample_weight=sample_weight)
+
+    def ggn_operator(self, X, y, sample_weight=None):
+        """Return ``V ↦ G @ V`` on fixed rows: the Hessian's operator (G = H here).
+
+        %(adapter_params_X_y_sample_weight)s
+
+        Returns
+        -------
+        operator : callable
+            ``hvp_operator(X, y, sample_weight)``.
+        """
+        return self.hvp_operator(X, y, sample_weight=sample_weight)
+
+    def ggn(self, X, y, sample_weight=None):
+        """Compute the dense Gauss–Newton matrix: the Hessian (G = H here).
+
+        %(adapter_params_X_y_sample_weight)s
+
+        Returns
+        -------
+        G : ndarray of shape (p, p)
+            ``hessian(X, y, sample_weight)``.
+        """
+        return self.hessian(X, y, sample_weight=sample_weight)

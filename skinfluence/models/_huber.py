@@ -126,6 +126,8 @@ class HuberRegressorAdapter(ModelAdapter):
     (12, True)
     """
 
+    convex_objective = True  # jointly convex in (w, σ) (Owen 2007)
+
     def __init__(self, estimator):
         check_is_fitted(estimator)
         super().__init__(estimator)

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing, gen_batches
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn_compat.utils.validation import validate_data
 
 from .._utils._docstring import inject_docs
@@ -13,6 +13,7 @@ from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping, shared_constraints
 from ..inverse import available_methods, make_solver
 from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for, training_gradients
+from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvature
 from ..trees import is_tree_ensemble
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
@@ -55,8 +56,9 @@ registered solver, default="auto"
         "auto": "direct" when the model has at most 5 000 parameters (a dense Hessian of
         at most 200 MB, O(p³) to factorise); above that "cg" (exact to its tolerance)
         when there are at most 1 000 training rows (fit solves once per row for the
-        self-influence), else "arnoldi" (rank 50, a fixed cost for any number of rows;
-        see :mod:`skinfluence.inverse`).
+        self-influence), else "arnoldi" (rank 200, a fixed cost for any number of rows;
+        see :mod:`skinfluence.inverse`). "kfac" / "ekfac": layer-wise Kronecker factors of
+        the Gauss–Newton matrix (torch nets' ``nn.Linear`` layers).
         Boosted trees (HistGradientBoosting, GradientBoosting; leaf values as parameters,
         structure fixed) take only the tree methods: "leafrefit" (the fixed-structure
         leave-one-out, exact, O(n² T K)), "leafinfluence" (its first-order approximation
@@ -64,8 +66,21 @@ registered solver, default="auto"
         ``scores_``), "boostin" (shared-leaf gradient products, O(n T K) for ``scores_``);
         "auto" is "leafinfluence" while n² T K ≤ 4·10⁹, else "boostin" (T iterations, K
         trees each). See :ref:`tree_influence`.
-    damping : float, default=0.0
-        λ ≥ 0 added to the Hessian's diagonal (for singular or indefinite Hessians).
+    hessian : {"auto", "exact", "gauss-newton"}, default="auto"
+        The curvature H that the solver inverts. "exact": the Hessian of the training
+        objective. "gauss-newton": the generalised Gauss–Newton matrix ``Σ_i w_i J_iᵀ Λ_i
+        J_i + ∇²R`` (J_i the Jacobian of row i's outputs, Λ_i the loss's Hessian in them),
+        positive semi-definite for convex losses such as cross-entropy and squared error,
+        even for a net away from a minimum. "auto": "exact" for models linear in θ through
+        their outputs (their two curvatures are the same matrix) and "gauss-newton" for
+        every other model that has one (nets). See ``curvature_``. Boosted trees take
+        only "auto".
+    damping : float or "auto", default="auto"
+        λ ≥ 0 added to the curvature's diagonal. "auto": 0 for convex models (linear in θ
+        through their outputs, HuberRegressor) on the exact curvature (their flat
+        directions are handled exactly), else a thousandth of the curvature's mean
+        eigenvalue trace(H)/p (exact with "direct", else from 16 Hutchinson probes), so
+        that the default call on a net is well-posed. See ``damping_``.
     newton_step : bool, default=False
         Replace the first-order parameter change ``w_i H⁻¹∇ℓ_i`` by one Newton step that
         also removes row i's own curvature, ``(H − w_i∇²ℓ_i)⁻¹ w_i∇ℓ_i``, and evaluate the
@@ -91,6 +106,10 @@ registered solver, default="auto"
         The fitted inverse-Hessian solver (None for boosted trees).
     method_ : str
         The method ``"auto"`` resolved to.
+    curvature_ : {"exact", "gauss-newton"} or None
+        The curvature it inverts (None for boosted trees).
+    damping_ : float or None
+        The damping it used (None for boosted trees).
     ensemble_ : TreeEnsemble or None
         Boosted trees: the fitted model read with its training rows
         (:func:`skinfluence.trees.read_ensemble`); None for other models.
@@ -162,7 +181,8 @@ registered solver, default="auto"
         **BaseInfluenceScorer._parameter_constraints,
         **shared_constraints("chunk_size", "verbose"),
         "method": [str],
-        "damping": [Interval(numbers.Real, 0, None, closed="left")],
+        "hessian": [StrOptions(set(HESSIAN_OPTIONS))],
+        "damping": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "newton_step": ["boolean"],
         "solver_params": [dict, None],
     }
@@ -172,7 +192,8 @@ registered solver, default="auto"
         estimator,
         *,
         method="auto",
-        damping=0.0,
+        hessian="auto",
+        damping="auto",
         newton_step=False,
         solver_params=None,
         chunk_size=None,
@@ -180,6 +201,7 @@ registered solver, default="auto"
     ):
         self.estimator = estimator
         self.method = method
+        self.hessian = hessian
         self.damping = damping
         self.newton_step = newton_step
         self.solver_params = solver_params
@@ -213,8 +235,19 @@ registered solver, default="auto"
                 "newton_step=True needs a linear model and method='direct'; got "
                 f"{type(self.estimator_).__name__} with method={self.method_!r}."
             )
+        self.curvature_ = resolve_curvature(self.adapter_, self.hessian)
+        if self.method_ in ("kfac", "ekfac") and self.curvature_ == "exact":
+            raise ValueError(
+                f"method={self.method_!r} factors the Gauss–Newton matrix; use "
+                "hessian='gauss-newton' (or 'auto'), or another method for the exact Hessian."
+            )
+        convex = isinstance(self.adapter_, GeneralizedLinear) or self.adapter_.convex_objective
+        if damping == "auto" and convex and self.curvature_ == "exact":
+            damping = 0.0  # convex: its flat directions are handled exactly, not damped
         self.solver_ = make_solver(self.method_, damping=damping, **(self.solver_params or {}))
-        self.solver_.fit(self.adapter_, X, y, sample_weight=sample_weight)
+        curvature = with_curvature(self.adapter_, self.curvature_)
+        self.solver_.fit(curvature, X, y, sample_weight=sample_weight)
+        self.damping_ = self.solver_.damping_
         # SGD fits rarely sit at the optimum: the adapter measures the distance and warns
         self.adapter_.check_optimum(X, y, sample_weight, solve=self.solver_.solve)
         self.train_X_ = X

@@ -37,7 +37,8 @@ def resolve_tree_method(scorer, n_train):
         )
     for name, value, default in (
         ("newton_step", scorer.newton_step, False),
-        ("damping", scorer.damping, 0.0),
+        ("damping", scorer.damping, "auto"),
+        ("hessian", scorer.hessian, "auto"),
         ("solver_params", scorer.solver_params, None),
     ):
         if value != default:
@@ -56,7 +57,7 @@ def fit_trees(scorer, X, y, sample_weight):
     """Read the fitted ensemble and compute the self-influence of the chosen method."""
     scorer.ensemble_ = read_ensemble(scorer.estimator_, X, y, sample_weight)
     scorer.method_ = resolve_tree_method(scorer, len(y))
-    scorer.solver_ = None
+    scorer.solver_ = scorer.curvature_ = scorer.damping_ = None
     scorer.train_X_, scorer.train_y_ = X, y
     scorer.train_weights_ = scorer.ensemble_.train_weight
     scorer._trajectory = None if scorer.method_ == "leafrefit" else Trajectory(scorer.ensemble_)
