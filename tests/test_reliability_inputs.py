@@ -40,6 +40,7 @@ _PUBLIC_MODULES = ("skinfluence", "skinfluence.selection", "skinfluence.toy")
 # Settings that keep each estimator fast on ~50 rows (defaults are sized for real data),
 # as functions so that every instance gets its own nested estimators.
 _SETTINGS = {
+    "CombinedScorer": lambda: {"families": {"oof": "linear", "gradient": "linear"}},
     "MemorizationScorer": lambda: {"n_estimators": 20},
     "BanzhafScorer": lambda: {"n_estimators": 20},
     "DataOOBScorer": lambda: {"estimator": _forest()},
@@ -80,6 +81,10 @@ def _dropout_net():
 _REQUIRED_ARGUMENTS = {
     "estimator": _model,
     "scorer": lambda: skinfluence.InfluenceScorer(_model()),
+    "scorers": lambda: [
+        ("oof", skinfluence.LossScorer(_model(), cv=3, random_state=0)),
+        ("gradient", skinfluence.InfluenceScorer(_model())),
+    ],
 }
 
 

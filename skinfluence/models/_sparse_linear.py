@@ -71,8 +71,8 @@ class ElasticNetAdapter(_SquaredLossAdapter):
     >>> from skinfluence.models import adapter_for
     >>> X, y = load_diabetes(return_X_y=True)
     >>> adapter = adapter_for(Lasso(alpha=0.5).fit(X, y))
-    >>> adapter.active_.tolist(), adapter.n_params  # three active features and the intercept
-    ([2, 3, 8], 4)
+    >>> adapter.active_.tolist(), adapter.n_params  # four active features and the intercept
+    ([2, 3, 6, 8], 5)
     """
 
     def __init__(self, estimator):

@@ -241,9 +241,13 @@ registered solver, default="auto"
                 f"method={self.method_!r} factors the Gauss–Newton matrix; use "
                 "hessian='gauss-newton' (or 'auto'), or another method for the exact Hessian."
             )
-        convex = isinstance(self.adapter_, GeneralizedLinear) or self.adapter_.convex_objective
-        if damping == "auto" and convex and self.curvature_ == "exact":
-            damping = 0.0  # convex: its flat directions are handled exactly, not damped
+        # Convex models' flat directions are handled exactly, not damped (a GeneralizedLinear
+        # has one matrix under either curvature).
+        convex = isinstance(self.adapter_, GeneralizedLinear) or (
+            self.adapter_.convex_objective and self.curvature_ == "exact"
+        )
+        if damping == "auto" and convex:
+            damping = 0.0
         self.solver_ = make_solver(self.method_, damping=damping, **(self.solver_params or {}))
         curvature = with_curvature(self.adapter_, self.curvature_)
         self.solver_.fit(curvature, X, y, sample_weight=sample_weight)
