@@ -16,6 +16,7 @@ from ._linear import (
     LogisticRegressionAdapter,
     RidgeAdapter,
 )
+from ._mlp import MLPAdapter, MLPGradientMatrix
 from ._pipeline import GeneralizedLinearPipelineAdapter, PipelineAdapter
 from ._registry import (
     AdapterExample,
@@ -60,6 +61,8 @@ __all__ = [
     "LinearRegressionAdapter",
     "LogisticRegressionAdapter",
     "LogisticRegressionCVAdapter",
+    "MLPAdapter",
+    "MLPGradientMatrix",
     "ModelAdapter",
     "ParameterSubset",
     "PipelineAdapter",
