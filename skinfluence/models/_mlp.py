@@ -41,7 +41,7 @@ from .._utils._labels import encode_labels
 from ..exceptions import ApproximationWarning
 from . import _mlp_math
 from ._base import GradientMatrix, ModelAdapter
-from ._mlp_examples import mlp_classifier_example, mlp_regressor_example
+from ._mlp_examples import mlp_classifier_example, mlp_regressor_example, targets_averaged
 from ._registry import register_adapter
 
 __all__ = ["MLPAdapter", "MLPGradientMatrix"]
@@ -304,6 +304,16 @@ class MLPAdapter(ModelAdapter):
                 "the weights of the best validation score, so the rows passed to the scorer "
                 "are not exactly the objective's and the weights are not its stationary point; "
                 "influence is approximate.",
+                ApproximationWarning,
+                stacklevel=3,
+            )
+        if estimator.solver == "lbfgs" and targets_averaged(estimator):
+            warnings.warn(
+                "scikit-learn's L-BFGS fit of a regressor with several targets line-searches "
+                "the squared error averaged over the targets while stepping along the gradient "
+                "of their sum (scikit-learn#8349), so it stops short of a stationary point; "
+                "influence is that of the summed objective, whose gradient the fit follows. "
+                "Fit one target at a time, or use solver='adam', for a consistent objective.",
                 ApproximationWarning,
                 stacklevel=3,
             )
