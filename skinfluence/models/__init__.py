@@ -3,13 +3,20 @@
 from ..torch._adapter import TorchAdapter, torch_adapter  # imports no torch until used
 from ..torch._examples import torch_examples
 from ..torch._wrappers import ParameterSubset, TorchModule
-from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
+from ._base import (
+    GeneralizedLinear,
+    GradientMatrix,
+    ModelAdapter,
+    TrainingGradientMatrix,
+    training_gradients,
+)
 from ._cv_linear import (
     LogisticRegressionCVAdapter,
     RidgeClassifierAdapter,
     RidgeClassifierCVAdapter,
     RidgeCVAdapter,
 )
+from ._glm import GeneralizedLinearRegressorAdapter
 from ._linear import (
     LinearGradientMatrix,
     LinearRegressionAdapter,
@@ -56,6 +63,7 @@ __all__ = [
     "AdapterFamily",
     "GeneralizedLinear",
     "GeneralizedLinearPipelineAdapter",
+    "GeneralizedLinearRegressorAdapter",
     "GradientMatrix",
     "LinearGradientMatrix",
     "LinearRegressionAdapter",
@@ -72,10 +80,12 @@ __all__ = [
     "RidgeClassifierCVAdapter",
     "TorchAdapter",
     "TorchModule",
+    "TrainingGradientMatrix",
     "adapter_for",
     "register_adapter",
     "registered_adapter",
     "registered_families",
     "supported_families",
+    "training_gradients",
     "unregister_adapter",
 ]

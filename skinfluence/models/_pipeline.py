@@ -115,6 +115,12 @@ class PipelineAdapter(ModelAdapter):
     def row_weights(self, y, sample_weight=None):
         return self.inner.row_weights(y, sample_weight)
 
+    def penalty_shares(self, y, sample_weight=None):
+        return self.inner.penalty_shares(y, sample_weight)
+
+    def penalty_share_gradient(self):
+        return self.inner.penalty_share_gradient()
+
     def loss(self, X, y):
         return self.inner.loss(self.feature_map.transform(X), y)
 
@@ -194,8 +200,11 @@ class GeneralizedLinearPipelineAdapter(PipelineAdapter, GeneralizedLinear):
     def penalty_diagonal(self):
         return self.inner.penalty_diagonal()
 
-    def hessian_from_curvature(self, Xf, WS):
-        return self.inner.hessian_from_curvature(Xf, WS)
+    def penalty_share_diagonal(self):
+        return self.inner.penalty_share_diagonal()
+
+    def hessian_from_curvature(self, Xf, WS, share_weight=0.0):
+        return self.inner.hessian_from_curvature(Xf, WS, share_weight)
 
     def newton_factors(self, X, y):
         return self.inner.newton_factors(self.feature_map.transform(X), y)

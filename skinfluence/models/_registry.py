@@ -47,6 +47,15 @@ class AdapterExample:
     exact_optimum : bool
         Whether θ̂ minimises J to solver precision (stationarity and minimality are checked
         only then; a briefly trained net is not at an optimum).
+    penalty_share : callable or None
+        ``theta ↦ q(θ)``, the penalty each unit of row share carries (families whose estimator
+        minimises a mean loss plus a penalty, see "Penalty shares" in
+        :mod:`skinfluence.models._base`), a quadratic form, from the estimator's documented
+        objective; ``penalty`` is then the fixed part ``R₀`` (often ``lambda theta: 0.0``).
+        None: no share.
+    penalty_shares : array or None
+        The shares ``c_i`` of the training rows, from the documentation; None means the
+        sample weights (ones without them).
     id : str
         Test id.
 
@@ -78,7 +87,41 @@ class AdapterExample:
     sample_weight: np.ndarray | None = None
     reference_loss: Callable | None = None
     exact_optimum: bool = True
+    penalty_share: Callable | None = None
+    penalty_shares: np.ndarray | None = None
     id: str = "example"
+
+    def shares(self):
+        """Return the documented shares ``c_i`` of the training rows (see ``penalty_shares``).
+
+        Returns
+        -------
+        shares : ndarray of shape (n_samples,)
+            ``penalty_shares``, else the sample weights, else ones.
+        """
+        if self.penalty_shares is not None:
+            return np.asarray(self.penalty_shares, dtype=np.float64)
+        if self.sample_weight is not None:
+            return np.asarray(self.sample_weight, dtype=np.float64)
+        return np.ones(len(self.y))
+
+    def total_penalty(self, theta):
+        """Return ``R(θ) = R₀(θ) + Σ_i c_i q(θ)`` on the training rows.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Parameters in the adapter's layout.
+
+        Returns
+        -------
+        penalty : float
+            The whole penalty of the sum-form objective.
+        """
+        R = self.penalty(theta)
+        if self.penalty_share is not None:
+            R = R + self.shares().sum() * self.penalty_share(theta)
+        return R
 
 
 def log_loss_per_sample(estimator, X, y):

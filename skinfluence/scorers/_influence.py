@@ -11,7 +11,7 @@ from .._utils._docstring import inject_docs
 from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping, shared_constraints
 from ..inverse import available_methods, make_solver
-from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for
+from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for, training_gradients
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
 
@@ -184,9 +184,16 @@ class InfluenceScorer(BaseInfluenceScorer):
         self.train_X_ = X
         self.train_y_ = y
         self.train_weights_ = self.adapter_.row_weights(y, sample_weight)
+        # The penalty share each row carries (families that minimise a mean loss plus a
+        # penalty): removing row i also removes c_i q, see skinfluence.models._base.
+        self._share_gradient = self.adapter_.penalty_share_gradient()
+        self.train_shares_ = (
+            None if self._share_gradient is None else self.adapter_.penalty_shares(y, sample_weight)
+        )
         self._inverse_cache = None
+        self._share_solved = None
         self._train_rho = None
-        self.scores_ = self._self_influence(X, y, self.train_weights_)
+        self.scores_ = self._self_influence(X, y, self.train_weights_, self.train_shares_)
 
     def _resolve_method(self, n_samples):
         if self.method != "auto":
@@ -206,13 +213,18 @@ class InfluenceScorer(BaseInfluenceScorer):
         # New rows: the fitted θ is the model without them. To first order this equals
         # scores_ for training rows; the Newton step adds the row's curvature instead of
         # removing it.
-        return self._self_influence(X, y, self.adapter_.row_weights(y), in_training=False)
+        shares = None if self._share_gradient is None else self.adapter_.penalty_shares(y)
+        return self._self_influence(X, y, self.adapter_.row_weights(y), shares, in_training=False)
 
-    def _self_influence(self, X, y, weights, *, in_training=True):
+    def _self_influence(self, X, y, weights, shares=None, *, in_training=True):
         if self.newton_step:
-            M, rho = self._newton_terms(X, y, weights, adding=not in_training)
+            M, rho, share_outputs = self._newton_terms(
+                X, y, weights, shares, adding=not in_training
+            )
             eta = self.adapter_.outputs(self.adapter_.features(X))
             step = np.einsum("nce,ne->nc", M, rho)  # U_iᵀ(θ₋ᵢ − θ), or U_iᵀ(θ − θ₊ᵢ) when adding
+            if share_outputs is not None:
+                step += shares[:, None] * share_outputs
             loss = self.adapter_.loss_from_outputs
             if in_training:
                 return loss(eta + step, y) - loss(eta, y)
@@ -238,7 +250,19 @@ class InfluenceScorer(BaseInfluenceScorer):
             block = G.dense_rows(slice(None))
             solved = block @ H_inv if explicit else self.solver_.solve(block.T).T
             out[rows] = np.einsum("ij,ij->i", block, solved)
-        return weights * out
+        out *= weights
+        if self._share_gradient is not None:
+            # g_iᵀ H⁻¹ (w_i g_i + c_i ∇q): the test side is row i's own loss, without penalty.
+            for rows in gen_batches(n, self._chunk):
+                G = self._gradient_matrix(X, y, rows)
+                out[rows] += shares[rows] * G.matmul(self._solved_share())[:, 0]
+        return out
+
+    def _solved_share(self):
+        """``(H + λI)⁻¹ ∇q`` as a (p, 1) column, solved once per fit."""
+        if self._share_solved is None:
+            self._share_solved = self.solver_.solve(self._share_gradient[:, None])
+        return self._share_solved
 
     def _inverse_hessian(self):
         """Dense ``(H + λI)⁻¹`` (p × p), computed once per fit (direct solver only)."""
@@ -256,19 +280,34 @@ class InfluenceScorer(BaseInfluenceScorer):
         """
         return self._gradient_matrix(X, y, rows).dense_rows(slice(None))
 
+    def _training_rows(self, rows):
+        """Dense training-side gradients ``w_i g_i + c_i ∇q`` of training ``rows``."""
+        X, y = self.train_X_, self.train_y_
+        X_rows = X[rows] if isinstance(X, np.ndarray) or sp.issparse(X) else _safe_indexing(X, rows)
+        shares = None if self.train_shares_ is None else self.train_shares_[rows]
+        T = training_gradients(self.adapter_, X_rows, y[rows], self.train_weights_[rows], shares)
+        return T.dense_rows(slice(None))
+
     def _gradient_matrix(self, X, y, rows):
         """The per-sample gradients of ``rows`` of (X, y) as the adapter's GradientMatrix."""
         X_rows = X[rows] if isinstance(X, np.ndarray) or sp.issparse(X) else _safe_indexing(X, rows)
         return self.adapter_.gradients(X_rows, y[rows])
 
-    def _newton_terms(self, X, y, weights, *, adding=False):
-        """(M, ρ) of the Newton-step correction for rows (X, y): leverage blocks and steps."""
+    def _newton_terms(self, X, y, weights, shares=None, *, adding=False):
+        """(M, ρ, u) of the Newton-step correction for rows (X, y): leverage blocks, steps
+        and, with a penalty share, the outputs ``u_i = U_iᵀ H⁻¹ ∇q`` (else None)."""
         H_inv = self._inverse_hessian()
         R, S = self.adapter_.newton_factors(X, y)
         G = self.adapter_.gradients(X, y)
         glm = self.adapter_  # a GeneralizedLinear (newton_step is refused otherwise)
         M = leverage_blocks(G, H_inv, glm.n_outputs, glm.fit_intercept, self._chunk)
-        return M, newton_residuals(R, S, M, weights, adding=adding)
+        if self._share_gradient is None:
+            return M, newton_residuals(R, S, M, weights, adding=adding), None
+        share_outputs = G.outputs_dot(self._solved_share())[:, :, 0]
+        rho = newton_residuals(
+            R, S, M, weights, adding=adding, shares=shares, share_outputs=share_outputs
+        )
+        return M, rho, share_outputs
 
     # -- influence on test rows ----------------------------------------------------------
     def influence(self, X_test, y_test, *, aggregate=None, dtype=np.float64, out=None):
@@ -333,8 +372,7 @@ class InfluenceScorer(BaseInfluenceScorer):
         At = np.ascontiguousarray(A.T)
         direct = out.dtype == np.float64
         for rows in self._progress(gen_batches(n, self._chunk), n):
-            block = self._gradient_rows(self.train_X_, self.train_y_, rows)  # a fresh array
-            block *= self.train_weights_[rows, None]
+            block = self._training_rows(rows)  # a fresh array: w_i g_i + c_i ∇q
             if direct:
                 np.matmul(At, block.T, out=out[:, rows])
             else:
@@ -344,8 +382,8 @@ class InfluenceScorer(BaseInfluenceScorer):
         """Exact test loss at the Newton-stepped parameters, shape (m, n_train)."""
         adapter = self.adapter_  # a GeneralizedLinear (newton_step is refused otherwise)
         if self._train_rho is None:
-            _, self._train_rho = self._newton_terms(
-                self.train_X_, self.train_y_, self.train_weights_
+            _, self._train_rho, self._train_share_outputs = self._newton_terms(
+                self.train_X_, self.train_y_, self.train_weights_, self.train_shares_
             )
         Xt = adapter.features(X_test)
         eta = adapter.outputs(Xt)  # (m, K)
@@ -362,6 +400,10 @@ class InfluenceScorer(BaseInfluenceScorer):
             for rows in gen_batches(n, self._chunk):
                 step = type(G_train)(G_train.X[rows], self._train_rho[rows], G_train.fit_intercept)
                 delta[:, rows, c] = step.matmul(B_c).T
+        if self._share_gradient is not None:
+            # + c_i U_tᵀ H⁻¹ ∇q: the share's part of every step, the same direction for all i
+            share_t = feats.outputs_dot(self._solved_share())[:, :, 0]  # (m, K)
+            delta += self.train_shares_[None, :, None] * share_t[:, None, :]
         stepped = adapter.loss_from_outputs(
             (eta[:, None, :] + delta).reshape(-1, K), np.repeat(y_test, n, axis=0)
         ).reshape(m, n)
