@@ -8,9 +8,13 @@ Objective. scikit-learn's ``_backprop`` returns, on a batch B with weights w,
 and its gradient. With ``solver="lbfgs"`` the batch is every row, so the minimised objective
 in the sum form of :mod:`skinfluence.models._base` is ``J(θ) = Σ_i w_i ℓ_i + α/2 ‖W‖²``: the
 penalty is fixed, and removing a row removes its loss term only. ``sgd`` and ``adam`` apply the
-penalty once per minibatch of ``B`` rows, i.e. ``α/(2B)`` per row: the penalty is shared
-between the rows (see :meth:`MLPAdapter.penalty_per_row`), and the stationary point these
-solvers aim at is that of ``Σ_i w_i ℓ_i + (n/B) α/2 ‖W‖²``; they rarely reach it.
+penalty once per minibatch of ``B`` rows, i.e. ``q = α/(2B) ‖W‖²`` per row: the penalty is
+shared between the rows ("Penalty shares" in :mod:`skinfluence.models._base`), the stationary
+point these solvers aim at is that of ``Σ_i w_i ℓ_i + Σ_i c_i q`` (about ``n/B`` times the
+batch penalty), and removing a row removes its share too. They rarely reach that point.
+(Each batch is normalised by its weight sum, which makes the share one per row whatever its
+weight; ``c_i`` is the row's weight, the contract's default, which keeps LiSSA's reweighted
+minibatches right: the two agree for unweighted fits and differ by the mean weight otherwise.)
 
 The per-sample loss ℓ is the one whose gradient ``_backprop`` follows, ``∂ℓ/∂z = out(z) − t``
 at the last pre-activation z: the log-loss of ``predict_proba`` for classifiers (summed over
@@ -190,6 +194,7 @@ class _HessianOperator:
         self.adapter = adapter
         Xf, t = adapter.features(X), adapter.encode_target(y)
         w = adapter.row_weights(y, sample_weight)
+        self.penalty = adapter._penalty_on_rows(y, sample_weight)
         rows = max(1, _BLOCK_FLOATS // adapter._layout.total_units())
         self.blocks = [(adapter._primal(Xf[s], t[s]), w[s]) for s in gen_batches(Xf.shape[0], rows)]
 
@@ -197,7 +202,7 @@ class _HessianOperator:
         adapter = self.adapter
         V = np.asarray(V, dtype=np.float64)
         Vc = V.reshape(adapter.n_params, -1)
-        out = adapter.penalty_diagonal()[:, None] * Vc
+        out = self.penalty[:, None] * Vc
         for state, w in self.blocks:
             n = len(w)
             step = max(1, _BLOCK_FLOATS // (max(1, n) * adapter._layout.total_units()))
@@ -223,8 +228,8 @@ class MLPAdapter(ModelAdapter):
     output); every hidden ``activation`` (``identity``, ``logistic``, ``tanh``, ``relu``),
     dense or sparse X, ``sample_weight``. The objective (module :mod:`skinfluence.models._mlp`)
     is ``Σ_i w_i ℓ_i + α/2 ‖W‖²`` for ``solver="lbfgs"``, the intercepts unpenalised; for
-    ``sgd``/``adam`` the penalty is ``α/(2B)`` per row (B the batch size), see
-    :meth:`penalty_per_row`. The net is only read, never refitted.
+    ``sgd``/``adam`` every row carries a share ``α/(2B) ‖W‖²`` of the penalty (B the batch
+    size, :meth:`penalty_share_diagonal`). The net is only read, never refitted.
 
     A net's Hessian is indefinite away from a minimum, and even at an L-BFGS minimum it is often
     nearly singular: the solvers' warnings (``IllConditionedHessianWarning`` with a suggested
@@ -247,7 +252,8 @@ class MLPAdapter(ModelAdapter):
     penalty_kind : {"fixed", "shared"}
         ``"fixed"`` for ``lbfgs`` (one ``α/2 ‖W‖²``), ``"shared"`` for the minibatch solvers.
     batch_size : int or None
-        The minibatch size the penalty is shared over (None for ``lbfgs``).
+        The minibatch size B the penalty is shared over (``"auto"``: min(200, n)); None for
+        ``lbfgs``.
 
     See Also
     --------
@@ -294,9 +300,9 @@ class MLPAdapter(ModelAdapter):
         self.alpha = float(estimator.alpha)
         if estimator.solver in _STOCHASTIC:
             self.penalty_kind = "shared"
-            self.n_train, self.batch_size = _rows_and_batch_size(estimator)
+            _, self.batch_size = _rows_and_batch_size(estimator)
         else:
-            self.penalty_kind, self.n_train, self.batch_size = "fixed", None, None
+            self.penalty_kind, self.batch_size = "fixed", None
         if getattr(estimator, "early_stopping", False) and estimator.solver in _STOCHASTIC:
             warnings.warn(
                 "The net was fitted with early_stopping=True: scikit-learn held out a "
@@ -379,37 +385,50 @@ class MLPAdapter(ModelAdapter):
         new._torch = self._torch.astype(dtype)
         return new
 
-    # -- the penalty ---------------------------------------------------------------------
+    # -- the penalty ----------------------------------------------------------------------
+    def _coefficient_mask(self, value):
+        diag = np.zeros(self.n_params)
+        diag[: self._layout.n_coefs] = value
+        return diag
+
     def penalty_diagonal(self):
-        """Return the diagonal of ∇²R, the penalty's Hessian on the training rows.
+        """Return the diagonal of ∇²R₀, the fixed penalty's Hessian.
 
         Returns
         -------
         diagonal : ndarray of shape (n_params,)
-            α on the coefficients, 0 on the intercepts, for ``lbfgs``; for ``sgd``/``adam``
-            ``n_train`` times the per-row share :meth:`penalty_per_row`, ``α n/B``.
+            α on the coefficients, 0 on the intercepts, for ``lbfgs``; 0 for ``sgd``/``adam``,
+            whose penalty is all in the rows' shares (:meth:`penalty_share_diagonal`).
         """
-        diag = np.zeros(self.n_params)
-        diag[: self._layout.n_coefs] = self.alpha
-        if self.penalty_kind == "shared":
-            diag *= self.n_train / self.batch_size
-        return diag
+        return self._coefficient_mask(self.alpha if self.penalty_kind == "fixed" else 0.0)
 
-    def penalty_per_row(self):
-        """Return each row's share of ∇²R: ``α/B`` on the coefficients for ``sgd``/``adam``.
+    def penalty_share_diagonal(self):
+        """Return the diagonal of ∇²q, each row's share of the penalty of a minibatch fit.
 
-        Minibatch solvers add ``α/2 ‖W‖²`` to the mean loss of every batch of B rows, so the
-        penalty of n rows is ``(n/B) α/2 ‖W‖²`` and leaving a row out removes ``α/(2B)
-        ‖W‖²`` with it. None for ``lbfgs``, whose penalty does not depend on the rows.
+        ``sgd`` and ``adam`` add ``α/2 ‖W‖²`` to the mean loss of every batch of B rows, so
+        each row carries ``q = α/(2B) ‖W‖²`` and leaving it out removes that share too (see
+        "Penalty shares" in :mod:`skinfluence.models._base`).
 
         Returns
         -------
-        share : ndarray of shape (n_params,) or None
-            The diagonal of one row's share of ∇²R.
+        diagonal : ndarray of shape (n_params,) or None
+            ``α/B`` on the coefficients, 0 on the intercepts; None for ``lbfgs``, whose
+            penalty does not depend on the rows.
         """
         if self.penalty_kind == "fixed":
             return None
-        return self.penalty_diagonal() / self.n_train
+        return self._coefficient_mask(self.alpha / self.batch_size)
+
+    def penalty_share_gradient(self):
+        diag = self.penalty_share_diagonal()
+        return None if diag is None else diag * self.params()
+
+    def _penalty_on_rows(self, y, sample_weight):
+        """Diagonal of ∇²R on the rows (y, sample_weight): ∇²R₀ + (Σ_i c_i) ∇²q."""
+        share = self.penalty_share_diagonal()
+        if share is None:
+            return self.penalty_diagonal()
+        return self.penalty_diagonal() + np.sum(self.penalty_shares(y, sample_weight)) * share
 
     # -- data ----------------------------------------------------------------------------
     def features(self, X):
@@ -519,7 +538,7 @@ class MLPAdapter(ModelAdapter):
         return partial(
             _torch_products,
             self._torch.hvp_operator(Xf, t, sample_weight=w),
-            self.penalty_diagonal(),
+            self._penalty_on_rows(y, sample_weight),
         )
 
     def null_space(self):

@@ -129,11 +129,12 @@ def _net_params(solver, activation, hidden, alpha, batch_size):
     return {**params, "max_iter": 300, "batch_size": batch_size, "learning_rate_init": 0.01}
 
 
-def _penalty_strength(model, alpha, solver, batch_size):
-    """α for L-BFGS; α once per minibatch, i.e. ``α n/B``, for sgd/adam."""
+def _penalties(model, alpha, solver, batch_size):
+    """(R₀, q): ``α/2 ‖W‖²`` fixed for L-BFGS; for sgd/adam α/2 ‖W‖² once per minibatch of
+    B rows, i.e. a share ``q = α/(2B) ‖W‖²`` per row and no fixed part."""
     if solver == "lbfgs":
-        return alpha
-    return alpha * _N_ROWS / min(batch_size, _N_ROWS)
+        return _coefficient_penalty(model, alpha), None
+    return (lambda theta: 0.0), _coefficient_penalty(model, alpha / min(batch_size, _N_ROWS))
 
 
 def multilabel_log_loss_per_sample(estimator, X, Y):
@@ -187,13 +188,14 @@ def mlp_classifier_example(
     sw = np.random.RandomState(1).uniform(0.5, 2.0, len(y)) if weighted else None
     params = _net_params(solver, activation, hidden, alpha, batch_size)
     model = _fit(MLPClassifier(**params), X, y, sw)
-    strength = _penalty_strength(model, alpha, solver, batch_size)
+    penalty, share = _penalties(model, alpha, solver, batch_size)
     kind = "multilabel" if multilabel else f"{n_classes}-class"
     return AdapterExample(
         model,
         X,
         y,
-        penalty=_coefficient_penalty(model, strength),
+        penalty=penalty,
+        penalty_share=share,
         invalid_y=np.zeros((2, 4)) if multilabel else np.array([n_classes + 5]),
         sample_weight=sw,
         reference_loss=multilabel_log_loss_per_sample if multilabel else log_loss_per_sample,
@@ -231,7 +233,7 @@ def mlp_regressor_example(
     sw = np.random.RandomState(2).uniform(0.5, 2.0, _N_ROWS) if weighted else None
     params = _net_params(solver, activation, hidden, alpha, batch_size)
     model = _fit(MLPRegressor(loss=loss, **params), X, y, sw)
-    strength = _penalty_strength(model, alpha, solver, batch_size)
+    penalty, share = _penalties(model, alpha, solver, batch_size)
     reference = (
         half_poisson_deviance_per_sample if loss == "poisson" else half_squared_error_per_sample
     )
@@ -239,7 +241,8 @@ def mlp_regressor_example(
         model,
         X,
         y,
-        penalty=_coefficient_penalty(model, strength),
+        penalty=penalty,
+        penalty_share=share,
         invalid_y=np.zeros((2, n_targets + 1)),
         sample_weight=sw,
         reference_loss=reference,

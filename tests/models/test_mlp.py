@@ -169,18 +169,23 @@ def test_several_targets_fitted_by_lbfgs_warn():
 
 
 def test_minibatch_penalty_is_shared_per_row():
-    """adam applies α/2 ‖W‖² once per batch of B rows: α n/B in the Hessian, α/B per row."""
+    """adam applies α/2 ‖W‖² once per batch of B rows: a share α/(2B) ‖W‖² per row, no fixed
+    part; L-BFGS's penalty is fixed."""
     make = next(p.values[0] for p in MLP_EXAMPLES if "adam" in _example(p.values[0]).id)
     example = _example(make)
     adapter = _adapter(example)
-    n, B = len(example.y), example.estimator.batch_size
-    assert (adapter.penalty_kind, adapter.n_train, adapter.batch_size) == ("shared", n, B)
+    B = example.estimator.batch_size
+    assert (adapter.penalty_kind, adapter.batch_size) == ("shared", B)
     n_coefs = sum(c.size for c in example.estimator.coefs_)
-    alpha = example.estimator.alpha
-    np.testing.assert_allclose(adapter.penalty_diagonal()[:n_coefs], alpha * n / B)
-    np.testing.assert_allclose(adapter.penalty_per_row()[:n_coefs], alpha / B)
-    assert not adapter.penalty_diagonal()[n_coefs:].any()
-    assert _adapter(_example(MLP_EXAMPLES[0].values[0])).penalty_per_row() is None
+    alpha, theta = example.estimator.alpha, adapter.params()
+    assert not adapter.penalty_diagonal().any()
+    np.testing.assert_allclose(adapter.penalty_share_diagonal()[:n_coefs], alpha / B)
+    assert not adapter.penalty_share_diagonal()[n_coefs:].any()
+    np.testing.assert_allclose(
+        adapter.penalty_share_gradient()[:n_coefs], alpha / B * theta[:n_coefs]
+    )
+    lbfgs = _adapter(_example(MLP_EXAMPLES[0].values[0]))
+    assert lbfgs.penalty_share_gradient() is None and lbfgs.penalty_share_diagonal() is None
 
 
 @pytest.fixture(scope="module")
