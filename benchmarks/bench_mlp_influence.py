@@ -209,8 +209,7 @@ def main():
     print(f"\n{adam['setting']}: max |∇J| at the fitted net {adam['gradient']:.3g}")
     for damping, r, warned in adam["rows"]:
         print(
-            f"damping {damping:g}: cold {r['cold']:.4f}, warm {r['warm']:.4f} "
-            f"{', '.join(warned)}"
+            f"damping {damping:g}: cold {r['cold']:.4f}, warm {r['warm']:.4f} {', '.join(warned)}"
         )
     print(f"{adam['seconds']:.0f} s")
 

@@ -29,7 +29,6 @@ R-operator) or by ``torch.func`` on an equivalent torch module
 """
 
 import copy
-import importlib.util
 import warnings
 from functools import partial
 
@@ -213,10 +212,6 @@ class _HessianOperator:
         return out.reshape(V.shape)
 
 
-def _torch_available():
-    return importlib.util.find_spec("torch") is not None
-
-
 @inherit_docstrings
 @inject_docs
 class MLPAdapter(ModelAdapter):
@@ -231,9 +226,12 @@ class MLPAdapter(ModelAdapter):
     ``sgd``/``adam`` every row carries a share ``α/(2B) ‖W‖²`` of the penalty (B the batch
     size, :meth:`penalty_share_diagonal`). The net is only read, never refitted.
 
-    A net's Hessian is indefinite away from a minimum, and even at an L-BFGS minimum it is often
-    nearly singular: the solvers' warnings (``IllConditionedHessianWarning`` with a suggested
-    ``damping``) apply as for torch nets.
+    A net's Hessian is indefinite away from a minimum, and scikit-learn's L-BFGS stops on a
+    small relative decrease of the loss (scipy's ``ftol``, not exposed), often before one: the
+    solvers' warnings (``IllConditionedHessianWarning`` with a suggested ``damping``) apply as
+    for torch nets (the measurements are in the User Guide).
+
+    Read more in the :ref:`User Guide <sklearn_nets>`.
 
     Parameters
     ----------
