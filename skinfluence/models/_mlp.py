@@ -540,9 +540,10 @@ class MLPAdapter(ModelAdapter):
         )
 
     def null_space(self):
-        """Return the flat direction of a softmax output: the same shift of every output
-        intercept (and, without a penalty, of every output weight row) leaves the
-        probabilities unchanged.
+        """Return the exact flat directions of a softmax output.
+
+        The same shift of every output intercept (and, without a penalty, of every output
+        weight row) leaves the probabilities unchanged.
 
         Returns
         -------
