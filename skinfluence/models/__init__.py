@@ -28,6 +28,7 @@ from ._linear import (
     LogisticRegressionAdapter,
     RidgeAdapter,
 )
+from ._mlp import MLPAdapter, MLPGradientMatrix
 from ._pipeline import GeneralizedLinearPipelineAdapter, PipelineAdapter
 from ._registry import (
     AdapterExample,
@@ -89,6 +90,8 @@ __all__ = [
     "LinearSVRAdapter",
     "LogisticRegressionAdapter",
     "LogisticRegressionCVAdapter",
+    "MLPAdapter",
+    "MLPGradientMatrix",
     "ModelAdapter",
     "ParameterSubset",
     "PipelineAdapter",
