@@ -77,6 +77,9 @@ def _dropout_net():
     return data_sized_dropout_net(module__hidden=16, max_epochs=3)
 
 
+# Scorers of continuous targets (residuals); the tests feed them the 0/1 labels as numbers.
+REGRESSION_SCORERS = {"ResidualScorer"}
+
 # How to fill required constructor arguments, by name.
 _REQUIRED_ARGUMENTS = {
     "estimator": _model,
@@ -212,6 +215,8 @@ def test_string_labels_and_lists_give_the_same_scores(name, data):
     X, y, X_test, y_test = data
     names = np.array(["benign", "malignant"])  # sorted like 0 < 1: the same class order
     est = make_estimator(name)
+    if name in REGRESSION_SCORERS:
+        pytest.skip(f"{name} scores continuous targets: labels as strings do not apply")
     reference = make_estimator(name).fit(X, y)
     expected = outputs(reference, X_test, y_test)
     as_strings = clone(est).fit(X, names[y])

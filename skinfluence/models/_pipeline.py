@@ -97,6 +97,19 @@ class PipelineAdapter(ModelAdapter):
         """
         return PipelineAdapter.of(self.estimator, self.inner.astype(dtype))
 
+    # The final step's declarations hold for the pipeline (its feature map is fixed).
+    @property
+    def fit_selects_hyperparameters(self):
+        return self.inner.fit_selects_hyperparameters
+
+    @property
+    def convex_objective(self):
+        return self.inner.convex_objective
+
+    @property
+    def layout_depends_on_rows(self):
+        return self.inner.layout_depends_on_rows
+
     @property
     def n_params(self):
         return self.inner.n_params

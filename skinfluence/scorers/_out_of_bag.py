@@ -13,6 +13,7 @@ from .._utils._labels import align_proba, encode_labels, label_log_loss
 from .._validation import shared_constraints
 from ._base import BaseTrainingScorer, sample_weight_param
 from ._losses import per_sample_loss
+from ._subsets import check_two_classes
 
 #: Trees of the default forest: each leaves out 37% of the rows, so every row is out of ~110
 #: of them and its out-of-bag vote has a standard error below 0.05. Fewer trees cost detection
@@ -136,6 +137,7 @@ class OutOfBagScorer(BaseTrainingScorer):
         if not is_regressor(forest):
             check_classification_targets(y)
             self.classes_ = np.unique(y)
+            check_two_classes(self, self.classes_)
         params = {} if sample_weight is None else sample_weight_param(forest, sample_weight)
         with warnings.catch_warnings():  # rows never out of bag: uniform probabilities below
             warnings.simplefilter("ignore", UserWarning)

@@ -117,7 +117,8 @@ def check_two_classes(scorer, classes):
     if len(classes) < 2:
         raise ValueError(
             f"{type(scorer).__name__} needs at least 2 classes in y; got 1 class "
-            f"({classes[0]!r}). Value rows of a classification set with several labels."
+            f"({np.asarray(classes)[:1].tolist()[0]!r}). Value rows of a classification set "
+            "with several labels."
         )
 
 
