@@ -31,7 +31,13 @@ leaf value are caught by the leaf-value check.
 import numpy as np
 
 from .._utils._optional import import_optional
-from ._ensemble import TreeEnsemble, check_ensemble
+from ._ensemble import (
+    TreeEnsemble,
+    check_ensemble,
+    encode_targets,
+    structure_only,
+    training_data,
+)
 
 RETRAINING = "Use LeaveOneOutScorer or MemorizationScorer (retraining) for this model."
 OBJECTIVES = {
@@ -86,8 +92,7 @@ def _number(params, key, default=0.0):
 
 def _refuse(name, what, fix):
     raise TypeError(
-        f"{name} with {what} is not supported by the tree-influence methods: {fix} "
-        f"{RETRAINING}"
+        f"{name} with {what} is not supported by the tree-influence methods: {fix} {RETRAINING}"
     )
 
 
@@ -108,10 +113,14 @@ def _check_options(params, name):
             "GOSS fits each tree on a reweighted sample of rows that is not stored. "
             "Fit with data_sample_strategy='bagging' and no bagging,",
         )
-    if int(_number(params, "bagging_freq")) > 0 and min(
-        _number(params, key, 1.0)
-        for key in ("bagging_fraction", "pos_bagging_fraction", "neg_bagging_fraction")
-    ) < 1.0:
+    if (
+        int(_number(params, "bagging_freq")) > 0
+        and min(
+            _number(params, key, 1.0)
+            for key in ("bagging_fraction", "pos_bagging_fraction", "neg_bagging_fraction")
+        )
+        < 1.0
+    ):
         _refuse(
             name,
             "row subsampling (bagging_fraction/subsample < 1 with bagging_freq > 0)",
@@ -124,8 +133,10 @@ def _check_options(params, name):
         ("is_unbalance", "is_unbalance=True"),
     ):
         if params.get(key, "0") not in ("0", "false", "False", ""):
-            fix = "pass the class weights as sample_weight instead," if key == "is_unbalance" else (
-                "fit without it,"
+            fix = (
+                "pass the class weights as sample_weight instead,"
+                if key == "is_unbalance"
+                else ("fit without it,")
             )
             _refuse(name, what, fix)
     if _number(params, "path_smooth") > 0:
@@ -207,6 +218,25 @@ def _n_iterations(booster, estimator, n_trees, K):
     return int(best) if best and 0 < best <= total else total
 
 
+def _training_targets(estimator, booster, objective, classes, y, sample_weight):
+    """Encoded targets and weights as LightGBM fitted on them (float32 labels and weights)."""
+    if objective == "squared_error":
+        # LightGBM stores labels in float32 (label_t): the trees were fitted on those.
+        y_enc = np.asarray(y, dtype=np.float32).astype(np.float64).reshape(-1)
+    else:
+        y_enc = encode_targets(classes, y)
+    n = len(y_enc)
+    weight = (
+        np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(n)
+    )
+    class_weight = getattr(estimator, "_class_weight", None) if estimator is not booster else None
+    if class_weight is not None:
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        weight = weight * compute_sample_weight(class_weight, y_enc)
+    return y_enc, weight.astype(np.float32).astype(np.float64)
+
+
 def _init_score(objective, y, weight, K):
     """LightGBM's ``BoostFromScore`` (regression/binary) or the log class frequencies."""
     total = weight.sum()
@@ -219,7 +249,7 @@ def _init_score(objective, y, weight, K):
     return np.log(np.maximum(freq, _K_EPSILON))
 
 
-def read_lightgbm(estimator, X, y, sample_weight=None):
+def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
     """A :class:`TreeEnsemble` of a fitted LightGBM model and its training data.
 
     Parameters
@@ -227,9 +257,9 @@ def read_lightgbm(estimator, X, y, sample_weight=None):
     estimator : lightgbm.LGBMClassifier, lightgbm.LGBMRegressor or lightgbm.Booster
         Fitted on ``(X, y, sample_weight)``. For a ``Booster``, ``y`` holds what was passed
         to ``lightgbm.Dataset`` (class indices 0..K − 1 for classification).
-    X : array-like of shape (n_samples, n_features)
-        The training rows.
-    y : array-like of shape (n_samples,)
+    X : array-like of shape (n_samples, n_features), default=None
+        The training rows; None reads the structure only (no training rows, not checked).
+    y : array-like of shape (n_samples,), default=None
         Their labels (classes as the classifier was fitted with) or targets.
     sample_weight : array-like of shape (n_samples,), default=None
         The weights it was fitted with; a classifier's ``class_weight`` is applied here as
@@ -265,28 +295,8 @@ def read_lightgbm(estimator, X, y, sample_weight=None):
     n_iter = _n_iterations(booster, estimator, len(dump["tree_info"]), K)
     trees = dump["tree_info"][: n_iter * K]
 
-    n = len(y)
-    y = np.asarray(y)
-    if classes is not None:
-        y_enc = np.searchsorted(classes, y)
-    elif objective == "squared_error":
-        # LightGBM stores labels in float32 (label_t): the trees were fitted on those.
-        y_enc = np.asarray(y, dtype=np.float32).astype(np.float64)
-    else:
-        y_enc = np.asarray(y, dtype=np.float64)
+    if classes is None and objective != "squared_error":
         classes = np.arange(max(K, 2))
-    weight = (
-        np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(n)
-    )
-    class_weight = getattr(estimator, "_class_weight", None) if estimator is not booster else None
-    if class_weight is not None:
-        from sklearn.utils.class_weight import compute_sample_weight
-
-        weight = weight * compute_sample_weight(class_weight, y)
-    weight = weight.astype(np.float32).astype(np.float64)
-
-    # The first iteration's trees report shrinkage 1 once the initial score is added to
-    # them (Tree::AddBias); the later ones carry the learning rate of their iteration.
     shrinkages = {float(t["shrinkage"]) for t in trees[K:]} or {_number(params, "learning_rate")}
     if len(trees) == 0 or any(int(t["num_leaves"]) < 2 for t in trees):
         raise TypeError(
@@ -305,15 +315,22 @@ def read_lightgbm(estimator, X, y, sample_weight=None):
     offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])])
     boost_from_average = params.get("boost_from_average", "1") not in ("0", "false")
     baseline = np.zeros(K)
-    if boost_from_average:
-        baseline = _init_score(objective, y_enc, weight, K)
-        # LightGBM skips an initial score of |s| <= kEpsilon (gbdt.cpp: BoostFromAverage).
-        baseline[np.abs(baseline) <= _K_EPSILON] = 0.0
-        for k in range(K):
-            values[k] = values[k] - baseline[k]
-
     apply = LightGBMLeafApply(booster, n_iter, K, offsets[:-1])
-    raw = booster.predict(X, raw_score=True, num_iteration=n_iter)
+    if X is None:
+        # No rows: the initial score stays inside the first trees' leaves (same predictions).
+        data = structure_only(n_iter, K)
+    else:
+        y_enc, weight = _training_targets(estimator, booster, objective, classes, y, sample_weight)
+        if boost_from_average:
+            baseline = _init_score(objective, y_enc, weight, K)
+            # LightGBM skips an initial score of |s| <= kEpsilon (gbdt.cpp: BoostFromAverage).
+            baseline[np.abs(baseline) <= _K_EPSILON] = 0.0
+            for k in range(K):
+                values[k] = values[k] - baseline[k]
+        raw = booster.predict(X, raw_score=True, num_iteration=n_iter)
+        raw = np.asarray(raw, dtype=np.float64).reshape(len(y_enc), K)
+        data = training_data(apply, X, y_enc, weight, raw)
+
     ensemble = TreeEnsemble(
         objective=objective,
         n_outputs=K,
@@ -327,26 +344,18 @@ def read_lightgbm(estimator, X, y, sample_weight=None):
         baseline_is_fitted=boost_from_average,
         leaf_values=np.concatenate(values),
         leaf_tree=np.repeat(np.arange(len(values)), [len(v) for v in values]),
-        train_leaves=apply(X),
-        train_weight=weight,
-        y=y_enc,
         apply=apply,
         gradient_dtype="float32",
-        tolerance=_tolerance(objective, sample_weight),
+        # Weighted L2 rounds the residual to float32 before multiplying it by the weight
+        # (regression_objective.hpp: (score_t)(score_t)(score - label) * weight).
+        round_gradient_before_weight=objective == "squared_error",
         library=name,
-        raw_train=np.asarray(raw, dtype=np.float64).reshape(n, K),
+        **data,
     )
+    if X is None:
+        return ensemble
     _checked(ensemble, params, name, any(int(t.get("num_cat", 0)) > 0 for t in trees))
     return ensemble
-
-
-def _tolerance(objective, sample_weight):
-    # Weighted L2: LightGBM rounds the residual to float32 and then multiplies it by the
-    # weight in float32 (regression_objective.hpp), two roundings where the check models one:
-    # the recomputed leaves differ by ~2e-8 of the largest leaf. Everything else: 1e-8.
-    if objective == "squared_error" and sample_weight is not None:
-        return 1e-7
-    return 1e-8
 
 
 def _checked(ensemble, params, name, categorical):

@@ -175,3 +175,17 @@ def _register_sklearn():
 
 
 _register_sklearn()
+
+
+def _register_boosting():
+    # Class paths only: neither library is imported until one of its models is read.
+    from ._lightgbm import read_lightgbm
+    from ._xgboost import read_xgboost
+
+    register_reader("lightgbm.sklearn:LGBMModel", read_lightgbm, name="LGBMModel")
+    register_reader("lightgbm.basic:Booster", read_lightgbm, name="lightgbm.Booster")
+    register_reader("xgboost.sklearn:XGBModel", read_xgboost, name="XGBModel")
+    register_reader("xgboost.core:Booster", read_xgboost, name="xgboost.Booster")
+
+
+_register_boosting()
