@@ -50,6 +50,10 @@ for _path, _name, _requires in (
         examples=torch_examples(_name),
     )
 
+# Boosted tree ensembles (parameters = leaf values, structure fixed) register themselves, the
+# scikit-learn ones here, LightGBM and XGBoost by class path (nothing imported until used).
+from .. import trees as _trees  # noqa: E402, F401
+
 __all__ = [
     "AdapterExample",
     "AdapterFamily",

@@ -7,6 +7,7 @@ the methods (LeafInfluence, BoostIn, the fixed-structure leave-one-out) work on 
 Importing this package imports neither LightGBM nor XGBoost.
 """
 
+from ._adapter import TreeEnsembleAdapter, register_tree_model
 from ._ensemble import (
     TreeEnsemble,
     check_ensemble,
@@ -16,17 +17,37 @@ from ._ensemble import (
     per_row_loss,
     refit_leaf_values,
 )
-from ._readers import is_tree_ensemble, read_ensemble, register_reader
+from ._methods import (
+    boostin,
+    boostin_self,
+    leaf_influence,
+    leaf_influence_forward,
+    leaf_influence_self,
+    leaf_refit,
+    leaf_refit_self,
+)
+from ._readers import _register_sklearn, is_tree_ensemble, read_ensemble, register_reader
+
+_register_sklearn()
 
 __all__ = [
     "TreeEnsemble",
+    "TreeEnsembleAdapter",
+    "boostin",
+    "boostin_self",
     "check_ensemble",
     "intercept_only",
     "is_tree_ensemble",
+    "leaf_influence",
+    "leaf_influence_forward",
+    "leaf_influence_self",
+    "leaf_refit",
+    "leaf_refit_self",
     "leaf_rule",
     "loss_gradient_hessian",
     "per_row_loss",
     "read_ensemble",
     "refit_leaf_values",
     "register_reader",
+    "register_tree_model",
 ]

@@ -312,6 +312,23 @@ def leaf_rule(ensemble, G, H):
     return -ensemble.learning_rate * u
 
 
+def leaf_rule_derivatives(ensemble, G, H):
+    """``(∂v/∂G, ∂v/∂H)`` of the leaf rule at sums G, H (zero where a bound or the soft
+    threshold is active, or the denominator is below ``min_denominator``)."""
+    denominator = leaf_denominator(ensemble, H)
+    safe = denominator >= max(ensemble.min_denominator, np.finfo(np.float64).tiny)
+    D = np.where(safe, denominator, 1.0)
+    TG = soft_threshold(G, ensemble.l1_regularization)
+    active = safe.copy()
+    if ensemble.max_delta_step > 0:
+        active &= np.abs(TG / D) < ensemble.max_delta_step
+    dv_dG = -ensemble.learning_rate * active / D
+    if ensemble.l1_regularization > 0:
+        dv_dG = dv_dG * (np.abs(G) > ensemble.l1_regularization)
+    dv_dH = ensemble.learning_rate * ensemble.hessian_scale * active * TG / D**2
+    return dv_dG, dv_dH
+
+
 def leaf_sums(values, leaves, n_leaves):
     """Σ over the rows of each leaf: ``values`` (b, n) → (b, n_leaves) for local ids."""
     b = values.shape[0]

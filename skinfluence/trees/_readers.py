@@ -165,27 +165,49 @@ def read_ensemble(estimator, X=None, y=None, sample_weight=None):
 
 
 def _register_sklearn():
+    from ._adapter import register_tree_model
+    from ._examples import sklearn_tree_examples
     from ._sklearn import read_gradient_boosting, read_hist_gradient_boosting
 
     base = "sklearn.ensemble._hist_gradient_boosting.gradient_boosting"
     for cls in ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor"):
-        register_reader(f"{base}:{cls}", read_hist_gradient_boosting, name=cls)
+        register_tree_model(
+            f"{base}:{cls}",
+            read_hist_gradient_boosting,
+            name=cls,
+            accepts_subclasses=False,
+            examples=sklearn_tree_examples(cls),
+        )
     for cls in ("GradientBoostingClassifier", "GradientBoostingRegressor"):
-        register_reader(f"sklearn.ensemble._gb:{cls}", read_gradient_boosting, name=cls)
-
-
-_register_sklearn()
+        register_tree_model(
+            f"sklearn.ensemble._gb:{cls}",
+            read_gradient_boosting,
+            name=cls,
+            accepts_subclasses=False,
+            examples=sklearn_tree_examples(cls),
+        )
 
 
 def _register_boosting():
     # Class paths only: neither library is imported until one of its models is read.
+    from ._adapter import register_tree_model
+    from ._examples import boosting_tree_examples
     from ._lightgbm import read_lightgbm
     from ._xgboost import read_xgboost
 
-    register_reader("lightgbm.sklearn:LGBMModel", read_lightgbm, name="LGBMModel")
-    register_reader("lightgbm.basic:Booster", read_lightgbm, name="lightgbm.Booster")
-    register_reader("xgboost.sklearn:XGBModel", read_xgboost, name="XGBModel")
-    register_reader("xgboost.core:Booster", read_xgboost, name="xgboost.Booster")
+    for path, reader, name, library in (
+        ("lightgbm.sklearn:LGBMModel", read_lightgbm, "LGBMModel", "lightgbm"),
+        ("lightgbm.basic:Booster", read_lightgbm, "lightgbm.Booster", "lightgbm"),
+        ("xgboost.sklearn:XGBModel", read_xgboost, "XGBModel", "xgboost"),
+        ("xgboost.core:Booster", read_xgboost, "xgboost.Booster", "xgboost"),
+    ):
+        register_tree_model(
+            path,
+            reader,
+            name=name,
+            requires=(library,),
+            examples=boosting_tree_examples(name),
+        )
 
 
 _register_boosting()
