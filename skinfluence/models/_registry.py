@@ -49,6 +49,9 @@ class AdapterExample:
         only then; a briefly trained net is not at an optimum).
     id : str
         Test id.
+    loss_tolerance : tuple of float, default=(1e-7, 1e-10)
+        ``(rtol, atol)`` of the adapter's loss against ``reference_loss`` (models that
+        predict in float32, as XGBoost, need more).
 
     See Also
     --------
@@ -79,6 +82,7 @@ class AdapterExample:
     reference_loss: Callable | None = None
     exact_optimum: bool = True
     id: str = "example"
+    loss_tolerance: tuple = (1e-7, 1e-10)
 
 
 def log_loss_per_sample(estimator, X, y):

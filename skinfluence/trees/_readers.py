@@ -208,6 +208,3 @@ def _register_boosting():
             requires=(library,),
             examples=boosting_tree_examples(name),
         )
-
-
-_register_boosting()
