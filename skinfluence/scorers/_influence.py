@@ -12,8 +12,10 @@ from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping, shared_constraints
 from ..inverse import available_methods, make_solver
 from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for
+from ..trees import is_tree_ensemble
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
+from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
 
 # "auto" uses the dense Hessian while it takes at most this many parameters (H is p² doubles:
 # 5 000 parameters = 200 MB, factorised in about a second).
@@ -165,12 +167,22 @@ class InfluenceScorer(BaseInfluenceScorer):
     # -- fitting -------------------------------------------------------------------------
     def _fit(self, X, y, sample_weight):
         damping = check_damping(self.damping)
-        if self.method != "auto" and self.method not in available_methods():
+        known = ["auto", *available_methods(), *TREE_METHODS]
+        if self.method not in known:
+            raise ValueError(f"Unknown method {self.method!r}; choose one of {known}.")
+        trees = is_tree_ensemble(self.estimator)
+        if self.method in TREE_METHODS and not trees:
             raise ValueError(
-                f"Unknown method {self.method!r}; choose one of {['auto', *available_methods()]}."
+                f"method={self.method!r} is for boosted tree ensembles (HistGradientBoosting, "
+                f"GradientBoosting, LightGBM, XGBoost); {type(self.estimator).__name__} is "
+                f"not one. Choose one of {['auto', *available_methods()]}."
             )
         self.estimator_ = fit_clone(self.estimator, X, y, sample_weight)
         self.adapter_ = adapter_for(self.estimator_)
+        if trees:
+            fit_trees(self, X, y, sample_weight)
+            return
+        self.ensemble_ = None
         self.method_ = self._resolve_method(len(y))
         if self.newton_step and not (
             isinstance(self.adapter_, GeneralizedLinear) and self.method_ == "direct"
@@ -202,7 +214,13 @@ class InfluenceScorer(BaseInfluenceScorer):
         return check_chunk_size(self.chunk_size, default=default)
 
     # -- self-influence ------------------------------------------------------------------
+    def _accepts_raw_X(self):
+        # Tree models validate their own input (missing values, categorical columns).
+        return super()._accepts_raw_X() or is_tree_ensemble(getattr(self, "estimator", None))
+
     def _score_samples(self, X, y):
+        if self._is_tree:
+            return tree_score_samples(self, X, y)
         # New rows: the fitted θ is the model without them. To first order this equals
         # scores_ for training rows; the Newton step adds the row's curvature instead of
         # removing it.
@@ -293,9 +311,15 @@ class InfluenceScorer(BaseInfluenceScorer):
         result = super().influence(X_test, y_test, aggregate=aggregate, dtype=dtype, out=out)
         return result if aggregate is None else result.astype(dtype, copy=False)
 
+    @property
+    def _is_tree(self):
+        return getattr(self, "ensemble_", None) is not None
+
     def _total_influence(self, X_test, y_test, dtype=np.float64, out=None):
         if out is not None:
             raise ValueError("out is only available with aggregate=None.")
+        if self._is_tree:
+            return tree_influence(self, X_test, y_test, aggregate=True)
         if self.newton_step:
             # The stepped loss is not linear in the test set: sum the rows.
             return self._influence(X_test, y_test).sum(axis=0)
@@ -311,6 +335,9 @@ class InfluenceScorer(BaseInfluenceScorer):
             out = np.empty((m, n), dtype=dtype)
         elif out.shape != (m, n):
             raise ValueError(f"out has shape {out.shape}; expected {(m, n)}.")
+        if self._is_tree:
+            out[...] = tree_influence(self, X_test, y_test)
+            return out
         if self.newton_step:
             # The stepped outputs are (test rows × n_train × K): bound them, not just p.
             K = self.adapter_.n_outputs  # Newton steps exist for linear adapters only

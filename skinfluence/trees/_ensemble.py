@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit, log_softmax, softmax
 
 OBJECTIVES = ("squared_error", "binary_logistic", "multinomial")
@@ -171,6 +172,28 @@ class TreeEnsemble:
         # leaf_offsets[t] = first global leaf id of tree t (t = iteration * K + k).
         counts = np.bincount(self.leaf_tree, minlength=n_iter * K)
         self.leaf_offsets = np.concatenate([[0], np.cumsum(counts)])
+
+    def tree_indicator(self, t, k):
+        """``(start, stop, M, Mᵀ)`` of the tree of iteration t, output k: its global leaf ids
+        [start, stop) and the sparse (n_train × leaves) indicator of its training rows (and
+        its transpose, both CSR), built once and cached."""
+        cache = self.__dict__.setdefault("_indicators", {})
+        key = (t, k)
+        if key not in cache:
+            tree = t * self.n_outputs + k
+            start, stop = self.leaf_offsets[tree], self.leaf_offsets[tree + 1]
+            n = self.n_train
+            M = sp.csr_matrix(
+                (np.ones(n), (np.arange(n), self.train_leaves[:, t, k] - start)),
+                shape=(n, stop - start),
+            )
+            cache[key] = (start, stop, M, M.T.tocsr())
+        return cache[key]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_indicators", None)  # a cache, rebuilt on use
+        return state
 
     @property
     def n_iter(self):
@@ -379,28 +402,43 @@ def refit_leaf_values(ensemble, weight, *, library_precision=False):
         baseline = intercept_only(ensemble.objective, Y, weight)
     else:
         baseline = np.broadcast_to(ensemble.baseline, (b, K)).copy()
-    raw = np.repeat(baseline[:, None, :], ensemble.n_train, axis=1)
-    values = np.empty((b, len(ensemble.leaf_values)))
+    # Row-major over training rows: (K, n, b) raw scores, so that each tree's leaf sums and
+    # gathers are products with its sparse (n × leaves) indicator.
+    Wt = np.ascontiguousarray(weight.T)  # (n, b)
+    YK = np.ascontiguousarray(Y.T)[:, :, None]  # (K, n, 1)
+    raw = np.repeat(np.ascontiguousarray(baseline.T)[:, None, :], ensemble.n_train, axis=1)
+    values = np.empty((len(ensemble.leaf_values), b))
     dtype = np.dtype(ensemble.gradient_dtype) if library_precision else None
     for it in range(ensemble.n_iter):
-        g, h = row_gradients(ensemble, raw, Y)
+        g, h = loss_gradient_hessian_kn(ensemble.objective, raw, YK)
+        if ensemble.min_hessian > 0:
+            h = np.maximum(h, ensemble.min_hessian)
         for k in range(K):
-            tree = it * K + k
-            start, stop = ensemble.leaf_offsets[tree], ensemble.leaf_offsets[tree + 1]
-            local = ensemble.train_leaves[:, it, k] - start
-            wg, wh = weight * g[:, :, k], weight * h[:, :, k]
+            start, stop, M, MT = ensemble.tree_indicator(it, k)
+            wg, wh = Wt * g[k], Wt * h[k]
             if dtype is not None and dtype != np.float64:
                 s = ensemble.hessian_scale
                 if ensemble.round_gradient_before_weight:
-                    wg = weight * g[:, :, k].astype(dtype).astype(np.float64)
+                    wg = Wt * g[k].astype(dtype).astype(np.float64)
                 wg = wg.astype(dtype).astype(np.float64)
                 wh = (s * wh).astype(dtype).astype(np.float64) / s
-            G = leaf_sums(wg, local, stop - start)
-            H = leaf_sums(wh, local, stop - start)
-            values[:, start:stop] = leaf_rule(ensemble, G, H)
+            values[start:stop] = leaf_rule(ensemble, MT @ wg, MT @ wh)
         for k in range(K):
-            raw[:, :, k] += values[:, ensemble.train_leaves[:, it, k]]
-    return values, baseline, raw
+            start, stop, M, _ = ensemble.tree_indicator(it, k)
+            raw[k] += M @ values[start:stop]
+    return values.T, baseline, raw.transpose(2, 1, 0)
+
+
+def loss_gradient_hessian_kn(objective, raw, YK):
+    """:func:`loss_gradient_hessian` in the (K, n, b) layout (outputs first), YK (K, n, 1)."""
+    if objective == "squared_error":
+        return raw - YK, np.ones_like(raw)
+    if objective == "binary_logistic":
+        p = expit(raw)
+    else:
+        p = np.exp(raw - raw.max(axis=0, keepdims=True))
+        p /= p.sum(axis=0, keepdims=True)
+    return p - YK, p * (1.0 - p)
 
 
 def check_ensemble(ensemble, *, raw_train=None, tolerance=None):

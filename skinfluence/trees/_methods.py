@@ -19,6 +19,8 @@ n training rows, m test rows, T boosting iterations, K outputs (trees per iterat
 leaves in all.
 """
 
+import dataclasses
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import gen_batches
@@ -26,7 +28,6 @@ from sklearn.utils import gen_batches
 from ._ensemble import (
     encode_targets,
     leaf_rule_derivatives,
-    leaf_sums,
     loss_gradient_hessian,
     loss_raw_derivative,
     per_row_loss,
@@ -71,50 +72,51 @@ class Trajectory:
                 self.dv_dG[start:stop], self.dv_dH[start:stop] = leaf_rule_derivatives(e, G, H)
             raw = raw + e.leaf_values[e.train_leaves[:, t, :]]
         self.raw_final = raw
+        self._factor_cache = {}
 
     def span(self, t, k):
         """Global leaf ids [start, stop) of the tree of iteration t, output k."""
         tree = t * self.ensemble.n_outputs + k
         return self.ensemble.leaf_offsets[tree], self.ensemble.leaf_offsets[tree + 1]
 
-    def probabilities(self, t):
-        e = self.ensemble
-        if e.objective == "squared_error":
-            return None
-        return self.g[t] + self.Y  # g = p − y
+    def _factors(self, t):
+        """Per-row factors of the JVP/VJP at iteration t, in the (K, n, 1) layout."""
+        if t not in self._factor_cache:
+            p = (self.g[t] + self.Y).T[:, :, None]  # g = p − y
+            floored = None if self.h_floored is None else self.h_floored[t].T[:, :, None]
+            self._factor_cache = {t: (p, p * (1.0 - p), 1.0 - 2.0 * p, floored)}
+        return self._factor_cache[t]
 
     def gradient_jvp(self, t, dF):
         """Directional derivatives (dg, dh) of the per-row g, h at iteration t along dF.
 
-        dF has shape (b, n, K); so do dg and dh.
+        dF has the (K, n, b) layout (outputs first); so do dg and dh.
         """
         objective = self.ensemble.objective
         if objective == "squared_error":
-            return dF, np.zeros_like(dF)
-        p = self.probabilities(t)
+            return dF, None
+        p, curvature, slope, floored = self._factors(t)
         if objective == "binary_logistic":
-            curvature = p * (1.0 - p)
             dg = curvature * dF
-            dh = dg * (1.0 - 2.0 * p)
         else:
-            dg = p * (dF - np.einsum("bnk,nk->bn", dF, p)[:, :, None])
-            dh = (1.0 - 2.0 * p) * dg
-        if self.h_floored is not None:
-            dh = np.where(self.h_floored[t], 0.0, dh)
+            dg = p * (dF - np.einsum("knb,kn->nb", dF, p[:, :, 0])[None])
+        dh = slope * dg
+        if floored is not None:
+            dh = np.where(floored, 0.0, dh)
         return dg, dh
 
     def gradient_vjp(self, t, g_bar, h_bar):
-        """``F̄`` from the adjoints of g and h at iteration t (all of shape (b, n, K))."""
+        """``F̄`` from the adjoints of g and h at iteration t (all in the (K, n, b) layout)."""
         objective = self.ensemble.objective
         if objective == "squared_error":
             return g_bar
-        if self.h_floored is not None:
-            h_bar = np.where(self.h_floored[t], 0.0, h_bar)
-        p = self.probabilities(t)
+        p, curvature, slope, floored = self._factors(t)
+        if floored is not None:
+            h_bar = np.where(floored, 0.0, h_bar)
+        q = g_bar + slope * h_bar  # adjoint of dp (binary) / of p (multinomial)
         if objective == "binary_logistic":
-            return p * (1.0 - p) * (g_bar + (1.0 - 2.0 * p) * h_bar)
-        q = g_bar + (1.0 - 2.0 * p) * h_bar  # adjoint of dp
-        return p * q - p * np.einsum("bnk,nk->bn", q, p)[:, :, None]
+            return curvature * q
+        return p * (q - np.einsum("knb,kn->nb", q, p[:, :, 0])[None])
 
     def baseline_derivative(self):
         """d baseline / d w_i for every training row, shape (n, K) (0 if not fitted)."""
@@ -133,7 +135,7 @@ class Trajectory:
         return c - c.mean(axis=1, keepdims=True)
 
 
-def test_rows(ensemble, X_test, y_test):
+def query_rows(ensemble, X_test, y_test):
     """Leaf ids (m, T, K), encoded targets as a matrix (m, K) and final raw scores (m, K)."""
     leaves = np.asarray(ensemble.apply(X_test), dtype=np.intp)
     y_enc = encode_targets(ensemble.classes, y_test)
@@ -165,50 +167,60 @@ def _default_chunk(chunk_size, n, K):
 def _forward(traj, rows):
     """Forward mode for a block of training rows: dF_j/dw_i for all j, and dv/dw_i.
 
-    Returns ``dF`` (b, n, K), the training rows' final raw-score derivatives, and ``dV``
-    (b, L), every leaf's. O(b · n · T · K).
+    Returns ``dF`` (K, n, b), the training rows' final raw-score derivatives, ``dV``
+    (L, b), every leaf's, and the baseline's (b, K). O(b · n · T · K).
     """
     e = traj.ensemble
     n, T, K = e.train_leaves.shape
     b = len(rows)
-    w = e.train_weight
+    w = e.train_weight[:, None]
     db = traj.baseline_derivative()[rows]  # (b, K)
-    dF = np.repeat(db[:, None, :], n, axis=1)
-    dV = np.zeros((b, len(e.leaf_values)))
+    dF = np.repeat(np.ascontiguousarray(db.T)[:, None, :], n, axis=1)  # (K, n, b)
+    dV = np.zeros((len(e.leaf_values), b))
     block = np.arange(b)
     for t in range(T):
         dg, dh = traj.gradient_jvp(t, dF)
         for k in range(K):
-            start, stop = traj.span(t, k)
-            local = e.train_leaves[:, t, k] - start
-            dG = leaf_sums(w * dg[:, :, k], local, stop - start)
-            dH = leaf_sums(w * dh[:, :, k], local, stop - start)
+            start, stop, _, MT = e.tree_indicator(t, k)
+            dG = MT @ (w * dg[k])
             # the direct term: row i's own gradient and Hessian enter its leaf's sums
-            own = local[rows]
-            dG[block, own] += traj.g[t, rows, k]
-            dH[block, own] += traj.h[t, rows, k]
-            dV[:, start:stop] = traj.dv_dG[start:stop] * dG + traj.dv_dH[start:stop] * dH
+            own = e.train_leaves[rows, t, k] - start
+            dG[own, block] += traj.g[t, rows, k]
+            dv = traj.dv_dG[start:stop, None] * dG
+            # constant Hessians (squared error): only the direct term
+            dH = np.zeros_like(dG) if dh is None else MT @ (w * dh[k])
+            dH[own, block] += traj.h[t, rows, k]
+            dV[start:stop] = dv + traj.dv_dH[start:stop, None] * dH
         for k in range(K):
-            dF[:, :, k] += dV[:, e.train_leaves[:, t, k]]
+            start, stop, M, _ = e.tree_indicator(t, k)
+            dF[k] += M @ dV[start:stop]
     return dF, dV, db
 
 
-def leaf_influence_self(ensemble, *, chunk_size=None, trajectory=None):
-    """LeafInfluence self-influence ``−w_i dL(z_i)/dw_i`` of every training row, shape (n,).
+def _rows_and_weights(ensemble, rows, row_weight):
+    rows = np.arange(ensemble.n_train) if rows is None else np.asarray(rows, dtype=np.intp)
+    weight = ensemble.train_weight[rows] if row_weight is None else np.asarray(row_weight)
+    return rows, np.broadcast_to(weight, rows.shape)
+
+
+def leaf_influence_self(ensemble, *, rows=None, row_weight=None, chunk_size=None, trajectory=None):
+    """LeafInfluence self-influence ``−w_i dL(z_i)/dw_i`` of training rows, shape (n,).
 
     Forward mode over blocks of training rows. Cost O(n² · T · K) time, O(chunk · n · K +
-    n · T · K) memory.
+    n · T · K) memory. ``rows`` (default all) and ``row_weight`` (default their training
+    weights; 1 for a row of weight 0 scores it as if it were added with weight 1).
     """
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
     n = e.n_train
+    rows, weight = _rows_and_weights(e, rows, row_weight)
     coef = loss_raw_derivative(e.objective, traj.raw_final, traj.Y)  # (n, K)
-    out = np.empty(n)
-    for rows in gen_batches(n, _default_chunk(chunk_size, n, e.n_outputs)):
-        idx = np.arange(rows.start, rows.stop)
+    out = np.empty(len(rows))
+    for block in gen_batches(len(rows), _default_chunk(chunk_size, n, e.n_outputs)):
+        idx = rows[block]
         dF, _, _ = _forward(traj, idx)
-        own = dF[np.arange(len(idx)), idx, :]  # (b, K)
-        out[idx] = -e.train_weight[idx] * np.einsum("bk,bk->b", coef[idx], own)
+        own = dF[:, idx, np.arange(len(idx))].T  # (b, K)
+        out[block] = -weight[block] * np.einsum("bk,bk->b", coef[idx], own)
     return out
 
 
@@ -219,7 +231,7 @@ def leaf_influence_forward(ensemble, X_test, y_test, *, chunk_size=None, traject
     """
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
-    leaves, Y, raw = test_rows(e, X_test, y_test)
+    leaves, Y, raw = query_rows(e, X_test, y_test)
     coef = loss_raw_derivative(e.objective, raw, Y)  # (m, K)
     C = _test_leaf_matrix(e, leaves, coef)  # (L, m)
     n = e.n_train
@@ -227,49 +239,59 @@ def leaf_influence_forward(ensemble, X_test, y_test, *, chunk_size=None, traject
     for rows in gen_batches(n, _default_chunk(chunk_size, n, e.n_outputs)):
         idx = np.arange(rows.start, rows.stop)
         _, dV, db = _forward(traj, idx)
-        dL = (C.T @ dV.T).T + db @ coef.T  # (b, m)
+        dL = (C.T @ dV).T + db @ coef.T  # (b, m)
         out[:, idx] = -(e.train_weight[idx, None] * dL).T
     return out
 
 
-def leaf_influence(ensemble, X_test, y_test, *, chunk_size=None, trajectory=None):
+def _reverse(traj, seed_leaves, seed_baseline):
+    """Reverse mode: ``dS/dw`` (b, n) of b scalars S = Σ_l seed[l] v_l + seed_baseline · baseline.
+
+    ``seed_leaves`` (L, b) and ``seed_baseline`` (b, K) are ∂S/∂v and ∂S/∂baseline holding
+    the training scores fixed; the adjoint pass adds what flows through the gradients and
+    Hessians of the training rows. O(b · n · T · K) time, O(b · n · K) memory.
+    """
+    e = traj.ensemble
+    n, T, K = e.train_leaves.shape
+    w = e.train_weight[:, None]
+    b = seed_leaves.shape[1]
+    F_bar = np.zeros((K, n, b))
+    w_bar = np.zeros((n, b))
+    g_bar = np.empty((K, n, b))
+    h_bar = np.empty((K, n, b))
+    for t in range(T - 1, -1, -1):
+        for k in range(K):
+            start, stop, M, MT = e.tree_indicator(t, k)
+            v_bar = MT @ F_bar[k] + seed_leaves[start:stop]  # (L_t, b)
+            G_rows = M @ (traj.dv_dG[start:stop, None] * v_bar)  # (n, b)
+            H_rows = M @ (traj.dv_dH[start:stop, None] * v_bar)
+            w_bar += G_rows * traj.g[t, :, k, None] + H_rows * traj.h[t, :, k, None]
+            g_bar[k], h_bar[k] = w * G_rows, w * H_rows
+        F_bar += traj.gradient_vjp(t, g_bar, h_bar)
+    b_bar = F_bar.sum(axis=1).T + seed_baseline  # (b, K)
+    return w_bar.T + b_bar @ traj.baseline_derivative().T
+
+
+def leaf_influence(ensemble, X_test, y_test, *, aggregate=False, chunk_size=None, trajectory=None):
     """LeafInfluence of every training row on each test row's loss, shape (m, n).
 
     ``−w_i dL(z_test)/dw_i`` through the fixed-structure boosting recursion, by reverse mode
     (one adjoint pass per block of test rows). Cost O(m · n · T · K) time, O(chunk · n · K
-    + n · T · K) memory.
+    + n · T · K) memory. ``aggregate=True``: the influence on the summed test loss, shape
+    (n,), in one adjoint pass, O(n · T · K + m · T · K).
     """
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
-    leaves, Y, raw = test_rows(e, X_test, y_test)
+    leaves, Y, raw = query_rows(e, X_test, y_test)
     coef = loss_raw_derivative(e.objective, raw, Y)  # (m, K)
-    n, T, K = e.train_leaves.shape
+    C = _test_leaf_matrix(e, leaves, coef).tocsc()  # (L, m)
     w = e.train_weight
-    db_dw = traj.baseline_derivative()  # (n, K)
-    out = np.empty((len(Y), n))
-    for rows in gen_batches(len(Y), _default_chunk(chunk_size, n, K)):
-        b = rows.stop - rows.start
-        c = coef[rows]  # (b, K)
-        F_bar = np.zeros((b, n, K))
-        w_bar = np.zeros((b, n))
-        block = np.arange(b)
-        for t in range(T - 1, -1, -1):
-            g_bar = np.empty((b, n, K))
-            h_bar = np.empty((b, n, K))
-            for k in range(K):
-                start, stop = traj.span(t, k)
-                local = e.train_leaves[:, t, k] - start
-                v_bar = leaf_sums(F_bar[:, :, k], local, stop - start)
-                v_bar[block, leaves[rows, t, k] - start] += c[:, k]
-                G_bar = v_bar * traj.dv_dG[start:stop]
-                H_bar = v_bar * traj.dv_dH[start:stop]
-                G_rows, H_rows = G_bar[:, local], H_bar[:, local]  # (b, n)
-                w_bar += G_rows * traj.g[t, :, k] + H_rows * traj.h[t, :, k]
-                g_bar[:, :, k], h_bar[:, :, k] = w * G_rows, w * H_rows
-            F_bar += traj.gradient_vjp(t, g_bar, h_bar)
-        b_bar = F_bar.sum(axis=1) + c  # (b, K)
-        w_bar += b_bar @ db_dw.T
-        out[rows] = -w * w_bar
+    if aggregate:
+        seed = np.asarray(C.sum(axis=1))  # (L, 1)
+        return -w * _reverse(traj, seed, coef.sum(axis=0, keepdims=True))[0]
+    out = np.empty((len(Y), e.n_train))
+    for rows in gen_batches(len(Y), _default_chunk(chunk_size, e.n_train, e.n_outputs)):
+        out[rows] = -w * _reverse(traj, C[:, rows].toarray(), coef[rows])
     return out
 
 
@@ -297,7 +319,7 @@ def boostin(ensemble, X_test, y_test, *, trajectory=None):
     """
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
-    leaves, Y, raw = test_rows(e, X_test, y_test)
+    leaves, Y, raw = query_rows(e, X_test, y_test)
     coef = loss_raw_derivative(e.objective, raw, Y)
     A, _ = _boostin_train_matrix(traj)
     C = _test_leaf_matrix(e, leaves, coef)  # (L, m)
@@ -305,23 +327,30 @@ def boostin(ensemble, X_test, y_test, *, trajectory=None):
     return -(e.train_weight[:, None] * product).T
 
 
-def boostin_self(ensemble, *, trajectory=None):
-    """BoostIn self-influence of every training row, shape (n,). O(n · T · K)."""
+def boostin_self(ensemble, *, rows=None, row_weight=None, trajectory=None):
+    """BoostIn self-influence of training rows, shape (n,). O(n · T · K).
+
+    ``rows`` and ``row_weight`` as in :func:`leaf_influence_self`.
+    """
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
+    rows, weight = _rows_and_weights(e, rows, row_weight)
     coef = loss_raw_derivative(e.objective, traj.raw_final, traj.Y)  # (n, K)
     _, a = _boostin_train_matrix(traj)  # (n, T, K)
-    return -e.train_weight * np.einsum("ntk,nk->n", a, coef)
+    return -weight * np.einsum("ntk,nk->n", a[rows], coef[rows])
 
 
 # -- LeafRefit --------------------------------------------------------------------------------
-def _refit_blocks(ensemble, chunk_size):
+def _refit_blocks(ensemble, chunk_size, rows=None, weight_with=None):
+    """Blocks of rows and the refits with each row's weight set to 0 (default) or, when
+    ``weight_with`` is given, the refits with it set to ``weight_with`` (an added row)."""
     n = ensemble.n_train
-    for rows in gen_batches(n, _default_chunk(chunk_size, n, ensemble.n_outputs)):
-        idx = np.arange(rows.start, rows.stop)
+    rows = np.arange(n) if rows is None else rows
+    for block in gen_batches(len(rows), _default_chunk(chunk_size, n, ensemble.n_outputs)):
+        idx = rows[block]
         weight = np.repeat(ensemble.train_weight[None, :], len(idx), axis=0)
-        weight[np.arange(len(idx)), idx] = 0.0
-        yield idx, refit_leaf_values(ensemble, weight)
+        weight[np.arange(len(idx)), idx] = 0.0 if weight_with is None else weight_with[block]
+        yield block, idx, refit_leaf_values(ensemble, weight)
 
 
 def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None):
@@ -333,7 +362,7 @@ def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None):
     m · K)) memory.
     """
     e = ensemble
-    leaves, Y, _ = test_rows(e, X_test, y_test)
+    leaves, Y, _ = query_rows(e, X_test, y_test)
     K = e.n_outputs
     # one sparse (L, m) leaf indicator per output: raw[:, j, k] = baseline_k + values @ S_k
     indicators = [
@@ -346,22 +375,50 @@ def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None):
 
     base_loss = per_row_loss(e.objective, test_raw(*refit_leaf_values(e, e.train_weight)[:2]), Y)
     out = np.empty((len(Y), e.n_train))
-    for idx, (values, baseline, _) in _refit_blocks(e, chunk_size):
+    for _, idx, (values, baseline, _) in _refit_blocks(e, chunk_size):
         out[:, idx] = (per_row_loss(e.objective, test_raw(values, baseline), Y) - base_loss).T
     return out
 
 
-def leaf_refit_self(ensemble, *, chunk_size=None):
+def leaf_refit_self(ensemble, *, rows=None, row_weight=None, chunk_size=None):
     """Fixed-structure leave-one-out of each row on its own loss, shape (n,).
 
-    Cost O(n² · T · K) time, O(chunk · (n · K + L)) memory.
+    Cost O(n² · T · K) time, O(chunk · (n · K + L)) memory. ``rows`` (default all); with
+    ``row_weight``, rows of weight 0 are scored as if added with that weight:
+    ``L(z; without) − L(z; refitted with z)``.
     """
     e = ensemble
+    rows = np.arange(e.n_train) if rows is None else np.asarray(rows, dtype=np.intp)
     Y = e.target_matrix()
     _, _, raw_full = refit_leaf_values(e, e.train_weight)
-    base_loss = per_row_loss(e.objective, raw_full[0], Y)
-    out = np.empty(e.n_train)
-    for idx, (_, _, raw) in _refit_blocks(e, chunk_size):
-        own = raw[np.arange(len(idx)), idx]  # (b, K)
-        out[idx] = per_row_loss(e.objective, own, Y[idx]) - base_loss[idx]
+    loss_full = per_row_loss(e.objective, raw_full[0], Y)
+    adding = None if row_weight is None else np.broadcast_to(row_weight, rows.shape)
+    out = np.empty(len(rows))
+    for block, idx, (_, _, raw) in _refit_blocks(e, chunk_size, rows, adding):
+        own = per_row_loss(e.objective, raw[np.arange(len(idx)), idx], Y[idx])  # (b,)
+        out[block] = own - loss_full[idx] if adding is None else loss_full[idx] - own
     return out
+
+
+def new_row_self_influence(ensemble, X, y, method, *, chunk_size=None):
+    """Self-influence of rows that are not training rows, as if each were added (weight 1).
+
+    The rows are appended to the training rows with weight 0 (the fitted model is
+    unchanged) and scored with weight 1. Cost: that of the method's self-influence on
+    these rows against n + m rows.
+    """
+    leaves = np.asarray(ensemble.apply(X), dtype=np.intp)
+    y_enc = encode_targets(ensemble.classes, y)
+    augmented = dataclasses.replace(
+        ensemble,
+        train_leaves=np.concatenate([ensemble.train_leaves, leaves]),
+        train_weight=np.concatenate([ensemble.train_weight, np.zeros(len(leaves))]),
+        y=np.concatenate([np.asarray(ensemble.y, dtype=y_enc.dtype), y_enc]),
+        raw_train=None,
+    )
+    rows = ensemble.n_train + np.arange(len(leaves))
+    if method == "leafrefit":
+        return leaf_refit_self(augmented, rows=rows, row_weight=1.0, chunk_size=chunk_size)
+    if method == "boostin":
+        return boostin_self(augmented, rows=rows, row_weight=1.0)
+    return leaf_influence_self(augmented, rows=rows, row_weight=1.0, chunk_size=chunk_size)
