@@ -63,3 +63,24 @@ def test_leaf_influence_matches_fixed_structure_loo(library, task):
     own = leaf_influence(ensemble, X_train[:5], y_train[:5])[np.arange(5), np.arange(5)]
     # (forward and reverse mode; measured to agree to 1e-7 relative on the float32-read models)
     np.testing.assert_allclose(leaf_influence_self(ensemble)[:5], own, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_influence_scorer_end_to_end(library):
+    # The public API on an unfitted LightGBM / XGBoost classifier: fit, scores_, influence and
+    # pickling; the numbers are LeafInfluence's, close to the fixed-structure LOO.
+    import pickle
+
+    from skinfluence.scorers import InfluenceScorer
+
+    X, y = task_data("binary", n=N_TRAIN + 30)
+    X_train, y_train, X_test, y_test = X[:N_TRAIN], y[:N_TRAIN], X[N_TRAIN:], y[N_TRAIN:]
+    scorer = InfluenceScorer(library_model(library, "binary")).fit(X_train, y_train)
+    ensemble = read_ensemble(scorer.estimator_, X_train, y_train)
+    influence = scorer.influence(X_test, y_test)
+    assert influence.shape == (len(y_test), N_TRAIN)
+    np.testing.assert_allclose(influence, leaf_influence(ensemble, X_test, y_test), atol=1e-12)
+    np.testing.assert_allclose(scorer.scores_, leaf_influence_self(ensemble), atol=1e-12)
+    assert mean_row_pearson(influence, leaf_refit(ensemble, X_test, y_test)) >= 0.99
+    clone = pickle.loads(pickle.dumps(scorer))
+    np.testing.assert_allclose(clone.influence(X_test[:3], y_test[:3]), influence[:3])
