@@ -62,8 +62,10 @@ def _build_parser():
         choices=MODELS,
         default="logistic",
         help="model to audit with: standardised logistic regression (default), "
-        "histogram gradient boosting, or a one-hidden-layer skorch MLP (gradient scores on "
-        "its output layer; needs pip install skinfluence[torch])",
+        "histogram gradient boosting, a one-hidden-layer skorch MLP (gradient scores on "
+        "its output layer; needs pip install skinfluence[torch]), or LightGBM / XGBoost "
+        "(needs pip install skinfluence[boosting]); boosted trees' self-influence is "
+        "LeafInfluence with the splits held fixed",
     )
     audit.add_argument(
         "--scorers",

@@ -84,3 +84,19 @@ def test_influence_scorer_end_to_end(library):
     assert mean_row_pearson(influence, leaf_refit(ensemble, X_test, y_test)) >= 0.99
     clone = pickle.loads(pickle.dumps(scorer))
     np.testing.assert_allclose(clone.influence(X_test[:3], y_test[:3]), influence[:3])
+
+
+@pytest.mark.parametrize("model_name", ["hgb", "lightgbm", "xgboost"])
+def test_audit_self_influence_of_boosted_models(model_name):
+    # The audit's --model hgb/lightgbm/xgboost gets the tree self-influence as its model
+    # family's score: LeafInfluence of every row on its own loss.
+    if model_name != "hgb":
+        pytest.importorskip(model_name)
+    from skinfluence._audit._scores import SCORES, AuditContext, make_model
+
+    X, y = task_data("binary", n=200)
+    ctx = AuditContext(model_name, make_model(model_name), X, y, n_jobs=1)
+    assert SCORES["self-influence"].unavailable(ctx) is None
+    scores = SCORES["self-influence"].compute(ctx)
+    ensemble = read_ensemble(ctx.fitted_model, X, y)
+    np.testing.assert_allclose(scores, leaf_influence_self(ensemble), rtol=1e-10, atol=1e-14)
