@@ -202,6 +202,10 @@ def run_scale(args):
             (trees.boostin_self, False),
             (trees.boostin, True),
         ):
+            if fn is trees.leaf_influence_self and n > args.self_max_n:
+                # forward mode: O(n² · T · K); at 10⁴ it ran > 6 min on the loaded machine
+                cells.append("skipped (O(n² T K))")
+                continue
             start = time.perf_counter()
             fn(ensemble, X_test, y_test) if test else fn(ensemble)
             sec = time.perf_counter() - start
@@ -344,6 +348,12 @@ def main(argv=None):
     )
     parser.add_argument("--sizes", type=int, nargs="*", default=[10**4, 10**5])
     parser.add_argument("--removal-rows", type=int, default=50)
+    parser.add_argument(
+        "--self-max-n",
+        type=int,
+        default=3000,
+        help="largest n for LeafInfluence self-influence (O(n² T K))",
+    )
     parser.add_argument(
         "--ti-speed",
         nargs="*",
