@@ -102,9 +102,52 @@ def boosting_tree_examples(name):
             ("XGBClassifier", "multiclass", False),
             ("XGBRegressor", "regression", True),
         ]
+    elif name in ("lightgbm.Booster", "xgboost.Booster"):
+        return [lambda: booster_example(name.split(".")[0])]
     else:
         return []
     return [lambda spec=spec: make(*spec) for spec in specs]
+
+
+def booster_example(library, n=120, seed=0):
+    """A binary ``lightgbm.Booster`` / ``xgboost.Booster`` from the libraries' train()."""
+    X, y = make_classification(n, 5, n_informative=3, n_clusters_per_class=1, random_state=seed)
+    if library == "lightgbm":
+        import lightgbm
+
+        params = {"objective": "binary", "verbose": -1, "num_leaves": 6, "min_data_in_leaf": 5}
+        booster = lightgbm.train(params, lightgbm.Dataset(X, y), num_boost_round=8)
+
+        def raw(model, X):
+            return model.predict(X, raw_score=True)
+
+        tolerance = (1e-7, 1e-10)
+    else:
+        import xgboost
+
+        params = {"objective": "binary:logistic", "max_depth": 2, "nthread": 1}
+        booster = xgboost.train(params, xgboost.DMatrix(X, y), num_boost_round=8)
+
+        def raw(model, X):
+            return model.predict(xgboost.DMatrix(X), output_margin=True)
+
+        tolerance = (1e-6, 1e-6)  # float32 margins
+
+    def reference(model, X, y):
+        F = np.asarray(raw(model, X), dtype=np.float64)
+        return np.logaddexp(0.0, F) - np.asarray(y) * F
+
+    return AdapterExample(
+        booster,
+        X,
+        y,
+        penalty=lambda theta: 0.0,
+        invalid_y=np.array([7]),
+        reference_loss=reference,
+        exact_optimum=False,
+        id=f"{library}.Booster-binary",
+        loss_tolerance=tolerance,
+    )
 
 
 def margin_loss_per_sample(estimator, X, y):
