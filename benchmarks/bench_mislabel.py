@@ -4,11 +4,14 @@ For each data set and seed, 10% of the labels are flipped (``skinfluence.dataset
 and each score ranks the rows (higher = more suspect). We report AUROC and AUPRC of recovering
 the flipped rows (mean ± std over 3 seeds; a random ranking has AUPRC 0.10) and seconds per
 score, for two models: a standardised logistic regression and histogram gradient boosting
-(``--models mlp`` adds the audit's skorch MLP; it needs the torch extra). The scores are the
-ones ``skinfluence audit`` computes (``skinfluence._audit._scores``), so the "audit default"
-row is exactly what the command line gives; "audit default, end to end" times it in a fresh
-context (every fit it needs, nothing shared with the other rows). The other combinations
-show how the default's family rule compares with plain kappa weights and equal weights.
+(``--models mlp`` adds the audit's skorch MLP; it needs the torch extra). Every score is
+computed by the public ``skinfluence.audit`` with that score alone (its seconds include the
+audit's cheap data checks and count), so the "audit default" row is exactly what the
+command line gives, timed end to end in a fresh call (every fit it needs, nothing shared
+with the other rows). The other combinations (``skinfluence.scorers.rank_average`` with
+``family_fit`` / ``family_weights``) show how the default's family rule compares with plain
+kappa weights and equal weights. The default's estimated number of label issues and the
+precision of its flagged rows are printed below each table.
 
 cleanlab (``get_label_quality_scores`` and ``find_label_issues`` on out-of-fold
 ``predict_proba`` of the same model, the same folds) runs when it is importable. It lives in its
@@ -23,7 +26,6 @@ Options: ``--quick`` (one seed, two data sets), ``--datasets a,b``, ``--models a
 """
 
 import argparse
-import contextlib
 import json
 import time
 from pathlib import Path
@@ -36,13 +38,12 @@ from sklearn.datasets import (
     make_classification,
     make_gaussian_quantiles,
 )
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
-from skinfluence._audit._combine import combine, family_fit, family_weights
-from skinfluence._audit._scores import DEFAULT_SCORES, SCORES, AuditContext, make_model
+from skinfluence import audit
 from skinfluence.datasets import flip_labels
 from skinfluence.metrics import detection_scores
+from skinfluence.scorers import family_fit, family_weights, rank_average
 
 try:
     import cleanlab
@@ -55,14 +56,15 @@ NOISE_RATE = 0.1
 SEEDS = (0, 1, 2)
 MODELS = ("logistic", "hgb")
 CANDIDATES = ("self-influence", "loss", "oof", "el2n", "grand", "oga", "forest", "memorization")
-# Scores that do not depend on --model (computed once per data set and seed), with the cache
-# entries of the audit's context that they fill (the combination reads them).
-MODEL_FREE = {
-    "forest": ("forest", "forest_proba"),
-    "memorization": ("MemorizationScorer",),
-}
+DEFAULT_SCORES = ("self-influence", "oof", "forest")
+# Scores that do not depend on the model (computed once per data set and seed), and the
+# family of each score (as ``skinfluence audit --help`` lists them).
+MODEL_FREE = ("forest", "memorization")
+FAMILY = {name: "forest" if name in MODEL_FREE else "model" for name in CANDIDATES}
+# The scores whose out-of-sample probabilities judge their family.
+JUDGES = {"model": "oof", "forest": "forest"}
 # Other combinations compared with the audit's default (how the default was chosen):
-# label -> (scores, family rule). "select": the audit's rule (families that fit as well as
+# label -> (scores, family rule). "family": the audit's rule (families that fit as well as
 # the best one, kappa-weighted); "kappa": every family kappa-weighted; "equal": plain mean.
 VARIANTS = {
     "previous default (self-influence + oof + memorization, kappa)": (
@@ -71,7 +73,7 @@ VARIANTS = {
     ),
     "default scores, every family kappa-weighted": (DEFAULT_SCORES, "kappa"),
     "default scores, families unweighted": (DEFAULT_SCORES, "equal"),
-    "self-influence + loss + oof + forest": (("self-influence", "loss", "oof", "forest"), "select"),
+    "self-influence + loss + oof + forest": (("self-influence", "loss", "oof", "forest"), "family"),
 }
 
 
@@ -96,13 +98,9 @@ def _timed(fn):
     return value, time.perf_counter() - start
 
 
-def _cleanlab_scores(ctx):
-    """cleanlab on the model's out-of-fold probabilities (same folds as the 'oof' score)."""
-    cv = StratifiedKFold(ctx.n_folds, shuffle=True, random_state=ctx.random_state)
-    codes = np.searchsorted(np.unique(ctx.y), ctx.y)
-    proba, t_proba = _timed(
-        lambda: cross_val_predict(ctx.model, ctx.Z, ctx.y, cv=cv, method="predict_proba")
-    )
+def _cleanlab_scores(proba, y):
+    """cleanlab on the model's out-of-fold probabilities (the folds of the 'oof' score)."""
+    codes = np.searchsorted(np.unique(y), y)
     quality, t_rank = _timed(lambda: get_label_quality_scores(codes, proba))
     ranked, t_find = _timed(
         lambda: find_label_issues(codes, proba, return_indices_ranked_by="self_confidence")
@@ -110,70 +108,101 @@ def _cleanlab_scores(ctx):
     flagged = np.zeros(len(codes))
     flagged[ranked] = 1.0 + np.linspace(1, 0, len(ranked))  # flagged first, in cleanlab's order
     return {
-        "cleanlab label quality": (1.0 - quality, t_proba + t_rank),
-        "cleanlab find_label_issues": (flagged, t_proba + t_find),
-    }
+        "cleanlab label quality": (1.0 - quality, t_rank),
+        "cleanlab find_label_issues": (flagged, t_find),
+    }, len(ranked)
 
 
-def _weights(ctx, names, rule):
-    if rule == "select":
-        return family_weights(ctx, names)
-    families = {SCORES[s].family for s in names}
-    if rule == "equal" or len(families) < 2:
-        return dict.fromkeys(families, 1.0)
-    return {f: max(0.0, family_fit(ctx, sorted(families))[f][0]) for f in families}
+def _one_score(X, y, model_name, score, seed):
+    """``skinfluence.audit`` with one score: (scores, out-of-sample proba or None, seconds);
+    None when the model cannot give that score."""
+    try:
+        result, seconds = _timed(
+            lambda: audit(X, y, model=model_name, scorers=[score], n_jobs=1, random_state=seed)
+        )
+    except ValueError as exc:  # the audit's usage error: this model cannot give the score
+        if "cannot run" in str(exc):
+            return None
+        raise
+    member = result.combined_scorer.named_scorers_[score]
+    return result.scores[score], getattr(member, "out_of_sample_proba_", None), seconds
 
 
-def _audit_seconds(model_name, Z, y, seed):
-    """Wall time of the audit's default scores and combination in a fresh context."""
-    start = time.perf_counter()
-    ctx = AuditContext(model_name, make_model(model_name, seed), Z, y, n_jobs=1, random_state=seed)
-    names = [s for s in DEFAULT_SCORES if SCORES[s].unavailable(ctx) is None]
-    combine({s: SCORES[s].compute(ctx) for s in names}, family_weights(ctx, names))
-    return time.perf_counter() - start
+def _combine(scores, names, probas, y, rule):
+    families = {FAMILY[s] for s in names}
+    fit = family_fit(y, {f: probas[JUDGES[f]] for f in families}, np.unique(y))
+    weights = family_weights(fit, rule)
+    return rank_average({s: scores[s][0] for s in names}, FAMILY, weights)
 
 
-def run_one(name, X, seed, results, models=MODELS):
-    y, is_flipped = flip_labels(np.asarray(X[1]), NOISE_RATE, random_state=seed)
-    Z = np.asarray(X[0], dtype=np.float64)
+def run_one(name, data, seed, results, models=MODELS, counts=None):
+    y, is_flipped = flip_labels(np.asarray(data[1]), NOISE_RATE, random_state=seed)
+    X = np.asarray(data[0], dtype=np.float64)
     shared = {}
     for model_name in models:
-        ctx = AuditContext(
-            model_name, make_model(model_name, seed), Z, y, n_jobs=1, random_state=seed
-        )
-        scores = {}
+        scores, probas = {}, {}
         for score in CANDIDATES:
-            if SCORES[score].unavailable(ctx) is not None:
+            got = shared.get(score) or _one_score(X, y, model_name, score, seed)
+            if got is None:
                 continue
-            if score in shared:
-                scores[score], cached = shared[score]
-                ctx.cache.update(cached)
-                continue
-            scores[score] = _timed(lambda s=score, c=ctx: SCORES[s].compute(c))
             if score in MODEL_FREE:
-                shared[score] = scores[score], {k: ctx.cache[k] for k in MODEL_FREE[score]}
-        combos = {"audit default": (DEFAULT_SCORES, "select"), **VARIANTS}
+                shared[score] = got
+            scores[score] = got[0], got[2]
+            if got[1] is not None:
+                probas[score] = got[1]
+        combos = {"audit default": (DEFAULT_SCORES, "family"), **VARIANTS}
         for label, (names, rule) in combos.items():
             names = [s for s in names if s in scores]
-            values = combine({s: scores[s][0] for s in names}, _weights(ctx, names, rule))
-            scores[label] = (values, sum(scores[s][1] for s in names))
-        scores["audit default, end to end"] = (
-            scores["audit default"][0],
-            _audit_seconds(model_name, Z, y, seed),
+            scores[label] = (
+                _combine(scores, names, probas, y, rule),
+                sum(scores[s][1] for s in names),
+            )
+        result, seconds = _timed(
+            lambda m=model_name: audit(
+                X, y, model=m, n_jobs=1, random_state=seed, known_issues=is_flipped
+            )
         )
+        np.testing.assert_allclose(result.combined, scores["audit default"][0])
+        scores["audit default, end to end"] = (result.combined, seconds)
+        if counts is not None:
+            counts.setdefault((name, model_name), []).append(
+                (
+                    int(is_flipped.sum()),
+                    result.n_issues,
+                    *result.n_issues_interval,
+                    result.detection["flag_precision"],
+                )
+            )
         if cleanlab is not None:
-            scores.update(_cleanlab_scores(ctx))
-        for score, (values, seconds) in scores.items():
+            cl_scores, n_found = _cleanlab_scores(probas["oof"], y)
+            scores.update(cl_scores)
+            if counts is not None:
+                counts[(name, model_name)][-1] += (n_found,)
+        for score, (values, secs) in scores.items():
             r = detection_scores(is_flipped, np.nan_to_num(np.asarray(values, dtype=float)))
             key = (name, model_name, score)
-            results.setdefault(key, []).append((r.auroc, r.auprc, seconds))
+            results.setdefault(key, []).append((r.auroc, r.auprc, secs))
 
 
 def _cell(values, digits=3):
     return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
 
 
-def print_tables(results, n_seeds, models=MODELS):
+def print_counts(counts, name, models):
+    """The default's estimated count of label issues beside the truth, and its flags."""
+    for model in models:
+        rows = counts.get((name, model))
+        if not rows:
+            continue
+        cells = "; ".join(
+            f"true {r[0]}, estimated {r[1]} ({r[2]}-{r[3]}), flagged precision {r[4]:.2f}"
+            + (f", cleanlab find_label_issues {r[5]}" if len(r) > 5 else "")
+            for r in rows
+        )
+        print(f"\n{model}: label issues per seed: {cells}")
+
+
+def print_tables(results, n_seeds, models=MODELS, counts=None):
     datasets = list(dict.fromkeys(k[0] for k in results))
     for name in datasets:
         print(f"\n### {name} (10% flipped, {n_seeds} seeds; random AUPRC = 0.10)\n")
@@ -193,6 +222,8 @@ def print_tables(results, n_seeds, models=MODELS):
                 auroc, auprc, secs = map(list, zip(*got, strict=True))
                 line += f" {_cell(auroc)} | {_cell(auprc)} | {np.mean(secs):.2f} |"
             print(line)
+        if counts:
+            print_counts(counts, name, models)
 
 
 def main(argv=None):
@@ -219,17 +250,15 @@ def main(argv=None):
         f"cleanlab {cleanlab.__version__ if cleanlab else 'not installed: its rows are left out'}"
         f"; seeds {list(seeds)}; one thread per process"
     )
-    results = {}
-    torch_threads = contextlib.nullcontext
-    if "mlp" in models:
-        from skinfluence.torch._mlp import torch_threads
-    # One thread, native pools and torch's: comparable timings on a shared machine.
-    with threadpool_limits(1), torch_threads(1):
+    results, counts = {}, {}
+    # One thread, native pools (and torch's: the audit sets it from n_jobs=1): comparable
+    # timings on a shared machine.
+    with threadpool_limits(1):
         for name in names:
             data = datasets[name]()
             for seed in seeds:
-                run_one(name, data, seed, results, models)
-    print_tables(results, len(seeds), models)
+                run_one(name, data, seed, results, models, counts)
+    print_tables(results, len(seeds), models, counts)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(

@@ -5,14 +5,22 @@ estimators. ``import skinfluence`` never imports torch or matplotlib.
 """
 
 from . import exceptions
+from ._audit import AuditResult, audit
 from .scorers import (
+    BanzhafScorer,
+    CombinedScorer,
+    DataOOBScorer,
     EL2NScorer,
     GradientOutlierScorer,
     GraNdScorer,
     InfluenceScorer,
+    KNNShapleyScorer,
     LeaveOneOutScorer,
+    LossScorer,
     MemorizationScorer,
+    OutOfBagScorer,
     PrototypeScorer,
+    ResidualScorer,
     TracInScorer,
     TurnOverDropoutScorer,
 )
@@ -21,15 +29,24 @@ from .selection import PruningSelector
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AuditResult",
+    "BanzhafScorer",
+    "CombinedScorer",
+    "DataOOBScorer",
     "EL2NScorer",
     "GraNdScorer",
     "GradientOutlierScorer",
     "InfluenceScorer",
+    "KNNShapleyScorer",
     "LeaveOneOutScorer",
+    "LossScorer",
     "MemorizationScorer",
+    "OutOfBagScorer",
     "PrototypeScorer",
     "PruningSelector",
+    "ResidualScorer",
     "TracInScorer",
     "TurnOverDropoutScorer",
+    "audit",
     "exceptions",
 ]

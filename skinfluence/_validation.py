@@ -46,9 +46,14 @@ def check_sample_weight_nonneg(sample_weight, n_samples):
 
 
 def check_damping(damping):
-    """Validate the ``damping`` (λ ≥ 0 added to the Hessian's diagonal)."""
+    """Validate the ``damping`` (λ ≥ 0 added to the Hessian's diagonal, or "auto")."""
+    if isinstance(damping, str) and damping == "auto":
+        return damping
     if not isinstance(damping, numbers.Real) or not np.isfinite(damping) or damping < 0:
-        raise ValueError(f"damping must be a finite number >= 0 (λ in H + λI); got {damping!r}.")
+        raise ValueError(
+            f"damping must be a finite number >= 0 (λ in H + λI); got {damping!r}. "
+            "damping='auto' takes a small fraction of the curvature's mean eigenvalue."
+        )
     return float(damping)
 
 

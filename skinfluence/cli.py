@@ -30,7 +30,9 @@ def _build_parser():
         help="rank the training rows of a labelled CSV by how suspect their label is",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Rank the rows of a labelled table by how likely their label is wrong, with\n"
+            "Rank the rows of a labelled table by how likely their label is wrong, estimate\n"
+            "how many labels are wrong and flag that many rows (with a suggested label and a\n"
+            "reason), and run cheap data checks (duplicates, conflicts, outliers). Ranks use\n"
             "several scores and their rank average ('combined'): scores of the model and of an\n"
             "extremely randomised forest, each model family kept only if it predicts the given\n"
             "labels out of sample about as well as the best one. Without a file, audits the\n"
@@ -39,7 +41,9 @@ def _build_parser():
             "CSV input: numeric columns are used as they are (missing values imputed with the\n"
             "median), text/boolean columns are one-hot encoded (missing values imputed with\n"
             "the most frequent value); imputation is reported. The target may hold numbers or\n"
-            "strings (class labels); rows without a target are left out."
+            "strings (class labels); rows without a target are left out. A continuous target\n"
+            "is audited for corrupted values (out-of-fold and out-of-bag residuals, ridge\n"
+            "self-influence) and the count is of corrupted targets."
         ),
         epilog=f"scores (every score: higher = more suspect):\n{scores_help}\n\n{EXIT_CODES_HELP}",
     )
@@ -58,14 +62,21 @@ def _build_parser():
         "0-based data row number)",
     )
     audit.add_argument(
+        "--sep",
+        metavar="CHAR",
+        help="field delimiter of the CSV file (default: sniffed among , ; tab |)",
+    )
+    audit.add_argument(
         "--model",
-        choices=MODELS,
         default="logistic",
+        metavar="{" + ",".join(MODELS) + "} or FILE",
         help="model to audit with: standardised logistic regression (default), "
         "histogram gradient boosting, a one-hidden-layer skorch MLP (gradient scores on "
-        "its output layer; needs pip install skinfluence[torch]), or LightGBM / XGBoost "
-        "(needs pip install skinfluence[boosting]); boosted trees' self-influence is "
-        "LeafInfluence with the splits held fixed",
+        "its output layer; needs pip install skinfluence[torch]), LightGBM / XGBoost "
+        "(needs pip install skinfluence[boosting]; boosted trees' self-influence is "
+        "LeafInfluence with the splits held fixed), or the path of your own "
+        "pickled/joblib scikit-learn classifier or Pipeline (cloned and refitted on the "
+        "numeric features; unpickling runs code: only files you trust)",
     )
     audit.add_argument(
         "--scorers",
@@ -74,7 +85,19 @@ def _build_parser():
         help=f"comma-separated scores to compute and combine (default: "
         f"{','.join(DEFAULT_SCORES)}, skipping any the model cannot give)",
     )
-    audit.add_argument("--output", metavar="FILE", help="write the full ranking to this CSV")
+    audit.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the full ranking to this CSV, most suspect first: rank, id, label, "
+        "suggested_label, every score, combined, flagged, reason",
+    )
+    audit.add_argument(
+        "--flag-only",
+        action="store_true",
+        help="for scripts: print only the ids of the flagged rows (the estimated number of "
+        "label issues, most suspect first), one a line; everything else goes to stderr, and "
+        "--output holds the flagged rows only",
+    )
     audit.add_argument(
         "--report",
         metavar="FILE",
@@ -148,6 +171,8 @@ def main(argv=None):
             validation_fraction=args.validation_fraction,
             top=args.top,
             random_state=args.random_state,
+            sep=args.sep,
+            flag_only=args.flag_only,
         )
     except AuditError as exc:
         print(f"skinfluence audit: error: {exc}", file=sys.stderr)

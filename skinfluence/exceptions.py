@@ -11,6 +11,7 @@ class SkinfluenceWarning(UserWarning):
     IllConditionedHessianWarning : The Hessian is singular or indefinite.
     ConvergenceWarning : An iterative solver or a refit stopped early.
     ApproximationWarning : An estimate is unreliable for these inputs.
+    NotAtOptimumWarning : The fitted model is far from a stationary point of its objective.
     """
 
 
@@ -49,9 +50,26 @@ class ApproximationWarning(SkinfluenceWarning):
     """
 
 
+class NotAtOptimumWarning(SkinfluenceWarning):
+    """The fitted parameters are far from a stationary point of the training objective.
+
+    Influence functions linearise around the minimiser; a model fitted by stochastic
+    gradient descent often stops short of it. The message gives the norm of the objective's
+    gradient and the Newton step to the optimum in units of a typical leave-one-out step:
+    near 1, the fit's distance from the optimum is of the order of one leave-one-out change, and
+    influence describes the model at the optimum of its objective, not what rerunning the
+    optimiser without a row would give.
+
+    See Also
+    --------
+    skinfluence.models.SGDAdapter : Checks the stationarity of SGD fits.
+    """
+
+
 __all__ = [
     "ApproximationWarning",
     "ConvergenceWarning",
     "IllConditionedHessianWarning",
+    "NotAtOptimumWarning",
     "SkinfluenceWarning",
 ]

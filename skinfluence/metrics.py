@@ -1,9 +1,11 @@
-"""Metrics for scores: detection of known bad rows, agreement with leave-one-out."""
+"""Metrics for scores: detection of known bad rows, agreement with leave-one-out, removal curves."""
 
 import numpy as np
 from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.utils import Bunch
+
+from ._utils._docstring import inject_docs
 
 
 def detection_scores(is_bad, scores):
@@ -80,3 +82,139 @@ def agreement(estimate, reference):
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}.")
     return Bunch(pearson=stats.pearsonr(a, b)[0], spearman=stats.spearmanr(a, b)[0])
+
+
+@inject_docs
+def removal_curve(
+    scorer,
+    estimator,
+    X,
+    y,
+    X_eval,
+    y_eval,
+    *,
+    fractions=(0.0, 0.05, 0.1, 0.2, 0.3),
+    order="high",
+    n_repeats=5,
+    scoring=None,
+    confidence=0.95,
+    random_state=None,
+    n_jobs=None,
+):
+    """Held-out score after removing the top-ranked training rows, next to random removal.
+
+    The field's standard evaluation of a data-valuation or mislabel score (Ghorbani & Zou
+    2019; Kwon & Zou 2023): rank the training rows by the scorer, remove each fraction of
+    them from the top, retrain ``estimator`` on the rest and score it on ``(X_eval,
+    y_eval)``; the same with rows removed at random, ``n_repeats`` times per fraction, gives
+    the baseline and its band. With ``order="high"`` (the most suspect rows first) a good
+    score's curve rises above the band; with ``order="low"`` (the most valuable rows first)
+    it falls below it.
+
+    Parameters
+    ----------
+    %(removal_curve_parameters)s
+
+    Returns
+    -------
+    result : Bunch
+        ``fractions`` and ``n_removed`` (n_fractions,); ``scores``: the held-out score after
+        removing by the scorer's order; ``random_scores`` (n_fractions, n_repeats);
+        ``random_mean``, ``random_low``, ``random_high`` (the band); ``order``,
+        ``scoring`` (its name) and ``row_scores`` (the ranking used).
+
+    See Also
+    --------
+    skinfluence.plotting.RemovalCurveDisplay : Draws this curve.
+    detection_scores : How well scores rank known bad rows first.
+
+    Notes
+    -----
+    Cost: ``len(fractions) × (1 + n_repeats)`` fits of ``estimator`` on at most n rows
+    (``n_jobs`` in parallel), plus one fit of the scorer. Rows with a NaN score are removed
+    last.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from skinfluence import KNNShapleyScorer
+    >>> from skinfluence.datasets import flip_labels
+    >>> from skinfluence.metrics import removal_curve
+    >>> X, y = make_moons(300, noise=0.2, random_state=0)
+    >>> y_noisy, _ = flip_labels(y[:200], 0.1, random_state=0)
+    >>> result = removal_curve(KNNShapleyScorer(10), KNeighborsClassifier(15), X[:200],
+    ...                        y_noisy, X[200:], y[200:], fractions=[0.0, 0.1],
+    ...                        n_repeats=3, random_state=0)
+    >>> result.scores.shape, result.random_scores.shape
+    ((2,), (2, 3))
+    """
+    from sklearn.base import clone
+    from sklearn.metrics import check_scoring
+    from sklearn.utils import _safe_indexing, check_random_state
+    from sklearn.utils.parallel import Parallel, delayed
+
+    if order not in ("high", "low"):
+        raise ValueError(f"order must be 'high' or 'low'; got {order!r}.")
+    if not isinstance(n_repeats, int | np.integer) or n_repeats < 1:
+        raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}.")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
+    rng = check_random_state(random_state)
+    n = len(y)
+    if hasattr(scorer, "fit"):
+        scorer = clone(scorer)
+        if "random_state" in scorer.get_params() and scorer.get_params()["random_state"] is None:
+            scorer.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+        row_scores = np.asarray(scorer.fit(X, y).scores_, dtype=np.float64)
+    else:
+        row_scores = np.asarray(scorer, dtype=np.float64)
+    if row_scores.shape != (n,):
+        raise ValueError(
+            f"scorer must be a scorer estimator or one score per training row ({n}); got "
+            f"scores of shape {row_scores.shape}."
+        )
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if fractions.ndim != 1 or np.any((fractions < 0) | (fractions >= 1)):
+        raise ValueError(f"fractions must be a sequence of floats in [0, 1); got {fractions}.")
+    n_removed = np.floor(fractions * n + 0.5).astype(int)
+    key = -row_scores if order == "high" else row_scores
+    ranking = np.argsort(np.where(np.isnan(key), np.inf, key), kind="stable")
+    removals = [ranking[:k] for k in n_removed]
+    removals += [rng.permutation(n)[:k] for k in n_removed for _ in range(n_repeats)]
+
+    def fit_and_score(removed):
+        keep = np.setdiff1d(np.arange(n), removed)
+        model = clone(estimator).fit(_safe_indexing(X, keep), _safe_indexing(y, keep))
+        return check_scoring(model, scoring=scoring)(model, X_eval, y_eval)
+
+    values = np.asarray(Parallel(n_jobs=n_jobs)(delayed(fit_and_score)(r) for r in removals))
+    curve = values[: len(n_removed)]
+    random_scores = values[len(n_removed) :].reshape(len(n_removed), n_repeats)
+    mean = random_scores.mean(axis=1)
+    spread = random_scores.std(axis=1, ddof=1) if n_repeats > 1 else np.zeros(len(mean))
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    return Bunch(
+        fractions=fractions,
+        n_removed=n_removed,
+        scores=curve,
+        random_scores=random_scores,
+        random_mean=mean,
+        random_low=mean - z * spread,
+        random_high=mean + z * spread,
+        order=order,
+        scoring=_scoring_name(scoring, estimator),
+        row_scores=row_scores,
+    )
+
+
+def _scoring_name(scoring, estimator):
+    from sklearn.base import is_classifier, is_regressor
+
+    if isinstance(scoring, str):
+        return scoring
+    if scoring is None and is_classifier(estimator):
+        return "accuracy"
+    if scoring is None and is_regressor(estimator):
+        return "r2"
+    return "score"

@@ -6,7 +6,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from skinfluence import LeaveOneOutScorer, MemorizationScorer
+from skinfluence import BanzhafScorer, LeaveOneOutScorer, MemorizationScorer
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -36,6 +36,22 @@ def test_memorization_on_threaded_local_cluster(wine):
     local = _memorization(X, y)
     remote, n_tasks = _on_cluster(False, lambda: _memorization(X, y))
     assert n_tasks >= 2  # the fits were split over the cluster's 2 workers
+    np.testing.assert_array_equal(remote.in_bag_, local.in_bag_)
+    np.testing.assert_allclose(remote.scores_, local.scores_, equal_nan=True)
+
+
+def test_banzhaf_on_threaded_local_cluster(wine):
+    """BanzhafScorer shares MemorizationScorer's engine, so its subsets go to dask too."""
+    X, y = wine
+
+    def fit():
+        return BanzhafScorer(
+            DecisionTreeClassifier(random_state=0), n_estimators=16, random_state=0
+        ).fit(X, y)
+
+    local = fit()
+    remote, n_tasks = _on_cluster(False, fit)
+    assert n_tasks >= 2
     np.testing.assert_array_equal(remote.in_bag_, local.in_bag_)
     np.testing.assert_allclose(remote.scores_, local.scores_, equal_nan=True)
 

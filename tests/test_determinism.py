@@ -34,7 +34,7 @@ from tests.test_reliability_inputs import (
 # and net initialisation): a different seed must change it, or the "same seed, same result"
 # checks prove nothing. (EL2N and GraNd draw nothing themselves: with a deterministic probe
 # such as the Newton-solved logistic regression used here, every seed gives the same scores.)
-SEEDED = {"MemorizationScorer", "PrototypeScorer", "TurnOverDropoutScorer"}
+SEEDED = {"BanzhafScorer", "MemorizationScorer", "PrototypeScorer", "TurnOverDropoutScorer"}
 
 
 def _takes(name, param):

@@ -45,6 +45,7 @@ PUBLIC_MODULES = [
     "skinfluence.plotting",
     "skinfluence.exceptions",
     "skinfluence.scorers",
+    "skinfluence.trees",
     "skinfluence.torch",  # its names import torch: walked only where torch is installed
 ]
 OPTIONAL_MODULES = {"skinfluence.torch": "torch"}

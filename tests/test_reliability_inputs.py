@@ -40,7 +40,10 @@ _PUBLIC_MODULES = ("skinfluence", "skinfluence.selection", "skinfluence.toy")
 # Settings that keep each estimator fast on ~50 rows (defaults are sized for real data),
 # as functions so that every instance gets its own nested estimators.
 _SETTINGS = {
+    "CombinedScorer": lambda: {"families": {"oof": "linear", "gradient": "linear"}},
     "MemorizationScorer": lambda: {"n_estimators": 20},
+    "BanzhafScorer": lambda: {"n_estimators": 20},
+    "DataOOBScorer": lambda: {"estimator": _forest()},
     "EL2NScorer": lambda: {"n_repeats": 2},
     "GraNdScorer": lambda: {"n_repeats": 2},
     "PrototypeScorer": lambda: {"n_clusters": 2},
@@ -61,6 +64,12 @@ def _model():
     return LogisticRegression(solver="newton-cholesky", tol=1e-10)
 
 
+def _forest():
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(20, random_state=0)
+
+
 def _dropout_net():
     """A small skorch dropout MLP sized from the data it is fitted on (imports torch)."""
     from tests._skorch_nets import data_sized_dropout_net
@@ -72,6 +81,10 @@ def _dropout_net():
 _REQUIRED_ARGUMENTS = {
     "estimator": _model,
     "scorer": lambda: skinfluence.InfluenceScorer(_model()),
+    "scorers": lambda: [
+        ("oof", skinfluence.LossScorer(_model(), cv=3, random_state=0)),
+        ("gradient", skinfluence.InfluenceScorer(_model())),
+    ],
 }
 
 

@@ -1,8 +1,11 @@
-"""The ``skinfluence audit`` job: rank the training rows of a labelled table by suspicion.
+"""The audit: rank, count and flag the suspect rows of a labelled table.
 
-Argument parsing lives in :mod:`skinfluence.cli`; the work in these private modules.
+:func:`audit` (public as ``skinfluence.audit``) computes; :func:`run_audit` is the command
+line's job (read the file, call it, print); argument parsing lives in :mod:`skinfluence.cli`.
 """
 
+from ._api import audit
+from ._checks import DataCheck
 from ._errors import (
     EXIT_CODES_HELP,
     EXIT_DATA,
@@ -15,6 +18,7 @@ from ._errors import (
     AuditError,
     AuditUsageError,
 )
+from ._result import AuditResult
 from ._run import run_audit
 from ._scores import DEFAULT_SCORES, MODELS, SCORES
 
@@ -31,6 +35,9 @@ __all__ = [
     "AuditDataError",
     "AuditDependencyError",
     "AuditError",
+    "AuditResult",
     "AuditUsageError",
+    "DataCheck",
+    "audit",
     "run_audit",
 ]

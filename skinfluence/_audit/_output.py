@@ -9,22 +9,57 @@ from ._errors import AuditUsageError
 
 
 def ranking_columns(result):
-    """Header of the ranking file, in order."""
-    columns = ["rank", result.id_name, "label", "predicted", "combined", *result.scores]
-    if result.is_flipped is not None:
-        columns.append("flipped")
-    return columns
+    """Header of the ranking, in order (``rank`` first)."""
+    return ["rank", *result.ranking.columns]
 
 
-def ranking_rows(result):
+def ranking_rows(result, flagged_only=False):
     """Rows of the ranking, most suspect first (values as Python objects)."""
-    for rank, i in enumerate(result.order, start=1):
-        row = [rank, result.row_ids[i], result.labels[i], result.predicted[i]]
-        row.append(float(result.combined[i]))
-        row.extend(float(s[i]) for s in result.scores.values())
-        if result.is_flipped is not None:
-            row.append(bool(result.is_flipped[i]))
-        yield row
+    frame = result.ranking
+    if flagged_only:
+        frame = frame[frame["flagged"]]
+    for rank, values in zip(frame.index, frame.itertuples(index=False), strict=True):
+        yield [int(rank), *(_plain(v) for v in values)]
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def summary_lines(result):
+    """What the audit found, as lines of text: families, the count, the checks, notes."""
+    lines = []
+    fitted = {f: b for f, b in sorted(result.families.items()) if "accuracy" in b}
+    if len(fitted) > 1:
+        lines.append(
+            "model families, out-of-sample accuracy and weight (Cohen's kappa; 0 = fits "
+            "significantly worse than the best family, left out of 'combined'): "
+            + ", ".join(f"{f} {b.accuracy:.3f} {b.weight:.2f}" for f, b in fitted.items())
+        )
+    fitted = {f: b for f, b in sorted(result.families.items()) if "mae" in b}
+    if len(fitted) > 1:
+        lines.append(
+            "model families, out-of-sample mean absolute error and weight (skill: 1 - MAE over "
+            "the targets' mean absolute deviation; 0 = fits significantly worse than the best "
+            "family, left out of 'combined'): "
+            + ", ".join(f"{f} {b.mae:.4g} {b.weight:.2f}" for f, b in fitted.items())
+        )
+    what = "corrupted targets" if result.task == "regression" else "label issues"
+    low, high = result.n_issues_interval
+    n = len(result.labels)
+    lines.append(
+        f"estimated {what}: {result.n_issues} of {n} rows "
+        f"({100 * result.n_issues / n:.1f}%; 90% interval {low}-{high}"
+        + (f"; {result.count_method}" if result.count_method else "")
+        + f"); flagged: the {int(result.flagged.sum())} most suspect rows"
+    )
+    if not result.checks:
+        lines.append(
+            "data checks: no duplicates, conflicts, outliers, tiny classes or id-like columns found"
+        )
+    for check in result.checks:
+        lines.append(f"data check, {check.name}: {check.message}")
+    return lines
 
 
 def _fmt(value):
@@ -35,13 +70,23 @@ def _fmt(value):
     return str(value)
 
 
-def format_table(header, rows):
-    """A plain-text table with right-aligned columns."""
+def format_table(header, rows, left=()):
+    """A plain-text table with right-aligned columns (left-aligned: the names in ``left``)."""
     cells = [[_fmt(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[j]) for r in cells)) for j, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    lines.extend("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
-    return "\n".join(lines)
+
+    def line(values):
+        return "  ".join(
+            v.ljust(w) if h in left else v.rjust(w)
+            for v, w, h in zip(values, widths, header, strict=True)
+        ).rstrip()
+
+    return "\n".join([line(header), *(line(r) for r in cells)])
+
+
+def print_summary(result, stream):
+    for line in summary_lines(result):
+        print(line, file=stream)
 
 
 def print_top(result, top, stream):
@@ -50,10 +95,16 @@ def print_top(result, top, stream):
     print(
         f"\ntop {len(rows)} of {len(result.order)} rows, most suspect first "
         "(combined = weighted mean rank in [0, 1] of the scores of the families kept; every "
-        "score: higher = more suspect):",
+        "score: higher = more suspect; suggested_label = the out-of-sample prediction):",
         file=stream,
     )
-    print(format_table(header, rows), file=stream)
+    print(format_table(header, rows, left=("reason",)), file=stream)
+
+
+def print_flagged_ids(result, stream):
+    """``--flag-only``: the id of each flagged row, one a line, most suspect first."""
+    for row in ranking_rows(result, flagged_only=True):
+        print(row[1], file=stream)
 
 
 def print_detection(detection, stream):
@@ -65,39 +116,56 @@ def print_detection(detection, stream):
     rows = [
         [name, float(d.auroc), float(d.auprc), float(d.precision_at_k)]
         for name, d in detection.items()
+        if not name.startswith("flag_")
     ]
     print(format_table(["score", "AUROC", "AUPRC", "precision@k"], rows), file=stream)
+    print(
+        f"flagged rows: precision {detection['flag_precision']:.3f}, recall "
+        f"{detection['flag_recall']:.3f}",
+        file=stream,
+    )
 
 
 def print_cleansing(cleansing, stream):
     print(
         f"\ndata cleansing: remove the k% most harmful training rows, refit, accuracy on "
-        f"{cleansing.n_evaluate} held-out rows (rows to remove chosen by "
-        f"{cleansing.harm_name}, and by the combined score):",
+        f"{cleansing.n_evaluate} held-out rows, mean of {cleansing.repeats} repeats (rows to "
+        f"remove chosen by {cleansing.harm_name}; baselines: as many random rows, and the "
+        "combined score; 0% = removing none). Last column: harmful minus random, mean and "
+        "paired 95% interval over the repeats:",
         file=stream,
     )
     rows = [
-        [f"{k:g}%", n, acc_h, acc_c]
-        for k, n, acc_h, acc_c in zip(
+        [f"{k:g}%", n, acc_h, acc_r, acc_c, _interval(diff)]
+        for k, n, acc_h, acc_r, acc_c, diff in zip(
             cleansing.percents,
             cleansing.n_removed,
             cleansing.accuracy_harm,
+            cleansing.accuracy_random,
             cleansing.accuracy_combined,
+            cleansing.harm_minus_random,
             strict=True,
         )
     ]
-    print(
-        format_table(["removed", "rows", cleansing.harm_name, "combined score"], rows),
-        file=stream,
-    )
+    header = ["removed", "rows", cleansing.harm_name, "random", "combined score", "harm - random"]
+    print(format_table(header, rows), file=stream)
 
 
-def write_ranking(result, path):
+def _interval(diff):
+    mean, low, high = diff
+    if not np.isfinite(mean):
+        return "-"
+    if not np.isfinite(low):
+        return f"{mean:+.4f}"
+    return f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
+def write_ranking(result, path, flagged_only=False):
     try:
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(ranking_columns(result))
-            for row in ranking_rows(result):
+            for row in ranking_rows(result, flagged_only):
                 writer.writerow(_fmt_csv(v) for v in row)
     except OSError as exc:
         raise AuditUsageError(f"cannot write --output {path}: {exc.strerror}") from exc

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._utils._optional import import_optional
 from ._errors import AuditDependencyError, AuditUsageError
-from ._output import _fmt, ranking_columns, ranking_rows
+from ._output import _fmt, _interval, ranking_columns, ranking_rows
 
 REPORT_TOP = 25
 
@@ -49,22 +49,35 @@ def _figures(result):
     figures.append(("Combined score", fig))
     if result.is_flipped is not None:
         fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+        truth = np.asarray(result.is_flipped, dtype=bool)
         for name, values in {**result.scores, "combined": result.combined}.items():
-            DetectionCurveDisplay.from_scores(result.is_flipped, values, name=name, ax=ax)
+            scored = np.isfinite(values)  # a single-row class's row has no score but combined
+            DetectionCurveDisplay.from_scores(truth[scored], values[scored], name=name, ax=ax)
         ax.set_title("finding the known flipped labels")
         figures.append(("Detection of the flipped labels", fig))
-    if result.get("influence_scorer") is not None:
+    if getattr(result, "influence_scorer", None) is not None:
         top = int(result.order[0])
         scorer = result.influence_scorer
         X, y = scorer.train_X_, scorer.train_y_
+        # A wide panel of its own: the bars' labels name the rows and their two most
+        # telling features, and squeezed the bars at the width of the other panels.
+        fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
         display = InfluenceDisplay.from_estimator(
-            scorer, X[top], y[top], X, y, k=4, feature_names=result.get("feature_names")
+            scorer,
+            X[top],
+            y[top],
+            X,
+            y,
+            k=4,
+            feature_names=getattr(result, "feature_names", None),
+            ax=ax,
         )
         display.ax_.set_title(
-            f"most suspect row ({result.id_name} {result.row_ids[top]}): the rows that help "
-            "and harm its own fit\n" + display.ax_.get_title(),
-            fontsize=9,
+            f"what helps / harms the most suspect row ({result.id_name} {result.row_ids[top]})",
+            fontsize=10,
         )
+        labels = [t.get_text().replace(": ", ":\n", 1) for t in display.ax_.get_yticklabels()]
+        display.ax_.set_yticks(display.ax_.get_yticks(), labels, fontsize=8)
         figures.append(("Why the model fits the most suspect row as it does", display.figure_))
     return figures
 
@@ -95,7 +108,7 @@ def _html(result, title, figures):
         f"<p>Scores: {html.escape(', '.join(result.scores))}. Every score: higher = more "
         "suspect; <em>combined</em> is their weighted mean rank in [0, 1].</p>",
     ]
-    weights = result.get("family_weights") or {}
+    weights = getattr(result, "family_weights", None) or {}
     if len(weights) > 1:
         parts.append(
             "<p>Model families and their weight in <em>combined</em> (Cohen's kappa of their "
@@ -104,8 +117,26 @@ def _html(result, title, figures):
             + html.escape(", ".join(f"{f} {w:.2f}" for f, w in weights.items()))
             + ".</p>"
         )
-    for note in result.get("notes", []):
+    for note in getattr(result, "notes", []):
         parts.append(f"<p>Note: {html.escape(note)}</p>")
+    low, high = result.n_issues_interval
+    parts.append(
+        f"<h2>How many labels are wrong</h2><p>Estimated label issues: "
+        f"<b>{result.n_issues}</b> of {len(result.labels)} rows (90% interval {low}-{high}); "
+        f"the {int(result.flagged.sum())} most suspect rows are flagged.</p>"
+    )
+    parts.append("<h2>Data checks</h2>")
+    if result.checks:
+        parts.append(
+            "<ul>"
+            + "".join(
+                f"<li><b>{html.escape(c.name)}</b>: {html.escape(c.message)}</li>"
+                for c in result.checks
+            )
+            + "</ul>"
+        )
+    else:
+        parts.append("<p>No duplicates, conflicts, outliers, tiny classes or id-like columns.</p>")
     rows = list(zip(range(REPORT_TOP), ranking_rows(result), strict=False))
     parts.append(f"<h2>The {len(rows)} most suspect rows</h2>")
     parts.append(_table(ranking_columns(result), [row for _, row in rows]))
@@ -114,7 +145,11 @@ def _html(result, title, figures):
         parts.append(
             _table(
                 ["score", "AUROC", "AUPRC", "precision@k"],
-                [[n, d.auroc, d.auprc, d.precision_at_k] for n, d in result.detection.items()],
+                [
+                    [n, d.auroc, d.auprc, d.precision_at_k]
+                    for n, d in result.detection.items()
+                    if not n.startswith("flag_")
+                ],
             )
         )
     if result.cleansing is not None:
@@ -122,17 +157,20 @@ def _html(result, title, figures):
         parts.append(
             f"<h2>Data cleansing</h2><p>Accuracy on {c.n_evaluate} held-out rows after "
             f"removing the k% most harmful training rows (chosen by {html.escape(c.harm_name)}"
-            ", and by the combined score).</p>"
+            f"), as many random rows, or by the combined score; mean of {c.repeats} repeats, "
+            "and harmful minus random with its paired 95% interval.</p>"
         )
         parts.append(
             _table(
-                ["removed", "rows", c.harm_name, "combined score"],
+                ["removed", "rows", c.harm_name, "random", "combined score", "harm - random"],
                 list(
                     zip(
                         (f"{k}%" for k in c.percents),
                         c.n_removed,
                         c.accuracy_harm,
+                        c.accuracy_random,
                         c.accuracy_combined,
+                        (_interval(d) for d in c.harm_minus_random),
                         strict=True,
                     )
                 ),

@@ -1,20 +1,25 @@
-"""``run_audit``: load, score, rank, print, and optionally cleanse and report."""
+"""``run_audit``: the command line's job: load, call :func:`audit_data`, print, write files."""
 
 import sys
-from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
-from sklearn.utils import Bunch, _safe_indexing
-from threadpoolctl import threadpool_limits
+from sklearn.utils import _safe_indexing
 
-from .._utils._progress import progress
-from ..metrics import detection_scores
-from ._combine import combine, family_fit, family_weights
-from ._data import load_csv, load_default, make_feature_map
-from ._errors import AuditUsageError
-from ._output import print_cleansing, print_detection, print_top, write_ranking
-from ._scores import SCORES, AuditContext, import_mlp, make_model, resolve_scores
+from ._api import audit_data
+from ._data import AuditData, load_csv, load_default
+from ._errors import AuditDataError, AuditUsageError
+from ._output import (
+    print_cleansing,
+    print_detection,
+    print_flagged_ids,
+    print_summary,
+    print_top,
+    write_ranking,
+)
+from ._scores import MODELS
 
 
 def _split_validation(data, fraction, random_state):
@@ -43,14 +48,39 @@ def _split_validation(data, fraction, random_state):
     return train, select, evaluate
 
 
-def _feature_names(data, feature_map):
-    if data.feature_names is not None:
-        return list(data.feature_names)
-    return [str(name) for name in feature_map.get_feature_names_out()]
-
-
 def _subset(data, rows):
     return _safe_indexing(data.X, rows), data.y[rows]
+
+
+def load_model(spec):
+    """``--model``: a built-in name, or the path of a pickled / joblib scikit-learn estimator.
+
+    The file is unpickled (only load files you trust: unpickling runs code); the estimator is
+    cloned and refitted by the audit, so a fitted one works as well as an unfitted one.
+    """
+    if spec in MODELS:
+        return spec
+    path = Path(spec)
+    if not path.is_file():
+        raise AuditUsageError(
+            f"--model {spec!r} is neither one of {', '.join(MODELS)} nor a file; give a "
+            "built-in name or the path of a pickled scikit-learn estimator (.pkl, .joblib)"
+        )
+    import joblib
+
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # any unpickling failure: one line, exit 3
+        raise AuditDataError(
+            f"--model {spec}: cannot unpickle it ({type(exc).__name__}: {exc}); save the "
+            "estimator with joblib.dump or pickle.dump"
+        ) from exc
+    if not isinstance(model, BaseEstimator) or not hasattr(model, "predict_proba"):
+        raise AuditDataError(
+            f"--model {spec} holds a {type(model).__name__}, not a scikit-learn classifier "
+            "with predict_proba (or a Pipeline ending in one)"
+        )
+    return model
 
 
 def run_audit(
@@ -66,166 +96,127 @@ def run_audit(
     validation_fraction=None,
     top=10,
     random_state=0,
+    sep=None,
+    flag_only=False,
     stream=None,
 ):
-    """Run the audit and print its results; returns a Bunch with the ranking and metrics.
+    """Run the audit and print its results; returns the :class:`AuditResult`.
 
     Parameters mirror the command-line options (see ``skinfluence audit --help``).
+    ``flag_only`` prints only the ids of the flagged rows, one a line (the other text goes
+    to standard error).
     """
     stream = stream or sys.stdout
-    # Native thread pools (OpenMP in gradient boosting, BLAS) follow --n-jobs: on small data and
-    # busy machines, unlimited threads cost 100x more than they give (measured: 13.7 s vs 0.1 s
-    # for one 112-row HistGradientBoosting fit on a loaded 2-core machine).
-    threads = None if n_jobs is not None and n_jobs < 0 else (n_jobs or 1)
-    with threadpool_limits(limits=threads), _torch_threads(model, threads):
-        return _run_audit(
-            path,
-            target=target,
-            model=model,
-            scorers=scorers,
-            output=output,
-            report=report,
-            n_jobs=n_jobs,
-            id_column=id_column,
-            validation_fraction=validation_fraction,
-            top=top,
-            random_state=random_state,
-            stream=stream,
-        )
-
-
-@contextmanager
-def _torch_threads(model, threads):
-    """torch's own thread pool follows --n-jobs too, for the torch model."""
-    if model != "mlp":
-        yield
-        return
-    with import_mlp().torch_threads(threads):  # AuditDependencyError without the torch extra
-        yield
-
-
-def _run_audit(
-    path,
-    *,
-    target,
-    model,
-    scorers,
-    output,
-    report,
-    n_jobs,
-    id_column,
-    validation_fraction,
-    top,
-    random_state,
-    stream,
-):
+    info = sys.stderr if flag_only else stream
+    model = load_model(model) if isinstance(model, str) else model
     if path is None:
         if target is not None or id_column is not None:
             raise AuditUsageError("--target and --id need a CSV file")
+        if sep is not None:
+            raise AuditUsageError("--sep needs a CSV file")
         data = load_default(random_state)
     else:
         if target is None:
             raise AuditUsageError("a CSV file needs --target COLUMN (the label column)")
-        data = load_csv(path, target, id_column)
-    print(f"data: {data.name}", file=stream)
-    for note in data.notes:
-        print(f"note: {note}", file=stream)
+        data = load_csv(path, target, id_column, sep=sep)
+    print(f"data: {data.name}", file=info)
 
     rows = np.arange(len(data.y))
     select_rows = evaluate_rows = None
     if validation_fraction is not None:
+        if data.task == "regression":
+            raise AuditUsageError(
+                "--validation-fraction measures held-out accuracy: it needs class labels, not "
+                "a continuous target"
+            )
         rows, select_rows, evaluate_rows = _split_validation(
             data, validation_fraction, random_state
         )
-        print(
-            f"note: {len(select_rows)} rows held out to cleanse against"
+        held = len(select_rows) + (len(evaluate_rows) if evaluate_rows is not None else 0)
+        data.notes.append(
+            f"{held} rows held out"
             + (
-                f" and {len(evaluate_rows)} to measure accuracy on"
+                ", split anew in each repeat into halves to cleanse against and to measure "
+                "accuracy on"
                 if evaluate_rows is not None
-                else " (accuracy is measured on the bundled clean test set)"
+                else " to cleanse against (accuracy is measured on the bundled clean test set)"
             )
-            + "; they are not ranked",
-            file=stream,
+            + "; they are not ranked"
         )
-    X_train, y_train = _subset(data, rows)
-    feature_map = make_feature_map(data).fit(X_train)
-    Z = np.asarray(feature_map.transform(X_train), dtype=np.float64)
-    ctx = AuditContext(
-        model_name=model,
-        model=make_model(model, random_state),
-        Z=Z,
-        y=y_train,
+    result = audit_data(
+        _rows_of(data, rows),
+        model=model,
+        scorers=scorers,
         n_jobs=n_jobs,
         random_state=random_state,
     )
-    names, notes = resolve_scores(scorers, ctx)
-    for note in notes:
-        print(f"note: {note}", file=stream)
+    for note in result.notes:
+        print(f"note: {note}", file=info)
+    names = ", ".join(result.scores)
     print(
-        f"model: {model} on {Z.shape[1]} numeric features; scores: {', '.join(names)}",
-        file=stream,
+        f"model: {_model_label(model)} on {result._context.Z.shape[1]} numeric features; "
+        f"scores: {names}",
+        file=info,
     )
-    scores = {}
-    for name in progress(names, verbose=None, desc="scoring", unit="score"):
-        scores[name] = np.asarray(SCORES[name].compute(ctx), dtype=np.float64)
-    weights = family_weights(ctx, names)
-    if len(weights) > 1:
-        fit = family_fit(ctx, list(weights))
-        print(
-            "model families, out-of-sample accuracy and weight (Cohen's kappa; 0 = fits "
-            "significantly worse than the best family, left out of 'combined'): "
-            + ", ".join(f"{f} {fit[f][1]:.3f} {w:.2f}" for f, w in weights.items()),
-            file=stream,
-        )
-    combined = combine(scores, weights)
-    order = np.argsort(-combined, kind="stable")
-    is_flipped = data.is_flipped[rows] if data.is_flipped is not None else None
-    result = Bunch(
-        order=order,
-        row_ids=data.row_ids[rows],
-        id_name=data.id_name,
-        labels=y_train,
-        predicted=ctx.fitted_model.predict(Z),
-        combined=combined,
-        scores=scores,
-        is_flipped=is_flipped,
-        detection=None,
-        cleansing=None,
-        family_weights=weights,
-        notes=[*data.notes, *notes],
-        influence_scorer=ctx.cache.get("InfluenceScorer"),
-        feature_names=_feature_names(data, feature_map),
-    )
-    print_top(result, top, stream)
-    if is_flipped is not None:
-        result.detection = {
-            name: detection_scores(is_flipped, s)
-            for name, s in {**scores, "combined": combined}.items()
-        }
-        print_detection(result.detection, stream)
+    print_summary(result, info)
+    if flag_only:
+        print_flagged_ids(result, stream)
+    else:
+        print_top(result, top, stream)
+    if result.detection is not None:
+        print_detection(result.detection, info)
     if validation_fraction is not None:
         from ._cleansing import cleanse
 
-        if evaluate_rows is None:
-            X_eval, y_eval = data.X_test, data.y_test
-        else:
-            X_eval, y_eval = _subset(data, evaluate_rows)
-        X_sel, y_sel = _subset(data, select_rows)
+        feature_map = result._feature_map
+
+        def numeric(X):
+            return np.asarray(feature_map.transform(X), dtype=np.float64)
+
+        held_rows = select_rows if evaluate_rows is None else np.r_[select_rows, evaluate_rows]
+        X_held, y_held = _subset(data, held_rows)
+        X_test = None if data.X_test is None else numeric(data.X_test)
         result.cleansing = cleanse(
-            ctx,
-            combined,
-            np.asarray(feature_map.transform(X_sel), dtype=np.float64),
-            y_sel,
-            np.asarray(feature_map.transform(X_eval), dtype=np.float64),
-            y_eval,
+            result._context,
+            result.combined[result._audited],
+            numeric(X_held),
+            y_held,
+            X_test,
+            data.y_test,
+            random_state=random_state,
         )
-        print_cleansing(result.cleansing, stream)
+        print_cleansing(result.cleansing, info)
     if output is not None:
-        write_ranking(result, output)
-        print(f"ranking of {len(order)} rows written to {output}", file=stream)
+        write_ranking(result, output, flagged_only=flag_only)
+        shown = "flagged rows" if flag_only else f"ranking of {len(result.order)} rows"
+        print(f"{shown} written to {output}", file=info)
     if report is not None:
         from ._report import write_report
 
         write_report(result, report, title=data.name)
-        print(f"report written to {report}", file=stream)
+        print(f"report written to {report}", file=info)
     return result
+
+
+def _model_label(model):
+    return model if isinstance(model, str) else f"your {type(model).__name__}"
+
+
+def _rows_of(data, rows):
+    """The AuditData of some rows (all of them: the data itself)."""
+    if len(rows) == len(data.y):
+        return data
+    X, y = _subset(data, rows)
+    return AuditData(
+        name=data.name,
+        X=X,
+        y=y,
+        row_ids=data.row_ids[rows],
+        id_name=data.id_name,
+        numeric_columns=data.numeric_columns,
+        categorical_columns=data.categorical_columns,
+        is_flipped=None if data.is_flipped is None else data.is_flipped[rows],
+        feature_names=data.feature_names,
+        notes=data.notes,
+        task=data.task,
+    )

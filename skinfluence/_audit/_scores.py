@@ -1,38 +1,34 @@
 """The audit's models and scores: each score ranks training rows, higher = more suspect.
 
 A score is a :class:`ScoreSpec` in :data:`SCORES`: a name for ``--scorers``, a one-line
-description, ``unavailable(ctx)`` (None, or why it cannot run with this model / install) and
-``compute(ctx)``. The scorers of skinfluence that need a gradient model run on the audit's
-model when it has an adapter; scores that come from a second model family (a random forest)
-make the combined ranking robust when the chosen model cannot fit the data. New scorers
-plug in by adding one entry.
+description, ``unavailable(ctx)`` (None, or why it cannot run with this model / install),
+``make(ctx)`` (the unfitted scorer) and its model ``family``. The scorers of skinfluence
+that need a gradient model run on the audit's model when it has an adapter; scores that come
+from a second model family (a random forest) make the combined ranking robust when the
+chosen model cannot fit the data. New scorers plug in by adding one entry; a new family
+also names, in :data:`FAMILY_JUDGES`, the score whose out-of-sample predictions judge it.
 """
 
 import importlib
 import inspect
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier
+from sklearn.base import BaseEstimator, clone
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from .._utils._labels import encode_labels, label_log_loss
-from ..scorers import per_sample_loss
-from ._errors import AuditDependencyError
+from ..scorers._out_of_bag import DEFAULT_TREES
+from ._errors import AuditDependencyError, AuditUsageError
 
 MODELS = ("logistic", "hgb", "mlp", "lightgbm", "xgboost")
-# Trees of the forests (the out-of-bag forest and the memorisation forest): each leaves out
-# 37% of the rows, so every row is out of ~110 of them, and its out-of-bag vote has a standard
-# error below 0.05. Fewer trees cost detection (mislabel benchmark, extremely randomised
-# forest, AUPRC on synthetic-linear: 0.78 with 100 trees, 0.81 with 200, 0.83 with 300).
-FOREST_TREES = 300
+# Trees of the forests (the out-of-bag forest and the memorisation forest), see
+# skinfluence.scorers._out_of_bag.DEFAULT_TREES.
+FOREST_TREES = DEFAULT_TREES
 MEMORIZATION_TREES = FOREST_TREES
 
 
@@ -47,8 +43,24 @@ def import_mlp():
         ) from exc
 
 
-def make_model(name, random_state=0):
-    """The audit's model on numeric features (the feature map has already run)."""
+def make_model(name, random_state=0, task="classification"):
+    """The audit's model on numeric features (the feature map has already run).
+
+    ``name`` is one of :data:`MODELS` or the user's own scikit-learn estimator (cloned).
+    For a continuous target, "logistic" (the default) is its linear counterpart, a
+    standardised ``Ridge``, and "hgb" a ``HistGradientBoostingRegressor``.
+    """
+    if isinstance(name, BaseEstimator):
+        return clone(name)
+    if task == "regression":
+        if name == "logistic":
+            return make_pipeline(StandardScaler(), Ridge())
+        if name == "hgb":
+            return HistGradientBoostingRegressor(random_state=random_state)
+        raise AuditUsageError(
+            f"--model {name} is for class labels; a continuous target takes --model logistic "
+            "(a standardised ridge regression), hgb, or your own regressor"
+        )
     if name == "logistic":
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     if name == "hgb":
@@ -74,12 +86,13 @@ def make_model(name, random_state=0):
 class AuditContext:
     """What every score needs: the model, the numeric training data and the run's settings."""
 
-    model_name: str
+    model_name: str  # one of MODELS, or "custom" for the user's estimator
     model: object  # unfitted
     Z: np.ndarray  # numeric features of the training rows
     y: np.ndarray
     n_jobs: int | None = None
     random_state: int = 0
+    task: str = "classification"  # or "regression" (a continuous target)
     cache: dict = field(default_factory=dict)
 
     @property
@@ -99,43 +112,6 @@ class AuditContext:
         if self.model_name == "mlp":
             return import_mlp().last_layer(fitted)
         return FrozenEstimator(fitted)
-
-    @property
-    def n_folds(self):
-        return int(min(5, np.unique(self.y, return_counts=True)[1].min()))
-
-    def out_of_fold_proba(self):
-        """Stratified k-fold out-of-fold ``predict_proba`` of the model (computed once)."""
-        if "oof_proba" not in self.cache:
-            cv = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
-            self.cache["oof_proba"] = cross_val_predict(
-                self.model, self.Z, self.y, cv=cv, method="predict_proba", n_jobs=self.n_jobs
-            )
-        return self.cache["oof_proba"]
-
-    def forest_oob_proba(self):
-        """Out-of-bag class probabilities of an extremely randomised forest (fitted once).
-
-        Each row's probabilities are the mean vote of the ~37% of the trees whose bootstrap
-        sample left it out. Fully grown trees, the model family of its own beside --model.
-        """
-        if "forest_proba" not in self.cache:
-            forest = ExtraTreesClassifier(
-                FOREST_TREES,
-                bootstrap=True,
-                oob_score=True,
-                random_state=self.random_state,
-                n_jobs=self.n_jobs,
-            )
-            with warnings.catch_warnings():  # rows never out of bag: P ~ 0.63**300, ~0
-                warnings.simplefilter("ignore", UserWarning)
-                forest.fit(self.Z, self.y)
-            proba = np.asarray(forest.oob_decision_function_, dtype=np.float64)
-            unseen = ~np.isfinite(proba).all(axis=1)
-            proba[unseen] = 1.0 / proba.shape[1]
-            self.cache["forest"] = forest
-            self.cache["forest_proba"] = proba
-        return self.cache["forest_proba"]
 
     def has_gradients(self):
         from ..models import adapter_for
@@ -170,14 +146,14 @@ def _always(ctx):
 
 
 def _scorer(name, estimator=None, **params):
-    """``compute`` fitting ``skinfluence.scorers.<name>`` on the audit's data.
+    """``make(ctx)``: an unfitted ``skinfluence.scorers.<name>`` for the audit's data.
 
     The scorer gets the audit's unfitted model (scorers that retrain: probes, subsets,
     leave-one-out), or ``estimator(ctx)``, and ``random_state`` and ``n_jobs`` where it
-    takes them.
+    takes them. The :class:`~skinfluence.CombinedScorer` fits it.
     """
 
-    def compute(ctx):
+    def make(ctx):
         from .. import scorers
 
         cls = getattr(scorers, name)
@@ -188,27 +164,24 @@ def _scorer(name, estimator=None, **params):
             if key in accepted
         }
         model = ctx.model if estimator is None else estimator(ctx)
-        ctx.cache[name] = cls(model, **extra, **params).fit(ctx.Z, ctx.y)
-        return ctx.cache[name].scores_
+        return cls(model, **extra, **params)
 
-    return compute
-
-
-def _loss(ctx):
-    return per_sample_loss(ctx.fitted_model, ctx.Z, ctx.y)
+    return make
 
 
-def _label_loss(proba, y):
-    """Log-loss of each row's given label under class probabilities (columns = sorted classes)."""
-    return label_log_loss(proba, encode_labels(np.unique(y), y))
+def _frozen_fit(ctx):
+    return FrozenEstimator(ctx.fitted_model)
 
 
-def _out_of_fold(ctx):
-    return _label_loss(ctx.out_of_fold_proba(), ctx.y)
+def _model_free(name, **params):
+    """``make(ctx)`` of a scorer that brings its own model (the forest)."""
 
+    def make(ctx):
+        from .. import scorers
 
-def _forest(ctx):
-    return _label_loss(ctx.forest_oob_proba(), ctx.y)
+        return getattr(scorers, name)(random_state=ctx.random_state, n_jobs=ctx.n_jobs, **params)
+
+    return make
 
 
 def _randomised_tree(ctx):
@@ -219,10 +192,13 @@ def _randomised_tree(ctx):
 class ScoreSpec:
     name: str
     description: str
-    compute: object
+    make: object  # make(ctx) -> an unfitted scorer
     unavailable: object = _always
-    #: "model": computed from --model; "forest": from the randomised-tree forest.
+    #: Model family of the score (see CombinedScorer): "model" for scores of --model,
+    #: "forest" for those of the randomised-tree forest. A new family is a new name here.
     family: str = "model"
+    #: The targets it takes: class labels ("classification"), continuous ("regression").
+    tasks: tuple = ("classification",)
 
 
 SCORES = {
@@ -236,13 +212,18 @@ SCORES = {
             "Brophy et al. 2023)",
             _scorer("InfluenceScorer", AuditContext.gradient_model),
             _needs_gradients,
+            tasks=("classification", "regression"),
         ),
-        ScoreSpec("loss", "in-sample loss of the row's label under the fitted model", _loss),
+        ScoreSpec(
+            "loss",
+            "in-sample loss of the row's label under the fitted model (LossScorer, cv=None)",
+            _scorer("LossScorer", _frozen_fit, cv=None),
+        ),
         ScoreSpec(
             "oof",
             "out-of-fold loss of the row's label (stratified k-fold cross-validation of the "
-            "model; rank-equivalent to cleanlab's self-confidence)",
-            _out_of_fold,
+            "model; LossScorer; rank-equivalent to cleanlab's self-confidence)",
+            _scorer("LossScorer", cv=5, refit=False),
         ),
         ScoreSpec(
             "el2n",
@@ -270,9 +251,25 @@ SCORES = {
             f"out-of-bag loss of the row's label under an extremely randomised forest "
             f"({FOREST_TREES} fully grown trees on bootstrap samples; each row scored by the "
             "vote of the trees that did not see it): a nonlinear model family beside --model "
-            "(cf. Data-OOB, Kwon & Zou 2023)",
-            _forest,
+            "(OutOfBagScorer; cf. Data-OOB, Kwon & Zou 2023)",
+            _model_free("OutOfBagScorer"),
             family="forest",
+            tasks=("classification", "regression"),
+        ),
+        ScoreSpec(
+            "residual",
+            "absolute out-of-fold residual of the row's target (k-fold cross-validation of "
+            "the model; ResidualScorer, scale='none'); continuous targets",
+            _scorer("ResidualScorer", scale="none"),
+            tasks=("regression",),
+        ),
+        ScoreSpec(
+            "residual-local",
+            "out-of-fold residual over the median absolute residual of the row's 20 nearest "
+            "rows (ResidualScorer): judged against the noise where the row lies; continuous "
+            "targets",
+            _scorer("ResidualScorer", scale="local"),
+            tasks=("regression",),
         ),
         ScoreSpec(
             "memorization",
@@ -293,24 +290,37 @@ SCORES = {
             "actual leave-one-out self-influence by retraining n times (LeaveOneOutScorer; "
             "slow: the ground truth)",
             _scorer("LeaveOneOutScorer"),
+            tasks=("classification", "regression"),
         ),
     ]
+}
+
+#: Per task, the score of each family whose out-of-sample predictions judge how well the
+#: family fits (CombinedScorer's rule); added to a requested list that spans several
+#: families without it.
+FAMILY_JUDGES = {
+    "classification": {"model": "oof", "forest": "forest"},
+    "regression": {"model": "residual", "forest": "forest"},
 }
 
 # The default combination. Self-influence of a linear model alone finds flipped labels worse
 # than plain losses (see benchmarks/README.md, mislabel section); scores of the chosen model
 # (its self-influence and out-of-fold loss) and of a second, nonlinear family (the forest's
 # out-of-bag loss) enter, and the combination keeps the families that fit the labels as well
-# as the best one (see _combine.py).
+# as the best one (see skinfluence.scorers._combined).
 DEFAULT_SCORES = ("self-influence", "oof", "forest")
+#: The default for a continuous target: the same families, residuals for losses. The
+#: absolute residual, not the locally scaled one: with 10% of targets shifted by 3-6 standard
+#: deviations the local scale (inflated beside shifted rows) ranked worse (diabetes, AUPRC
+#: 0.965 vs 0.999 with ridge, 0.877 vs 0.941 with boosting, seed 0).
+DEFAULT_REGRESSION_SCORES = ("self-influence", "residual", "forest")
 
 
 def resolve_scores(requested, ctx):
     """The scores to compute and notes on those left out; explicit requests must run."""
-    from ._errors import AuditUsageError
-
     if requested is None:
-        names, explicit = DEFAULT_SCORES, False
+        names = DEFAULT_SCORES if ctx.task == "classification" else DEFAULT_REGRESSION_SCORES
+        explicit = False
     else:
         names, explicit = requested, True
     chosen, notes = [], []
@@ -320,10 +330,22 @@ def resolve_scores(requested, ctx):
                 f"unknown scorer {name!r} in --scorers; choose from {', '.join(SCORES)}"
             )
         reason = SCORES[name].unavailable(ctx)
+        if ctx.task not in SCORES[name].tasks:
+            reason = f"it takes {' or '.join(SCORES[name].tasks)} targets, not {ctx.task}"
         if reason is None:
             chosen.append(name)
         elif explicit:
             raise AuditUsageError(f"scorer {name!r} cannot run: {reason}")
         else:
             notes.append(f"score {name!r} skipped: {reason}")
+    families = {SCORES[name].family for name in chosen}
+    if len(families) > 1:
+        for family in sorted(families):
+            judge = FAMILY_JUDGES[ctx.task][family]
+            if judge not in chosen:
+                chosen.append(judge)
+                notes.append(
+                    f"score {judge!r} added: its out-of-sample predictions judge how well the "
+                    f"{family} family fits the labels"
+                )
     return chosen, notes

@@ -9,6 +9,40 @@ import re
 import textwrap
 
 SHARED_PARAMETERS = {
+    # removal_curve and RemovalCurveDisplay.from_estimator
+    "removal_curve_parameters": """\
+scorer : scorer estimator or array-like of shape (n_samples,)
+    A skinfluence scorer (a clone is fitted on ``(X, y)`` and its ``scores_`` used:
+    higher = more suspect), or the scores themselves (e.g. minus
+    ``influence(X_val, y_val, aggregate="mean")`` to remove the least valuable rows
+    for a validation set first).
+estimator : estimator object
+    The model retrained on the rows that remain (a clone each time).
+X : array-like of shape (n_samples, n_features)
+    Training rows.
+y : array-like of shape (n_samples,)
+    Their labels.
+X_eval : array-like of shape (n_eval, n_features)
+    Held-out rows the retrained models are scored on.
+y_eval : array-like of shape (n_eval,)
+    Their labels.
+fractions : sequence of float in [0, 1), default=(0.0, 0.05, 0.1, 0.2, 0.3)
+    Fractions of the training rows removed.
+order : {"high", "low"}, default="high"
+    Remove the highest scores (most suspect) first, or the lowest.
+n_repeats : int, default=5
+    Random removals per fraction.
+scoring : str or callable, default=None
+    A scikit-learn scorer (``sklearn.metrics.check_scoring``); None is the estimator's
+    ``score`` (accuracy for classifiers).
+confidence : float in (0, 1), default=0.95
+    Coverage of the random band: ``mean ± z · std`` of the random removals' scores
+    (normal approximation), where one random removal falls with that probability.
+random_state : int, RandomState instance or None, default=None
+    Seeds the random removals (and the scorer's ``random_state``, if it is None).
+n_jobs : int, default=None
+    Retraining runs in parallel (joblib).
+""",
     "estimator_fitted": """\
 estimator : estimator object
     The model. ``fit`` fits a clone of it; wrap an already fitted model in

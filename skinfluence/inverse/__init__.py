@@ -12,14 +12,17 @@ from ._base import (
 from ._cg import ConjugateGradientSolver
 from ._direct import DirectSolver
 from ._identity import IdentitySolver
+from ._kfac import EKFACSolver, KFACSolver
 from ._lissa import LissaSolver
 
 __all__ = [
     "ArnoldiSolver",
     "ConjugateGradientSolver",
     "DirectSolver",
+    "EKFACSolver",
     "IdentitySolver",
     "InverseHessianSolver",
+    "KFACSolver",
     "LissaSolver",
     "available_methods",
     "make_solver",

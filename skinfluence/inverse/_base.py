@@ -11,6 +11,7 @@ import contextlib
 from abc import ABC, abstractmethod
 
 from .._validation import check_damping
+from ._damping import auto_damping, hutchinson_mean_eigenvalue
 from ._docstrings import with_shared_docstrings
 
 
@@ -23,8 +24,9 @@ class InverseHessianSolver(ABC):
 
     Parameters
     ----------
-    damping : float, default=0.0
-        λ ≥ 0 added to the diagonal of H.
+    damping : float or "auto", default=0.0
+        λ ≥ 0 added to the diagonal of H; "auto": ``1e-3 × trace(H)/p``, exact where the
+        solver forms H, else estimated with Hutchinson probes (``damping_`` after fit).
 
     See Also
     --------
@@ -51,6 +53,15 @@ class InverseHessianSolver(ABC):
 
     def __init__(self, damping=0.0):
         self.damping = check_damping(damping)
+
+    def _resolve_damping(self, *, mean_eigenvalue=None, operator=None):
+        """λ for this fit: ``damping``, or for "auto" 1e-3 × the mean eigenvalue (given, or
+        estimated by Hutchinson probes of ``operator``)."""
+        if self.damping != "auto":
+            return float(self.damping)
+        if mean_eigenvalue is None:
+            mean_eigenvalue = hutchinson_mean_eigenvalue(operator)
+        return auto_damping(mean_eigenvalue)
 
     @abstractmethod
     def fit(self, adapter, X, y, sample_weight=None):
@@ -193,7 +204,7 @@ def available_methods():
     --------
     >>> from skinfluence.inverse import available_methods
     >>> available_methods()
-    ['arnoldi', 'cg', 'direct', 'identity', 'lissa']
+    ['arnoldi', 'cg', 'direct', 'ekfac', 'identity', 'kfac', 'lissa']
     """
     return sorted(_SOLVERS)
 
@@ -205,8 +216,8 @@ def make_solver(method, *, damping=0.0, **params):
     ----------
     method : str
         A name of :func:`available_methods`.
-    damping : float, default=0.0
-        λ ≥ 0 added to the diagonal of H.
+    damping : float or "auto", default=0.0
+        λ ≥ 0 added to the diagonal of H, or "auto" (a thousandth of its mean eigenvalue).
     **params : dict
         The solver's other parameters (e.g. ``rank`` for "arnoldi").
 

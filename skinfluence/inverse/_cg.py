@@ -62,12 +62,14 @@ class ConjugateGradientSolver(InverseHessianSolver):
 
     Parameters
     ----------
-    damping : float, default=0.0
-        λ added to the diagonal of H.
+    damping : float or "auto", default=0.0
+        λ added to the diagonal of H; "auto": 1e-3 × trace(H)/p, estimated with 16
+        Hutchinson probes.
     rtol : float, default=1e-6
         Stop a column when ``‖v − (H + λI) x‖ ≤ rtol ‖v‖``.
     maxiter : int, default=None
-        Iterations per column; None: ``min(p, 1000)``.
+        Iterations per column; None: ``min(10 p, 1000)`` (in floating point CG may need more
+        than p iterations on an ill-conditioned H).
     block : bool, default=True
         Batched recursion over the columns (True) or scipy's CG per column (False).
 
@@ -107,9 +109,11 @@ class ConjugateGradientSolver(InverseHessianSolver):
         self.block = block
 
     def fit(self, adapter, X, y, sample_weight=None):
-        self.operator_ = _HessianOperator(adapter, X, y, sample_weight, self.damping)
+        self.operator_ = _HessianOperator(adapter, X, y, sample_weight, 0.0)
+        self.damping_ = self._resolve_damping(operator=self.operator_)
+        self.operator_.damping = self.damping_
         self.n_params_ = adapter.n_params
-        self.maxiter_ = self.maxiter or min(self.n_params_, 1000)
+        self.maxiter_ = self.maxiter or min(10 * self.n_params_, 1000)
         return self
 
     def solve(self, V):
@@ -174,7 +178,7 @@ class ConjugateGradientSolver(InverseHessianSolver):
     def _warn(self, residual, indefinite):
         smallest, mean = curvature_estimates(self.operator_)
         suggestion = suggest_damping(
-            self.damping, smallest_eigenvalue=smallest, mean_eigenvalue=mean
+            self.damping_, smallest_eigenvalue=smallest, mean_eigenvalue=mean
         )
         reason = (
             "met non-positive curvature (H + λI is not positive definite)"
@@ -184,7 +188,7 @@ class ConjugateGradientSolver(InverseHessianSolver):
         estimate = "" if smallest is None else f"; smallest eigenvalue of H + λI ≈ {smallest:.3g}"
         warnings.warn(
             f"CG {reason}: worst relative residual {residual:.3g} (rtol={self.rtol:g}, "
-            f"damping={self.damping:g}){estimate}. Increase damping (e.g. "
+            f"damping={self.damping_:g}){estimate}. Increase damping (e.g. "
             f"damping={suggestion:.2g}), raise maxiter, or use method='direct' for small models.",
             ConvergenceWarning,
             stacklevel=3,

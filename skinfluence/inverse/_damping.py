@@ -17,6 +17,12 @@ every solver suggests the same λ' up to the estimates' error.
 import numpy as np
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
+#: ``damping="auto"`` is this fraction of the curvature's mean eigenvalue trace(C)/p (the
+#: same fraction as the last term of the suggestion rule below).
+AUTO_DAMPING_FRACTION = 1e-3
+#: Rademacher probes of the Hutchinson estimate of trace(C)/p where C is not formed.
+TRACE_PROBES = 16
+
 #: At most this many parameters: μ and s̄ from the dense H + λI (p HVPs, exact).
 _DENSE_MAX_PARAMS = 200
 #: ARPACK restarts for μ beyond that (each ~20 HVPs): a rough μ is enough for a suggestion.
@@ -47,6 +53,42 @@ def suggest_damping(damping, *, smallest_eigenvalue=None, mean_eigenvalue=None):
     if mean_eigenvalue is not None and np.isfinite(mean_eigenvalue):
         candidates.append(1e-3 * abs(mean_eigenvalue))
     return float(max(candidates))
+
+
+def auto_damping(mean_eigenvalue):
+    """``damping="auto"``: ``AUTO_DAMPING_FRACTION × trace(C)/p`` (0 for C ≤ 0 on average).
+
+    Parameters
+    ----------
+    mean_eigenvalue : float
+        trace(C)/p of the curvature C (Hessian or Gauss–Newton, penalty included, before
+        damping).
+
+    Returns
+    -------
+    float
+        The damping λ ≥ 0: about a thousandth of the curvature's scale, so that ``C + λI``
+        is positive definite when C is positive semi-definite (a Gauss–Newton matrix) while
+        changing the solve by about 1e-3 relative in the directions of average curvature.
+    """
+    return float(AUTO_DAMPING_FRACTION * max(float(mean_eigenvalue), 0.0))
+
+
+def hutchinson_mean_eigenvalue(operator, n_probes=TRACE_PROBES, seed=0):
+    """trace(C)/p from ``n_probes`` Rademacher vectors z: mean of zᵀCz / p (Hutchinson 1989).
+
+    ``operator`` is a solver's ``_HessianOperator`` (its damping not yet set);
+    ``operator.n_products`` is left as it was. Relative error about
+    ``sqrt(2 Σ_{i≠j} C_ij² / n_probes) / trace(C)``: a few percent to tens of percent, enough
+    to set a scale.
+    """
+    p = operator.n_params
+    before = operator.n_products
+    Z = np.random.default_rng(seed).choice([-1.0, 1.0], size=(p, n_probes))
+    try:
+        return float(np.einsum("ij,ij->", Z, operator(Z)) / (n_probes * p))
+    finally:
+        operator.n_products = before
 
 
 def curvature_estimates(operator, n_probes=4, seed=0):

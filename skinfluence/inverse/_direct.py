@@ -36,8 +36,8 @@ class DirectSolver(InverseHessianSolver):
 
     Parameters
     ----------
-    damping : float, default=0.0
-        λ added to the diagonal.
+    damping : float or "auto", default=0.0
+        λ added to the diagonal; "auto": 1e-3 × trace(H)/p (exact, from the dense H).
 
     See Also
     --------
@@ -63,7 +63,8 @@ class DirectSolver(InverseHessianSolver):
 
     def fit(self, adapter, X, y, sample_weight=None):
         H = adapter.hessian(X, y, sample_weight=sample_weight)
-        H[np.diag_indices_from(H)] += self.damping
+        self.damping_ = self._resolve_damping(mean_eigenvalue=np.trace(H) / max(1, len(H)))
+        H[np.diag_indices_from(H)] += self.damping_
         B = adapter.null_space()
         if B is not None:
             H += B @ B.T
@@ -89,10 +90,10 @@ class DirectSolver(InverseHessianSolver):
         keep = np.abs(evals) > H.shape[0] * np.finfo(float).eps * scale
         smallest = evals[0]
         suggestion = suggest_damping(
-            self.damping, smallest_eigenvalue=smallest, mean_eigenvalue=evals.mean()
+            self.damping_, smallest_eigenvalue=smallest, mean_eigenvalue=evals.mean()
         )
         warnings.warn(
-            f"The Hessian of the training objective (plus damping={self.damping:g}) is "
+            f"The Hessian of the training objective (plus damping={self.damping_:g}) is "
             f"{'indefinite' if smallest < 0 else 'singular or ill-conditioned'}: smallest "
             f"eigenvalue {smallest:.3g}, largest {evals[-1]:.3g}. Influence is computed with its "
             f"pseudo-inverse and may be unreliable; pass damping (e.g. damping={suggestion:.2g}) "

@@ -17,8 +17,8 @@ class IdentitySolver(InverseHessianSolver):
 
     Parameters
     ----------
-    damping : float, default=0.0
-        λ: the solve divides by 1 + λ.
+    damping : float or "auto", default=0.0
+        λ: the solve divides by 1 + λ ("auto": 0, there is no curvature to scale).
 
     See Also
     --------
@@ -42,7 +42,8 @@ class IdentitySolver(InverseHessianSolver):
 
     def fit(self, adapter, X, y, sample_weight=None):
         self.n_params_ = None if adapter is None else adapter.n_params
+        self.damping_ = self._resolve_damping(mean_eigenvalue=0.0)
         return self
 
     def solve(self, V):
-        return V / (1.0 + self.damping)
+        return V / (1.0 + self.damping_)

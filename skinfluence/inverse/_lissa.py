@@ -66,8 +66,9 @@ class LissaSolver(InverseHessianSolver):
 
     Parameters
     ----------
-    damping : float, default=0.0
-        λ added to the diagonal of H.
+    damping : float or "auto", default=0.0
+        λ added to the diagonal of H; "auto": 1e-3 × trace(H)/p, estimated with 16
+        Hutchinson probes.
     depth : int, default=1000
         Recursion steps.
     repeats : int, default=1
@@ -186,7 +187,8 @@ class LissaSolver(InverseHessianSolver):
         self.null_space_ = adapter.null_space()
         # full-batch products (the scale estimate, batch_size=None) reuse one operator: for
         # torch models its primal pass is traced once and cached
-        operator = _HessianOperator(adapter, X, y, sample_weight, self.damping)
+        operator = _HessianOperator(adapter, X, y, sample_weight, 0.0)
+        self.damping_ = operator.damping = self._resolve_damping(operator=operator)
         self.operator_ = operator
         if self.scale is None:
             if self.n_params_ <= 2:
@@ -208,7 +210,7 @@ class LissaSolver(InverseHessianSolver):
         if self.sample_weight_ is not None:
             sw *= self.sample_weight_[H_rows]
         out = self.adapter_.hvp(self.X_[H_rows], self.y_[H_rows], V, sample_weight=sw)
-        out = out + self.damping * V
+        out = out + self.damping_ * V
         if self.null_space_ is not None:
             out += self.null_space_ @ (self.null_space_.T @ V)
         return out
@@ -261,12 +263,12 @@ class LissaSolver(InverseHessianSolver):
     def _divergence_hint(self):
         smallest, mean = curvature_estimates(self.operator_)
         suggestion = suggest_damping(
-            self.damping, smallest_eigenvalue=smallest, mean_eigenvalue=mean
+            self.damping_, smallest_eigenvalue=smallest, mean_eigenvalue=mean
         )
         estimate = "" if smallest is None else f" (smallest eigenvalue of H + λI ≈ {smallest:.3g})"
         return (
             "The recursion grows when H + λI has a negative eigenvalue (an untrained net, a "
-            f"saddle point{estimate}: increase damping={self.damping:g}, e.g. "
+            f"saddle point{estimate}: increase damping={self.damping_:g}, e.g. "
             f"damping={suggestion:.2g}) or a minibatch Hessian's eigenvalue exceeds "
             f"2 × scale={self.scale_:.3g} (pass a larger scale or batch_size)."
         )

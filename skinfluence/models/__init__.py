@@ -3,19 +3,32 @@
 from ..torch._adapter import TorchAdapter, torch_adapter  # imports no torch until used
 from ..torch._examples import torch_examples
 from ..torch._wrappers import ParameterSubset, TorchModule
-from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
+from ._base import (
+    GaussNewton,
+    GeneralizedLinear,
+    GradientMatrix,
+    KroneckerFactored,
+    ModelAdapter,
+    TrainingGradientMatrix,
+    training_gradients,
+)
+from ._curvature import GaussNewtonView, resolve_curvature, with_curvature
 from ._cv_linear import (
     LogisticRegressionCVAdapter,
     RidgeClassifierAdapter,
     RidgeClassifierCVAdapter,
     RidgeCVAdapter,
 )
+from ._glm import GeneralizedLinearRegressorAdapter
+from ._huber import HuberGradientMatrix, HuberRegressorAdapter
+from ._kernel_ridge import KernelRidgeAdapter
 from ._linear import (
     LinearGradientMatrix,
     LinearRegressionAdapter,
     LogisticRegressionAdapter,
     RidgeAdapter,
 )
+from ._mlp import MLPAdapter, MLPGradientMatrix
 from ._pipeline import GeneralizedLinearPipelineAdapter, PipelineAdapter
 from ._registry import (
     AdapterExample,
@@ -27,6 +40,9 @@ from ._registry import (
     supported_families,
     unregister_adapter,
 )
+from ._sgd import SGDAdapter
+from ._sparse_linear import ElasticNetAdapter
+from ._svm import LinearSVCAdapter, LinearSVRAdapter
 
 # Registered by class path: nothing imports torch or skorch until an adapter is built; users'
 # own subclasses of the skorch nets (defined outside ``skorch``) are found through their bases.
@@ -57,13 +73,25 @@ from .. import trees as _trees  # noqa: E402, F401
 __all__ = [
     "AdapterExample",
     "AdapterFamily",
+    "ElasticNetAdapter",
+    "GaussNewton",
+    "GaussNewtonView",
     "GeneralizedLinear",
     "GeneralizedLinearPipelineAdapter",
+    "GeneralizedLinearRegressorAdapter",
     "GradientMatrix",
+    "HuberGradientMatrix",
+    "HuberRegressorAdapter",
+    "KernelRidgeAdapter",
+    "KroneckerFactored",
     "LinearGradientMatrix",
     "LinearRegressionAdapter",
+    "LinearSVCAdapter",
+    "LinearSVRAdapter",
     "LogisticRegressionAdapter",
     "LogisticRegressionCVAdapter",
+    "MLPAdapter",
+    "MLPGradientMatrix",
     "ModelAdapter",
     "ParameterSubset",
     "PipelineAdapter",
@@ -71,12 +99,17 @@ __all__ = [
     "RidgeCVAdapter",
     "RidgeClassifierAdapter",
     "RidgeClassifierCVAdapter",
+    "SGDAdapter",
     "TorchAdapter",
     "TorchModule",
+    "TrainingGradientMatrix",
     "adapter_for",
     "register_adapter",
     "registered_adapter",
     "registered_families",
+    "resolve_curvature",
     "supported_families",
+    "training_gradients",
     "unregister_adapter",
+    "with_curvature",
 ]

@@ -18,6 +18,24 @@ In this form removing row ``i`` subtracts ``w_i ℓ_i`` from ``J``, so one Newto
 ``θ₋ᵢ − θ ≈ w_i H⁻¹ ∇ℓ_i`` with ``H = ∇²J``, and the first-order change of a test loss is
 ``w_i ∇ℓ(z_t)ᵀ H⁻¹ ∇ℓ_i`` — leave-one-out units, positive when row ``i`` helps ``z_t``.
 
+Penalty shares
+--------------
+Some estimators minimise a *mean* loss plus a penalty (scikit-learn's GLMs
+``1/(2Σs) Σ s_i dev_i + α/2‖w‖²``, SGD ``1/n Σ w_i L_i + α R``, Lasso, the MLPs): rescaled to a
+sum, every row carries a share of the penalty, and removing a row removes its share too::
+
+    J(θ) = Σ_i w_i ℓ_i(θ) + Σ_i c_i q(θ) + R₀(θ)
+
+with ``q`` the penalty per unit of share, ``c_i`` the row's share (``s_i`` for the GLMs, 1 for
+SGD) and ``R₀`` a fixed penalty (``R = Σ c_i q + R₀``). Removing row ``i`` subtracts
+``w_i ℓ_i + c_i q``, so ``θ₋ᵢ − θ ≈ H⁻¹ (w_i ∇ℓ_i + c_i ∇q)``. An adapter declares its share
+with :meth:`ModelAdapter.penalty_share_gradient` (``∇q`` at θ; None, the default, means no
+share) and :meth:`ModelAdapter.penalty_shares` (the ``c_i``); its ``hvp``/``hessian`` on rows
+(X, y) include ``(Σ_i c_i) ∇²q``. The scorers never add the term themselves: they build the
+*training-side* gradients through :func:`training_gradients`, a :class:`GradientMatrix` whose
+row i is ``w_i ∇ℓ_i + c_i ∇q`` (the rank-one term is never formed). Test-side gradients are of
+the test loss alone (no penalty).
+
 The contract
 ------------
 :class:`ModelAdapter` is what *every* family provides; the scorers and solvers use nothing else
@@ -29,12 +47,24 @@ unless they first check for a capability with ``isinstance``:
 * **Optional** (defaults that are correct for any family, overridden where a family can do
   better): ``features(X)`` (identity), ``row_weights(y, sample_weight)`` (the sample weights),
   ``hvp_operator`` (repeated :meth:`~ModelAdapter.hvp`), ``hessian`` (p products),
-  ``null_space()`` (none).
+  ``null_space()`` (none), ``penalty_share_gradient()`` (None: no penalty share) and
+  ``penalty_shares(y, sample_weight)`` (the row weights).
+* **Capability** :class:`GaussNewton`: products with the generalised Gauss–Newton matrix
+  ``G = Σ_i w_i J_iᵀ Λ_i J_i + ∇²R`` (J_i the Jacobian of row i's outputs in θ, Λ_i the loss's
+  Hessian in those outputs), positive semi-definite for a convex loss of the outputs even
+  where the Hessian is not (a net away from a minimum). ``ggn_vp`` is required, ``ggn``
+  (dense) and ``ggn_operator`` optional. ``InfluenceScorer(hessian=...)`` chooses the
+  curvature (:func:`~skinfluence.models.with_curvature`).
 * **Capability** :class:`GeneralizedLinear`: a family whose loss depends on θ only through the
   outputs ``η = x̃ W`` (K per row) declares it by subclassing; it enables the closed-form
   Newton-step correction (``InfluenceScorer(newton_step=True)``, ``_newton.py``) and the
-  Newton leave-one-out refits (``LeaveOneOutScorer``, ``_loo_newton.py``). Callers test
-  ``isinstance(adapter, GeneralizedLinear)``, never ``hasattr``.
+  Newton leave-one-out refits (``LeaveOneOutScorer``, ``_loo_newton.py``). Since η is linear
+  in θ, its Gauss–Newton matrix *is* its Hessian (any link): a GeneralizedLinear is a
+  GaussNewton whose ``ggn_vp`` is ``hvp``. Callers test ``isinstance(adapter,
+  GeneralizedLinear)``, never ``hasattr``.
+* **Capability** :class:`KroneckerFactored`: the layers whose Gauss–Newton block K-FAC can
+  factor (``kronecker_layers``) and their per-row inputs and output pseudo-gradients
+  (``kronecker_samples``), for the ``kfac``/``ekfac`` solvers (torch nets' ``nn.Linear``).
 
 Methods that take ``X`` take raw inputs (what the user's estimator accepts); methods that take
 ``Xf`` or ``eta`` take features already mapped by :meth:`ModelAdapter.features` or outputs.
@@ -53,7 +83,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 from sklearn.utils import gen_batches
 
-from .._utils._docstring import inject_docs
+from .._utils._docstring import inherit_docstrings, inject_docs
 
 
 @inject_docs
@@ -199,6 +229,134 @@ class GradientMatrix(ABC):
         return self.shape[0]
 
 
+@inherit_docstrings
+@inject_docs
+class TrainingGradientMatrix(GradientMatrix):
+    """Training-side gradients: row i is ``w_i ∇ℓ_i + c_i ∇q``, the change of ∇J without it.
+
+    See "Penalty shares" in :mod:`skinfluence.models._base`. Wraps the loss gradients ``G``;
+    products add the rank-one term ``c ⊗ ∇q`` without forming it: O(n + p) extra per
+    product. Build it with :func:`training_gradients`.
+
+    Parameters
+    ----------
+    gradients : GradientMatrix
+        The loss gradients ``∇ℓ_i`` of the rows.
+    weights : ndarray of shape (n,)
+        ``w_i``.
+    shares : ndarray of shape (n,) or None
+        ``c_i`` (unused without a share gradient).
+    share_gradient : ndarray of shape (p,) or None
+        ``∇q``; None: no penalty share (rows ``w_i ∇ℓ_i``).
+
+    Attributes
+    ----------
+    loss_gradients : GradientMatrix
+        ``G`` (the test side of self-influence uses it: a row's own loss, no penalty).
+
+    See Also
+    --------
+    training_gradients : builds it from an adapter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skinfluence.models import LinearGradientMatrix, TrainingGradientMatrix
+    >>> G = LinearGradientMatrix(np.array([[1.0, 2.0]]), np.array([[0.5]]), True)
+    >>> T = TrainingGradientMatrix(G, np.array([2.0]), np.array([1.0]), np.array([1.0, 0, 0]))
+    >>> T.dense_rows(slice(None))
+    array([[2., 2., 1.]])
+    """
+
+    def __init__(self, gradients, weights, shares=None, share_gradient=None):
+        self.loss_gradients = gradients
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.share_gradient = share_gradient
+        self.shares = None if share_gradient is None else np.asarray(shares, dtype=np.float64)
+
+    @property
+    def shape(self):
+        return self.loss_gradients.shape
+
+    @property
+    def has_share(self):
+        """Whether the rows carry a penalty share (``share_gradient`` is not None)."""
+        return self.share_gradient is not None
+
+    def matmul(self, V):
+        V = np.asarray(V, dtype=np.float64).reshape(self.shape[1], -1)
+        out = self.weights[:, None] * self.loss_gradients.matmul(V)
+        if self.has_share:
+            out += self.shares[:, None] * (self.share_gradient @ V)[None]
+        return out
+
+    def rmatmul(self, U):
+        U = np.asarray(U, dtype=np.float64).reshape(self.shape[0], -1)
+        out = self.loss_gradients.rmatmul(self.weights[:, None] * U)
+        if self.has_share:
+            out += self.share_gradient[:, None] * (self.shares @ U)[None]
+        return out
+
+    def dense_rows(self, rows):
+        block = self.loss_gradients.dense_rows(rows)
+        block *= self.weights[rows, None]
+        if self.has_share:
+            block += self.shares[rows, None] * self.share_gradient[None]
+        return block
+
+    def take(self, rows):
+        shares = None if self.shares is None else self.shares[rows]
+        return TrainingGradientMatrix(
+            self.loss_gradients.take(rows), self.weights[rows], shares, self.share_gradient
+        )
+
+
+def training_gradients(adapter, X, y, weights, shares=None):
+    """The training-side gradients of rows (X, y): row i is ``w_i ∇ℓ_i + c_i ∇q``.
+
+    The one place where the scorers build them (see "Penalty shares" in
+    :mod:`skinfluence.models._base`): the loss gradients of ``adapter.gradients``, weighted, plus
+    the penalty share of adapters that declare one.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+        The fitted model's adapter.
+    X, y : array-like
+        Raw rows and their labels.
+    weights : ndarray of shape (n,)
+        ``w_i`` (``adapter.row_weights`` of the training rows).
+    shares : ndarray of shape (n,) or None
+        ``c_i`` (``adapter.penalty_shares``); None computes them from y (no sample weights).
+
+    Returns
+    -------
+    gradients : TrainingGradientMatrix
+        Of shape (n, p).
+
+    See Also
+    --------
+    TrainingGradientMatrix : what it returns.
+    ModelAdapter.penalty_share_gradient : the share an adapter declares.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from skinfluence.models import adapter_for, training_gradients
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> adapter = adapter_for(Ridge().fit(X, y))
+    >>> T = training_gradients(adapter, X[:4], y[:4], np.ones(4))
+    >>> T.shape, T.has_share
+    ((4, 11), False)
+    """
+    share_gradient = adapter.penalty_share_gradient()
+    if share_gradient is not None and shares is None:
+        shares = adapter.penalty_shares(y)
+    return TrainingGradientMatrix(adapter.gradients(X, y), weights, shares, share_gradient)
+
+
 @inject_docs
 class ModelAdapter(ABC):
     """What every gradient-based scorer needs from a *fitted* model.
@@ -246,6 +404,15 @@ class ModelAdapter(ABC):
     #: models): the adapter describes the objective at the selected value, which a refit on
     #: other rows may not keep, so leave-one-out ground truth must use the model's own fit.
     fit_selects_hyperparameters = False
+
+    #: Whether the training objective is convex in θ (a ``GeneralizedLinear`` family is, by
+    #: its penalised convex loss): ``InfluenceScorer(damping="auto")`` then adds no damping.
+    convex_objective = False
+
+    #: Whether θ's layout is built from the training rows (``KernelRidge``: coordinates in a
+    #: basis of their kernel functions), so that the parameters of a model refitted on other
+    #: rows are not comparable entry by entry (the common tests skip that comparison).
+    layout_depends_on_rows = False
 
     def __init__(self, estimator):
         self.estimator = estimator
@@ -367,7 +534,8 @@ class ModelAdapter(ABC):
         Returns
         -------
         HV : ndarray of the shape of V
-            ``(Σ_i w_i ∇²ℓ_i + ∇²R) V``.
+            ``(Σ_i w_i ∇²ℓ_i + ∇²R) V``, with ``∇²R = (Σ_i c_i) ∇²q + ∇²R₀`` over these rows
+            for a family with a penalty share.
         """
 
     def hvp_operator(self, X, y, sample_weight=None):
@@ -396,6 +564,60 @@ class ModelAdapter(ABC):
         %(adapter_hessian_returns)s
         """
         return self.hvp(X, y, np.eye(self.n_params), sample_weight=sample_weight)
+
+    def penalty_share_gradient(self):
+        """Return ``∇q(θ)``, the gradient of the penalty share one unit of row share carries.
+
+        Families whose estimator minimises a mean loss plus a penalty (see "Penalty shares"
+        in :mod:`skinfluence.models._base`) return it; removing row i then removes
+        ``c_i q`` from J as well as ``w_i ℓ_i``. The scorers add it through
+        :func:`training_gradients`, never by hand.
+
+        Returns
+        -------
+        gradient : ndarray of shape (n_params,) or None
+            None (the default) when the penalty is fixed (no share).
+        """
+        return None
+
+    def penalty_shares(self, y, sample_weight=None):
+        """Return the penalty shares ``c_i`` of the rows (meaningful with a penalty share).
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,)
+            Their labels or targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weights passed to ``fit``; None means 1.
+
+        Returns
+        -------
+        c : ndarray of shape (n_samples,)
+            The share of ``q`` each row carries: by default its weight in the objective
+            (:meth:`row_weights`); SGD, which decays the weights once per visited row whatever
+            its weight, returns ones.
+        """
+        return self.row_weights(y, sample_weight)
+
+    def check_optimum(self, X, y, sample_weight=None, solve=None):
+        """Warn when θ is far from a stationary point of J on the training rows.
+
+        Called by the scorers that linearise around the optimum (``InfluenceScorer``) once
+        per fit. The default does nothing (families fitted by exact solvers); families whose
+        estimator rarely reaches its optimum (SGD) measure ``∇J`` and warn with
+        :class:`~skinfluence.exceptions.NotAtOptimumWarning`.
+
+        %(adapter_params_X_y_sample_weight)s
+        solve : callable, default=None
+            ``B ↦ H⁻¹B`` (the scorer's fitted solver), to measure the distance in
+            leave-one-out steps.
+
+        Returns
+        -------
+        ratio : float or None
+            The family's stationarity measure (None where it does not measure one).
+        """
+        return None
 
     def null_space(self):
         """Return an orthonormal basis of the exact flat directions of J, if any.
@@ -438,7 +660,156 @@ class ModelAdapter(ABC):
 
 
 @inject_docs
-class GeneralizedLinear(ABC):
+class GaussNewton(ABC):
+    """Capability: products with the generalised Gauss–Newton matrix of the objective.
+
+    ``G = Σ_i w_i J_iᵀ Λ_i J_i + ∇²R``, with ``J_i = ∂o_i/∂θ`` the Jacobian of row i's
+    outputs (the values the loss consumes: logits, predictions) and ``Λ_i = ∂²ℓ_i/∂o_i²``
+    (Martens 2020; Schraudolph 2002). It drops from the Hessian the term ``Σ_k ∂ℓ/∂o_k
+    ∇²o_k``, which vanishes at an interpolating fit and makes the Hessian of a net away from
+    a minimum indefinite; G is positive semi-definite whenever ℓ is convex in the outputs
+    (cross-entropy on logits, squared error). A :class:`ModelAdapter` declares it by also
+    subclassing this class; :func:`~skinfluence.models.with_curvature` turns an adapter into
+    one whose ``hvp`` / ``hessian`` are G's, so that every solver works on it unchanged.
+
+    See Also
+    --------
+    GeneralizedLinear : linear in θ through its outputs, so G equals the Hessian.
+    with_curvature : the adapter of a chosen curvature.
+
+    References
+    ----------
+    Martens, J. (2020). New insights and perspectives on the natural gradient method. JMLR 21.
+
+    Examples
+    --------
+    Logistic regression's Gauss–Newton matrix is its Hessian:
+
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skinfluence.models import GaussNewton, adapter_for
+    >>> X, y = load_iris(return_X_y=True)
+    >>> adapter = adapter_for(LogisticRegression(max_iter=1000).fit(X, y))
+    >>> isinstance(adapter, GaussNewton)
+    True
+    >>> bool(np.allclose(adapter.ggn(X, y), adapter.hessian(X, y)))
+    True
+    """
+
+    @abstractmethod
+    def ggn_vp(self, X, y, V, sample_weight=None):
+        """Multiply by the Gauss–Newton matrix G of J on (X, y): ``G @ V``.
+
+        %(adapter_params_X_y_V_sample_weight)s
+
+        Returns
+        -------
+        GV : ndarray of the shape of V
+            ``(Σ_i w_i J_iᵀ Λ_i J_i + ∇²R) V``.
+        """
+
+    def ggn_operator(self, X, y, sample_weight=None):
+        """Return ``V ↦ G @ V`` on fixed rows (default: :meth:`ggn_vp` per call).
+
+        %(adapter_params_X_y_sample_weight)s
+
+        Returns
+        -------
+        operator : callable
+            ``operator(V)`` equals ``ggn_vp(X, y, V, sample_weight)``.
+        """
+        return functools.partial(self.ggn_vp, X, y, sample_weight=sample_weight)
+
+    def ggn(self, X, y, sample_weight=None):
+        """Compute the dense Gauss–Newton matrix G on (X, y) (default: p products).
+
+        %(adapter_params_X_y_sample_weight)s
+
+        Returns
+        -------
+        G : ndarray of shape (p, p)
+            ``Σ_i w_i J_iᵀ Λ_i J_i + ∇²R``.
+        """
+        return self.ggn_vp(X, y, np.eye(self.n_params), sample_weight=sample_weight)
+
+
+@inject_docs
+class KroneckerFactored(ABC):
+    """Capability: layers whose Gauss–Newton block K-FAC can factor, and their statistics.
+
+    A layer ``s = W̃ ã`` (``W̃ = [W, b]``, ``ã = [a, 1]``, d_out × d_in') has per-row
+    Gauss–Newton pseudo-gradients ``g_ik ⊗ ã_i`` (``g_ik = ∂s/∂o_iᵀ l_ik``, ``Λ_i = Σ_k
+    l_ik l_ikᵀ``), so its block of G is ``Σ_i w_i Σ_k (g_ik g_ikᵀ) ⊗ (ã_i ã_iᵀ)``, which
+    K-FAC approximates by a Kronecker product (the ``kfac``/``ekfac`` solvers).
+
+    See Also
+    --------
+    GaussNewton : the curvature it factors.
+    skinfluence.inverse.KFACSolver : the solver that reads it.
+
+    Examples
+    --------
+    A torch net's ``nn.Linear`` layers are factorable:
+
+    >>> import torch
+    >>> from skinfluence.models import KroneckerFactored, TorchModule, adapter_for
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    >>> adapter = adapter_for(TorchModule(net, torch.nn.CrossEntropyLoss(), classes=[0, 1]))
+    >>> layers, others = adapter.kronecker_layers()
+    >>> isinstance(adapter, KroneckerFactored), [layer["name"] for layer in layers], len(others)
+    (True, ['0', '2'], 0)
+    """
+
+    @abstractmethod
+    def kronecker_layers(self):
+        """Describe the factorable layers and the parameters left over.
+
+        Returns
+        -------
+        layers : list of dict
+            One per layer: ``name``, ``d_in``, ``d_out``, ``weight`` and ``bias`` (index
+            arrays into θ of the (d_out, d_in) weight, row-major, and of the d_out biases,
+            or None where that parameter is not in θ).
+        others : ndarray of int
+            Indices of θ that belong to no factorable layer.
+        """
+
+    @abstractmethod
+    def kronecker_samples(self, X, y, sample_weight=None):
+        """Per-row inputs and output pseudo-gradients of every factorable layer, by chunks.
+
+        %(adapter_params_X_y_sample_weight)s
+
+        Yields
+        ------
+        w : ndarray of shape (b,)
+            The chunk's row weights.
+        samples : list of (ndarray of shape (b, d_in), ndarray of shape (b, K, d_out))
+            Per layer of :meth:`kronecker_layers`, the inputs a_i (without the 1) and the K
+            pseudo-gradients ``g_ik`` of its outputs.
+        """
+
+    @abstractmethod
+    def penalty_hessian_diagonal(self, n_samples, sample_weight=None):
+        """Return the diagonal of ∇²R, the penalty's Hessian, on a training set.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of training rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Their weights (the penalty may scale with their sum).
+
+        Returns
+        -------
+        diagonal : ndarray of shape (n_params,)
+            In θ's layout.
+        """
+
+
+@inject_docs
+class GeneralizedLinear(GaussNewton):
     """Capability: the loss depends on θ only through K outputs per row, ``η_i = x̃_iᵀ W``.
 
     θ is the (d, K) matrix ``W`` flattened row-major, ``d = n_features (+1 with an
@@ -551,11 +922,25 @@ class GeneralizedLinear(ABC):
             In θ's layout (0 where a parameter is not penalised).
         """
 
+    def penalty_share_diagonal(self):
+        """Return the diagonal of ∇²q, the Hessian of the penalty share (see the module).
+
+        Returns
+        -------
+        diagonal : ndarray of shape (p,) or None
+            In θ's layout; None (the default) when the family has no penalty share. Then
+            ``penalty_share_gradient() = penalty_share_diagonal() * θ``.
+        """
+        return None
+
     @abstractmethod
-    def hessian_from_curvature(self, Xf, WS):
+    def hessian_from_curvature(self, Xf, WS, share_weight=0.0):
         """Assemble ``Σ_i (x̃_i x̃_iᵀ ⊗ WS_i) + ∇²R`` from mapped rows and their curvature.
 
         %(adapter_params_Xf_WS)s
+        share_weight : float, default=0.0
+            ``Σ c_i`` of the rows whose penalty shares J holds (``∇²R = share_weight · ∇²q
+            + ∇²R₀``); ignored by families without a penalty share.
 
         Returns
         -------
@@ -576,3 +961,39 @@ class GeneralizedLinear(ABC):
             ∂²ℓ/∂η².
         """
         return self.output_derivatives(self.outputs(self.features(X)), self.encode_target(y))
+
+    def ggn_vp(self, X, y, V, sample_weight=None):
+        """Multiply by the Gauss–Newton matrix, which for η linear in θ is the Hessian.
+
+        %(adapter_params_X_y_V_sample_weight)s
+
+        Returns
+        -------
+        GV : ndarray of the shape of V
+            ``hvp(X, y, V, sample_weight)``.
+        """
+        return self.hvp(X, y, V, sample_weight=sample_weight)
+
+    def ggn_operator(self, X, y, sample_weight=None):
+        """Return ``V ↦ G @ V`` on fixed rows: the Hessian's operator (G = H here).
+
+        %(adapter_params_X_y_sample_weight)s
+
+        Returns
+        -------
+        operator : callable
+            ``hvp_operator(X, y, sample_weight)``.
+        """
+        return self.hvp_operator(X, y, sample_weight=sample_weight)
+
+    def ggn(self, X, y, sample_weight=None):
+        """Compute the dense Gauss–Newton matrix: the Hessian (G = H here).
+
+        %(adapter_params_X_y_sample_weight)s
+
+        Returns
+        -------
+        G : ndarray of shape (p, p)
+            ``hessian(X, y, sample_weight)``.
+        """
+        return self.hessian(X, y, sample_weight=sample_weight)

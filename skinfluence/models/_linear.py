@@ -239,6 +239,38 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
             diag[self.n_features] = self.intercept_penalty_strength()
         return diag.ravel()
 
+    def penalty_share_strength(self):
+        """Return ``∂²q/∂W_jc²``, the penalty share's curvature per coefficient (0: no share).
+
+        Families whose estimator minimises a mean loss plus a penalty override it (see
+        "Penalty shares" in :mod:`skinfluence.models._base`); the intercepts carry no share.
+
+        Returns
+        -------
+        strength : float or ndarray of shape (K,)
+            Per unit of row share ``c_i``.
+        """
+        return 0.0
+
+    def penalty_share_diagonal(self):
+        strength = np.asarray(self.penalty_share_strength(), dtype=np.float64)
+        if not np.any(strength):
+            return None
+        d = self.n_features + self.fit_intercept
+        diag = np.zeros((d, self.n_outputs))
+        diag[: self.n_features] = strength
+        return diag.ravel()
+
+    def penalty_share_gradient(self):
+        diag = self.penalty_share_diagonal()
+        return None if diag is None else diag * self.params()
+
+    def _penalty_total(self, share_weight):
+        """Diagonal of ∇²R on rows whose shares sum to ``share_weight``."""
+        diag = self.penalty_diagonal()
+        share = self.penalty_share_diagonal()
+        return diag if share is None else diag + share_weight * share
+
     def penalty_strength(self):
         """Return the penalty's second derivative on each coefficient (0: no penalty).
 
@@ -306,7 +338,12 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         t = self.encode_target(y)
         _, S = self.output_derivatives(self.outputs(X), t)
         w = self.row_weights(y, sample_weight)
-        return X, S * w[:, None, None]
+        share_weight = (
+            0.0
+            if self.penalty_share_diagonal() is None
+            else float(np.sum(self.penalty_shares(y, sample_weight)))
+        )
+        return X, S * w[:, None, None], share_weight
 
     def hessian(self, X, y, sample_weight=None):
         """Compute the dense Hessian of J: O(n d² K²) time, O(p²) memory (p = d K).
@@ -319,7 +356,7 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         """
         return self.hessian_from_curvature(*self._weighted_curvature(X, y, sample_weight))
 
-    def hessian_from_curvature(self, X, WS):
+    def hessian_from_curvature(self, X, WS, share_weight=0.0):
         """Assemble ``Σ_i (x̃_i x̃_iᵀ ⊗ WS_i) + ∇²R`` from mapped rows and their curvature.
 
         Parameters
@@ -327,6 +364,9 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         X : {ndarray, sparse matrix} of shape (n, n_features)
             Rows mapped by :meth:`features`.
         %(adapter_WS)s
+        share_weight : float, default=0.0
+            ``Σ c_i`` of the rows whose penalty shares the Hessian holds (families with a
+            penalty share; ignored otherwise).
 
         Returns
         -------
@@ -346,7 +386,7 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
                 H[:, c, :, e] = block
                 H[:, e, :, c] = block
         H = H.reshape(d * K, d * K)
-        H[np.diag_indices_from(H)] += self.penalty_diagonal()
+        H[np.diag_indices_from(H)] += self._penalty_total(share_weight)
         return H
 
     def hvp(self, X, y, V, sample_weight=None):
@@ -359,13 +399,13 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         HV : ndarray of the shape of V
             ``H @ V``, without forming H.
         """
-        X, WS = self._weighted_curvature(X, y, sample_weight)
+        X, WS, share_weight = self._weighted_curvature(X, y, sample_weight)
         V = np.asarray(V, dtype=np.float64)
         one_d = V.ndim == 1
         V = V.reshape(self.n_params, -1)
         G = LinearGradientMatrix(X, np.zeros((X.shape[0], self.n_outputs)), self.fit_intercept)
         T = np.einsum("nce,nek->nck", WS, G.outputs_dot(V)).reshape(X.shape[0], -1)
-        out = G.features_rmatmul(T) + self.penalty_diagonal()[:, None] * V
+        out = G.features_rmatmul(T) + self._penalty_total(share_weight)[:, None] * V
         return out.ravel() if one_d else out
 
 

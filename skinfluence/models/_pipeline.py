@@ -3,7 +3,7 @@
 import copy
 
 from .._utils._docstring import inherit_docstrings, inject_docs
-from ._base import GeneralizedLinear, ModelAdapter
+from ._base import GaussNewton, GeneralizedLinear, KroneckerFactored, ModelAdapter
 
 
 @inherit_docstrings
@@ -67,10 +67,17 @@ class PipelineAdapter(ModelAdapter):
         -------
         adapter : PipelineAdapter
             A :class:`GeneralizedLinearPipelineAdapter` when ``inner`` is
-            :class:`~skinfluence.models.GeneralizedLinear`, else a plain PipelineAdapter.
+            :class:`~skinfluence.models.GeneralizedLinear`; else one that forwards the
+            :class:`~skinfluence.models.GaussNewton` (and
+            :class:`~skinfluence.models.KroneckerFactored`) capability when ``inner`` has it;
+            else a plain PipelineAdapter.
         """
         if isinstance(inner, GeneralizedLinear):
             return GeneralizedLinearPipelineAdapter(pipeline, inner)
+        if isinstance(inner, GaussNewton) and isinstance(inner, KroneckerFactored):
+            return _KroneckerPipelineAdapter(pipeline, inner)
+        if isinstance(inner, GaussNewton):
+            return _GaussNewtonPipelineAdapter(pipeline, inner)
         return PipelineAdapter(pipeline, inner)
 
     def astype(self, dtype):
@@ -114,6 +121,15 @@ class PipelineAdapter(ModelAdapter):
 
     def row_weights(self, y, sample_weight=None):
         return self.inner.row_weights(y, sample_weight)
+
+    def check_optimum(self, X, y, sample_weight=None, solve=None):
+        return self.inner.check_optimum(self.feature_map.transform(X), y, sample_weight, solve)
+
+    def penalty_shares(self, y, sample_weight=None):
+        return self.inner.penalty_shares(y, sample_weight)
+
+    def penalty_share_gradient(self):
+        return self.inner.penalty_share_gradient()
 
     def loss(self, X, y):
         return self.inner.loss(self.feature_map.transform(X), y)
@@ -194,8 +210,40 @@ class GeneralizedLinearPipelineAdapter(PipelineAdapter, GeneralizedLinear):
     def penalty_diagonal(self):
         return self.inner.penalty_diagonal()
 
-    def hessian_from_curvature(self, Xf, WS):
-        return self.inner.hessian_from_curvature(Xf, WS)
+    def penalty_share_diagonal(self):
+        return self.inner.penalty_share_diagonal()
+
+    def hessian_from_curvature(self, Xf, WS, share_weight=0.0):
+        return self.inner.hessian_from_curvature(Xf, WS, share_weight)
 
     def newton_factors(self, X, y):
         return self.inner.newton_factors(self.feature_map.transform(X), y)
+
+
+@inherit_docstrings
+class _GaussNewtonPipelineAdapter(PipelineAdapter, GaussNewton):
+    """A Pipeline whose final step has a Gauss–Newton matrix (e.g. a skorch net): its
+    products on the mapped rows."""
+
+    def ggn_vp(self, X, y, V, sample_weight=None):
+        return self.inner.ggn_vp(self.feature_map.transform(X), y, V, sample_weight)
+
+    def ggn_operator(self, X, y, sample_weight=None):
+        return self.inner.ggn_operator(self.feature_map.transform(X), y, sample_weight)
+
+    def ggn(self, X, y, sample_weight=None):
+        return self.inner.ggn(self.feature_map.transform(X), y, sample_weight)
+
+
+@inherit_docstrings
+class _KroneckerPipelineAdapter(_GaussNewtonPipelineAdapter, KroneckerFactored):
+    """The same, also forwarding the final step's Kronecker factors (K-FAC, EK-FAC)."""
+
+    def kronecker_layers(self):
+        return self.inner.kronecker_layers()
+
+    def kronecker_samples(self, X, y, sample_weight=None):
+        return self.inner.kronecker_samples(self.feature_map.transform(X), y, sample_weight)
+
+    def penalty_hessian_diagonal(self, n_samples, sample_weight=None):
+        return self.inner.penalty_hessian_diagonal(n_samples, sample_weight)

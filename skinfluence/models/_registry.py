@@ -47,6 +47,19 @@ class AdapterExample:
     exact_optimum : bool
         Whether θ̂ minimises J to solver precision (stationarity and minimality are checked
         only then; a briefly trained net is not at an optimum).
+    penalty_share : callable or None
+        ``theta ↦ q(θ)``, the penalty each unit of row share carries (families whose estimator
+        minimises a mean loss plus a penalty, see "Penalty shares" in
+        :mod:`skinfluence.models._base`), a quadratic form, from the estimator's documented
+        objective; ``penalty`` is then the fixed part ``R₀`` (often ``lambda theta: 0.0``).
+        None: no share.
+    penalty_shares : array or None
+        The shares ``c_i`` of the training rows, from the documentation; None means the
+        sample weights (ones without them).
+    refit : callable or None
+        ``(X, y, sample_weight=None) ↦`` the estimator fitted on other rows the way the
+        example was (the leave-one-out check of the common tests); None: ``clone`` and
+        ``fit``. SGD examples polish their fit to the documented optimum here.
     id : str
         Test id.
     loss_tolerance : tuple of float, default=(1e-7, 1e-10)
@@ -81,8 +94,43 @@ class AdapterExample:
     sample_weight: np.ndarray | None = None
     reference_loss: Callable | None = None
     exact_optimum: bool = True
+    penalty_share: Callable | None = None
+    penalty_shares: np.ndarray | None = None
+    refit: Callable | None = None
     id: str = "example"
     loss_tolerance: tuple = (1e-7, 1e-10)
+
+    def shares(self):
+        """Return the documented shares ``c_i`` of the training rows (see ``penalty_shares``).
+
+        Returns
+        -------
+        shares : ndarray of shape (n_samples,)
+            ``penalty_shares``, else the sample weights, else ones.
+        """
+        if self.penalty_shares is not None:
+            return np.asarray(self.penalty_shares, dtype=np.float64)
+        if self.sample_weight is not None:
+            return np.asarray(self.sample_weight, dtype=np.float64)
+        return np.ones(len(self.y))
+
+    def total_penalty(self, theta):
+        """Return ``R(θ) = R₀(θ) + Σ_i c_i q(θ)`` on the training rows.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Parameters in the adapter's layout.
+
+        Returns
+        -------
+        penalty : float
+            The whole penalty of the sum-form objective.
+        """
+        R = self.penalty(theta)
+        if self.penalty_share is not None:
+            R = R + self.shares().sum() * self.penalty_share(theta)
+        return R
 
 
 def log_loss_per_sample(estimator, X, y):
@@ -443,7 +491,7 @@ def adapter_for(estimator):
         check_is_fitted(estimator)
         return PipelineAdapter.of(estimator, adapter_for(estimator.steps[-1][1]))
     family = _find_family(estimator)
-    reason = None if family is not None else _non_smooth_reason(estimator)
+    reason = _non_smooth_reason(estimator)  # before the family: LinearSVC(loss="hinge")
     if reason is not None:
         raise TypeError(
             f"{type(estimator).__name__} has a non-smooth training objective ({reason}), so "

@@ -5,13 +5,15 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing, gen_batches
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn_compat.utils.validation import validate_data
 
 from .._utils._docstring import inject_docs
 from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping, shared_constraints
 from ..inverse import available_methods, make_solver
-from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for
+from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for, training_gradients
+from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvature
 from ..trees import is_tree_ensemble
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
@@ -48,15 +50,37 @@ class InfluenceScorer(BaseInfluenceScorer):
     ----------
     %(estimator_fitted)s
         A supported model (see :func:`skinfluence.models.adapter_for`).
-    method : {"auto", "direct"} or other registered solver, default="auto"
+    method : {"auto", "direct", "leafinfluence", "boostin", "leafrefit"} or other \
+registered solver, default="auto"
         How ``(H + λI)⁻¹`` is applied. "direct": dense Hessian and Cholesky (exact).
         "auto": "direct" when the model has at most 5 000 parameters (a dense Hessian of
         at most 200 MB, O(p³) to factorise); above that "cg" (exact to its tolerance)
         when there are at most 1 000 training rows (fit solves once per row for the
-        self-influence), else "arnoldi" (rank 50, a fixed cost for any number of rows;
-        see :mod:`skinfluence.inverse`).
-    damping : float, default=0.0
-        λ ≥ 0 added to the Hessian's diagonal (for singular or indefinite Hessians).
+        self-influence), else "arnoldi" (rank 200, a fixed cost for any number of rows;
+        see :mod:`skinfluence.inverse`). "kfac" / "ekfac": layer-wise Kronecker factors of
+        the Gauss–Newton matrix (torch nets' ``nn.Linear`` layers).
+        Boosted trees (HistGradientBoosting, GradientBoosting; leaf values as parameters,
+        structure fixed) take only the tree methods: "leafrefit" (the fixed-structure
+        leave-one-out, exact, O(n² T K)), "leafinfluence" (its first-order approximation
+        through the boosting recursion: O(m n T K) per influence matrix, O(n² T K) for
+        ``scores_``), "boostin" (shared-leaf gradient products, O(n T K) for ``scores_``);
+        "auto" is "leafinfluence" while n² T K ≤ 4·10⁹, else "boostin" (T iterations, K
+        trees each). See :ref:`tree_influence`.
+    hessian : {"auto", "exact", "gauss-newton"}, default="auto"
+        The curvature H that the solver inverts. "exact": the Hessian of the training
+        objective. "gauss-newton": the generalised Gauss–Newton matrix ``Σ_i w_i J_iᵀ Λ_i
+        J_i + ∇²R`` (J_i the Jacobian of row i's outputs, Λ_i the loss's Hessian in them),
+        positive semi-definite for convex losses such as cross-entropy and squared error,
+        even for a net away from a minimum. "auto": "exact" for models linear in θ through
+        their outputs (their two curvatures are the same matrix) and "gauss-newton" for
+        every other model that has one (nets). See ``curvature_``. Boosted trees take
+        only "auto".
+    damping : float or "auto", default="auto"
+        λ ≥ 0 added to the curvature's diagonal. "auto": 0 for convex models (linear in θ
+        through their outputs, HuberRegressor) on the exact curvature (their flat
+        directions are handled exactly), else a thousandth of the curvature's mean
+        eigenvalue trace(H)/p (exact with "direct", else from 16 Hutchinson probes), so
+        that the default call on a net is well-posed. See ``damping_``.
     newton_step : bool, default=False
         Replace the first-order parameter change ``w_i H⁻¹∇ℓ_i`` by one Newton step that
         also removes row i's own curvature, ``(H − w_i∇²ℓ_i)⁻¹ w_i∇ℓ_i``, and evaluate the
@@ -78,8 +102,17 @@ class InfluenceScorer(BaseInfluenceScorer):
         The fitted model.
     adapter_ : ModelAdapter
         Its gradient adapter.
-    solver_ : InverseHessianSolver
-        The fitted inverse-Hessian solver.
+    solver_ : InverseHessianSolver or None
+        The fitted inverse-Hessian solver (None for boosted trees).
+    method_ : str
+        The method ``"auto"`` resolved to.
+    curvature_ : {"exact", "gauss-newton"} or None
+        The curvature it inverts (None for boosted trees).
+    damping_ : float or None
+        The damping it used (None for boosted trees).
+    ensemble_ : TreeEnsemble or None
+        Boosted trees: the fitted model read with its training rows
+        (:func:`skinfluence.trees.read_ensemble`); None for other models.
     scores_ : ndarray of shape (n_train,)
         Self-influence of each training row.
     train_weights_ : ndarray of shape (n_train,)
@@ -132,6 +165,14 @@ class InfluenceScorer(BaseInfluenceScorer):
     (5, 400)
     >>> scorer.explain(X[400:401], y[400:401], k=3).helpful_indices.shape
     (1, 3)
+
+    Boosted trees, through the same methods (LeafInfluence by default):
+
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> trees = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    >>> tree_scorer = InfluenceScorer(trees).fit(X[:300], y[:300])
+    >>> tree_scorer.method_, tree_scorer.influence(X[400:402], y[400:402]).shape
+    ('leafinfluence', (2, 300))
     """
 
     score_name = "self_influence"
@@ -140,7 +181,8 @@ class InfluenceScorer(BaseInfluenceScorer):
         **BaseInfluenceScorer._parameter_constraints,
         **shared_constraints("chunk_size", "verbose"),
         "method": [str],
-        "damping": [Interval(numbers.Real, 0, None, closed="left")],
+        "hessian": [StrOptions(set(HESSIAN_OPTIONS))],
+        "damping": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "newton_step": ["boolean"],
         "solver_params": [dict, None],
     }
@@ -150,7 +192,8 @@ class InfluenceScorer(BaseInfluenceScorer):
         estimator,
         *,
         method="auto",
-        damping=0.0,
+        hessian="auto",
+        damping="auto",
         newton_step=False,
         solver_params=None,
         chunk_size=None,
@@ -158,6 +201,7 @@ class InfluenceScorer(BaseInfluenceScorer):
     ):
         self.estimator = estimator
         self.method = method
+        self.hessian = hessian
         self.damping = damping
         self.newton_step = newton_step
         self.solver_params = solver_params
@@ -191,14 +235,39 @@ class InfluenceScorer(BaseInfluenceScorer):
                 "newton_step=True needs a linear model and method='direct'; got "
                 f"{type(self.estimator_).__name__} with method={self.method_!r}."
             )
+        self.curvature_ = resolve_curvature(self.adapter_, self.hessian)
+        if self.method_ in ("kfac", "ekfac") and self.curvature_ == "exact":
+            raise ValueError(
+                f"method={self.method_!r} factors the Gauss–Newton matrix; use "
+                "hessian='gauss-newton' (or 'auto'), or another method for the exact Hessian."
+            )
+        # Convex models' flat directions are handled exactly, not damped (a GeneralizedLinear
+        # has one matrix under either curvature).
+        convex = isinstance(self.adapter_, GeneralizedLinear) or (
+            self.adapter_.convex_objective and self.curvature_ == "exact"
+        )
+        if damping == "auto" and convex:
+            damping = 0.0
         self.solver_ = make_solver(self.method_, damping=damping, **(self.solver_params or {}))
-        self.solver_.fit(self.adapter_, X, y, sample_weight=sample_weight)
+        curvature = with_curvature(self.adapter_, self.curvature_)
+        self.solver_.fit(curvature, X, y, sample_weight=sample_weight)
+        self.damping_ = self.solver_.damping_
+        # SGD fits rarely sit at the optimum: the adapter measures the distance and warns
+        self.adapter_.check_optimum(X, y, sample_weight, solve=self.solver_.solve)
         self.train_X_ = X
         self.train_y_ = y
         self.train_weights_ = self.adapter_.row_weights(y, sample_weight)
+        # The penalty share each row carries (families that minimise a mean loss plus a
+        # penalty): removing row i also removes c_i q, see skinfluence.models._base.
+        self._share_gradient = self.adapter_.penalty_share_gradient()
+        self.train_shares_ = (
+            None if self._share_gradient is None else self.adapter_.penalty_shares(y, sample_weight)
+        )
         self._inverse_cache = None
+        self._share_solved = None
+        self._newton_inverses = {}
         self._train_rho = None
-        self.scores_ = self._self_influence(X, y, self.train_weights_)
+        self.scores_ = self._self_influence(X, y, self.train_weights_, self.train_shares_)
 
     def _resolve_method(self, n_samples):
         if self.method != "auto":
@@ -214,9 +283,18 @@ class InfluenceScorer(BaseInfluenceScorer):
         return check_chunk_size(self.chunk_size, default=default)
 
     # -- self-influence ------------------------------------------------------------------
-    def _accepts_raw_X(self):
-        # Tree models validate their own input (missing values, categorical columns).
-        return super()._accepts_raw_X() or is_tree_ensemble(getattr(self, "estimator", None))
+    def _validate_X(self, X, *, reset):
+        # Boosted trees take missing values (HistGradientBoosting routes them in its splits).
+        if self._accepts_raw_X() or not is_tree_ensemble(getattr(self, "estimator", None)):
+            return super()._validate_X(X, reset=reset)
+        return validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if is_tree_ensemble(getattr(self, "estimator", None)):
+            tags.input_tags.allow_nan = True
+            tags.input_tags.sparse = False
+        return tags
 
     def _score_samples(self, X, y):
         if self._is_tree:
@@ -224,13 +302,18 @@ class InfluenceScorer(BaseInfluenceScorer):
         # New rows: the fitted θ is the model without them. To first order this equals
         # scores_ for training rows; the Newton step adds the row's curvature instead of
         # removing it.
-        return self._self_influence(X, y, self.adapter_.row_weights(y), in_training=False)
+        shares = None if self._share_gradient is None else self.adapter_.penalty_shares(y)
+        return self._self_influence(X, y, self.adapter_.row_weights(y), shares, in_training=False)
 
-    def _self_influence(self, X, y, weights, *, in_training=True):
+    def _self_influence(self, X, y, weights, shares=None, *, in_training=True):
         if self.newton_step:
-            M, rho = self._newton_terms(X, y, weights, adding=not in_training)
+            M, rho, share_outputs = self._newton_terms(
+                X, y, weights, shares, adding=not in_training
+            )
             eta = self.adapter_.outputs(self.adapter_.features(X))
             step = np.einsum("nce,ne->nc", M, rho)  # U_iᵀ(θ₋ᵢ − θ), or U_iᵀ(θ − θ₊ᵢ) when adding
+            if share_outputs is not None:
+                step += shares[:, None] * share_outputs
             loss = self.adapter_.loss_from_outputs
             if in_training:
                 return loss(eta + step, y) - loss(eta, y)
@@ -256,7 +339,19 @@ class InfluenceScorer(BaseInfluenceScorer):
             block = G.dense_rows(slice(None))
             solved = block @ H_inv if explicit else self.solver_.solve(block.T).T
             out[rows] = np.einsum("ij,ij->i", block, solved)
-        return weights * out
+        out *= weights
+        if self._share_gradient is not None:
+            # g_iᵀ H⁻¹ (w_i g_i + c_i ∇q): the test side is row i's own loss, without penalty.
+            for rows in gen_batches(n, self._chunk):
+                G = self._gradient_matrix(X, y, rows)
+                out[rows] += shares[rows] * G.matmul(self._solved_share())[:, 0]
+        return out
+
+    def _solved_share(self):
+        """``(H + λI)⁻¹ ∇q`` as a (p, 1) column, solved once per fit."""
+        if self._share_solved is None:
+            self._share_solved = self.solver_.solve(self._share_gradient[:, None])
+        return self._share_solved
 
     def _inverse_hessian(self):
         """Dense ``(H + λI)⁻¹`` (p × p), computed once per fit (direct solver only)."""
@@ -274,19 +369,54 @@ class InfluenceScorer(BaseInfluenceScorer):
         """
         return self._gradient_matrix(X, y, rows).dense_rows(slice(None))
 
+    def _training_rows(self, rows):
+        """Dense training-side gradients ``w_i g_i + c_i ∇q`` of training ``rows``."""
+        X, y = self.train_X_, self.train_y_
+        X_rows = X[rows] if isinstance(X, np.ndarray) or sp.issparse(X) else _safe_indexing(X, rows)
+        shares = None if self.train_shares_ is None else self.train_shares_[rows]
+        T = training_gradients(self.adapter_, X_rows, y[rows], self.train_weights_[rows], shares)
+        return T.dense_rows(slice(None))
+
     def _gradient_matrix(self, X, y, rows):
         """The per-sample gradients of ``rows`` of (X, y) as the adapter's GradientMatrix."""
         X_rows = X[rows] if isinstance(X, np.ndarray) or sp.issparse(X) else _safe_indexing(X, rows)
         return self.adapter_.gradients(X_rows, y[rows])
 
-    def _newton_terms(self, X, y, weights, *, adding=False):
-        """(M, ρ) of the Newton-step correction for rows (X, y): leverage blocks and steps."""
+    def _newton_inverse(self, shares, adding):
+        """The inverse the Newton step expands around: ``H⁻¹``, or with a penalty share
+        ``(H ∓ c̄ ∇²q)⁻¹``, the Hessian less (plus, when adding rows) the share's curvature of
+        the mean share c̄ of the rows; exact for equal shares (SGD, unweighted GLMs), within
+        ``|c_i − c̄| ∇²q`` otherwise. O(p³) once per (c̄, sign)."""
         H_inv = self._inverse_hessian()
+        if self._share_gradient is None:
+            return H_inv
+        c_bar = float(np.mean(shares)) if len(shares) else 0.0
+        key = (bool(adding), c_bar)
+        if self._newton_inverses.get("key") != key:
+            # (H ∓ c̄D)⁻¹ = (I ∓ c̄ H⁻¹D)⁻¹ H⁻¹, from the solver's own H⁻¹ (damping, null space)
+            D = self.adapter_.penalty_share_diagonal()
+            sign = 1.0 if adding else -1.0
+            A = np.eye(len(D)) + sign * c_bar * H_inv * D[None, :]
+            inverse = np.linalg.solve(A, H_inv)
+            self._newton_inverses = {"key": key, "inverse": 0.5 * (inverse + inverse.T)}
+        return self._newton_inverses["inverse"]
+
+    def _newton_terms(self, X, y, weights, shares=None, *, adding=False):
+        """(M, ρ, u) of the Newton-step correction for rows (X, y): leverage blocks, steps
+        and, with a penalty share, the outputs ``u_i = U_iᵀ H̃⁻¹ ∇q`` (else None), with H̃ the
+        Hessian of :meth:`_newton_inverse`."""
+        H_inv = self._newton_inverse(shares, adding)
         R, S = self.adapter_.newton_factors(X, y)
         G = self.adapter_.gradients(X, y)
         glm = self.adapter_  # a GeneralizedLinear (newton_step is refused otherwise)
         M = leverage_blocks(G, H_inv, glm.n_outputs, glm.fit_intercept, self._chunk)
-        return M, newton_residuals(R, S, M, weights, adding=adding)
+        if self._share_gradient is None:
+            return M, newton_residuals(R, S, M, weights, adding=adding), None
+        share_outputs = G.outputs_dot(H_inv @ self._share_gradient[:, None])[:, :, 0]
+        rho = newton_residuals(
+            R, S, M, weights, adding=adding, shares=shares, share_outputs=share_outputs
+        )
+        return M, rho, share_outputs
 
     # -- influence on test rows ----------------------------------------------------------
     def influence(self, X_test, y_test, *, aggregate=None, dtype=np.float64, out=None):
@@ -360,8 +490,7 @@ class InfluenceScorer(BaseInfluenceScorer):
         At = np.ascontiguousarray(A.T)
         direct = out.dtype == np.float64
         for rows in self._progress(gen_batches(n, self._chunk), n):
-            block = self._gradient_rows(self.train_X_, self.train_y_, rows)  # a fresh array
-            block *= self.train_weights_[rows, None]
+            block = self._training_rows(rows)  # a fresh array: w_i g_i + c_i ∇q
             if direct:
                 np.matmul(At, block.T, out=out[:, rows])
             else:
@@ -371,9 +500,14 @@ class InfluenceScorer(BaseInfluenceScorer):
         """Exact test loss at the Newton-stepped parameters, shape (m, n_train)."""
         adapter = self.adapter_  # a GeneralizedLinear (newton_step is refused otherwise)
         if self._train_rho is None:
-            _, self._train_rho = self._newton_terms(
-                self.train_X_, self.train_y_, self.train_weights_
+            _, self._train_rho, self._train_share_outputs = self._newton_terms(
+                self.train_X_, self.train_y_, self.train_weights_, self.train_shares_
             )
+        share_inverse = (
+            None
+            if self._share_gradient is None
+            else self._newton_inverse(self.train_shares_, adding=False)
+        )
         Xt = adapter.features(X_test)
         eta = adapter.outputs(Xt)  # (m, K)
         K = adapter.n_outputs
@@ -385,10 +519,17 @@ class InfluenceScorer(BaseInfluenceScorer):
         for c in range(K):
             U_c = np.zeros((Xt_dense.shape[1], K, m))
             U_c[:, c, :] = Xt_dense.T
-            B_c = self.solver_.solve(U_c.reshape(-1, m))  # H⁻¹ U_t e_c, (p, m)
+            if share_inverse is None:
+                B_c = self.solver_.solve(U_c.reshape(-1, m))  # H⁻¹ U_t e_c, (p, m)
+            else:
+                B_c = share_inverse @ U_c.reshape(-1, m)
             for rows in gen_batches(n, self._chunk):
                 step = type(G_train)(G_train.X[rows], self._train_rho[rows], G_train.fit_intercept)
                 delta[:, rows, c] = step.matmul(B_c).T
+        if self._share_gradient is not None:
+            # + c_i U_tᵀ H⁻¹ ∇q: the share's part of every step, the same direction for all i
+            share_t = feats.outputs_dot(share_inverse @ self._share_gradient[:, None])[:, :, 0]
+            delta += self.train_shares_[None, :, None] * share_t[:, None, :]
         stepped = adapter.loss_from_outputs(
             (eta[:, None, :] + delta).reshape(-1, K), np.repeat(y_test, n, axis=0)
         ).reshape(m, n)

@@ -1,8 +1,10 @@
 """Leave-one-out refits of linear models by Newton iterations that share one factorisation.
 
-Refitting without row i solves ``min J₋ᵢ(θ) = J(θ) − w_i ℓ_i(θ)``. Its minimiser is close to
-the full-data solution θ̂, and the Hessian of J₋ᵢ at θ̂ is H − w_i ∇²ℓ_i(θ̂): a rank-K update
-of the full-data Hessian H, whose inverse follows from H⁻¹ by the Woodbury identity (a K × K
+Refitting without row i solves ``min J₋ᵢ(θ) = J(θ) − w_i ℓ_i(θ) − c_i q(θ)`` (the last term
+for families whose rows carry a penalty share, see :mod:`skinfluence.models._base`). Its
+minimiser is close to the full-data solution θ̂, and the Hessian of J₋ᵢ at θ̂ is
+H − w_i ∇²ℓ_i(θ̂) (less c_i ∇²q, left in the preconditioner): a rank-K update of the
+full-data Hessian H, whose inverse follows from H⁻¹ by the Woodbury identity (a K × K
 solve per row, see ``_newton.py``). So every refit runs the iteration::
 
     θ ← θ − (H − w_i ∇²ℓ_i(θ̂))⁻¹ ∇J₋ᵢ(θ),      started at θ = θ̂,
@@ -67,6 +69,11 @@ def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50,
     d = nf + adapter.fit_intercept
     theta_hat = adapter.params()
     penalty = adapter.penalty_diagonal()
+    share = adapter.penalty_share_diagonal()  # ∇²q per unit of share, or None
+    c = adapter.penalty_shares(y, sample_weight) if share is not None else np.zeros(n)
+    share = np.zeros_like(penalty) if share is None else share
+    # ∇J₋ᵢ(θ) = Σ_j w_j g_j + (D₀ + (Σc − c_i) D_q) θ − w_i g_i: the penalty without row i.
+    penalty = penalty + c.sum() * share
     # Only its features are used: x̃ᵢ rows, X̃ᵀT products (no gradient is stored).
     features = LinearGradientMatrix(Xf, np.zeros((n, K)), adapter.fit_intercept)
 
@@ -96,7 +103,19 @@ def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50,
     for batch in gen_batches(n, block):
         rows = np.arange(n)[batch]
         thetas[rows], n_iter[rows], converged[rows] = _solve_block(
-            adapter, Xf, t, w, rows, theta_hat, penalty, H_inv, A, WS, features, tol, max_iter
+            adapter,
+            Xf,
+            t,
+            w,
+            rows,
+            theta_hat,
+            (penalty, share, c),
+            H_inv,
+            A,
+            WS,
+            features,
+            tol,
+            max_iter,
         )
         if progress is not None:
             progress(len(rows))
@@ -104,8 +123,11 @@ def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50,
 
 
 def _solve_block(
-    adapter, Xf, t, w, rows, theta_hat, penalty, H_inv, A, WS, features, tol, max_iter
+    adapter, Xf, t, w, rows, theta_hat, penalties, H_inv, A, WS, features, tol, max_iter
 ):
+    penalty, share, c = penalties
+    # each refit's penalty: the full one less the removed row's share, (b, p)
+    penalty = penalty[None] - c[rows, None] * share[None]
     b = len(rows)
     theta = np.tile(theta_hat, (b, 1))
     n_iter = np.zeros(b, dtype=int)
@@ -121,7 +143,7 @@ def _solve_block(
         active = ~converged & ~failed
         sub = np.flatnonzero(active)  # only the refits still running cost a gradient
         grad[sub] = _leave_one_out_gradients(
-            adapter, features, t, w, rows[sub], theta[sub], penalty, x_rows[sub]
+            adapter, features, t, w, rows[sub], theta[sub], penalty[sub], x_rows[sub]
         )
         size[sub] = np.abs(grad[sub]).max(axis=1) / np.maximum(denom[sub], np.finfo(float).tiny)
         converged |= active & (size <= tol)
@@ -141,7 +163,8 @@ def _solve_block(
         if fast.any():
             theta[fast] -= _preconditioned(grad[fast], rows[fast], x_rows[fast], H_inv, A, WS)
         for j in np.flatnonzero(active & exact):
-            step = _newton_step(adapter, Xf, t, w, rows[j], theta[j], grad[j])
+            share_weight = c.sum() - c[rows[j]]
+            step = _newton_step(adapter, Xf, t, w, rows[j], theta[j], grad[j], share_weight)
             if step is None:
                 failed[j] = True
             else:
@@ -153,13 +176,13 @@ def _solve_block(
 _SLOW_RATE = 0.3
 
 
-def _newton_step(adapter, Xf, t, w, i, theta, grad):
+def _newton_step(adapter, Xf, t, w, i, theta, grad, share_weight):
     """H₋ᵢ(θ)⁻¹ ∇J₋ᵢ(θ) with the Hessian of the objective without row i at θ: O(n p² + p³)."""
     stepped = adapter.with_params(theta)
     _, S = stepped.output_derivatives(stepped.outputs(Xf), t)
     WS = w[:, None, None] * S
     WS[i] = 0.0
-    H = stepped.hessian_from_curvature(Xf, WS)
+    H = stepped.hessian_from_curvature(Xf, WS, share_weight)
     B = adapter.null_space()
     if B is not None:
         H += B @ B.T
@@ -170,7 +193,8 @@ def _newton_step(adapter, Xf, t, w, i, theta, grad):
 
 
 def _leave_one_out_gradients(adapter, features, t, w, rows, theta, penalty, x_rows):
-    """∇J₋ᵢ at θ_i for each i in ``rows`` (theta is (b, p)): shape (b, p)."""
+    """∇J₋ᵢ at θ_i for each i in ``rows`` (theta is (b, p), penalty (b, p) or (p,)): shape
+    (b, p)."""
     Xf = features.X
     n, K, nf = Xf.shape[0], adapter.n_outputs, adapter.n_features
     b = len(rows)

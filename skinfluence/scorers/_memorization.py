@@ -4,96 +4,21 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import clone, is_classifier
-from sklearn.utils import _safe_indexing, check_random_state, gen_batches, gen_even_slices
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.parallel import Parallel, delayed
 
 from .._utils._docstring import inject_docs
-from .._utils._labels import encode_labels
-from .._utils._parallel import n_parallel_batches
-from .._utils._progress import progress
-from .._utils._random import draw_seeds, set_random_states
 from .._validation import shared_constraints
 from ..exceptions import ApproximationWarning
-from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen
-from ._losses import per_sample_loss
+from ._base import BaseInfluenceScorer
+from ._subsets import SubsetScorer
 
-
-def _performance(model, X, y, classes, scoring):
-    """Per-row score of one model on (X, y): 1/0 correctness or the loss."""
-    if scoring == "accuracy":
-        return (np.asarray(model.predict(X)) == y).astype(np.float64)
-    return per_sample_loss(model, X, y, classes=classes)
-
-
-def _fit_subsets(estimator, X, y, sample_weight, subsets, seeds, classes, scoring):
-    """Fit one clone per subset; returns the models and their scores on every training row.
-
-    Every ``random_state`` of a clone is set to its own seed: the models must be independent
-    runs (Feldman & Zhang train each from its own random initialisation), not repeat the
-    same random choices with the user's fixed seed. As scikit-learn's bagging ensembles do.
-    """
-    out = []
-    for rows, seed in zip(subsets, seeds, strict=True):
-        sw = None if sample_weight is None else sample_weight[rows]
-        model = set_random_states(clone(estimator), seed)
-        model = fit_clone(model, _safe_indexing(X, rows), y[rows], sw)
-        out.append((model, _performance(model, X, y, classes, scoring)))
-    return out
-
-
-# Training rows handled at once by ``influence``: K × 4096 float64 temporaries (32 MB per 1 000
-# models), small next to the (n_test, n_train) result.
-_COLUMN_CHUNK = 4096
-
-
-def _difference_stats(sum_in, sumsq_in, n_in, sum_out, sumsq_out, n_out):
-    """Difference of two means and its standard error from sums and sums of squares."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_in, mean_out = sum_in / n_in, sum_out / n_out
-        # Sample variances (ddof=1): (Σ v² − k mean²) / (k − 1).
-        var_in = np.maximum(sumsq_in - n_in * mean_in**2, 0) / (n_in - 1)
-        var_out = np.maximum(sumsq_out - n_out * mean_out**2, 0) / (n_out - 1)
-        sem = np.sqrt(var_in / n_in + var_out / n_out)
-    return mean_in - mean_out, sem
-
-
-def _in_minus_out(values, in_bag):
-    """For every (test row t, training row i): mean of ``values[:, t]`` over the models that
-    saw i minus the mean over the others, and its standard error; each (m, n).
-
-    ``values`` is (K, m), ``in_bag`` (K, n): two (m, K) @ (K, n) products per moment.
-    """
-    inb = in_bag.astype(np.float64)
-    outb = 1.0 - inb
-    sq = values.T**2
-    return _difference_stats(
-        values.T @ inb, sq @ inb, inb.sum(axis=0), values.T @ outb, sq @ outb, outb.sum(axis=0)
-    )
-
-
-class _RowMoments:
-    """Running sums over models of each training row's score, split by in/out of the bag:
-    O(n) memory however many models (the K × n score matrix is never stored)."""
-
-    def __init__(self, n):
-        self.sums = np.zeros((4, n))  # Σ in, Σ² in, Σ out, Σ² out
-
-    def add(self, values, in_bag_row):
-        inb = in_bag_row.astype(np.float64)
-        self.sums[0] += values * inb
-        self.sums[1] += values**2 * inb
-        self.sums[2] += values * (1.0 - inb)
-        self.sums[3] += values**2 * (1.0 - inb)
-
-    def difference(self, n_in, n_out):
-        s = self.sums
-        return _difference_stats(s[0], s[1], n_in, s[2], s[3], n_out)
+# Share of the training rows that may be misfitted by the models that saw them before 0/1
+# memorisation is flagged as meaningless (a model that memorises misfits none).
+_MISFIT_SHARE = 0.01
 
 
 @inject_docs
-class MemorizationScorer(BaseInfluenceScorer):
+class MemorizationScorer(SubsetScorer):
     """Memorisation and influence estimated from models trained on random subsets.
 
     Feldman & Zhang (2020): fit ``n_estimators`` clones of any estimator, each on a random
@@ -115,11 +40,14 @@ class MemorizationScorer(BaseInfluenceScorer):
         them; the standard error ``scores_std_`` shrinks as ``1/√K``.
     subsample : float in (0, 1), default=0.7
         Fraction of the rows each model is trained on (Feldman & Zhang use 0.7).
-    scoring : {"accuracy", "loss"}, default="accuracy"
-        Performance compared between models that saw a row and models that did not: 0/1
-        correctness (the paper's) or the per-sample loss (the model's own loss where
-        skinfluence has an adapter, else log-loss / squared error), in the units of
-        :class:`LeaveOneOutScorer`.
+    scoring : {"loss", "accuracy"}, default="loss"
+        Performance compared between models that saw a row and models that did not: the
+        per-sample loss (the model's own loss where skinfluence has an adapter, else
+        log-loss / squared error, in the units of :class:`LeaveOneOutScorer`) or 0/1
+        correctness (Feldman & Zhang's definition). The loss ranks suspect rows with any
+        model; 0/1 memorisation only with a model that fits the rows it was trained on
+        (it warns when the subset models misclassify more than 1 % of the rows they saw):
+        see Notes.
     %(random_state)s
         Draws the subsets and a seed for each model: every ``random_state`` parameter of the
         estimator (nested ones too) is set to its model's seed, so that the models are
@@ -140,6 +68,10 @@ class MemorizationScorer(BaseInfluenceScorer):
         or always left out).
     scores_std_ : ndarray of shape (n_train,)
         Standard error of ``scores_`` (difference of two means of independent models).
+    out_of_subset_performance_ : ndarray of shape (n_train,)
+        The "left out" half: each row's mean accuracy (or loss) under the models that did
+        not see it, Data-OOB's value (:class:`DataOOBScorer`) with random subsets for the
+        bootstrap.
     n_out_ : ndarray of int, shape (n_train,)
         Number of models that did not see each row.
     classes_ : ndarray
@@ -149,9 +81,24 @@ class MemorizationScorer(BaseInfluenceScorer):
     --------
     LeaveOneOutScorer : exact leave-one-out retraining (n + 1 fits).
     InfluenceScorer : gradient-based influence for models with an adapter.
+    BanzhafScorer : the same engine on uniformly random subsets (Data Banzhaf).
+    DataOOBScorer : the out-of-bag half alone, from a bagging model's own bootstrap.
 
     Notes
     -----
+    **Which variant means what.** Memorisation is "in minus out": how much seeing row i
+    changes the models' performance on i. With 0/1 accuracy (Feldman & Zhang) it is the
+    probability that the label is predicted *only because* the row was seen; it finds
+    mislabelled rows when the model memorises (fully grown trees, forests, wide nets fit
+    every training row, so a flipped row is right in and wrong out). A model that cannot fit
+    one row (boosting with ``min_samples_leaf=20``, a linear model, a regularised net)
+    misfits a flipped row both in and out of the subsets: its 0/1 memorisation is 0, no
+    better than chance. The loss still moves when the row is seen (its probability rises
+    a little even if the prediction does not flip), so ``scoring="loss"`` ranks those rows
+    with any model and is the default. The out-of-subset half alone
+    (``out_of_subset_performance_``) is held-out difficulty, Data-OOB's score; it finds
+    rows the model cannot fit out of sample, memorised or not.
+
     ``influence(X_test, y_test)[t, i]`` is Feldman & Zhang's subsampled influence, the same
     difference evaluated on test row t: positive when models that saw i do better on t
     (row i helps t), as for :meth:`InfluenceScorer.influence`. It estimates the effect of
@@ -159,8 +106,8 @@ class MemorizationScorer(BaseInfluenceScorer):
     only rank-comparable with leave-one-out influence.
 
     ``score_samples`` on new rows is their held-out difficulty: no subset model saw them, so
-    only the "left out" half of memorisation exists, ``1 − acc(x, y | x ∉ S)`` for accuracy,
-    ``L(x, y | x ∉ S)`` for the loss (higher = harder; with ``y=None``, the label is the
+    only the "left out" half of memorisation exists, ``L(x, y | x ∉ S)`` for the loss,
+    ``1 − acc(x, y | x ∉ S)`` for accuracy (higher = harder; with ``y=None``, the label is the
     full-data model's prediction and the score measures the subset models' disagreement).
 
     Cost: K + 1 fits on ``subsample · n`` rows, K predictions on the n training rows;
@@ -182,7 +129,7 @@ class MemorizationScorer(BaseInfluenceScorer):
     >>> from skinfluence import MemorizationScorer
     >>> X, y = load_iris(return_X_y=True)
     >>> mem = MemorizationScorer(DecisionTreeClassifier(), n_estimators=30,
-    ...                          random_state=0).fit(X, y)
+    ...                          scoring="accuracy", random_state=0).fit(X, y)
     >>> mem.scores_.shape, mem.influence(X[:2], y[:2]).shape
     ((150,), (2, 150))
     """
@@ -203,7 +150,7 @@ class MemorizationScorer(BaseInfluenceScorer):
         *,
         n_estimators=100,
         subsample=0.7,
-        scoring="accuracy",
+        scoring="loss",
         random_state=None,
         n_jobs=None,
         verbose=0,
@@ -215,49 +162,6 @@ class MemorizationScorer(BaseInfluenceScorer):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
-
-    def _fit(self, X, y, sample_weight):
-        refuse_frozen(self)
-        classifier = is_classifier(self.estimator)
-        if self.scoring == "accuracy" and not classifier:
-            raise ValueError(
-                f"scoring='accuracy' needs a classifier; got {type(self.estimator).__name__}. "
-                "Use scoring='loss' for regressors."
-            )
-        n = len(y)
-        self.classes_ = np.unique(y) if classifier else None
-        rng = check_random_state(self.random_state)
-        subsets = self._draw_subsets(n, rng)
-        in_bag = np.zeros((self.n_estimators, n), dtype=bool)
-        for k, rows in enumerate(subsets):
-            in_bag[k, rows] = True
-        self._check_coverage(in_bag)
-
-        # One extra task fits the full-data model; X is memory-mapped by joblib, not copied.
-        jobs = [*subsets, np.arange(n)]
-        seeds = draw_seeds(rng, len(jobs))
-        n_batches = n_parallel_batches(len(jobs), self.n_jobs, self.verbose)
-        tasks = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(_fit_subsets)(
-                self.estimator, X, y, sample_weight, jobs[s], seeds[s], self.classes_, self.scoring
-            )
-            for s in gen_even_slices(len(jobs), n_batches)
-        )
-        tasks = progress(
-            tasks, verbose=self.verbose, total=n_batches, desc=type(self).__name__, unit="batch"
-        )
-        models, moments = [], _RowMoments(n)
-        for model, perf in (result for batch in tasks for result in batch):
-            if len(models) < self.n_estimators:  # the last one is the full-data model
-                moments.add(perf, in_bag[len(models)])
-            models.append(model)
-        self.estimator_ = models.pop()
-        self.estimators_ = models
-        self.in_bag_ = in_bag
-        self.n_out_ = (~in_bag).sum(axis=0)
-        diff, self.scores_std_ = moments.difference(in_bag.sum(axis=0), self.n_out_)
-        # Loss: a row is memorised when its loss is higher without it (out − in).
-        self.scores_ = diff if self.scoring == "accuracy" else -diff
 
     def _draw_subsets(self, n, rng):
         if n < 2:
@@ -281,68 +185,29 @@ class MemorizationScorer(BaseInfluenceScorer):
             )
         return [np.sort(rng.choice(n, size=size, replace=False)) for _ in range(self.n_estimators)]
 
-    def _check_coverage(self, in_bag):
-        n_out = (~in_bag).sum(axis=0)
-        n_in = in_bag.sum(axis=0)
-        never_out, never_in = int((n_out == 0).sum()), int((n_in == 0).sum())
-        if never_out or never_in:
+    def _row_values(self, perf, in_bag_row):
+        return perf
+
+    def _set_scores(self, moments):
+        diff, self.scores_std_ = moments.difference()
+        # Loss: a row is memorised when its loss is higher without it (out − in).
+        self.scores_ = diff if self.scoring == "accuracy" else -diff
+        self.out_of_subset_performance_ = moments.mean_out()
+        if self.scoring == "accuracy":
+            self._warn_if_not_memorised(moments.mean_in())
+
+    def _warn_if_not_memorised(self, in_subset_accuracy):
+        """0/1 memorisation needs a model that fits the rows it was trained on: a row the
+        models misclassify even when they saw it has memorisation ~0 whatever its label."""
+        misfit = int(np.sum(in_subset_accuracy < 0.5))
+        n = len(in_subset_accuracy)
+        if misfit > max(1, _MISFIT_SHARE * n):
             warnings.warn(
-                f"{never_out} training rows were in every subset and {never_in} in none "
-                f"(n_estimators={self.n_estimators}, subsample={self.subsample}): their "
-                "memorisation and influence are undefined (NaN). Increase n_estimators.",
+                f"The subset models misclassify {misfit} of the {n} training rows most times "
+                f"they were trained on them: {type(self.estimator).__name__} cannot memorise "
+                "single rows here, so their 0/1 memorisation (scoring='accuracy') is about 0 "
+                "whether their labels are wrong or not. Use scoring='loss' (the default), "
+                "whose memorisation still ranks them, or a model that fits its training rows.",
                 ApproximationWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
-
-    def influence(self, X_test, y_test, *, aggregate=None, return_std=False):
-        """Subsampled influence of every training row on each test row.
-
-        Parameters
-        ----------
-        %(X_test)s
-        %(y_test)s
-        %(aggregate)s
-            With ``scoring="accuracy"``, the total or mean accuracy.
-        return_std : bool, default=False
-            Also return the standard error of each entry (not with ``aggregate``).
-
-        Returns
-        -------
-        influence : ndarray of shape (n_test, n_train) or (n_train,)
-            ``perf(t | i ∈ S) − perf(t | i ∉ S)`` for accuracy, ``L(t | i ∉ S) −
-            L(t | i ∈ S)`` for the loss: positive = row i helps test row t.
-        std : ndarray of shape (n_test, n_train)
-            Only with ``return_std=True``.
-        """
-        return super().influence(X_test, y_test, aggregate=aggregate, return_std=return_std)
-
-    def _influence(self, X_test, y_test, return_std=False):
-        infl, sem = self._in_minus_out(self._performances(X_test, y_test))
-        return (infl, sem) if return_std else infl
-
-    def _total_influence(self, X_test, y_test, return_std=False):
-        if return_std:
-            raise ValueError("return_std=True is only available with aggregate=None.")
-        # The difference of means is linear in the scores: sum them over test rows first.
-        perf = self._performances(X_test, y_test).sum(axis=1, keepdims=True)
-        return self._in_minus_out(perf)[0][0]
-
-    def _performances(self, X, y):
-        """(K, m) scores of every subset model on the rows."""
-        if self.classes_ is not None:
-            encode_labels(self.classes_, y)  # a label no model saw: an error, not a miss
-        return np.stack(
-            [_performance(m, X, y, self.classes_, self.scoring) for m in self.estimators_]
-        )
-
-    def _in_minus_out(self, perf):
-        n = self.in_bag_.shape[1]
-        infl, sem = np.empty((perf.shape[1], n)), np.empty((perf.shape[1], n))
-        for cols in gen_batches(n, _COLUMN_CHUNK):  # bounds the K × chunk float temporaries
-            infl[:, cols], sem[:, cols] = _in_minus_out(perf, self.in_bag_[:, cols])
-        return (-infl if self.scoring == "loss" else infl), sem
-
-    def _score_samples(self, X, y):
-        # No subset model saw a new row: only the "left out" half of memorisation exists.
-        perf = self._performances(X, y).mean(axis=0)
-        return 1.0 - perf if self.scoring == "accuracy" else perf

@@ -67,15 +67,25 @@ def _feature_rows(features, rows):
     return X
 
 
-def newton_residuals(R, S, M, weights, *, adding=False):
+def newton_residuals(R, S, M, weights, *, adding=False, shares=None, share_outputs=None):
     """ρ_i = (I − w_i S_i M_i)⁻¹ w_i r_i, shape (n, K).
 
     With ``adding=True``, the step that adds a row the model has not seen:
     θ₊ − θ ≈ −(H + w ∇²ℓ)⁻¹ w ∇ℓ = −H⁻¹ U ρ with ρ = (I + w S M)⁻¹ w r.
+
+    With a penalty share (``shares`` c_i and ``share_outputs`` u_i = U_iᵀ H⁻¹ ∇q), the
+    gradient removed is ``w_i ∇ℓ_i + c_i ∇q`` and the step is ``H⁻¹ U_i ρ_i + c_i H⁻¹ ∇q`` with
+    ρ_i = (I − w_i S_i M_i)⁻¹ (w_i r_i + c_i w_i S_i u_i) (Woodbury on the second term; signs
+    flipped when adding). The share's own curvature ``c_i ∇²q`` is taken out of H by the
+    caller, which passes M and u computed with ``(H − c̄ ∇²q)⁻¹`` (c̄ the mean share: exact for
+    equal shares; see docs/design.rst).
     """
     K = R.shape[1]
     sign = 1.0 if adding else -1.0
     wr = weights[:, None] * R
+    if shares is not None:
+        WSu = np.einsum("nce,ne->nc", S, share_outputs) * (weights * shares)[:, None]
+        wr = wr - sign * WSu
     if K == 1:
         leverage = weights * S[:, 0, 0] * M[:, 0, 0]
         return wr / (1.0 + sign * leverage)[:, None]

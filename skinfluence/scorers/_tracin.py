@@ -14,7 +14,7 @@ from .._utils._docstring import inject_docs
 from .._utils._optional import import_optional
 from .._utils._progress import progress
 from .._validation import check_chunk_size, shared_constraints
-from ..models import adapter_for
+from ..models import adapter_for, training_gradients
 from ._base import BaseInfluenceScorer, fit_clone
 
 
@@ -120,7 +120,8 @@ class TracInScorer(BaseInfluenceScorer):
         self.learning_rates_ = self._checked_rates(len(self.adapters_))
         self.train_X_, self.train_y_ = X, y
         self.train_weights_ = base.row_weights(y, sample_weight)
-        self.scores_ = self.train_weights_ * self._self_influence(X, y)
+        self.train_shares_ = base.penalty_shares(y, sample_weight)
+        self.scores_ = self._self_influence(X, y, self.train_weights_, self.train_shares_)
 
     def _checkpoint_adapters(self, base):
         items = self.checkpoints
@@ -169,17 +170,23 @@ class TracInScorer(BaseInfluenceScorer):
     def _chunk(self):
         return check_chunk_size(self.chunk_size)
 
-    def _self_influence(self, X, y):
+    def _self_influence(self, X, y, weights, shares):
+        # g_iᵀ (w_i g_i + c_i ∇q): the training step of row i includes its penalty share
+        # (families whose estimator minimises a mean loss plus a penalty), its own loss not.
         n = len(y)
         out = np.zeros(n)
         for rate, adapter in self._progress():
+            share = adapter.penalty_share_gradient()
             for rows in gen_batches(n, self._chunk):
                 G = adapter.gradients(_safe_indexing(X, rows), y[rows])
-                out[rows] += rate * G.row_norms(self._chunk) ** 2
+                out[rows] += rate * weights[rows] * G.row_norms(self._chunk) ** 2
+                if share is not None:
+                    out[rows] += rate * shares[rows] * G.matmul(share[:, None])[:, 0]
         return out
 
     def _score_samples(self, X, y):
-        return self.adapters_[0].row_weights(y) * self._self_influence(X, y)
+        base = self.adapters_[0]
+        return self._self_influence(X, y, base.row_weights(y), base.penalty_shares(y))
 
     def _influence(self, X_test, y_test):
         m, n = len(y_test), len(self.train_y_)
@@ -189,9 +196,14 @@ class TracInScorer(BaseInfluenceScorer):
                 T = adapter.gradients(_safe_indexing(X_test, t_rows), y_test[t_rows])
                 T = T.dense_rows(slice(None)).T  # (p, m_chunk)
                 for rows in gen_batches(n, self._chunk):
-                    G = adapter.gradients(_safe_indexing(self.train_X_, rows), self.train_y_[rows])
+                    G = training_gradients(
+                        adapter,
+                        _safe_indexing(self.train_X_, rows),
+                        self.train_y_[rows],
+                        self.train_weights_[rows],
+                        self.train_shares_[rows],
+                    )
                     out[t_rows, rows] += rate * G.matmul(T).T
-        out *= self.train_weights_[None, :]
         return out
 
     def _progress(self):

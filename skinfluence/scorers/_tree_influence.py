@@ -21,9 +21,9 @@ from ..trees import (
 from ..trees._methods import Trajectory, new_row_self_influence
 
 TREE_METHODS = ("leafinfluence", "boostin", "leafrefit")
-# "auto" runs LeafInfluence while its self-influence pass, n² · T · K multiply-adds, stays
-# within this budget (about 10 s on one core, measured at n = 2 000, T = 100: 4·10⁸ took
-# ~3 s), else BoostIn (O(n · T · K)).
+# "auto" runs LeafInfluence while its self-influence pass, O(n² · T · K), stays within this
+# budget (measured on one shared core at n = 2 000, T = 100: 4·10⁸ took 3.2-3.6 s, so the
+# budget is about half a minute), else BoostIn (O(n · T · K)).
 AUTO_LEAFINFLUENCE_MAX_WORK = 4 * 10**9
 
 
@@ -37,7 +37,8 @@ def resolve_tree_method(scorer, n_train):
         )
     for name, value, default in (
         ("newton_step", scorer.newton_step, False),
-        ("damping", scorer.damping, 0.0),
+        ("damping", scorer.damping, "auto"),
+        ("hessian", scorer.hessian, "auto"),
         ("solver_params", scorer.solver_params, None),
     ):
         if value != default:
@@ -56,7 +57,7 @@ def fit_trees(scorer, X, y, sample_weight):
     """Read the fitted ensemble and compute the self-influence of the chosen method."""
     scorer.ensemble_ = read_ensemble(scorer.estimator_, X, y, sample_weight)
     scorer.method_ = resolve_tree_method(scorer, len(y))
-    scorer.solver_ = None
+    scorer.solver_ = scorer.curvature_ = scorer.damping_ = None
     scorer.train_X_, scorer.train_y_ = X, y
     scorer.train_weights_ = scorer.ensemble_.train_weight
     scorer._trajectory = None if scorer.method_ == "leafrefit" else Trajectory(scorer.ensemble_)

@@ -37,7 +37,7 @@ from sklearn.utils import gen_batches
 from .._utils._docstring import inherit_docstrings, inject_docs
 from .._utils._labels import encode_labels
 from ..exceptions import ApproximationWarning
-from ..models._base import GradientMatrix, ModelAdapter
+from ..models._base import GaussNewton, GradientMatrix, KroneckerFactored, ModelAdapter
 from ._imports import import_torch
 from ._wrappers import ParameterSubset, TorchModule
 
@@ -128,7 +128,7 @@ def _module_spec(model):
 
 @inherit_docstrings
 @inject_docs
-class TorchAdapter(ModelAdapter):
+class TorchAdapter(ModelAdapter, GaussNewton, KroneckerFactored):
     """Adapter of a fitted skorch net or :class:`TorchModule`, through ``torch.func``.
 
     skorch's ``NeuralNetClassifier``, ``NeuralNetBinaryClassifier`` and
@@ -441,6 +441,113 @@ class TorchAdapter(ModelAdapter):
         from ._hvp import TorchHessianOperator
 
         return TorchHessianOperator(self, X, y, sample_weight)
+
+    # -- Gauss–Newton curvature (GaussNewton capability) -----------------------------------
+    def ggn_vp(self, X, y, V, sample_weight=None):
+        """Multiply by the Gauss–Newton matrix G of J: a JVP, Λ and a VJP per column.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, ...)
+            Raw training rows.
+        %(adapter_y)s
+        %(adapter_V)s
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; they also scale the weight-decay term (n is their sum).
+
+        Returns
+        -------
+        GV : ndarray of the shape of V
+            ``(Σ_i w_i J_iᵀ Λ_i J_i + n diag(wd)) V`` (:mod:`skinfluence.torch._ggn`):
+            O(n p k) time, no double backward.
+        """
+        from ._ggn import ggn_products
+
+        return ggn_products(self, X, y, V, sample_weight)
+
+    def ggn_operator(self, X, y, sample_weight=None):
+        """Return ``V ↦ G @ V`` on fixed rows, with the primal pass and traces cached.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, ...)
+            Raw training rows.
+        %(adapter_y)s
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as for :meth:`ggn_vp`.
+
+        Returns
+        -------
+        operator : GaussNewtonOperator
+            Callable: ``operator(V)`` equals ``ggn_vp(X, y, V, sample_weight)``.
+        """
+        from ._ggn import GaussNewtonOperator
+
+        return GaussNewtonOperator(self, X, y, sample_weight)
+
+    def ggn(self, X, y, sample_weight=None):
+        """Compute the dense Gauss–Newton matrix from chunked output Jacobians.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, ...)
+            Raw training rows.
+        %(adapter_y)s
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as for :meth:`ggn_vp`.
+
+        Returns
+        -------
+        G : ndarray of shape (p, p)
+            ``Σ_i w_i J_iᵀ Λ_i J_i + n diag(wd)``: O(n K p²) time, O(p²) memory.
+        """
+        from ._ggn import dense_ggn
+
+        return dense_ggn(self, X, y, sample_weight)
+
+    # -- Kronecker factors (KroneckerFactored capability) ----------------------------------
+    def kronecker_layers(self):
+        from ._kfac import kronecker_layers
+
+        return kronecker_layers(self)
+
+    def kronecker_samples(self, X, y, sample_weight=None):
+        """Per-row inputs and output pseudo-gradients of every ``nn.Linear`` layer.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, ...)
+            Raw training rows.
+        %(adapter_y)s
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        chunks : generator
+            Of ``(w, [(a, g) per layer])`` (:meth:`KroneckerFactored.kronecker_samples`);
+            K backward passes per chunk (:mod:`skinfluence.torch._kfac`).
+        """
+        from ._kfac import kronecker_samples
+
+        return kronecker_samples(self, X, y, sample_weight)
+
+    def penalty_hessian_diagonal(self, n_samples, sample_weight=None):
+        """Return the diagonal of the penalty's Hessian, ``n diag(wd)``.
+
+        Parameters
+        ----------
+        n_samples : int
+            Training rows (n, when ``sample_weight`` is None).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights: n is their sum.
+
+        Returns
+        -------
+        diagonal : ndarray of shape (n_params,)
+            ``n wd_j``.
+        """
+        return self._penalty_count(n_samples, sample_weight) * self.penalty_diagonal()
 
 
 def _fixed_tensors(module, param_names):

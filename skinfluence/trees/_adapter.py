@@ -28,6 +28,11 @@ class SparseGradientMatrix(GradientMatrix):
     Parameters
     ----------
     G : scipy.sparse matrix of shape (n, p)
+        The gradients.
+
+    See Also
+    --------
+    TreeEnsembleAdapter.gradients : returns one.
 
     Examples
     --------
@@ -44,18 +49,63 @@ class SparseGradientMatrix(GradientMatrix):
 
     @property
     def shape(self):
+        """(n_samples, n_params)."""
         return self.G.shape
 
     def matmul(self, V):
+        """Multiply by parameter-space vectors: ``G @ V``.
+
+        Parameters
+        ----------
+        V : ndarray of shape (p, k)
+            Vectors of the parameter space.
+
+        Returns
+        -------
+        GV : ndarray of shape (n, k)
+        """
         return np.asarray(self.G @ V)
 
     def rmatmul(self, U):
+        """Multiply the transpose by sample-space vectors: ``Gᵀ @ U``.
+
+        Parameters
+        ----------
+        U : ndarray of shape (n, k)
+            One coefficient per row and column.
+
+        Returns
+        -------
+        GtU : ndarray of shape (p, k)
+        """
         return np.asarray(self.G.T @ U)
 
     def dense_rows(self, rows):
+        """Materialise the gradients of some rows.
+
+        Parameters
+        ----------
+        rows : slice or array-like of int
+            Which rows.
+
+        Returns
+        -------
+        block : ndarray of shape (len(rows), p)
+        """
         return self.G[rows].toarray()
 
     def take(self, rows):
+        """Restrict to some rows.
+
+        Parameters
+        ----------
+        rows : slice or array-like of int
+            Which rows.
+
+        Returns
+        -------
+        gradients : SparseGradientMatrix
+        """
         return SparseGradientMatrix(self.G[rows])
 
 
@@ -102,16 +152,52 @@ class TreeEnsembleAdapter(ModelAdapter):
 
     @property
     def n_params(self):
+        """Length of θ: the number of leaves of all trees."""
         return self.ensemble.leaf_values.size
 
     def params(self):
+        """Return θ, the leaf values (learning rate included), as a float64 copy.
+
+        Returns
+        -------
+        theta : ndarray of shape (n_params,)
+        """
         return self.ensemble.leaf_values.astype(np.float64, copy=True)
 
     def with_params(self, theta):
+        """Return an adapter of the same structure at other leaf values.
+
+        The estimator is not modified (nor rebuilt: ``estimator`` stays the original).
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Leaf values.
+
+        Returns
+        -------
+        adapter : TreeEnsembleAdapter
+        """
         theta = np.asarray(theta, dtype=np.float64).reshape(self.n_params).copy()
         return type(self)(self.estimator, dataclasses.replace(self.ensemble, leaf_values=theta))
 
     def encode_target(self, y):
+        """Map labels to class indices (classifiers) or float targets (regressors).
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,)
+            Labels or targets.
+
+        Returns
+        -------
+        t : ndarray of shape (n_samples,)
+
+        Raises
+        ------
+        ValueError
+            A label the model does not know, or more than one target.
+        """
         y = np.asarray(y)
         if self.ensemble.classes is None and y.ndim > 1 and y.shape[1:] != (1,):
             raise ValueError(
@@ -131,6 +217,19 @@ class TreeEnsembleAdapter(ModelAdapter):
         return leaves, self.ensemble.raw_predict(leaves)
 
     def loss(self, X, y):
+        """Compute the per-sample loss: log-loss on the raw scores, or the squared error.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows, as the estimator takes them.
+        y : array-like of shape (n_samples,)
+            Their labels or targets.
+
+        Returns
+        -------
+        loss : ndarray of shape (n_samples,)
+        """
         _, raw = self._raw(X)
         return per_row_loss(self.ensemble.objective, raw, self._targets(y))
 
@@ -142,6 +241,22 @@ class TreeEnsembleAdapter(ModelAdapter):
         return sp.csr_matrix((data, (rows, leaves.ravel())), shape=(n, self.n_params))
 
     def gradients(self, X, y):
+        """Return the per-sample gradients with respect to the leaf values (sparse).
+
+        Row i holds ``∂ℓ/∂F_k`` at its leaf of every tree (t, k), 0 elsewhere.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows, as the estimator takes them.
+        y : array-like of shape (n_samples,)
+            Their labels or targets.
+
+        Returns
+        -------
+        gradients : SparseGradientMatrix
+            Of shape (n_samples, n_params).
+        """
         leaves, raw = self._raw(X)
         coef = loss_raw_derivative(self.ensemble.objective, raw, self._targets(y))
         return SparseGradientMatrix(self._indicator(leaves, coef))
@@ -160,6 +275,26 @@ class TreeEnsembleAdapter(ModelAdapter):
         return np.einsum("nk,kl->nkl", p, np.eye(K)) - p[:, :, None] * p[:, None, :]
 
     def hvp(self, X, y, V, sample_weight=None):
+        """Multiply by the Hessian of the data term ``Σ w_i ℓ_i`` in the leaf values.
+
+        The raw scores are linear in θ, so this is ``Σ w_i J_iᵀ ∇²ℓ_i J_i V`` exactly, with
+        ``J_i`` the leaf indicator of row i.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows, as the estimator takes them.
+        y : array-like of shape (n_samples,)
+            Their labels or targets.
+        V : ndarray of shape (n_params,) or (n_params, k)
+            Directions.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The rows' weights (None: 1).
+
+        Returns
+        -------
+        HV : ndarray of the shape of V
+        """
         leaves, raw = self._raw(X)
         n, _, K = leaves.shape
         w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -220,6 +355,11 @@ def register_tree_model(
     Returns
     -------
     family : AdapterFamily
+
+    See Also
+    --------
+    register_reader : registers the reader alone.
+    skinfluence.models.register_adapter : registers an adapter family.
 
     Examples
     --------

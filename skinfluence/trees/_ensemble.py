@@ -95,6 +95,9 @@ class TreeEnsemble:
         A leaf whose denominator is below it gets value 0 (GradientBoosting: 1e-150).
     min_hessian : float, default=0.0
         Floor on each row's Hessian before weighting (XGBoost's logistic: 1e-16).
+    single_leaf_is_zero : bool, default=False
+        A tree that is a single leaf (its root could not be split) holds 0, not the Newton
+        step (HistGradientBoosting: ``grower.py`` finalises such a root with value 0).
     gradient_dtype : {"float64", "float32"}, default="float64"
         The precision the library stores the weighted per-row gradients and Hessians in
         (HistGradientBoosting: float32); used by :func:`check_ensemble` only, the methods
@@ -148,6 +151,7 @@ class TreeEnsemble:
     min_hessian: float = 0.0
     gradient_dtype: str = "float64"
     round_gradient_before_weight: bool = False
+    single_leaf_is_zero: bool = False
     tolerance: float = 1e-8
     library: str = ""
     raw_train: np.ndarray | None = field(default=None, repr=False)
@@ -174,9 +178,22 @@ class TreeEnsemble:
         self.leaf_offsets = np.concatenate([[0], np.cumsum(counts)])
 
     def tree_indicator(self, t, k):
-        """``(start, stop, M, Mᵀ)`` of the tree of iteration t, output k: its global leaf ids
-        [start, stop) and the sparse (n_train × leaves) indicator of its training rows (and
-        its transpose, both CSR), built once and cached."""
+        """Return the leaf span and sparse training-row indicator of one tree (cached).
+
+        Parameters
+        ----------
+        t : int
+            Boosting iteration.
+        k : int
+            Output (tree within the iteration).
+
+        Returns
+        -------
+        start, stop : int
+            Its global leaf ids are ``[start, stop)``.
+        M, MT : scipy.sparse.csr_matrix
+            The (n_train × leaves) indicator of its training rows and its transpose.
+        """
         cache = self.__dict__.setdefault("_indicators", {})
         key = (t, k)
         if key not in cache:
@@ -206,12 +223,29 @@ class TreeEnsemble:
         return self.train_leaves.shape[0]
 
     def raw_predict(self, leaves, leaf_values=None):
-        """Raw scores ``baseline + Σ leaves`` of rows given leaf ids (m, n_iter, K): (m, K)."""
+        """Compute the raw scores ``baseline + Σ leaves`` of rows from their leaf ids.
+
+        Parameters
+        ----------
+        leaves : ndarray of shape (m, n_iter, K)
+            Global leaf ids (``apply(X)``).
+        leaf_values : ndarray of shape (n_leaves_total,), default=None
+            Other leaf values (default the model's).
+
+        Returns
+        -------
+        raw : ndarray of shape (m, K)
+        """
         values = self.leaf_values if leaf_values is None else leaf_values
         return self.baseline + values[leaves].sum(axis=1)
 
     def target_matrix(self):
-        """The targets as an (n, K) float matrix: y itself, or the one-hot class indicator."""
+        """Return the targets as an (n, K) float matrix: y, or the one-hot class indicator.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_train, K)
+        """
         if self.objective == "multinomial":
             return (self.y[:, None] == np.arange(self.n_outputs)).astype(np.float64)
         return np.asarray(self.y, dtype=np.float64).reshape(-1, 1)
@@ -390,9 +424,26 @@ def refit_leaf_values(ensemble, weight, *, library_precision=False):
     raw_train : ndarray of shape (b, n_train, K)
         The refitted raw scores of the training rows.
 
+    See Also
+    --------
+    check_ensemble : this refit at the training weights, compared with the model.
+    leaf_refit : leave-one-out by this refit, row by row.
+
     Notes
     -----
     Cost O(b · n · T · K) time, O(b · (n · K + n_leaves_total)) memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.ensemble import GradientBoostingRegressor
+    >>> from skinfluence.trees import read_ensemble, refit_leaf_values
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> ensemble = read_ensemble(GradientBoostingRegressor(n_estimators=5).fit(X, y), X, y)
+    >>> values, baseline, raw = refit_leaf_values(ensemble, ensemble.train_weight)
+    >>> bool(np.allclose(values[0], ensemble.leaf_values))
+    True
     """
     weight = np.atleast_2d(np.asarray(weight, dtype=np.float64))
     b = weight.shape[0]
@@ -423,6 +474,8 @@ def refit_leaf_values(ensemble, weight, *, library_precision=False):
                 wg = wg.astype(dtype).astype(np.float64)
                 wh = (s * wh).astype(dtype).astype(np.float64) / s
             values[start:stop] = leaf_rule(ensemble, MT @ wg, MT @ wh)
+            if ensemble.single_leaf_is_zero and stop - start == 1:
+                values[start:stop] = 0.0
         for k in range(K):
             start, stop, M, _ = ensemble.tree_indicator(it, k)
             raw[k] += M @ values[start:stop]
@@ -454,8 +507,8 @@ def check_ensemble(ensemble, *, raw_train=None, tolerance=None):
     raw_train : ndarray of shape (n_train, K), default=None
         The model's raw scores on the training rows; default ``ensemble.raw_train``.
     tolerance : float, default=None
-        Relative tolerance, of the largest absolute leaf value (leaves) and of the largest
-        absolute raw score (raw scores); default ``ensemble.tolerance``.
+        Relative tolerance, of the largest absolute leaf value (at least 1e-6) and of the
+        largest absolute raw score (at least 1); default ``ensemble.tolerance``.
 
     Returns
     -------
@@ -467,11 +520,29 @@ def check_ensemble(ensemble, *, raw_train=None, tolerance=None):
     TypeError
         When a recomputed value differs: the model uses an option the leaf-value rule does
         not describe.
+
+    See Also
+    --------
+    read_ensemble : reads a model and calls this check.
+    refit_leaf_values : the recomputation it uses.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.ensemble import GradientBoostingRegressor
+    >>> from skinfluence.trees import check_ensemble, read_ensemble
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> model = GradientBoostingRegressor(n_estimators=5, random_state=0).fit(X, y)
+    >>> errors = check_ensemble(read_ensemble(model, X, y))
+    >>> max(errors.values()) < 1e-12
+    True
     """
     tol = ensemble.tolerance if tolerance is None else tolerance
     raw_train = ensemble.raw_train if raw_train is None else raw_train
     values, baseline, _ = refit_leaf_values(ensemble, ensemble.train_weight, library_precision=True)
-    scale = max(np.abs(ensemble.leaf_values).max(initial=0.0), 1e-300)
+    # Relative to the largest leaf, but leaves below 1e-6 (a model that learnt ~nothing)
+    # are compared absolutely: their recomputation is rounding of sums that cancel.
+    scale = max(np.abs(ensemble.leaf_values).max(initial=0.0), 1e-6)
     errors = {"leaf_values": np.abs(values[0] - ensemble.leaf_values).max(initial=0.0) / scale}
     if ensemble.baseline_is_fitted:
         b_scale = max(np.abs(ensemble.baseline).max(), 1.0)
@@ -482,6 +553,7 @@ def check_ensemble(ensemble, *, raw_train=None, tolerance=None):
         raw_train = np.asarray(raw_train, dtype=np.float64).reshape(raw.shape)
         r_scale = max(np.abs(raw_train).max(initial=0.0), 1.0)
         errors["raw_train"] = np.abs(raw - raw_train).max(initial=0.0) / r_scale
+    errors = {key: float(err) for key, err in errors.items()}
     bad = {key: err for key, err in errors.items() if not err <= tol}
     if bad:
         detail = ", ".join(f"{key} off by {err:.2g} (relative)" for key, err in bad.items())

@@ -30,6 +30,10 @@ def register_reader(class_path, reader, *, name=None):
     name : str, default=None
         Shown in messages (default: the class name).
 
+    See Also
+    --------
+    register_tree_model : registers a reader and its adapter family together.
+
     Examples
     --------
     >>> from skinfluence.trees import is_tree_ensemble, register_reader
@@ -77,6 +81,10 @@ def is_tree_ensemble(estimator):
     Returns
     -------
     bool
+
+    See Also
+    --------
+    read_ensemble : reads such a model.
 
     Examples
     --------
@@ -133,6 +141,11 @@ def read_ensemble(estimator, X=None, y=None, sample_weight=None):
     TypeError
         The model is not a supported boosted ensemble, or uses an option the leaf-value
         rule does not describe (the message names the retraining scorers).
+
+    See Also
+    --------
+    check_ensemble : the check applied to what is read.
+    skinfluence.InfluenceScorer : the tree methods behind the scorer API.
 
     Examples
     --------

@@ -143,8 +143,8 @@ def read_hist_gradient_boosting(estimator, X=None, y=None, sample_weight=None):
         weight = _weights(sample_weight, len(y_enc))
         if classes is not None and getattr(estimator, "class_weight", None) is not None:
             weight = estimator._finalize_sample_weight(weight, y_enc)
-        weight = weight * _hgb_training_mask(estimator, y_enc, len(y_enc))
-        data = training_data(apply, X, y_enc, weight, _model_raw_scores(estimator, X))
+        mask = _hgb_training_mask(estimator, y_enc, len(y_enc))
+        data = training_data(apply, X, y_enc, weight * mask, _model_raw_scores(estimator, X))
     leaf_values = np.concatenate(
         [
             p.nodes["value"][p.nodes["is_leaf"].astype(bool)]
@@ -172,11 +172,20 @@ def read_hist_gradient_boosting(estimator, X=None, y=None, sample_weight=None):
         apply=apply,
         denominator_eps=1e-15,
         gradient_dtype="float32",
+        single_leaf_is_zero=True,
         library=name,
         **data,
     )
     if X is not None:
-        check_ensemble(ensemble)
+        try:
+            check_ensemble(ensemble)
+        except TypeError:
+            if mask.all():
+                raise
+            # Early stopping on an X_val passed to fit: no split of X was made (the model
+            # does not record it), so every row was fitted on.
+            ensemble.train_weight = weight
+            check_ensemble(ensemble)
     return ensemble
 
 

@@ -18,6 +18,7 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_wine
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -120,6 +121,15 @@ def _penalty_matrix_product(penalty, v):
     return np.array([penalty(v + E[j]) - penalty(v) - penalty(E[j]) for j in range(p)])
 
 
+def _penalty_gradient(penalty, theta):
+    """``∇R(θ)`` by central differences of unit step, exact for a polynomial of degree ≤ 2
+    (a quadratic form, plus the linear term of an l1 penalty restricted to its active signs):
+    ``e_jᵀ∇R(θ) = (R(θ + e_j) − R(θ − e_j)) / 2``. Equals :func:`_penalty_matrix_product` at θ
+    for a quadratic form."""
+    E = np.eye(len(theta))
+    return np.array([(penalty(theta + e) - penalty(theta - e)) / 2.0 for e in E])
+
+
 def _data_gradient(adapter, example, theta):
     """``Σ_i w_i ∇ℓ_i(θ)`` with the weights of the objective."""
     w = adapter.row_weights(example.y, example.sample_weight)
@@ -129,7 +139,8 @@ def _data_gradient(adapter, example, theta):
 
 def _objective(adapter, example, theta):
     w = adapter.row_weights(example.y, example.sample_weight)
-    return float(w @ adapter.with_params(theta).loss(example.X, example.y)) + example.penalty(theta)
+    loss = float(w @ adapter.with_params(theta).loss(example.X, example.y))
+    return loss + example.total_penalty(theta)
 
 
 def check_params_round_trip(example, adapter):
@@ -197,7 +208,7 @@ def check_hvp_matches_finite_differences_of_summed_gradients(example, adapter):
                 - _data_gradient(adapter, example, theta - eps * v)
             )
             / (2 * eps)
-            + _penalty_matrix_product(example.penalty, v)
+            + _penalty_matrix_product(example.total_penalty, v)
             for v in V.T
         ]
     )
@@ -222,7 +233,8 @@ def _needs_optimum(example):
 def check_fitted_parameters_are_stationary(example, adapter):
     _needs_optimum(example)
     theta = adapter.params()
-    grad = _data_gradient(adapter, example, theta) + _penalty_matrix_product(example.penalty, theta)
+    grad = _data_gradient(adapter, example, theta)
+    grad += _penalty_gradient(example.total_penalty, theta)
     w = adapter.row_weights(example.y, example.sample_weight)
     G = adapter.gradients(example.X, example.y).dense_rows(slice(None))
     scale = np.abs(w[:, None] * G).sum(axis=0).max()  # the size of the terms that cancel
@@ -257,12 +269,86 @@ def check_generalized_linear_capability(example, adapter):
     G = adapter.gradients(X, y).dense_rows(slice(None))
     np.testing.assert_allclose(G, (x_tilde[:, :, None] * R[:, None, :]).reshape(len(y), -1))
     w = adapter.row_weights(y, sw)
-    H = adapter.hessian_from_curvature(Xf, S * w[:, None, None])
+    share_weight = example.shares().sum()
+    H = adapter.hessian_from_curvature(Xf, S * w[:, None, None], share_weight)
     np.testing.assert_allclose(H, adapter.hessian(X, y, sample_weight=sw), rtol=1e-10)
-    # ∇²R: the documented penalty's matrix, column by column
+    # ∇²R₀ and ∇²q: the documented penalties' matrices, column by column
     A = np.column_stack([_penalty_matrix_product(example.penalty, e) for e in np.eye(d * K)])
     atol = 1e-10 * max(1.0, np.abs(A).max())
     np.testing.assert_allclose(np.diag(adapter.penalty_diagonal()), A, atol=atol)
+    share = adapter.penalty_share_diagonal()
+    if example.penalty_share is None:
+        assert share is None
+    else:
+        E = np.eye(d * K)
+        A_q = np.column_stack([_penalty_matrix_product(example.penalty_share, e) for e in E])
+        np.testing.assert_allclose(np.diag(share), A_q, atol=1e-10 * max(1.0, np.abs(A_q).max()))
+
+
+def check_penalty_share_is_declared(example, adapter):
+    """The adapter's share (``penalty_share_gradient``, ``penalty_shares``) is the documented
+    one: ∇q at θ̂ and the rows' c_i; None exactly where the documentation has no share."""
+    r = adapter.penalty_share_gradient()
+    if example.penalty_share is None:
+        assert r is None
+        return
+    theta = adapter.params()
+    np.testing.assert_allclose(
+        r, _penalty_gradient(example.penalty_share, theta), rtol=1e-10, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        adapter.penalty_shares(example.y, example.sample_weight), example.shares()
+    )
+
+
+def _refit_without(example, i):
+    """The estimator refitted (cold, same hyper-parameters) without training row ``i``."""
+    keep = np.arange(len(example.y)) != i
+    fit_params = {}
+    if example.sample_weight is not None:
+        fit_params["sample_weight"] = example.sample_weight[keep]
+    if example.refit is not None:
+        return example.refit(example.X[keep], example.y[keep], **fit_params)
+    return clone(example.estimator).fit(example.X[keep], example.y[keep], **fit_params)
+
+
+def check_leave_one_out_objective_matches_retraining(example, adapter):
+    """Removing row i removes ``w_i ℓ_i + c_i q`` from J: the estimator's own refit without
+    row i is a stationary point of that objective (the penalty share checked against actual
+    retraining, for every family; dropping a declared share fails it)."""
+    _needs_optimum(example)
+    if getattr(adapter, "fit_selects_hyperparameters", False):
+        pytest.skip(f"{example.id}: a refit reruns the hyper-parameter selection")
+    if isinstance(adapter, PipelineAdapter):
+        pytest.skip(f"{example.id}: a refit also refits the feature map")
+    if example.penalty_share is None and not isinstance(adapter, GeneralizedLinear):
+        pytest.skip(f"{example.id}: no share, and a refit is a training run of its own")
+    if getattr(example.estimator, "class_weight", None) == "balanced":
+        pytest.skip(f"{example.id}: 'balanced' class weights change with the rows")
+    X, y, sw = example.X, example.y, example.sample_weight
+    w = adapter.row_weights(y, sw)
+    c = example.shares()
+    q = example.penalty_share
+    for i in (0, len(y) // 2):
+        refit_theta = adapter_for(_refit_without(example, i)).params()
+        if adapter.layout_depends_on_rows or len(refit_theta) != adapter.n_params:
+            # KernelRidge's θ is in a basis of the training rows' kernel functions, Lasso's on
+            # its support (which a refit may change): their own tests compare influence with
+            # retraining.
+            pytest.skip(f"{example.id}: the refit's parameters are in another layout")
+        refit = adapter.with_params(refit_theta)
+        theta = refit.params()
+        G = refit.gradients(X, y)
+        keep = np.ones(len(y))
+        keep[i] = 0.0
+        data = G.rmatmul((w * keep)[:, None])[:, 0]
+        grad = data + _penalty_gradient(example.penalty, theta)
+        share_grad = 0.0 if q is None else _penalty_gradient(q, theta)
+        scale = np.abs(w[:, None] * G.dense_rows(slice(None))).sum(axis=0).max()
+        removed = grad + (c.sum() - c[i]) * share_grad  # ∇(J − w_i ℓ_i − c_i q)
+        assert np.abs(removed).max() <= 1e-6 * scale, (example.id, i)
+        if q is not None:  # without the share the refit would not be stationary
+            assert np.abs(removed + c[i] * share_grad).max() > 1e-5 * scale
 
 
 CHECKS = [
@@ -275,6 +361,8 @@ CHECKS = [
     check_fitted_parameters_are_stationary,
     check_fitted_parameters_minimise_the_objective,
     check_generalized_linear_capability,
+    check_penalty_share_is_declared,
+    check_leave_one_out_objective_matches_retraining,
 ]
 
 

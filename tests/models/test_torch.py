@@ -125,9 +125,19 @@ def test_torch_logistic_regression_equals_linear_adapter(breast_cancer):
     # float64 throughout, same θ: only rounding separates the two paths (torch's and scipy's
     # log-sigmoid differ by ~1e-10 relative on losses near 1e-6).
     np.testing.assert_allclose(tor.loss(Xte, yte), lin.loss(Xte, yte), rtol=1e-8)
-    np.testing.assert_allclose(tor.hessian(Xtr, ytr), lin.hessian(Xtr, ytr), rtol=1e-9, atol=1e-9)
+    H = lin.hessian(Xtr, ytr)
+    np.testing.assert_allclose(tor.hessian(Xtr, ytr), H, rtol=1e-9, atol=1e-9)
+    # The sigmoid is logistic regression's canonical link: the net's Gauss–Newton matrix,
+    # computed by the torch path (Jacobians; JVP/VJP products), is the exact Hessian.
+    np.testing.assert_allclose(tor.ggn(Xtr, ytr), H, rtol=1e-9, atol=1e-9)
+    V = np.random.default_rng(0).normal(size=(tor.n_params, 3))
+    np.testing.assert_allclose(tor.ggn_vp(Xtr, ytr, V), H @ V, rtol=1e-9, atol=1e-9)
     infl_lin = InfluenceScorer(FrozenEstimator(lr), method="direct").fit(Xtr, ytr)
-    infl_tor = InfluenceScorer(FrozenEstimator(net), method="direct").fit(Xtr, ytr)
+    # damping=0: the default ("auto") damps nets, which the linear adapter is not
+    infl_tor = InfluenceScorer(
+        FrozenEstimator(net), method="direct", hessian="gauss-newton", damping=0.0
+    ).fit(Xtr, ytr)
+    assert infl_lin.damping_ == 0.0 and infl_tor.curvature_ == "gauss-newton"
     a, b = infl_tor.influence(Xte, yte), infl_lin.influence(Xte, yte)
     # The bar: equal to 1e-6 relative (relative to the largest entry for
     # the smallest ones, whose last digits are rounding).

@@ -11,15 +11,14 @@ from skinfluence.trees import (
     boostin,
     boostin_self,
     leaf_influence,
-    leaf_influence_forward,
     leaf_influence_self,
     leaf_refit,
     leaf_refit_self,
-    per_row_loss,
     read_ensemble,
     refit_leaf_values,
 )
-from skinfluence.trees._methods import new_row_self_influence, query_rows
+from skinfluence.trees._ensemble import per_row_loss
+from skinfluence.trees._methods import leaf_influence_forward, new_row_self_influence, query_rows
 
 from ._cases import TASKS, boosted_model, sample_weight, task_data
 

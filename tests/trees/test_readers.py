@@ -86,3 +86,23 @@ def test_pipeline_pandas_and_pickle():
     ensemble = read_ensemble(model, frame, y)
     restored = pickle.loads(pickle.dumps(ensemble))
     np.testing.assert_array_equal(restored.apply(frame.iloc[:20]), ensemble.train_leaves[:20])
+
+
+def test_hist_gradient_boosting_root_only_trees_hold_zero():
+    # 30 rows with min_samples_leaf=20: no tree can split, and HistGradientBoosting
+    # finalises such a root with value 0 rather than its Newton step (caught by the
+    # estimator checks on tiny data).
+    X, y = task_data("binary", n=30)
+    model = boosted_model("hgb", "binary", max_iter=3).fit(X, y)
+    ensemble = read_ensemble(model, X, y)
+    assert len(ensemble.leaf_values) == 3
+    np.testing.assert_array_equal(ensemble.leaf_values, 0.0)
+
+
+def test_hist_gradient_boosting_with_its_own_validation_set():
+    # X_val given to fit: early stopping without splitting X, every row fitted on.
+    X, y = task_data("binary", n=400)
+    model = boosted_model("hgb", "binary", early_stopping=True, max_iter=30)
+    model.fit(X[:300], y[:300], X_val=X[300:], y_val=y[300:])
+    ensemble = read_ensemble(model, X[:300], y[:300])
+    np.testing.assert_array_equal(ensemble.train_weight, 1.0)
