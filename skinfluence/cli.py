@@ -72,7 +72,9 @@ def _build_parser():
         metavar="{" + ",".join(MODELS) + "} or FILE",
         help="model to audit with: standardised logistic regression (default), "
         "histogram gradient boosting, a one-hidden-layer skorch MLP (gradient scores on "
-        "its output layer; needs pip install skinfluence[torch]), or the path of your own "
+        "its output layer; needs pip install skinfluence[torch]), LightGBM / XGBoost "
+        "(needs pip install skinfluence[boosting]; boosted trees' self-influence is "
+        "LeafInfluence with the splits held fixed), or the path of your own "
         "pickled/joblib scikit-learn classifier or Pipeline (cloned and refitted on the "
         "numeric features; unpickling runs code: only files you trust)",
     )

@@ -25,7 +25,7 @@ from sklearn.tree import DecisionTreeClassifier
 from ..scorers._out_of_bag import DEFAULT_TREES
 from ._errors import AuditDependencyError, AuditUsageError
 
-MODELS = ("logistic", "hgb", "mlp")
+MODELS = ("logistic", "hgb", "mlp", "lightgbm", "xgboost")
 # Trees of the forests (the out-of-bag forest and the memorisation forest), see
 # skinfluence.scorers._out_of_bag.DEFAULT_TREES.
 FOREST_TREES = DEFAULT_TREES
@@ -67,6 +67,18 @@ def make_model(name, random_state=0, task="classification"):
         return HistGradientBoostingClassifier(random_state=random_state)
     if name == "mlp":
         return import_mlp().make_mlp(random_state)
+    if name in ("lightgbm", "xgboost"):
+        # Boosted trees whose self-influence (LeafInfluence) the tree readers model exactly:
+        # no row subsampling. Imported here only (the "boosting" extra).
+        try:
+            library = importlib.import_module(name)
+        except ImportError as exc:
+            raise AuditDependencyError(
+                f"--model {name} needs {name}: pip install skinfluence[boosting]"
+            ) from exc
+        if name == "lightgbm":
+            return library.LGBMClassifier(verbose=-1, random_state=random_state, n_jobs=1)
+        return library.XGBClassifier(random_state=random_state, n_jobs=1)
     raise ValueError(f"model must be one of {MODELS}; got {name!r}.")
 
 
@@ -195,7 +207,9 @@ SCORES = {
         ScoreSpec(
             "self-influence",
             "influence-function estimate of how much the row's own loss rises when it is "
-            "left out (InfluenceScorer; Koh & Liang 2017); gradient models only",
+            "left out (InfluenceScorer; Koh & Liang 2017); gradient models, and boosted "
+            "trees (--model hgb/lightgbm/xgboost: LeafInfluence with the splits held fixed, "
+            "Brophy et al. 2023)",
             _scorer("InfluenceScorer", AuditContext.gradient_model),
             _needs_gradients,
             tasks=("classification", "regression"),

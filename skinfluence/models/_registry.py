@@ -62,6 +62,9 @@ class AdapterExample:
         ``fit``. SGD examples polish their fit to the documented optimum here.
     id : str
         Test id.
+    loss_tolerance : tuple of float, default=(1e-7, 1e-10)
+        ``(rtol, atol)`` of the adapter's loss against ``reference_loss`` (models that
+        predict in float32, as XGBoost, need more).
 
     See Also
     --------
@@ -95,6 +98,7 @@ class AdapterExample:
     penalty_shares: np.ndarray | None = None
     refit: Callable | None = None
     id: str = "example"
+    loss_tolerance: tuple = (1e-7, 1e-10)
 
     def shares(self):
         """Return the documented shares ``c_i`` of the training rows (see ``penalty_shares``).

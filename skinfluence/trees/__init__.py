@@ -21,9 +21,16 @@ from ._methods import (
     leaf_refit,
     leaf_refit_self,
 )
-from ._readers import _register_sklearn, is_tree_ensemble, read_ensemble, register_reader
+from ._readers import (
+    _register_boosting,
+    _register_sklearn,
+    is_tree_ensemble,
+    read_ensemble,
+    register_reader,
+)
 
 _register_sklearn()
+_register_boosting()
 
 __all__ = [
     "TreeEnsemble",

@@ -102,6 +102,10 @@ class TreeEnsemble:
         The precision the library stores the weighted per-row gradients and Hessians in
         (HistGradientBoosting: float32); used by :func:`check_ensemble` only, the methods
         compute in float64.
+    round_gradient_before_weight : bool, default=False
+        The library rounds each row's gradient to ``gradient_dtype`` before multiplying it
+        by the weight, and the product again (LightGBM's weighted squared error); used by
+        :func:`check_ensemble` only.
     tolerance : float, default=1e-8
         Relative tolerance of :func:`check_ensemble` (float32-stored models need more).
     library : str, default=""
@@ -146,6 +150,7 @@ class TreeEnsemble:
     min_denominator: float = 0.0
     min_hessian: float = 0.0
     gradient_dtype: str = "float64"
+    round_gradient_before_weight: bool = False
     single_leaf_is_zero: bool = False
     tolerance: float = 1e-8
     library: str = ""
@@ -463,7 +468,11 @@ def refit_leaf_values(ensemble, weight, *, library_precision=False):
             start, stop, M, MT = ensemble.tree_indicator(it, k)
             wg, wh = Wt * g[k], Wt * h[k]
             if dtype is not None and dtype != np.float64:
-                wg, wh = wg.astype(dtype).astype(np.float64), wh.astype(dtype).astype(np.float64)
+                s = ensemble.hessian_scale
+                if ensemble.round_gradient_before_weight:
+                    wg = Wt * g[k].astype(dtype).astype(np.float64)
+                wg = wg.astype(dtype).astype(np.float64)
+                wh = (s * wh).astype(dtype).astype(np.float64) / s
             values[start:stop] = leaf_rule(ensemble, MT @ wg, MT @ wh)
             if ensemble.single_leaf_is_zero and stop - start == 1:
                 values[start:stop] = 0.0

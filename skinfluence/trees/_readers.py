@@ -199,3 +199,25 @@ def _register_sklearn():
             accepts_subclasses=False,
             examples=sklearn_tree_examples(cls),
         )
+
+
+def _register_boosting():
+    # Class paths only: neither library is imported until one of its models is read.
+    from ._adapter import register_tree_model
+    from ._examples import boosting_tree_examples
+    from ._lightgbm import read_lightgbm
+    from ._xgboost import read_xgboost
+
+    for path, reader, name, library in (
+        ("lightgbm.sklearn:LGBMModel", read_lightgbm, "LGBMModel", "lightgbm"),
+        ("lightgbm.basic:Booster", read_lightgbm, "lightgbm.Booster", "lightgbm"),
+        ("xgboost.sklearn:XGBModel", read_xgboost, "XGBModel", "xgboost"),
+        ("xgboost.core:Booster", read_xgboost, "xgboost.Booster", "xgboost"),
+    ):
+        register_tree_model(
+            path,
+            reader,
+            name=name,
+            requires=(library,),
+            examples=boosting_tree_examples(name),
+        )

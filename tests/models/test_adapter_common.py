@@ -221,7 +221,8 @@ def check_loss_is_the_estimators_own(example, adapter):
     if example.reference_loss is None:
         pytest.skip(f"{example.id}: the estimator has no predict_proba/predict reference")
     expected = example.reference_loss(example.estimator, example.X, example.y)
-    np.testing.assert_allclose(adapter.loss(example.X, example.y), expected, rtol=1e-7, atol=1e-10)
+    rtol, atol = example.loss_tolerance
+    np.testing.assert_allclose(adapter.loss(example.X, example.y), expected, rtol=rtol, atol=atol)
 
 
 def _needs_optimum(example):

@@ -1,0 +1,396 @@
+"""Influence for boosted trees: speed and quality against tree-influence 0.1.7 (Brophy et al.).
+
+Three parts (``--only speed,scale,removal,pearson``):
+
+- ``speed``: the same fitted LightGBM model (breast-cancer, 100 trees, 469 training and 100
+  test rows) explained by tree-influence's BoostIn, LeafInfluence and LeafRefit and by ours
+  (``skinfluence.trees``: read + method), seconds and agreement of the numbers;
+- ``scale``: ours on HistGradientBoostingClassifier (100 iterations) at n = 10⁴ and 10⁵,
+  self-influence of every row and the influence matrix of 100 test rows, as multiples of one
+  model fit;
+- ``removal``: Brophy et al.'s removal test. For each of 50 test rows of a 2-D nonlinear
+  binary set (make_moons, 1 700 training rows), remove the k = 1 %, 5 % training rows with
+  the most positive influence on it, retrain (same hyper-parameters), and report the mean
+  rise of its log-loss; k random rows as the baseline. HistGradientBoosting (60 iterations)
+  with ours, and LightGBM (60 trees) with ours and tree-influence's on the same fitted model;
+- ``pearson``: per-test-row Pearson (mean over the 100 test rows) of every method against
+  the fixed-structure leave-one-out (LeafRefit) and against actual leave-one-out retraining
+  (469 refits) on the ``speed`` model.
+
+tree-influence lives in its own virtual environment (never a dependency; see
+benchmarks/README.md for how it was built); it is called through a subprocess
+(``_tree_influence_run.py``) on the pickled fitted model. Without it its rows are skipped.
+Both return leave-one-out-like influence with positive = the training row lowers the test
+row's loss; tree-influence's LeafInfluence and BoostIn carry their own scale (Pearson is
+scale-free; the removal test uses rankings only).
+
+Usage::
+
+    python benchmarks/bench_tree_influence.py
+    python benchmarks/bench_tree_influence.py --only removal --ti-python /path/to/python
+    python benchmarks/bench_tree_influence.py --quick   # n = 10⁴ only, 20 removal rows
+
+Timings on a shared machine are noisy: compare methods within one run.
+"""
+
+import argparse
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_TI_PYTHON = os.environ.get("TREE_INFLUENCE_PYTHON", "/work/venvs/tree-influence/bin/python")
+RUNNER = Path(__file__).with_name("_tree_influence_run.py")
+TI_METHODS = ("BoostIn", "LeafInfluence", "LeafRefit")
+
+
+# -- shared pieces --------------------------------------------------------------------------
+def tree_influence(python, model, X_train, y_train, X_test, y_test, names):
+    """tree-influence's local influence (n_test, n_train) and seconds per explainer, or None."""
+    if not python or not Path(python).exists():
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp, "in.pkl"), Path(tmp, "out.npz")
+        with open(src, "wb") as f:
+            pickle.dump(
+                {
+                    "model": model,
+                    "X_train": X_train,
+                    "y_train": y_train,
+                    "X_test": X_test,
+                    "y_test": y_test,
+                },
+                f,
+            )
+        subprocess.run([python, str(RUNNER), str(src), str(dst), *names], check=True)
+        out = np.load(dst)
+        return {name: (out[name], float(out[f"{name}_seconds"])) for name in names}
+
+
+def ours(model, X_train, y_train, X_test, y_test, method, *, fixed_baseline=False):
+    """Our influence (n_test, n_train) of ``method`` and the seconds of read + method.
+
+    ``fixed_baseline``: hold LightGBM's initial score (boost_from_average) fixed when a row
+    is removed, as tree-influence does; by default it is refitted, as LightGBM would.
+    """
+    import dataclasses
+
+    from skinfluence import trees
+
+    start = time.perf_counter()
+    ensemble = trees.read_ensemble(model, X_train, y_train)
+    if fixed_baseline:
+        ensemble = dataclasses.replace(ensemble, baseline_is_fitted=False)
+    fn = {
+        "BoostIn": trees.boostin,
+        "LeafInfluence": trees.leaf_influence,
+        "LeafRefit": trees.leaf_refit,
+    }[method]
+    values = fn(ensemble, X_test, y_test)
+    return values, time.perf_counter() - start
+
+
+def fit_seconds(make, X, y, repeats=3):
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model = make().fit(X, y)
+        best = min(best, time.perf_counter() - start)
+    return model, best
+
+
+def row_pearson(A, B):
+    """Mean over rows of the Pearson correlation of A[j] and B[j] (rows with variance)."""
+    out = []
+    for a, b in zip(A, B, strict=True):
+        if a.std() > 0 and b.std() > 0:
+            out.append(np.corrcoef(a, b)[0, 1])
+    return float(np.mean(out))
+
+
+def breast_cancer_split():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_breast_cancer(return_X_y=True)
+    return train_test_split(X, y, test_size=100, stratify=y, random_state=0)
+
+
+def lgbm(n_estimators):
+    import lightgbm
+
+    # n_jobs=1: on a shared 2-core machine LightGBM's OpenMP threads spin against the other
+    # processes (one fit took 3 s instead of 0.1 s with its default threads).
+    return lambda: lightgbm.LGBMClassifier(
+        n_estimators=n_estimators, verbose=-1, random_state=0, n_jobs=1
+    )
+
+
+# -- a) speed -------------------------------------------------------------------------------
+def run_speed(args, cache):
+    X_train, X_test, y_train, y_test = breast_cancer_split()
+    model, fit_s = fit_seconds(lgbm(100), X_train, y_train)
+    cache["speed"] = (model, X_train, y_train, X_test, y_test)
+    peer = tree_influence(args.ti_python, model, X_train, y_train, X_test, y_test, args.ti_speed)
+    cache["peer"] = peer
+    print(
+        f"\n### Speed: breast-cancer, LightGBM 100 trees, {len(y_train)} training rows, "
+        f"{len(y_test)} test rows (one fit: {fit_s:.3f} s)\n"
+    )
+    print(
+        "| method | tree-influence 0.1.7 s | skinfluence s | ratio | Pearson (ours, theirs) "
+        "| same, baseline held fixed as theirs | max abs diff (baseline fixed) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    cache["ours"] = {}
+    for name in TI_METHODS:
+        mine, mine_s = ours(model, X_train, y_train, X_test, y_test, name)
+        cache["ours"][name] = mine
+        if peer is None or name not in peer:
+            print(f"| {name} | – | {mine_s:.3g} | – | – | – | – |")
+            continue
+        theirs, theirs_s = peer[name]
+        fixed, _ = ours(model, X_train, y_train, X_test, y_test, name, fixed_baseline=True)
+        ok = np.isfinite(theirs).all(axis=1)  # tree-influence's LeafRefit can give NaN rows
+        diff = np.abs(fixed[ok] - theirs[ok]).max()
+        print(
+            f"| {name} | {theirs_s:.3g} | {mine_s:.3g} | {theirs_s / mine_s:.0f}× | "
+            f"{row_pearson(mine[ok], theirs[ok]):.4f} | {row_pearson(fixed[ok], theirs[ok]):.4f}"
+            f" | {diff:.2g}{'' if ok.all() else f' ({(~ok).sum()} NaN rows theirs)'} |"
+        )
+
+
+# -- a') scale ------------------------------------------------------------------------------
+def run_scale(args):
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from skinfluence import trees
+
+    print(
+        "\n### Ours on HistGradientBoostingClassifier (100 iterations, 31 leaves, 20 "
+        "features): seconds and multiples of one fit\n"
+    )
+    print(
+        "| n | fit s | read s | LeafInfluence self (n rows) | LeafInfluence 100 test rows "
+        "| BoostIn self | BoostIn 100 test rows |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for n in args.sizes:
+        X, y = make_classification(n + 100, 20, n_informative=10, random_state=0)
+        X_train, y_train, X_test, y_test = X[:n], y[:n], X[n:], y[n:]
+
+        def make():
+            return HistGradientBoostingClassifier(
+                max_iter=100, early_stopping=False, random_state=0
+            )
+
+        model, fit_s = fit_seconds(make, X_train, y_train, repeats=1 if n > 10**4 else 3)
+        cells = []
+        start = time.perf_counter()
+        ensemble = trees.read_ensemble(model, X_train, y_train)
+        read_s = time.perf_counter() - start
+        for fn, test in (
+            (trees.leaf_influence_self, False),
+            (trees.leaf_influence, True),
+            (trees.boostin_self, False),
+            (trees.boostin, True),
+        ):
+            if fn is trees.leaf_influence_self and n > args.self_max_n:
+                # forward mode: O(n² · T · K); at 10⁴ it ran > 6 min on the loaded machine
+                cells.append("skipped (O(n² T K))")
+                continue
+            start = time.perf_counter()
+            fn(ensemble, X_test, y_test) if test else fn(ensemble)
+            sec = time.perf_counter() - start
+            cells.append(f"{sec:.3g} s ({sec / fit_s:.2g}×)")
+        print(
+            f"| {n:.0e} | {fit_s:.3g} | {read_s:.3g} ({read_s / fit_s:.2g}×) | "
+            + " | ".join(cells)
+            + " |"
+        )
+
+
+# -- b) removal -----------------------------------------------------------------------------
+def log_loss_rows(model, X, y):
+    proba = model.predict_proba(X)
+    return -np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, None))
+
+
+def removal_rise(make, X_train, y_train, X_test, y_test, order_of, ks, base_loss):
+    """Mean (and s.e.) rise of each test row's loss after removing its k chosen rows."""
+    rises = {k: [] for k in ks}
+    for j in range(len(y_test)):
+        for k in ks:
+            drop = order_of(j, k)
+            keep = np.setdiff1d(np.arange(len(y_train)), drop)
+            model = make().fit(X_train[keep], y_train[keep])
+            new = log_loss_rows(model, X_test[j : j + 1], y_test[j : j + 1])[0]
+            rises[k].append(new - base_loss[j])
+    return {k: (np.mean(v), np.std(v) / np.sqrt(len(v))) for k, v in rises.items()}
+
+
+def run_removal(args):
+    from sklearn.datasets import make_moons
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = make_moons(2000, noise=0.3, random_state=0)
+    X_train, y_train, X_pool, y_pool = X[:1700], y[:1700], X[1700:], y[1700:]
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(y_pool), args.removal_rows, replace=False)
+    X_test, y_test = X_pool[pick], y_pool[pick]
+    n = len(y_train)
+    ks = [round(f * n) for f in (0.01, 0.05)]
+    random_sets = {(j, k): rng.choice(n, k, replace=False) for j in range(len(y_test)) for k in ks}
+
+    def hgb():
+        return HistGradientBoostingClassifier(max_iter=60, early_stopping=False, random_state=0)
+
+    setups = [
+        ("HistGradientBoosting, 60 iterations", hgb, False),
+        ("LightGBM, 60 trees", lgbm(60), True),
+    ]
+    print(
+        f"\n### Removal test: make_moons (noise 0.3), {n} training rows, "
+        f"{len(y_test)} test rows; mean rise of the test row's log-loss after removing "
+        "its k most helpful training rows (± s.e.)\n"
+    )
+    print(
+        "| model | ranking | "
+        + " | ".join(f"k = {k} ({k / n:.0%})" for k in ks)
+        + " | seconds to rank |"
+    )
+    print("|---|---|" + "---|" * len(ks) + "---|")
+    for label, make, with_peer in setups:
+        model = make().fit(X_train, y_train)
+        base = log_loss_rows(model, X_test, y_test)
+        rankings = {}
+        for name in ("LeafInfluence", "BoostIn"):
+            values, sec = ours(model, X_train, y_train, X_test, y_test, name)
+            rankings[f"skinfluence {name}"] = (values, sec)
+        if with_peer:
+            # tree-influence's LeafInfluence equals ours with the baseline held fixed (to 5e-10,
+            # the speed table); it would take ~15 min here, so by default that stands in.
+            values, sec = ours(
+                model, X_train, y_train, X_test, y_test, "LeafInfluence", fixed_baseline=True
+            )
+            rankings["skinfluence LeafInfluence, baseline fixed (= tree-influence's)"] = (
+                values,
+                sec,
+            )
+            peer = tree_influence(
+                args.ti_python, model, X_train, y_train, X_test, y_test, args.ti_removal
+            )
+            for name, (values, sec) in (peer or {}).items():
+                rankings[f"tree-influence {name}"] = (values, sec)
+        for name, (values, sec) in rankings.items():
+            order = np.argsort(-values, axis=1, kind="stable")
+            result = removal_rise(
+                make,
+                X_train,
+                y_train,
+                X_test,
+                y_test,
+                lambda j, k, order=order: order[j, :k],
+                ks,
+                base,
+            )
+            cells = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in result.values())
+            print(f"| {label} | {name} | {cells} | {sec:.3g} |", flush=True)
+        result = removal_rise(
+            make, X_train, y_train, X_test, y_test, lambda j, k: random_sets[j, k], ks, base
+        )
+        cells = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in result.values())
+        print(f"| {label} | random | {cells} | – |", flush=True)
+
+
+# -- c) pearson -----------------------------------------------------------------------------
+def run_pearson(args, cache):
+    if "speed" not in cache:
+        run_speed(args, cache)
+    model, X_train, y_train, X_test, y_test = cache["speed"]
+    make = lgbm(100)
+    base = log_loss_rows(model, X_test, y_test)
+    start = time.perf_counter()
+    actual = np.empty((len(y_test), len(y_train)))
+    for i in range(len(y_train)):
+        keep = np.arange(len(y_train)) != i
+        refit = make().fit(X_train[keep], y_train[keep])
+        actual[:, i] = log_loss_rows(refit, X_test, y_test) - base
+    loo_s = time.perf_counter() - start
+    fixed = cache["ours"]["LeafRefit"]
+    print(
+        f"\n### Pearson per test row (mean over {len(y_test)} test rows), the speed model: "
+        f"against the fixed-structure leave-one-out and against actual leave-one-out "
+        f"retraining ({len(y_train)} refits, {loo_s:.0f} s)\n"
+    )
+    print("| method | vs fixed-structure LOO (LeafRefit) | vs actual retraining |")
+    print("|---|---|---|")
+    rows = [(f"skinfluence {k}", v) for k, v in cache["ours"].items()]
+    rows += [(f"tree-influence {k}", v[0]) for k, v in (cache["peer"] or {}).items()]
+    for name, values in rows:
+        print(f"| {name} | {row_pearson(values, fixed):.4f} | {row_pearson(values, actual):.4f} |")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="speed,scale,removal,pearson")
+    parser.add_argument(
+        "--ti-python",
+        default=DEFAULT_TI_PYTHON,
+        help="python of the tree-influence environment ('' to skip it)",
+    )
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10**4, 10**5])
+    parser.add_argument("--removal-rows", type=int, default=50)
+    parser.add_argument(
+        "--self-max-n",
+        type=int,
+        default=3000,
+        help="largest n for LeafInfluence self-influence (O(n² T K))",
+    )
+    parser.add_argument(
+        "--ti-speed",
+        nargs="*",
+        default=list(TI_METHODS),
+        help="tree-influence explainers in the speed table",
+    )
+    parser.add_argument(
+        "--ti-removal",
+        nargs="*",
+        default=["BoostIn"],
+        help="tree-influence explainers in the removal test (LeafInfluence: slow)",
+    )
+    parser.add_argument("--quick", action="store_true", help="n = 1e4 only, 20 removal rows")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.removal_rows = [10**4], 20
+    warnings.simplefilter("ignore")
+    parts = args.only.split(",")
+    print(
+        f"python {sys.version.split()[0]}; load average {os.getloadavg()[0]:.1f}; "
+        f"{os.cpu_count()} CPUs"
+    )
+    cache = {}
+    for part in parts:
+        start = time.perf_counter()
+        {
+            "speed": lambda: run_speed(args, cache),
+            "scale": lambda: run_scale(args),
+            "removal": lambda: run_removal(args),
+            "pearson": lambda: run_pearson(args, cache),
+        }[part]()
+        print(
+            f"\n({part}: {time.perf_counter() - start:.0f} s; load average "
+            f"{os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+"""Reader of LightGBM models: ``LGBMClassifier``, ``LGBMRegressor`` and ``lightgbm.Booster``.
+
+LightGBM is imported only when such a model is read (``pip install skinfluence[boosting]``).
+What is read, all from the fitted model itself:
+
+- the resolved training parameters, from the ``parameters:`` block of
+  ``Booster.model_to_string()`` (``learning_rate``, ``lambda_l2``, ``lambda_l1``,
+  ``max_delta_step``, ``objective``, ``boost_from_average``, and the options refused below);
+- every leaf value, from ``Booster.dump_model()`` (stored in float64);
+- the leaf of every row in every tree, from ``Booster.predict(X, pred_leaf=True)``.
+
+The leaf-value rule (``feature_histogram.hpp: CalculateSplittedLeafOutput``) is
+``−lr · T_α(G) / (H + λ)``, clipped at ``max_delta_step``, with LightGBM's per-row gradients
+stored in float32 (``score_t``), its labels and weights in float32 (``label_t``). Multiclass
+softmax Hessians carry the factor K/(K − 1) (``multiclass_objective.hpp``). With
+``boost_from_average`` (the default for regression, binary and multiclass) LightGBM adds the
+initial score to the first iteration's leaves (``gbdt.cpp: AddBias``): it is taken out of
+them again here and becomes the ensemble's fitted baseline, the weighted mean label
+(regression), its logit (binary) or the log class frequencies (multiclass).
+
+Refused, with what to do instead (they cannot be modelled with the structure fixed): bagging
+(``bagging_fraction`` / ``subsample`` < 1 with ``bagging_freq`` > 0), GOSS, DART and random
+forests, ``linear_tree``, ``path_smooth``, quantised gradients, ``is_unbalance`` and
+``scale_pos_weight`` (pass ``sample_weight`` instead), losses other than ``regression`` (L2),
+``binary`` and ``multiclass``, and trees LightGBM left as one constant leaf. Feature
+subsampling (``colsample_bytree``, ``feature_fraction``) and ``extra_trees`` only change which
+splits were chosen and are fine. Monotone constraints or categorical splits that changed a
+leaf value are caught by the leaf-value check.
+"""
+
+import numpy as np
+
+from .._utils._optional import import_optional
+from ._ensemble import (
+    TreeEnsemble,
+    check_ensemble,
+    encode_targets,
+    structure_only,
+    training_data,
+)
+
+RETRAINING = "Use LeaveOneOutScorer or MemorizationScorer (retraining) for this model."
+OBJECTIVES = {
+    "regression": "squared_error",
+    "binary": "binary_logistic",
+    "multiclass": "multinomial",
+}
+_K_EPSILON = 1e-15  # LightGBM's kEpsilon (meta.h)
+
+
+def _lightgbm():
+    return import_optional("lightgbm", extra="boosting", caller="reading a LightGBM model")
+
+
+def booster_parameters(booster):
+    """The resolved training parameters of a fitted ``lightgbm.Booster``, as strings.
+
+    Read from the ``parameters:`` block that LightGBM writes into the model string, i.e.
+    what the model was trained with (aliases resolved), also for a Booster loaded from a
+    file.
+
+    Parameters
+    ----------
+    booster : lightgbm.Booster
+
+    Returns
+    -------
+    dict of str to str
+
+    Examples
+    --------
+    >>> import lightgbm  # doctest: +SKIP
+    """
+    text = booster.model_to_string()
+    start = text.find("\nparameters:\n")
+    stop = text.find("\nend of parameters", start)
+    params = {}
+    if start < 0 or stop < 0:
+        return params
+    for line in text[start:stop].splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]") and ": " in line:
+            key, value = line[1:-1].split(": ", 1)
+            params[key] = value
+    return params
+
+
+def _number(params, key, default=0.0):
+    value = params.get(key, "")
+    return float(value) if value not in ("", None) else float(default)
+
+
+def _refuse(name, what, fix):
+    raise TypeError(
+        f"{name} with {what} is not supported by the tree-influence methods: {fix} {RETRAINING}"
+    )
+
+
+def _check_options(params, name):
+    """Refuse what the fixed-structure leaf-value rule cannot reproduce."""
+    boosting = params.get("boosting", "gbdt")
+    if boosting != "gbdt":
+        _refuse(
+            name,
+            f"boosting={boosting!r}",
+            "only plain gradient boosting ('gbdt') recomputes its leaves from the data "
+            "(DART rescales earlier trees, 'rf' averages them).",
+        )
+    if params.get("data_sample_strategy", "bagging") == "goss":
+        _refuse(
+            name,
+            "data_sample_strategy='goss'",
+            "GOSS fits each tree on a reweighted sample of rows that is not stored. "
+            "Fit with data_sample_strategy='bagging' and no bagging,",
+        )
+    if (
+        int(_number(params, "bagging_freq")) > 0
+        and min(
+            _number(params, key, 1.0)
+            for key in ("bagging_fraction", "pos_bagging_fraction", "neg_bagging_fraction")
+        )
+        < 1.0
+    ):
+        _refuse(
+            name,
+            "row subsampling (bagging_fraction/subsample < 1 with bagging_freq > 0)",
+            "the rows each tree was fitted on are not stored, so its leaf values cannot be "
+            "recomputed. Fit with subsample=1.0 (colsample_bytree may stay),",
+        )
+    for key, what in (
+        ("linear_tree", "linear_tree=True (leaves hold linear models)"),
+        ("use_quantized_grad", "use_quantized_grad=True (leaves from quantised gradients)"),
+        ("is_unbalance", "is_unbalance=True"),
+    ):
+        if params.get(key, "0") not in ("0", "false", "False", ""):
+            fix = (
+                "pass the class weights as sample_weight instead,"
+                if key == "is_unbalance"
+                else ("fit without it,")
+            )
+            _refuse(name, what, fix)
+    if _number(params, "path_smooth") > 0:
+        _refuse(
+            name,
+            f"path_smooth={params['path_smooth']}",
+            "smoothing ties each leaf to its parent's value. Fit with path_smooth=0,",
+        )
+    if _number(params, "scale_pos_weight", 1.0) != 1.0:
+        _refuse(
+            name,
+            f"scale_pos_weight={params['scale_pos_weight']}",
+            "pass the weights as sample_weight instead,",
+        )
+    if params.get("reg_sqrt", "0") not in ("0", ""):
+        _refuse(name, "reg_sqrt=True", "fit on sqrt(y) yourself instead,")
+    objective = params.get("objective", "").split(" ")[0]
+    if objective not in OBJECTIVES:
+        _refuse(
+            name,
+            f"objective={objective!r}",
+            f"the supported losses are {sorted(OBJECTIVES)} (squared error, log-loss).",
+        )
+    if objective == "binary" and _number(params, "sigmoid", 1.0) != 1.0:
+        _refuse(name, f"sigmoid={params['sigmoid']}", "fit with sigmoid=1.0,")
+    return OBJECTIVES[objective]
+
+
+def _tree_leaves(tree):
+    """Leaf values of one dumped tree, in LightGBM's leaf-index order."""
+    node = tree["tree_structure"]
+    if "leaf_index" not in node and "split_index" not in node:
+        return np.array([float(node["leaf_value"])])
+    values = np.empty(int(tree["num_leaves"]))
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if "leaf_index" in node:
+            values[int(node["leaf_index"])] = float(node["leaf_value"])
+        else:
+            stack.extend((node["left_child"], node["right_child"]))
+    return values
+
+
+class LightGBMLeafApply:
+    """``X -> (m, n_iter, K)`` global leaf ids of a LightGBM booster (picklable).
+
+    LightGBM's own ``predict(X, pred_leaf=True)`` routes the rows (missing values,
+    categories, thresholds), so test rows fall where the model sends them.
+    """
+
+    def __init__(self, booster, n_iter, K, offsets):
+        self.booster = booster
+        self.n_iter = n_iter
+        self.K = K
+        self.offsets = np.asarray(offsets, dtype=np.intp)
+
+    def __call__(self, X):
+        leaves = self.booster.predict(X, pred_leaf=True, num_iteration=self.n_iter)
+        leaves = np.asarray(leaves, dtype=np.intp).reshape(-1, self.n_iter * self.K)
+        return (leaves + self.offsets[None, :]).reshape(-1, self.n_iter, self.K)
+
+
+def _booster_of(estimator):
+    lgb = _lightgbm()
+    if isinstance(estimator, lgb.Booster):
+        return estimator, estimator, None
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    return estimator.booster_, estimator, getattr(estimator, "classes_", None)
+
+
+def _n_iterations(booster, estimator, n_trees, K):
+    best = getattr(estimator, "best_iteration_", None) if estimator is not booster else None
+    if best is None:
+        best = booster.best_iteration
+    total = n_trees // K
+    return int(best) if best and 0 < best <= total else total
+
+
+def _training_targets(estimator, booster, objective, classes, y, sample_weight):
+    """Encoded targets and weights as LightGBM fitted on them (float32 labels and weights)."""
+    if objective == "squared_error":
+        # LightGBM stores labels in float32 (label_t): the trees were fitted on those.
+        y_enc = np.asarray(y, dtype=np.float32).astype(np.float64).reshape(-1)
+    else:
+        y_enc = encode_targets(classes, y)
+    n = len(y_enc)
+    weight = (
+        np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(n)
+    )
+    class_weight = getattr(estimator, "_class_weight", None) if estimator is not booster else None
+    if class_weight is not None:
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        weight = weight * compute_sample_weight(class_weight, y_enc)
+    return y_enc, weight.astype(np.float32).astype(np.float64)
+
+
+def _init_score(objective, y, weight, K):
+    """LightGBM's ``BoostFromScore`` (regression/binary) or the log class frequencies."""
+    total = weight.sum()
+    if objective == "squared_error":
+        return np.array([(weight * y).sum() / total])
+    if objective == "binary_logistic":
+        p = min(max((weight * (y > 0)).sum() / total, _K_EPSILON), 1.0 - _K_EPSILON)
+        return np.array([np.log(p / (1.0 - p))])
+    freq = np.bincount(y.astype(np.intp), weights=weight, minlength=K) / total
+    return np.log(np.maximum(freq, _K_EPSILON))
+
+
+def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
+    """A :class:`TreeEnsemble` of a fitted LightGBM model and its training data.
+
+    Parameters
+    ----------
+    estimator : lightgbm.LGBMClassifier, lightgbm.LGBMRegressor or lightgbm.Booster
+        Fitted on ``(X, y, sample_weight)``. For a ``Booster``, ``y`` holds what was passed
+        to ``lightgbm.Dataset`` (class indices 0..K − 1 for classification).
+    X : array-like of shape (n_samples, n_features), default=None
+        The training rows; None reads the structure only (no training rows, not checked).
+    y : array-like of shape (n_samples,), default=None
+        Their labels (classes as the classifier was fitted with) or targets.
+    sample_weight : array-like of shape (n_samples,), default=None
+        The weights it was fitted with; a classifier's ``class_weight`` is applied here as
+        LightGBM's wrapper does.
+
+    Returns
+    -------
+    TreeEnsemble
+        Checked: the leaf values recomputed from the data and the raw scores equal the
+        model's to 1e-8 (relative).
+
+    Raises
+    ------
+    TypeError
+        For the options of the module docstring, with what to do instead.
+
+    Examples
+    --------
+    >>> import lightgbm  # doctest: +SKIP
+    >>> from sklearn.datasets import load_breast_cancer  # doctest: +SKIP
+    >>> from skinfluence.trees import read_ensemble  # doctest: +SKIP
+    >>> X, y = load_breast_cancer(return_X_y=True)  # doctest: +SKIP
+    >>> model = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y)  # doctest: +SKIP
+    >>> read_ensemble(model, X, y).train_leaves.shape  # doctest: +SKIP
+    (569, 5, 1)
+    """
+    booster, estimator, classes = _booster_of(estimator)
+    name = type(estimator).__name__
+    params = booster_parameters(booster)
+    objective = _check_options(params, name)
+    dump = booster.dump_model()
+    K = int(dump["num_tree_per_iteration"])
+    n_iter = _n_iterations(booster, estimator, len(dump["tree_info"]), K)
+    trees = dump["tree_info"][: n_iter * K]
+
+    if classes is None and objective != "squared_error":
+        classes = np.arange(max(K, 2))
+    shrinkages = {float(t["shrinkage"]) for t in trees[K:]} or {_number(params, "learning_rate")}
+    if len(trees) == 0 or any(int(t["num_leaves"]) < 2 for t in trees):
+        raise TypeError(
+            f"{name} has trees that LightGBM left as one constant leaf (no split met "
+            "min_child_samples / min_sum_hessian_in_leaf): their value is not a Newton step. "
+            f"Fit with fewer iterations or smaller min_child_samples, or: {RETRAINING}"
+        )
+    if len(shrinkages) != 1:
+        raise TypeError(
+            f"{name} was fitted with a learning rate that changed between iterations "
+            f"({sorted(shrinkages)}); the tree-influence methods need one. {RETRAINING}"
+        )
+    learning_rate = shrinkages.pop()
+
+    values = [_tree_leaves(t) for t in trees]
+    offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])])
+    boost_from_average = params.get("boost_from_average", "1") not in ("0", "false")
+    baseline = np.zeros(K)
+    apply = LightGBMLeafApply(booster, n_iter, K, offsets[:-1])
+    if X is None:
+        # No rows: the initial score stays inside the first trees' leaves (same predictions).
+        data = structure_only(n_iter, K)
+    else:
+        y_enc, weight = _training_targets(estimator, booster, objective, classes, y, sample_weight)
+        if boost_from_average:
+            baseline = _init_score(objective, y_enc, weight, K)
+            # LightGBM skips an initial score of |s| <= kEpsilon (gbdt.cpp: BoostFromAverage).
+            baseline[np.abs(baseline) <= _K_EPSILON] = 0.0
+            for k in range(K):
+                values[k] = values[k] - baseline[k]
+        raw = booster.predict(X, raw_score=True, num_iteration=n_iter)
+        raw = np.asarray(raw, dtype=np.float64).reshape(len(y_enc), K)
+        data = training_data(apply, X, y_enc, weight, raw)
+
+    ensemble = TreeEnsemble(
+        objective=objective,
+        n_outputs=K,
+        classes=classes,
+        learning_rate=learning_rate,
+        l2_regularization=_number(params, "lambda_l2"),
+        l1_regularization=_number(params, "lambda_l1"),
+        hessian_scale=K / (K - 1.0) if objective == "multinomial" else 1.0,
+        max_delta_step=_number(params, "max_delta_step"),
+        baseline=baseline,
+        baseline_is_fitted=boost_from_average,
+        leaf_values=np.concatenate(values),
+        leaf_tree=np.repeat(np.arange(len(values)), [len(v) for v in values]),
+        apply=apply,
+        gradient_dtype="float32",
+        # Weighted L2 rounds the residual to float32 before multiplying it by the weight
+        # (regression_objective.hpp: (score_t)(score_t)(score - label) * weight).
+        round_gradient_before_weight=objective == "squared_error",
+        library=name,
+        **data,
+    )
+    if X is None:
+        return ensemble
+    _checked(ensemble, params, name, any(int(t.get("num_cat", 0)) > 0 for t in trees))
+    return ensemble
+
+
+def _checked(ensemble, params, name, categorical):
+    try:
+        check_ensemble(ensemble)
+    except TypeError as exc:
+        hints = []
+        if params.get("monotone_constraints", "").strip(", 0") != "":
+            hints.append("monotone constraints that clipped leaf values")
+        if categorical:
+            hints.append("categorical splits (their leaves use lambda_l2 + cat_l2)")
+        if not hints:
+            raise
+        raise TypeError(f"{exc} Likely cause for this {name}: {' or '.join(hints)}.") from exc
