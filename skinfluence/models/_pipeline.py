@@ -100,14 +100,17 @@ class PipelineAdapter(ModelAdapter):
     # The final step's declarations hold for the pipeline (its feature map is fixed).
     @property
     def fit_selects_hyperparameters(self):
+        """Whether the final step's fit selects its hyper-parameters."""
         return self.inner.fit_selects_hyperparameters
 
     @property
     def convex_objective(self):
+        """Whether the final step's training objective is convex in θ."""
         return self.inner.convex_objective
 
     @property
     def layout_depends_on_rows(self):
+        """Whether the final step's θ layout depends on the training rows."""
         return self.inner.layout_depends_on_rows
 
     @property
