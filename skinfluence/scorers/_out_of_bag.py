@@ -35,10 +35,12 @@ class OutOfBagScorer(BaseTrainingScorer):
     Parameters
     ----------
     estimator : bagging classifier or regressor, or None, default=None
-        A forest with ``bootstrap`` and ``oob_score`` parameters and
-        ``oob_decision_function_`` (classifiers) or ``oob_prediction_`` (regressors) after
-        fit (``RandomForestClassifier``, ``ExtraTreesRegressor``, ``BaggingClassifier``,
-        ...); a clone is fitted with ``bootstrap=True, oob_score=True``. None: 300 fully
+        A forest with ``bootstrap`` and ``oob_score`` parameters that records its draws
+        (``estimators_samples_``) after fit (``RandomForestClassifier``,
+        ``ExtraTreesRegressor``, ``BaggingClassifier``, ...); a clone is fitted with
+        ``bootstrap=True, oob_score=False``: the out-of-bag votes are computed once, by the
+        pass of :class:`DataOOBScorer` over the trees that left each row out, equal to
+        sklearn's ``oob_decision_function_`` (``oob_prediction_``). None: 300 fully
         grown extremely randomised trees, an ``ExtraTreesRegressor`` when ``y`` is
         continuous, else an ``ExtraTreesClassifier``.
     %(random_state)s
@@ -67,6 +69,7 @@ class OutOfBagScorer(BaseTrainingScorer):
     See Also
     --------
     LossScorer : the same loss under out-of-fold predictions of any model.
+    DataOOBScorer : the members' out-of-bag accuracy, from the same out-of-bag pass.
     MemorizationScorer : Feldman & Zhang's in-minus-out accuracy over random subsets.
     CombinedScorer : combines it with other scores, by model family.
 
@@ -74,8 +77,9 @@ class OutOfBagScorer(BaseTrainingScorer):
     -----
     For rows not seen in fit, ``score_samples`` uses the whole forest.
 
-    Cost: one forest fit, O(T n log n p') for T trees of ``max_features`` p' features;
-    memory that of the trees, plus O(n K).
+    Cost: one forest fit, O(T n log n p') for T trees of ``max_features`` p' features, then
+    each tree predicts its out-of-bag rows (as ``oob_score``); memory that of the trees,
+    plus O(T n) bytes for the draws and O(n K).
 
     References
     ----------
