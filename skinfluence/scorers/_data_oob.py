@@ -61,17 +61,70 @@ def _member_performance(members, X, codes, n_classes, rows=None):
             out.append((perf, extra))
             continue
         perf[mask] = pred.astype(np.int64) == codes[mask]
-        extra = None
-        if hasattr(est, "predict_proba"):
+        extra = np.full((len(codes), n_classes), np.nan)
+        if Xm.shape[0] and hasattr(est, "predict_proba"):
             # A member fitted on encoded labels may have missed a class: align on 0..K-1.
-            extra = np.full((len(codes), n_classes), np.nan)
-            if Xm.shape[0]:
-                member_classes = np.asarray(est.classes_).astype(np.int64)
-                extra[mask] = align_proba(
-                    est.predict_proba(Xm), member_classes, np.arange(n_classes)
-                )
+            member_classes = np.asarray(est.classes_).astype(np.int64)
+            extra[mask] = align_proba(est.predict_proba(Xm), member_classes, np.arange(n_classes))
+        elif Xm.shape[0]:  # no probabilities: the member's vote (as sklearn's bagging)
+            extra[mask] = np.eye(n_classes)[pred.astype(np.int64)]
         out.append((perf, extra))
     return out
+
+
+def per_member(members, X, codes, n_classes, *, rows=None, n_jobs=None, verbose=0, desc=""):
+    """:func:`_member_performance` of every member, in member order, in parallel batches of
+    members (threads: tree predictions release the GIL)."""
+    n_batches = n_parallel_batches(len(members), n_jobs, verbose)
+    batches = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+        delayed(_member_performance)(
+            members[s], X, codes, n_classes, None if rows is None else rows[s]
+        )
+        for s in gen_even_slices(len(members), n_batches)
+    )
+    for batch in progress(batches, verbose=verbose, total=n_batches, desc=desc):
+        yield from batch
+
+
+def out_of_bag(model, X, codes, n_classes, *, n_jobs=None, verbose=0, desc="out of bag"):
+    """The one out-of-bag pass over a fitted bagging model (:class:`DataOOBScorer`,
+    :class:`OutOfBagScorer`): each member predicts the rows its sample left out.
+
+    ``codes``: the labels as class codes 0..K-1 (``n_classes`` = K) or, with
+    ``n_classes=None``, the float targets. Returns a dict: ``members`` and ``in_bag``
+    (:func:`bagging_members`, ``in_bag`` as a (K, n) bool matrix), ``n_oob`` (members that
+    left each row out), ``values`` (their mean correctness, minus squared error for
+    regressors: Data-OOB) and ``mean``, their mean class probabilities (n, K) (votes for
+    members without ``predict_proba``: for a forest, its ``oob_decision_function_``) or
+    prediction (n,) (its ``oob_prediction_``); NaN for a row every member saw.
+
+    Cost: one prediction per member on its out-of-bag rows; O(K n) memory for ``in_bag``.
+    """
+    members, samples = bagging_members(model)
+    n = len(codes)
+    in_bag = np.zeros((len(members), n), dtype=bool)
+    for k, rows in enumerate(samples):
+        in_bag[k, rows] = True
+    n_oob = (~in_bag).sum(axis=0)
+    moments = RowMoments(n)  # the out-of-bag half only: members predict their OOB rows
+    extra_sum = 0.0
+    for k, (perf, extra) in enumerate(
+        per_member(
+            members, X, codes, n_classes, rows=~in_bag, n_jobs=n_jobs, verbose=verbose, desc=desc
+        )
+    ):
+        moments.add(perf if n_classes is not None else -perf, in_bag[k])
+        extra_sum = extra_sum + np.nan_to_num(extra)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        count = n_oob if n_classes is None else n_oob[:, None]
+        mean = np.where(count > 0, extra_sum / np.maximum(count, 1), np.nan)
+    return {
+        "members": members,
+        "in_bag": in_bag,
+        "n_oob": n_oob,
+        "values": moments.mean_out(),
+        "mean": mean,
+    }
 
 
 @inject_docs
@@ -116,10 +169,12 @@ class DataOOBScorer(BaseInfluenceScorer):
     n_oob_ : ndarray of int, shape (n_train,)
         Number of members that did not see each row.
     oob_proba_ : ndarray of shape (n_train, n_classes)
-        Classifiers whose members have ``predict_proba``: the members' mean out-of-bag
-        probabilities (for a forest, its ``oob_decision_function_``).
+        Classifiers: the members' mean out-of-bag probabilities, the votes of members
+        without ``predict_proba`` (for a forest or ``BaggingClassifier``, its
+        ``oob_decision_function_``); NaN for a row that every member saw.
     oob_prediction_ : ndarray of shape (n_train,)
-        Regressors: the members' mean out-of-bag prediction.
+        Regressors: the members' mean out-of-bag prediction (NaN for a row every member
+        saw).
     classes_ : ndarray
         Class labels (classifiers).
 
@@ -181,14 +236,19 @@ class DataOOBScorer(BaseInfluenceScorer):
             check_two_classes(self, np.unique(y))
         model = fit_clone(self.estimator, X, y, sample_weight)
         model = model.estimator if is_frozen(model) else model
-        members, samples = bagging_members(model)
-        n = len(y)
-        in_bag = np.zeros((len(members), n), dtype=bool)
-        for k, rows in enumerate(samples):
-            in_bag[k, rows] = True
-        self.estimator_, self._members, self.in_bag_ = model, members, in_bag
+        self.estimator_ = model
         self.classes_ = np.asarray(model.classes_) if classifier else None
-        self.n_oob_ = (~in_bag).sum(axis=0)
+        n_classes = None if self.classes_ is None else len(self.classes_)
+        oob = out_of_bag(
+            model,
+            X,
+            self._codes(y),
+            n_classes,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            desc="DataOOBScorer fit",
+        )
+        self._members, self.in_bag_, self.n_oob_ = oob["members"], oob["in_bag"], oob["n_oob"]
         if (self.n_oob_ == 0).any():
             warnings.warn(
                 f"{int((self.n_oob_ == 0).sum())} training rows were drawn for every member "
@@ -197,54 +257,35 @@ class DataOOBScorer(BaseInfluenceScorer):
                 ApproximationWarning,
                 stacklevel=4,
             )
-
-        codes = self._codes(y)
-        n_classes = None if self.classes_ is None else len(self.classes_)
-        moments = RowMoments(n)  # the out-of-bag half only: members predict their OOB rows
-        extra_sum = None
-        members = self._per_member(X, codes, n_classes, desc="fit", rows=~in_bag)
-        for k, (perf, extra) in enumerate(members):
-            moments.add(perf if n_classes is not None else -perf, in_bag[k])
-            if extra is not None:
-                extra = np.nan_to_num(extra)
-                extra_sum = extra if extra_sum is None else extra_sum + extra
-        self.values_ = moments.mean_out()
+        self.values_ = oob["values"]
         self.scores_ = 1.0 - self.values_ if n_classes is not None else -self.values_
-        if extra_sum is not None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                n_oob = self.n_oob_ if extra_sum.ndim == 1 else self.n_oob_[:, None]
-                mean = np.where(n_oob > 0, extra_sum / np.maximum(n_oob, 1), np.nan)
-            if n_classes is not None:
-                self.oob_proba_ = mean
-            else:
-                self.oob_prediction_ = mean
+        if n_classes is not None:
+            self.oob_proba_ = oob["mean"]
+        else:
+            self.oob_prediction_ = oob["mean"]
 
     def _codes(self, y):
         if self.classes_ is None:
             return np.asarray(y, dtype=np.float64)
         return encode_labels(self.classes_, y)
 
-    def _per_member(self, X, codes, n_classes, desc, rows=None):
-        """(performance, probabilities or predictions) of every member on every row, in
-        member order, in parallel batches of members (threads: tree predictions release
-        the GIL)."""
-        n_batches = n_parallel_batches(len(self._members), self.n_jobs, self.verbose)
-        batches = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")(
-            delayed(_member_performance)(
-                self._members[s], X, codes, n_classes, None if rows is None else rows[s]
-            )
-            for s in gen_even_slices(len(self._members), n_batches)
-        )
-        batches = progress(
-            batches, verbose=self.verbose, total=n_batches, desc=f"DataOOBScorer {desc}"
-        )
-        for batch in batches:
-            yield from batch
-
     def _performances(self, X, y):
         """(K, m): each member's correctness (minus squared error) on the rows."""
         n_classes = None if self.classes_ is None else len(self.classes_)
-        perf = np.stack([p for p, _ in self._per_member(X, self._codes(y), n_classes, "rows")])
+        perf = np.stack(
+            [
+                p
+                for p, _ in per_member(
+                    self._members,
+                    X,
+                    self._codes(y),
+                    n_classes,
+                    n_jobs=self.n_jobs,
+                    verbose=self.verbose,
+                    desc="DataOOBScorer rows",
+                )
+            ]
+        )
         return perf if n_classes is not None else -perf
 
     def _influence(self, X_test, y_test):

@@ -1,7 +1,5 @@
 """``OutOfBagScorer``: the loss of each row's label under a forest's out-of-bag votes."""
 
-import warnings
-
 import numpy as np
 from sklearn.base import clone, is_regressor
 from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
@@ -12,6 +10,7 @@ from .._utils._docstring import inject_docs
 from .._utils._labels import align_proba, encode_labels, label_log_loss
 from .._validation import shared_constraints
 from ._base import BaseTrainingScorer, sample_weight_param
+from ._data_oob import out_of_bag
 from ._losses import per_sample_loss
 from ._subsets import check_two_classes
 
@@ -36,10 +35,12 @@ class OutOfBagScorer(BaseTrainingScorer):
     Parameters
     ----------
     estimator : bagging classifier or regressor, or None, default=None
-        A forest with ``bootstrap`` and ``oob_score`` parameters and
-        ``oob_decision_function_`` (classifiers) or ``oob_prediction_`` (regressors) after
-        fit (``RandomForestClassifier``, ``ExtraTreesRegressor``, ``BaggingClassifier``,
-        ...); a clone is fitted with ``bootstrap=True, oob_score=True``. None: 300 fully
+        A forest with ``bootstrap`` and ``oob_score`` parameters that records its draws
+        (``estimators_samples_``) after fit (``RandomForestClassifier``,
+        ``ExtraTreesRegressor``, ``BaggingClassifier``, ...); a clone is fitted with
+        ``bootstrap=True, oob_score=False``: the out-of-bag votes are computed once, by the
+        pass of :class:`DataOOBScorer` over the trees that left each row out, equal to
+        sklearn's ``oob_decision_function_`` (``oob_prediction_``). None: 300 fully
         grown extremely randomised trees, an ``ExtraTreesRegressor`` when ``y`` is
         continuous, else an ``ExtraTreesClassifier``.
     %(random_state)s
@@ -68,6 +69,7 @@ class OutOfBagScorer(BaseTrainingScorer):
     See Also
     --------
     LossScorer : the same loss under out-of-fold predictions of any model.
+    DataOOBScorer : the members' out-of-bag accuracy, from the same out-of-bag pass.
     MemorizationScorer : Feldman & Zhang's in-minus-out accuracy over random subsets.
     CombinedScorer : combines it with other scores, by model family.
 
@@ -75,8 +77,9 @@ class OutOfBagScorer(BaseTrainingScorer):
     -----
     For rows not seen in fit, ``score_samples`` uses the whole forest.
 
-    Cost: one forest fit, O(T n log n p') for T trees of ``max_features`` p' features;
-    memory that of the trees, plus O(n K).
+    Cost: one forest fit, O(T n log n p') for T trees of ``max_features`` p' features, then
+    each tree predicts its out-of-bag rows (as ``oob_score``); memory that of the trees,
+    plus O(T n) bytes for the draws and O(n K).
 
     References
     ----------
@@ -114,7 +117,6 @@ class OutOfBagScorer(BaseTrainingScorer):
             return kind(
                 DEFAULT_TREES,
                 bootstrap=True,
-                oob_score=True,
                 random_state=self.random_state,
                 n_jobs=self.n_jobs,
             )
@@ -126,7 +128,8 @@ class OutOfBagScorer(BaseTrainingScorer):
                 f"parameters (RandomForestClassifier, ExtraTreesClassifier, "
                 f"BaggingClassifier); got {type(self.estimator).__name__}."
             )
-        forest.set_params(bootstrap=True, oob_score=True)
+        # oob_score=False: the out-of-bag votes are computed once, by out_of_bag.
+        forest.set_params(bootstrap=True, oob_score=False)
         for name in ("random_state", "n_jobs"):
             if getattr(self, name) is not None and name in names:
                 forest.set_params(**{name: getattr(self, name)})
@@ -134,24 +137,27 @@ class OutOfBagScorer(BaseTrainingScorer):
 
     def _fit(self, X, y, sample_weight):
         forest = self._forest(y)
-        if not is_regressor(forest):
+        regressor = is_regressor(forest)
+        if not regressor:
             check_classification_targets(y)
             self.classes_ = np.unique(y)
             check_two_classes(self, self.classes_)
         params = {} if sample_weight is None else sample_weight_param(forest, sample_weight)
-        with warnings.catch_warnings():  # rows never out of bag: uniform probabilities below
-            warnings.simplefilter("ignore", UserWarning)
-            forest.fit(X, y, **params)
-        self.estimator_ = forest
-        if is_regressor(forest):
+        self.estimator_ = forest.fit(X, y, **params)
+        if regressor:
             y = np.asarray(y, dtype=np.float64)
-            predicted = np.asarray(forest.oob_prediction_, dtype=np.float64).reshape(len(y))
+            codes, n_classes = y, None
+        else:
+            codes, n_classes = encode_labels(forest.classes_, y), len(forest.classes_)
+        # The out-of-bag votes: Data-OOB's pass over the forest's own bootstrap draws.
+        mean = out_of_bag(forest, X, codes, n_classes, n_jobs=self.n_jobs)["mean"]
+        if regressor:
+            predicted = mean.reshape(len(y))
             predicted[~np.isfinite(predicted)] = y.mean()
             self.out_of_sample_prediction_ = predicted
             self.scores_ = np.abs(y - predicted)
             return
-        proba = np.asarray(forest.oob_decision_function_, dtype=np.float64)
-        proba = align_proba(proba, forest.classes_, self.classes_)
+        proba = align_proba(mean, forest.classes_, self.classes_)
         unseen = ~np.isfinite(proba).all(axis=1)
         proba[unseen] = 1.0 / proba.shape[1]
         self.out_of_sample_proba_ = proba

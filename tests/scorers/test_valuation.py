@@ -17,15 +17,23 @@ from sklearn.ensemble import (
     BaggingClassifier,
     BaggingRegressor,
     ExtraTreesClassifier,
+    ExtraTreesRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
-from skinfluence import BanzhafScorer, DataOOBScorer, KNNShapleyScorer, PruningSelector
+from skinfluence import (
+    BanzhafScorer,
+    DataOOBScorer,
+    KNNShapleyScorer,
+    OutOfBagScorer,
+    PruningSelector,
+)
 from skinfluence.datasets import flip_labels
 from skinfluence.exceptions import ApproximationWarning
 from skinfluence.metrics import detection_scores
@@ -235,6 +243,28 @@ def test_data_oob_probabilities_are_the_forests_out_of_bag_vote(forest):
     # Fully grown trees vote 0/1: the vote's probability of the label is the Data-OOB value,
     # so the audit's out-of-bag log-loss ranks rows as Data-OOB does.
     np.testing.assert_allclose(scorer.oob_proba_[np.arange(len(y)), y], scorer.values_)
+
+
+def test_out_of_bag_scorer_reads_data_oobs_votes():
+    """One out-of-bag implementation: OutOfBagScorer's probabilities are DataOOBScorer's,
+    and, for members without predict_proba, their votes are sklearn's bagging vote."""
+    X, y = make_classification(120, 5, n_informative=3, random_state=2)
+    forest = ExtraTreesClassifier(30, bootstrap=True, random_state=0)
+    oob = OutOfBagScorer(forest, random_state=0).fit(X, y)
+    data_oob = DataOOBScorer(clone(forest).set_params(random_state=0)).fit(X, y)
+    np.testing.assert_array_equal(oob.out_of_sample_proba_, data_oob.oob_proba_)
+    votes = BaggingClassifier(LinearSVC(), n_estimators=30, oob_score=True, random_state=0)
+    votes = votes.fit(X, y)
+    scorer = OutOfBagScorer(clone(votes), random_state=0).fit(X, y)
+    np.testing.assert_allclose(scorer.out_of_sample_proba_, votes.oob_decision_function_)
+
+
+def test_out_of_bag_scorer_regression_is_the_forests_out_of_bag_prediction():
+    X, y = make_regression(80, 4, noise=5.0, random_state=0)
+    forest = ExtraTreesRegressor(300, bootstrap=True, oob_score=True, random_state=0).fit(X, y)
+    scorer = OutOfBagScorer(random_state=0).fit(X, y)  # the default: 300 extra trees
+    np.testing.assert_allclose(scorer.out_of_sample_prediction_, forest.oob_prediction_)
+    np.testing.assert_allclose(scorer.scores_, np.abs(y - forest.oob_prediction_))
 
 
 @pytest.mark.parametrize(
