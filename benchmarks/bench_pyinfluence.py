@@ -56,7 +56,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import (
@@ -75,7 +74,7 @@ from skinfluence.scorers._loo import _refit_without, _tightened
 from skinfluence.scorers._losses import per_sample_loss
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_linear_influence import blas_description, timed  # noqa: E402
+from bench_linear_influence import blas_description, timed
 
 PEER_PYTHON = os.environ.get("PYINFLUENCE_PYTHON", "/work/venvs/pyinfluence/bin/python")
 RUNNER = Path(__file__).with_name("_pyinfluence_run.py")
@@ -161,9 +160,10 @@ def agreement(args):
         first = InfluenceScorer(FrozenEstimator(model)).fit(X, y).influence(Xt, yt)
         try:
             newton = InfluenceScorer(FrozenEstimator(model), newton_step=True).fit(X, y)
-            r_newton = f"{pearson(newton.influence(Xt, yt), truth):.4f}"
+            newton_values = newton.influence(Xt, yt)
+            r_newton = f"{pearson(newton_values, truth):.4f}"
         except (TypeError, ValueError) as exc:
-            r_newton = f"n/a ({type(exc).__name__})"
+            newton_values, r_newton = None, f"n/a ({type(exc).__name__})"
         theirs = peer(model, X, y, Xt, yt, ["matrix"], args)
         if theirs is None:
             r_theirs, scale = "not installed", float("nan")
@@ -186,9 +186,7 @@ def agreement(args):
                 (
                     f"{name}, selection held fixed in the refits",
                     pearson(first, truth),
-                    r_newton
-                    if r_newton.startswith("n/a")
-                    else f"{pearson(newton.influence(Xt, yt), truth):.4f}",
+                    r_newton if newton_values is None else f"{pearson(newton_values, truth):.4f}",
                     r_theirs if theirs is None else f"{pearson(theirs['matrix'], truth):.4f}",
                     scale,
                 )
@@ -346,9 +344,7 @@ def print_times(rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="agreement at 150 rows; n = 10⁴, p = 20"
-    )
+    parser.add_argument("--quick", action="store_true", help="agreement at 150 rows; n=1e4, p=20")
     parser.add_argument("--n-train", type=int, nargs="*", default=None)
     parser.add_argument("--p", type=int, nargs="*", default=None)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
@@ -374,9 +370,8 @@ def main(argv=None):
 
     warnings.simplefilter("ignore", FutureWarning)
     limits = threadpool_limits(args.threads) if args.threads else None
-    print(
-        f"pyinfluence python: {PEER_PYTHON} ({'found' if Path(PEER_PYTHON).exists() else 'MISSING'})"
-    )
+    found = "found" if Path(PEER_PYTHON).exists() else "MISSING: its rows are skipped"
+    print(f"pyinfluence python: {PEER_PYTHON} ({found})")
     print(blas_description())
     if not args.no_agreement:
         agreement(args)
