@@ -350,7 +350,7 @@ def main(argv=None):
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     parser.add_argument("--n-test", type=int, default=100)
     parser.add_argument("--agree-n", type=int, default=None)
-    parser.add_argument("--agree-p", type=int, default=10)
+    parser.add_argument("--agree-p", type=int, default=50)
     parser.add_argument("--krr-n", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
