@@ -1,0 +1,391 @@
+"""skinfluence against pyinfluence 0.5 on every model both support: agreement and time.
+
+pyinfluence ("training data attribution for scikit-learn models") runs in ITS OWN virtual
+environment (never a dependency; ``PYINFLUENCE_PYTHON``, default
+``/work/venvs/pyinfluence/bin/python``), through a subprocess (``_pyinfluence_run.py``) on the
+pickled fitted model. Models: Ridge, RidgeCV, LinearRegression, binary LogisticRegression,
+LogisticRegressionCV, RidgeClassifier, KernelRidge (rbf). Synthetic data, one run:
+
+(a) **Agreement with actual leave-one-out**: ``LeaveOneOutScorer(warm_start=False)`` (cold
+    refits with the model's own solver at tol 1e-10) on ``--agree-n`` rows, influence on 100
+    test rows; Pearson over all (test, removed) pairs of skinfluence's first-order
+    ``InfluenceScorer``, its ``newton_step=True`` and pyinfluence's ``InfluenceFunctions``
+    (default damping 1e-5). The explained model is fitted at tol 1e-10 too. "scale" is the
+    least-squares slope of pyinfluence's values on ours (0.5 for squared loss: pyinfluence
+    uses half the squared error).
+
+(b) **Time** at n ∈ {10⁴, 10⁵} × p ∈ {20, 100}, models with their default settings (fitted
+    once, not timed; both libraries take the same fitted model), 100 test rows:
+
+    - *fit + matrix*: ``InfluenceScorer(FrozenEstimator(m)).fit(X, y).influence(Xt, yt)`` vs
+      ``InfluenceFunctions().fit(m, X, y).explain(Xt, yt)``;
+    - *self-influence*: ``InfluenceScorer(...).fit(X, y).scores_`` vs
+      ``self_influence(InfluenceFunctions().fit(m, X, y))``;
+    - *numpy reference* (linear models): the same computation on prepared arrays, GEMMs and one
+      solve as in ``bench_linear_influence.py`` (Gram ``X̃ᵀ(s ⊙ X̃)``, ``solve(H, I)``,
+      ``Σ_j (X̃H⁻¹)_ij X̃_ij``, ``(r_t X̃_t) H⁻¹ (r X̃)ᵀ``);
+    - *exact leave-one-out of every row* (+ the 100 test rows' losses under each refit):
+      ``LeaveOneOutScorer(m).fit(X, y).influence(Xt, yt)`` (Newton refits sharing one
+      factorisation, to 1e-10) vs ``LOOInfluence``'s per-row work (clone + fit at the model's
+      own tol + test losses), timed on as many rows as fit in ``--loo-budget`` seconds and
+      multiplied by n. For the CV models (both re-run the selection in every refit) ours is
+      timed the same way on skinfluence's own refit routine. Our O(n² p) Newton refits are run
+      at n = 10⁴ only; at 10⁵ their time is the 10⁴ time × 100 (marked "est.").
+
+    KernelRidge only at n = 2000 (``--krr-n``): both hold n × n matrices and pyinfluence
+    inverts an n × n Hessian (O(n³), plus a condition number by SVD), out of reach at 10⁴.
+    Warm runs, minimum of ``--repeats``; ours and the numpy reference round-robin in this
+    process; pyinfluence in its process right before. One BLAS thread each (``--threads``).
+
+(c) What pyinfluence has that skinfluence lacks is listed in benchmarks/README.md.
+
+Run::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_pyinfluence.py
+    python benchmarks/bench_pyinfluence.py --quick     # agreement at 150 rows, n = 10⁴, p = 20
+"""
+
+import argparse
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.frozen import FrozenEstimator
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    LogisticRegressionCV,
+    Ridge,
+    RidgeClassifier,
+    RidgeCV,
+)
+from threadpoolctl import threadpool_limits
+
+from skinfluence import InfluenceScorer, LeaveOneOutScorer
+from skinfluence.scorers._base import fit_clone
+from skinfluence.scorers._loo import _refit_without, _tightened
+from skinfluence.scorers._losses import per_sample_loss
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_linear_influence import blas_description, timed
+
+PEER_PYTHON = os.environ.get("PYINFLUENCE_PYTHON", "/work/venvs/pyinfluence/bin/python")
+RUNNER = Path(__file__).with_name("_pyinfluence_run.py")
+
+# name → (task, factory(p))
+MODELS = {
+    "Ridge": ("regression", lambda p: Ridge(alpha=1.0)),
+    "RidgeCV": ("regression", lambda p: RidgeCV(alphas=(0.1, 1.0, 10.0))),
+    "LinearRegression": ("regression", lambda p: LinearRegression()),
+    "LogisticRegression": ("binary", lambda p: LogisticRegression(C=1.0, max_iter=1000)),
+    "LogisticRegressionCV": (
+        "binary",
+        lambda p: LogisticRegressionCV(Cs=[0.1, 1.0, 10.0], cv=3, max_iter=1000),
+    ),
+    "RidgeClassifier": ("binary", lambda p: RidgeClassifier(alpha=1.0)),
+    "KernelRidge": ("regression", lambda p: KernelRidge(alpha=1.0, kernel="rbf", gamma=1.0 / p)),
+}
+CV_MODELS = ("RidgeCV", "LogisticRegressionCV")
+
+
+def make_data(task, n, p, m, seed):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(p) / np.sqrt(p) * 2.0
+    X = rng.standard_normal((n + m, p))
+    if task == "regression":
+        y = X @ w + 0.5 + rng.standard_normal(n + m)
+    else:
+        y = (X @ w + 0.3 + rng.logistic(size=n + m) > 0).astype(np.int64)
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def tight(est):
+    params = est.get_params(deep=False)
+    if "tol" in params:
+        est.set_params(tol=1e-10)
+    if "max_iter" in params:
+        est.set_params(max_iter=10_000)
+    return est
+
+
+def peer(model, X, y, Xt, yt, tasks, args):
+    """pyinfluence's results (see ``_pyinfluence_run.py``), or None when it is not installed."""
+    if not Path(PEER_PYTHON).exists():
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp, "in.pkl"), Path(tmp, "out.pkl")
+        with open(src, "wb") as f:
+            pickle.dump(
+                {
+                    "model": model,
+                    "X_train": X,
+                    "y_train": y,
+                    "X_test": Xt,
+                    "y_test": yt,
+                    "tasks": tasks,
+                    "repeats": args.repeats,
+                    "loo_budget": args.loo_budget,
+                    "loo_max_rows": args.loo_max_rows,
+                },
+                f,
+            )
+        env = dict(os.environ, **{k: str(args.threads) for k in THREAD_VARS})
+        subprocess.run([PEER_PYTHON, str(RUNNER), str(src), str(dst)], check=True, env=env)
+        with open(dst, "rb") as f:
+            return pickle.load(f)
+
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def pearson(a, b):
+    return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
+
+
+# -- (a) agreement -------------------------------------------------------------------------
+def agreement(args):
+    rows = []
+    for name, (task, factory) in MODELS.items():
+        X, y, Xt, yt = make_data(task, args.agree_n, args.agree_p, 100, seed=1)
+        model = tight(factory(args.agree_p)).fit(X, y)
+        loo = LeaveOneOutScorer(factory(args.agree_p), warm_start=False).fit(X, y)
+        truth = loo.influence(Xt, yt)
+        first = InfluenceScorer(FrozenEstimator(model)).fit(X, y).influence(Xt, yt)
+        try:
+            newton = InfluenceScorer(FrozenEstimator(model), newton_step=True).fit(X, y)
+            newton_values = newton.influence(Xt, yt)
+            r_newton = f"{pearson(newton_values, truth):.4f}"
+        except (TypeError, ValueError) as exc:
+            newton_values, r_newton = None, f"n/a ({type(exc).__name__})"
+        theirs = peer(model, X, y, Xt, yt, ["matrix"], args)
+        if theirs is None:
+            r_theirs, scale = "not installed", float("nan")
+        else:
+            t = theirs["matrix"]
+            r_theirs = f"{pearson(t, truth):.4f}"
+            scale = float(np.vdot(t, first) / np.vdot(first, first))
+        rows.append((name, pearson(first, truth), r_newton, r_theirs, scale))
+        print(f"  agreement {name}: {rows[-1]}", file=sys.stderr, flush=True)
+        if name in CV_MODELS:
+            # Actual leave-one-out re-runs the selection; both libraries hold it fixed. The
+            # same model at the selected value isolates what the influence approximates.
+            fixed = (
+                Ridge(alpha=model.alpha_)
+                if name == "RidgeCV"
+                else LogisticRegression(C=float(model.C_[0]), max_iter=1000)
+            )
+            truth = LeaveOneOutScorer(fixed, warm_start=False).fit(X, y).influence(Xt, yt)
+            rows.append(
+                (
+                    f"{name}, selection held fixed in the refits",
+                    pearson(first, truth),
+                    r_newton if newton_values is None else f"{pearson(newton_values, truth):.4f}",
+                    r_theirs if theirs is None else f"{pearson(theirs['matrix'], truth):.4f}",
+                    scale,
+                )
+            )
+    print(
+        f"\n(a) Pearson with actual leave-one-out (cold refits), n = {args.agree_n}, "
+        f"p = {args.agree_p}, 100 test rows, all pairs"
+    )
+    print("| model | ours first order | ours Newton step | pyinfluence | pyinfluence ÷ ours |")
+    print("|---|---|---|---|---|")
+    for name, r_first, r_newton, r_theirs, scale in rows:
+        print(f"| {name} | {r_first:.4f} | {r_newton} | {r_theirs} | {scale:.3f} |")
+
+
+# -- (b) time ------------------------------------------------------------------------------
+def reference_calls(name, model, X, y, Xt, yt):
+    """Plain-numpy fit part (Gram, solve, self-influence) and influence part on prepared
+    arrays, for the linear models; None for KernelRidge."""
+    if name == "KernelRidge":
+        return None
+    fit_intercept = model.fit_intercept
+    Xa = np.hstack([X, np.ones((len(X), 1))]) if fit_intercept else X
+    Xta = np.hstack([Xt, np.ones((len(Xt), 1))]) if fit_intercept else Xt
+    p = X.shape[1]
+    if name.startswith("Logistic"):
+        prob = model.predict_proba(X)[:, 1]
+        s = prob * (1 - prob)
+        r = prob - y
+        r_t = model.predict_proba(Xt)[:, 1] - yt
+        lam = 1.0 / float(np.ravel(model.C_ if hasattr(model, "C_") else model.C)[0])
+    else:
+        s = np.ones(len(X))
+        if name == "RidgeClassifier":
+            target, target_t = 2.0 * y - 1, 2.0 * yt - 1
+            r, r_t = model.decision_function(X) - target, model.decision_function(Xt) - target_t
+        else:
+            r, r_t = model.predict(X) - y, model.predict(Xt) - yt
+        lam = float(getattr(model, "alpha_", getattr(model, "alpha", 0.0)))
+    penalty = np.r_[np.full(p, lam), [0.0] * fit_intercept]
+    s, r, G_t = s[:, None], r[:, None], Xta * r_t[:, None]
+    state = {}
+
+    def fit_part():
+        H = Xa.T @ (s * Xa)
+        H[np.diag_indices_from(H)] += penalty
+        state["H_inv"] = np.linalg.solve(H, np.eye(len(H)))
+        return np.einsum("ij,ij->i", Xa @ state["H_inv"], Xa) * r[:, 0] ** 2
+
+    def influence_part():
+        return (Xa * r) @ (state["H_inv"] @ G_t.T)
+
+    return fit_part, influence_part
+
+
+def our_loo_per_row(factory, p, X, y, Xt, yt, args, refit_tol=1e-10):
+    """Seconds per row of skinfluence's cold refit (CV models): LeaveOneOutScorer's own routine
+    (``refit_tol=None``: at the model's own tolerance, as pyinfluence refits)."""
+    base = fit_clone(_tightened(factory(p), refit_tol), X, y, None)
+    rng = np.random.default_rng(0)
+    start, done = time.perf_counter(), 0
+    for i in rng.permutation(len(y))[: args.loo_max_rows]:
+        (m,) = _refit_without(base, X, y, None, [int(i)], False)
+        per_sample_loss(m, Xt, yt)
+        done += 1
+        if time.perf_counter() - start > args.loo_budget:
+            break
+    return (time.perf_counter() - start) / done
+
+
+def bench(name, n, p, args, rows, loo_cache):
+    task, factory = MODELS[name]
+    X, y, Xt, yt = make_data(task, n, p, args.n_test, seed=n + p)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = factory(p).fit(X, y)
+    do_loo = not args.no_loo
+    theirs = peer(model, X, y, Xt, yt, ["matrix", "self"] + ["loo"] * do_loo, args)
+
+    calls = {
+        "matrix": lambda: InfluenceScorer(FrozenEstimator(model)).fit(X, y).influence(Xt, yt),
+        "self": lambda: InfluenceScorer(FrozenEstimator(model)).fit(X, y).scores_,
+    }
+    ref = reference_calls(name, model, X, y, Xt, yt)
+    if ref is not None:
+        calls["ref fit"], calls["ref influence"] = ref
+    res = timed(calls, args.repeats, min_total=0.5, max_repeats=20)
+    ours_matrix, ours_self = res["matrix"][0], res["self"][0]
+    reference = res["ref fit"][0] + res["ref influence"][0] if ref is not None else float("nan")
+    if theirs is not None:
+        check = pearson(theirs["matrix"], res["matrix"][2])
+    loo_ours = loo_theirs = float("nan")
+    loo_note = ""
+    if do_loo:
+        if name in CV_MODELS:
+            loo_ours = our_loo_per_row(factory, p, X, y, Xt, yt, args) * n
+            own = our_loo_per_row(factory, p, X, y, Xt, yt, args, refit_tol=None) * n
+            loo_note = f"both: refits × n; ours at the model's own tol {own:.3g} s"
+        elif n <= args.loo_n_max:
+            start = time.perf_counter()
+            LeaveOneOutScorer(factory(p)).fit(X, y).influence(Xt, yt)
+            loo_ours = time.perf_counter() - start
+            loo_cache[name, p] = (n, loo_ours)
+            loo_note = "ours measured"
+        elif (name, p) in loo_cache:
+            n0, t0 = loo_cache[name, p]
+            loo_ours = t0 * (n / n0) ** 2
+            loo_note = f"ours est. from n = {n0} × (n/{n0})²"
+        if theirs is not None:
+            loo_theirs = theirs["loo_seconds_per_row"] * n
+            loo_note += f"; theirs {theirs['loo_rows']} rows × n"
+    t_matrix = theirs["matrix_seconds"] if theirs else float("nan")
+    t_self = theirs["self_seconds"] if theirs else float("nan")
+    rows.append(
+        (
+            name,
+            n,
+            p,
+            ours_matrix,
+            t_matrix,
+            ours_matrix / reference,
+            ours_self,
+            t_self,
+            loo_ours,
+            loo_theirs,
+            loo_note + (f"; Pearson(ours, theirs) {check:.6f}" if theirs else ""),
+        )
+    )
+    r = rows[-1]
+    print(
+        f"  {r[:3]} matrix {r[3]:.3g}/{r[4]:.3g} self {r[6]:.3g}/{r[7]:.3g} "
+        f"loo {r[8]:.3g}/{r[9]:.3g} {r[10]}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def print_times(rows):
+    print(
+        "\n(b) Seconds (ours / pyinfluence) and pyinfluence ÷ ours (> 1: we are faster); "
+        "ours ÷ numpy reference for fit + matrix"
+    )
+    print(
+        "| model | n | p | fit + matrix ours / theirs | theirs ÷ ours | ours ÷ numpy ref | "
+        "self-influence ours / theirs | theirs ÷ ours | leave-one-out ours / theirs | "
+        "theirs ÷ ours | note |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, n, p, om, tm, ref, os_, ts, ol, tl, note in rows:
+        print(
+            f"| {name} | {n} | {p} | {om:.3g} / {tm:.3g} | {tm / om:.2f} | {ref:.2f} | "
+            f"{os_:.3g} / {ts:.3g} | {ts / os_:.2f} | {ol:.3g} / {tl:.3g} | {tl / ol:.1f} | "
+            f"{note} |"
+        )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="agreement at 150 rows; n=1e4, p=20")
+    parser.add_argument("--n-train", type=int, nargs="*", default=None)
+    parser.add_argument("--p", type=int, nargs="*", default=None)
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument("--n-test", type=int, default=100)
+    parser.add_argument("--agree-n", type=int, default=None)
+    parser.add_argument("--agree-p", type=int, default=50)
+    parser.add_argument("--krr-n", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--loo-budget", type=float, default=6.0, help="seconds of peer refits")
+    parser.add_argument("--loo-max-rows", type=int, default=200)
+    parser.add_argument("--loo-n-max", type=int, default=10_000, help="largest n for our LOO")
+    parser.add_argument("--no-loo", action="store_true")
+    parser.add_argument("--no-agreement", action="store_true")
+    parser.add_argument("--no-timing", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = args.n_train or ([10_000] if args.quick else [10_000, 100_000])
+    p_values = args.p or ([20] if args.quick else [20, 100])
+    args.agree_n = args.agree_n or (150 if args.quick else 300)
+    if args.quick:
+        args.loo_budget = min(args.loo_budget, 2.0)
+        args.krr_n = min(args.krr_n, 1000)
+
+    warnings.simplefilter("ignore", FutureWarning)
+    limits = threadpool_limits(args.threads) if args.threads else None
+    found = "found" if Path(PEER_PYTHON).exists() else "MISSING: its rows are skipped"
+    print(f"pyinfluence python: {PEER_PYTHON} ({found})")
+    print(blas_description())
+    if not args.no_agreement:
+        agreement(args)
+    if not args.no_timing:
+        rows, loo_cache = [], {}
+        for name in args.models:
+            for p in p_values:
+                for n in [args.krr_n] if name == "KernelRidge" else sizes:
+                    bench(name, n, p, args, rows, loo_cache)
+                if name == "KernelRidge":
+                    break
+        print_times(rows)
+    del limits
+
+
+if __name__ == "__main__":
+    main()
