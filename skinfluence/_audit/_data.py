@@ -80,9 +80,7 @@ def load_default(random_state=0):
 
 
 def _import_pandas():
-    return import_optional(
-        "pandas", extra="all", caller="reading a CSV file", error=AuditDependencyError
-    )
+    return import_optional("pandas", extra="all", caller="the audit", error=AuditDependencyError)
 
 
 def sniff_delimiter(path):

@@ -12,8 +12,9 @@ EXIT_CODES_HELP = f"""exit codes:
   {EXIT_USAGE}  bad command-line usage (unknown option, bad value)
   {EXIT_DATA}  the data cannot be used (missing file, empty file, unknown column, one class,
      non-numeric text in a numeric column, ...); the one-line message names the column
-  {EXIT_DEPENDENCY}  an optional dependency is missing (pandas for CSV files, matplotlib for
-     --report, torch and skorch for --model mlp); the message says what to install"""
+  {EXIT_DEPENDENCY}  an optional dependency is missing (matplotlib for --report, lightgbm or
+     xgboost for their --model, torch and skorch for --model mlp); the message says what to
+     install"""
 
 
 class AuditError(Exception):

@@ -25,7 +25,7 @@ class AuditResult:
         One row per audited row, most suspect first, indexed by rank (1 = most suspect):
         the row's id, ``label``, ``suggested_label`` (the out-of-sample prediction), every
         score, ``combined`` (in [0, 1]), ``flagged``, ``reason``, and ``flipped`` when the
-        true issues were given. Built on first access (needs pandas).
+        true issues were given. Built on first access.
     n_issues : int
         Estimated number of wrong labels (confident learning on the out-of-sample
         probabilities of the families kept), plus the rows of single-row classes.
