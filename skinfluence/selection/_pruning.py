@@ -13,8 +13,9 @@ from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
 from ._auto_rule import choose_keep
+from ._strategies import DEFAULT_N_STRATA, coverage_sample, default_hard_cutoff, moderate_key
 
-KEEP_OPTIONS = ("easy", "hard", "random", "auto")
+KEEP_OPTIONS = ("easy", "hard", "random", "moderate", "coverage", "auto")
 
 
 def n_rows_to_keep(fraction, n_samples):
@@ -48,7 +49,17 @@ def _class_quotas(class_sizes, n_keep):
     return quotas
 
 
-def select_rows(scores, y, n_keep, keep, *, class_balance=True, random_state=None):
+def select_rows(
+    scores,
+    y,
+    n_keep,
+    keep,
+    *,
+    class_balance=True,
+    random_state=None,
+    hard_cutoff=None,
+    n_strata=DEFAULT_N_STRATA,
+):
     """Indices (sorted) of the ``n_keep`` rows that ``keep`` selects.
 
     Parameters
@@ -59,10 +70,19 @@ def select_rows(scores, y, n_keep, keep, *, class_balance=True, random_state=Non
         Labels; with ``class_balance`` and classification targets, every class keeps the same
         fraction (at least one row each).
     n_keep : int
-    keep : {"easy", "hard", "random"}
-        Lowest scores, highest scores, or uniformly at random. Ties are broken at random.
+    keep : {"easy", "hard", "random", "moderate", "coverage"}
+        Lowest scores, highest scores, uniformly at random, nearest the median score (of
+        each class with ``class_balance``), or coverage-centric (CCS) stratified sampling
+        (:func:`~skinfluence.selection._strategies.coverage_sample`, within each class with
+        ``class_balance``). Ties are broken at random.
     class_balance : bool, default=True
     random_state : int, RandomState instance or None
+    hard_cutoff : float in [0, 1) or None, default=None
+        CCS's β, for "coverage": the share of each group's hardest rows dropped before
+        stratifying; None follows :func:`~skinfluence.selection._strategies.default_hard_cutoff`
+        of the kept fraction.
+    n_strata : int, default=50
+        CCS's number of strata, for "coverage".
 
     Returns
     -------
@@ -70,22 +90,44 @@ def select_rows(scores, y, n_keep, keep, *, class_balance=True, random_state=Non
     """
     rng = check_random_state(random_state)
     n = len(scores)
+    is_classes = y is not None and type_of_target(y) in ("binary", "multiclass")
+    if is_classes:
+        classes, codes = np.unique(y, return_inverse=True)
+    if keep == "coverage":
+        beta = default_hard_cutoff(n_keep / n) if hard_cutoff is None else float(hard_cutoff)
+        if is_classes and class_balance:
+            quotas = _class_quotas(np.bincount(codes, minlength=len(classes)), n_keep)
+            kept = []
+            for c in range(len(classes)):
+                rows = np.flatnonzero(codes == c)
+                positions = coverage_sample(
+                    scores[rows], quotas[c], rng, hard_cutoff=beta, n_strata=n_strata
+                )
+                kept.append(rows[positions])
+            return np.sort(np.concatenate(kept))
+        kept = np.sort(coverage_sample(scores, n_keep, rng, hard_cutoff=beta, n_strata=n_strata))
+        return _check_classes_kept(kept, codes, classes, keep) if is_classes else kept
     shuffled = rng.permutation(n)  # random tie-breaking, and the order for "random"
     if keep == "random":
         order = shuffled
+    elif keep == "moderate":
+        groups = codes if is_classes and class_balance else np.zeros(n, dtype=int)
+        key = moderate_key(scores, groups)
+        order = shuffled[np.argsort(key[shuffled], kind="stable")]
     else:
         sign = 1.0 if keep == "easy" else -1.0
         order = shuffled[np.argsort(sign * scores[shuffled], kind="stable")]
-    is_classes = y is not None and type_of_target(y) in ("binary", "multiclass")
     if not is_classes:
         return np.sort(order[:n_keep])
-    classes, codes = np.unique(y, return_inverse=True)
     if class_balance:
         quotas = _class_quotas(np.bincount(codes, minlength=len(classes)), n_keep)
         ordered_codes = codes[order]
         kept = [order[ordered_codes == c][: quotas[c]] for c in range(len(classes))]
         return np.sort(np.concatenate(kept))
-    kept = np.sort(order[:n_keep])
+    return _check_classes_kept(np.sort(order[:n_keep]), codes, classes, keep)
+
+
+def _check_classes_kept(kept, codes, classes, keep):
     missing = np.setdiff1d(np.arange(len(classes)), codes[kept])
     if len(missing):
         raise ValueError(
@@ -219,6 +261,8 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
         "keep": [StrOptions(set(KEEP_OPTIONS))],
         "class_balance": ["boolean"],
         "random_state": ["random_state"],
+        "hard_cutoff": [Interval(numbers.Real, 0, 1, closed="left"), None],
+        "n_strata": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -230,6 +274,8 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
         keep="auto",
         class_balance=True,
         random_state=None,
+        hard_cutoff=None,
+        n_strata=DEFAULT_N_STRATA,
     ):
         self.scorer = scorer
         self.estimator = estimator
@@ -237,6 +283,8 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
         self.keep = keep
         self.class_balance = class_balance
         self.random_state = random_state
+        self.hard_cutoff = hard_cutoff
+        self.n_strata = n_strata
 
     @_fit_context(prefer_skip_nested_validation=False)  # scorer and estimator validate their own
     def fit(self, X, y, **fit_params):
@@ -322,6 +370,8 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
             self.keep_,
             class_balance=self.class_balance,
             random_state=self.random_state,
+            hard_cutoff=self.hard_cutoff,
+            n_strata=self.n_strata,
         )
         self.support_ = np.zeros(n, dtype=bool)
         self.support_[self.sample_indices_] = True

@@ -25,7 +25,7 @@ def split(breast_cancer):
 def test_curves_are_scores_of_models_fitted_on_the_selected_rows(split):
     X_train, X_test, y_train, y_test = split
     scores = EL2NScorer(LogisticRegression(), n_repeats=1).fit(X_train, y_train).scores_
-    fractions, curves = pruning_curve(
+    fractions, curves, _ = pruning_curve(
         LogisticRegression(), X_train, y_train, scores, X_test, y_test,
         fractions=[0.2, 40, 1.0], keep=["easy", "hard"], random_state=0,
     )  # fmt: skip

@@ -1,0 +1,93 @@
+"""Selection rules that are not a single ranking: moderate and coverage-centric coresets.
+
+``select_rows`` (``_pruning.py``) applies them within each class (class-balanced) or to all
+rows; the functions here act on one group of rows.
+"""
+
+import numpy as np
+
+# CCS's number of strata (Zheng et al. 2023, their released code).
+DEFAULT_N_STRATA = 50
+
+# Hard cutoff β against the pruning rate 1 - f when ``hard_cutoff=None``: 0 while half or
+# more of the rows are kept, rising linearly to 0.3 at a 90 % pruning rate (the value of the
+# authors' CIFAR-10 90 % example) and held there; measured in benchmarks/bench_pruning.py.
+_CUTOFF_SCHEDULE = ((0.5, 0.0), (0.9, 0.3))
+
+
+def default_hard_cutoff(fraction):
+    """β for ``keep="coverage"`` when ``hard_cutoff=None``: see ``_CUTOFF_SCHEDULE``.
+
+    Examples
+    --------
+    >>> from skinfluence.selection._strategies import default_hard_cutoff
+    >>> default_hard_cutoff(0.5), default_hard_cutoff(0.3), round(default_hard_cutoff(0.1), 3)
+    (0.0, 0.15, 0.3)
+    """
+    (r0, b0), (r1, b1) = _CUTOFF_SCHEDULE
+    return float(np.interp(1.0 - float(fraction), [r0, r1], [b0, b1]))
+
+
+def moderate_key(scores, groups):
+    """``|score − median of its group|``: the "moderate" rule keeps the smallest.
+
+    Xia et al. (2023) keep the rows whose score is closest to the score median (their
+    released code keeps the central quantile window of the sorted scores, which is the same
+    set when the scores are symmetric about the median).
+    """
+    key = np.empty_like(scores)
+    for g in np.unique(groups):
+        in_g = groups == g
+        key[in_g] = np.abs(scores[in_g] - np.median(scores[in_g]))
+    return key
+
+
+def strata_budgets(sizes, n_keep):
+    """Split ``n_keep`` over strata of ``sizes`` as CCS does: from the smallest stratum up,
+    each takes ``min(its size, remaining budget // strata left)``.
+
+    Examples
+    --------
+    >>> from skinfluence.selection._strategies import strata_budgets
+    >>> strata_budgets([12, 1, 5, 2], 10).tolist()
+    [4, 1, 3, 2]
+    """
+    sizes = np.asarray(sizes, dtype=int)
+    budgets = np.zeros(len(sizes), dtype=int)
+    rest = int(n_keep)
+    for i, stratum in enumerate(np.argsort(sizes, kind="stable")):
+        budgets[stratum] = min(sizes[stratum], rest // (len(sizes) - i))
+        rest -= budgets[stratum]
+    return budgets
+
+
+def coverage_sample(scores, n_keep, rng, *, hard_cutoff, n_strata):
+    """Coverage-centric coreset selection (CCS, Zheng et al. 2023, Algorithm 1) of one group.
+
+    1. Drop the ``round(hard_cutoff × n)`` highest scores (the hardest rows, likely
+       mislabelled), but never so many that fewer than ``n_keep`` rows remain.
+    2. Split the remaining score range ``[min, max]`` into ``n_strata`` strata of equal width
+       (the maximum belongs to the last).
+    3. Give each stratum a budget with :func:`strata_budgets` and draw that many of its rows
+       uniformly at random.
+
+    Returns positions into ``scores`` (unsorted). Cost O(n log n + n_strata).
+    """
+    n = len(scores)
+    if n_keep >= n:
+        return np.arange(n)
+    shuffled = rng.permutation(n)  # random tie-breaking among equal scores
+    by_score = shuffled[np.argsort(scores[shuffled], kind="stable")]
+    n_drop = min(int(round(hard_cutoff * n)), n - n_keep)
+    pool = by_score[: n - n_drop]
+    low, high = scores[pool].min(), scores[pool].max()
+    if high > low:
+        stratum = np.minimum(
+            ((scores[pool] - low) / (high - low) * n_strata).astype(int), n_strata - 1
+        )
+    else:
+        stratum = np.zeros(len(pool), dtype=int)
+    sizes = np.bincount(stratum, minlength=n_strata)
+    budgets = strata_budgets(sizes, n_keep)
+    kept = [rng.permutation(pool[stratum == s])[: budgets[s]] for s in np.flatnonzero(budgets)]
+    return np.concatenate(kept)
