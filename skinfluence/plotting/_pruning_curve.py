@@ -78,8 +78,7 @@ def pruning_curve(
     for rule in keep:
         if rule not in KEEP_OPTIONS or rule == "auto":
             raise ValueError(
-                "keep must list 'easy', 'hard', 'random', 'moderate' or 'coverage'; "
-                f"got {rule!r}."
+                f"keep must list 'easy', 'hard', 'random', 'moderate' or 'coverage'; got {rule!r}."
             )
     if not isinstance(n_repeats, numbers.Integral) or n_repeats < 1:
         raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}.")
@@ -89,7 +88,9 @@ def pruning_curve(
     seeds = rng.randint(np.iinfo(np.int32).max, size=len(n_keep))
     random_seeds = rng.randint(np.iinfo(np.int32).max, size=(n_repeats, len(n_keep)))
     grid = [(rule, j, seeds[j]) for rule in rules for j in range(len(n_keep))]
-    grid += [("random", j, random_seeds[r, j]) for r in range(n_repeats) for j in range(len(n_keep))]
+    grid += [
+        ("random", j, random_seeds[r, j]) for r in range(n_repeats) for j in range(len(n_keep))
+    ]
     results = Parallel(n_jobs=n_jobs)(
         delayed(_fit_and_score)(
             estimator,
@@ -113,7 +114,9 @@ def pruning_curve(
     )
     results = np.asarray(results, dtype=np.float64)
     n_rule_fits = len(rules) * len(n_keep)
-    curves = {rule: results[i * len(n_keep) : (i + 1) * len(n_keep)] for i, rule in enumerate(rules)}
+    curves = {
+        rule: results[i * len(n_keep) : (i + 1) * len(n_keep)] for i, rule in enumerate(rules)
+    }
     random_scores = results[n_rule_fits:].reshape(n_repeats, len(n_keep))
     test_scores = {rule: curves[rule] for rule in keep if rule != "random"}
     test_scores["random"] = random_scores.mean(axis=0)

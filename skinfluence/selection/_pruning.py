@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
-from ._auto_rule import choose_keep
+from ._auto_rule import auto_keep
 from ._strategies import DEFAULT_N_STRATA, coverage_sample, default_hard_cutoff, moderate_key
 
 KEEP_OPTIONS = ("easy", "hard", "random", "moderate", "coverage", "auto")
@@ -169,13 +169,16 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
         The model fitted on the kept rows; None makes the selector a sampler.
     fraction : float in (0, 1] or int, default=0.5
         Share of the rows to keep, or (an int) how many. 1.0 keeps every row.
-    keep : {"easy", "hard", "random", "auto"}, default="auto"
+    keep : {"easy", "hard", "random", "moderate", "coverage", "auto"}, default="auto"
         "easy": the lowest scores; "hard": the highest; "random": a uniform random subset
-        (the baseline any score must beat); "auto": "easy" when data are scarce and "hard"
-        when they are abundant, as the teacher-student theory of Sorscher et al. (2022)
-        predicts, following the rule :func:`skinfluence.selection._auto_rule.choose_keep`
-        (n_samples, n_features, fraction), derived and calibrated in
-        :mod:`skinfluence.toy`. The choice made is in ``keep_``.
+        (the baseline any score must beat); "moderate": the scores nearest the median (of
+        each class), Xia et al. (2023); "coverage": coverage-centric coreset selection (CCS,
+        Zheng et al. 2023): drop the hardest ``hard_cutoff`` share, split the remaining score
+        range into ``n_strata`` equal-width strata and sample them evenly (the budget spread
+        from the smallest stratum up), so that every level of difficulty stays represented;
+        "auto": the rule :func:`skinfluence.selection._auto_rule.choose_keep` of
+        (n_samples, n_features, fraction), measured in ``benchmarks/bench_pruning.py`` (see
+        the User Guide). The choice made is in ``keep_``.
     class_balance : bool, default=True
         Keep the same fraction within each class (classification targets only): class c
         keeps about ``fraction × n_c`` rows (largest-remainder rounding, so that the total is
@@ -184,7 +187,15 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
         this raises a ValueError. With ``class_balance=False`` rows are ranked globally and a
         ValueError is raised if a class loses every row.
     random_state : int, RandomState instance or None, default=None
-        Breaks ties between equal scores and draws the "random" subset.
+        Breaks ties between equal scores and draws the "random" and "coverage" subsets.
+    hard_cutoff : float in [0, 1) or None, default=None
+        CCS's hard cutoff rate β, for ``keep="coverage"``: the share of each class's hardest
+        rows dropped before stratifying (capped so that enough rows remain). None: 0 while
+        half or more of the rows are kept, rising linearly to 0.3 at 10 % kept and held
+        there (the authors tune β per pruning rate; their CIFAR-10 example uses 0.3 at 90 %
+        pruning). Grid-search it like ``fraction``.
+    n_strata : int, default=50
+        CCS's number of strata k, for ``keep="coverage"`` (50 in the authors' code).
 
     Attributes
     ----------
@@ -213,7 +224,8 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
 
     Notes
     -----
-    Cost: one scorer fit on n rows, a sort O(n log n), and one model fit on the kept rows.
+    Cost: one scorer fit on n rows, a sort O(n log n) (also for "moderate" and "coverage",
+    plus O(n_strata) for the budgets), and one model fit on the kept rows.
     Memory: the scorer's, plus O(n). The user's X, y, scorer and estimator are never
     modified.
 
@@ -235,6 +247,12 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
     Paul, M., Ganguli, S. & Dziugaite, G. K. (2021). Deep learning on a data diet: finding
     important examples early in training. NeurIPS.
 
+    Xia, X., Liu, J., Yu, J., Shen, X., Han, B. & Liu, T. (2023). Moderate coreset: a
+    universal method of data selection for real-world data-efficient deep learning. ICLR.
+
+    Zheng, H., Liu, R., Lai, F. & Prakash, A. (2023). Coverage-centric coreset selection for
+    high pruning rates. ICLR.
+
     Examples
     --------
     >>> from sklearn.datasets import load_breast_cancer
@@ -249,6 +267,13 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
     >>> model = make_pipeline(StandardScaler(), selector).fit(X, y)
     >>> int(model[-1].support_.sum())
     284
+
+    Coverage-centric selection of 10 % of the rows, class-balanced:
+
+    >>> _ = selector.set_params(keep="coverage", fraction=0.1)
+    >>> model = make_pipeline(StandardScaler(), selector).fit(X, y)
+    >>> model[-1].keep_, int(model[-1].support_.sum())
+    ('coverage', 57)
     """
 
     _parameter_constraints = {  # noqa: RUF012
@@ -362,7 +387,7 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
             )
         self.scores_ = scores
         n_features = getattr(self, "n_features_in_", X.shape[1] if X.ndim == 2 else 1)
-        self.keep_ = choose_keep(n, n_features, n_keep / n) if self.keep == "auto" else self.keep
+        self.keep_ = auto_keep(n, n_features, n_keep / n) if self.keep == "auto" else self.keep
         self.sample_indices_ = select_rows(
             scores,
             y,

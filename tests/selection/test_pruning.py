@@ -15,7 +15,7 @@ from sklearn.svm import LinearSVC
 
 from skinfluence import EL2NScorer, PrototypeScorer, PruningSelector
 from skinfluence.datasets import flip_labels
-from skinfluence.selection._auto_rule import choose_keep
+from skinfluence.selection._auto_rule import auto_keep, choose_keep
 from skinfluence.selection._pruning import select_rows
 from skinfluence.selection._strategies import default_hard_cutoff, strata_budgets
 
@@ -132,13 +132,22 @@ def test_fit_params_are_restricted_to_the_kept_rows(wine):
 
 def test_auto_follows_the_rule_module():
     rng = np.random.RandomState(0)
-    for n, p in [(40, 30), (400, 5)]:
+    for n, p in [(40, 30), (400, 5)]:  # either side of the theory's easy/hard crossing
         X = rng.randn(n, p)
         y = (X[:, 0] > 0).astype(int)
-        sel = PruningSelector(FixedScores(rng.rand(n)), LogisticRegression(), fraction=0.5)
-        assert sel.fit(X, y).keep_ == choose_keep(n, p, 0.5)
-    # the two shapes above sit on either side of the rule, so both branches are exercised
+        scores = rng.rand(n)
+        sel = PruningSelector(
+            FixedScores(scores), LogisticRegression(), fraction=0.5, random_state=0
+        ).fit(X, y)
+        assert sel.keep_ == auto_keep(n, p, 0.5) == "coverage"
+        coverage = PruningSelector(
+            FixedScores(scores), LogisticRegression(), fraction=0.5, keep="coverage", random_state=0
+        ).fit(X, y)
+        np.testing.assert_array_equal(sel.sample_indices_, coverage.sample_indices_)
+    # the theory's rule, which "auto" no longer follows, still differs across the two shapes
     assert {choose_keep(40, 30, 0.5), choose_keep(400, 5, 0.5)} == {"easy", "hard"}
+    with pytest.raises(ValueError, match="fraction must be"):
+        auto_keep(10, 2, 1.5)
 
 
 def test_methods_follow_the_estimator():
@@ -349,16 +358,18 @@ def test_coverage_is_class_balanced_and_uses_the_default_cutoff():
     scores = rng.rand(100)
     kept = select_rows(scores, y, 20, "coverage", random_state=0)
     assert np.bincount(y[kept]).tolist() == [12, 6, 2]
-    # f = 0.2 -> β = default_hard_cutoff(0.2) = 0.225: the hardest 22.5 % of each class go
+    # f = 0.2 -> β = default_hard_cutoff(0.2) = 0.1 · (1 − 0.4) = 0.06: the hardest 6 % of
+    # each class go (at most what leaves the class its quota)
     beta = default_hard_cutoff(0.2)
-    assert beta == pytest.approx(0.225)
+    assert beta == pytest.approx(0.06)
     for c in range(3):
         rows = np.flatnonzero(y == c)
         n_drop = min(round(beta * len(rows)), len(rows) - np.sum(y[kept] == c))
         hardest = rows[np.argsort(scores[rows])[len(rows) - n_drop :]]
+        assert n_drop > 0 or c == 2  # class 2 (10 rows): round(0.6) = 1 row
         assert not set(hardest) & set(kept)
     assert default_hard_cutoff(0.5) == 0.0 == default_hard_cutoff(0.9)
-    assert default_hard_cutoff(0.05) == pytest.approx(0.3)
+    assert default_hard_cutoff(0.05) == pytest.approx(0.09)
 
 
 def test_selector_accepts_the_new_rules_and_grid_searches_them(breast_cancer):
