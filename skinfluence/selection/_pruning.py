@@ -176,9 +176,14 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
         Zheng et al. 2023): drop the hardest ``hard_cutoff`` share, split the remaining score
         range into ``n_strata`` equal-width strata and sample them evenly (the budget spread
         from the smallest stratum up), so that every level of difficulty stays represented;
-        "auto": the rule :func:`skinfluence.selection._auto_rule.choose_keep` of
-        (n_samples, n_features, fraction), measured in ``benchmarks/bench_pruning.py`` (see
-        the User Guide). The choice made is in ``keep_``.
+        "auto": the rule :func:`skinfluence.selection._auto_rule.auto_keep`, chosen by
+        measurement (``benchmarks/bench_pruning.py``, see the User Guide): at present
+        "coverage" with the default ``hard_cutoff``, the one rule that stayed near or above
+        random at every fraction measured; the teacher-student rule of Sorscher et al.
+        (2022), :func:`~skinfluence.selection._auto_rule.choose_keep` ("easy" when data are
+        scarce, "hard" when abundant), which "auto" followed before, lost to random by tens
+        of points at small fractions on data with mislabelled rows. The choice made is in
+        ``keep_``.
     class_balance : bool, default=True
         Keep the same fraction within each class (classification targets only): class c
         keeps about ``fraction × n_c`` rows (largest-remainder rounding, so that the total is
@@ -233,11 +238,11 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
     with little data per parameter the easiest rows (the ones that pin down the coarse
     boundary) are worth keeping, and with abundant data the hardest ones (near the boundary);
     Paul et al. prune easy rows of large image sets. With label noise, keeping the hardest
-    rows keeps the mislabelled ones too, and when the model cannot fit the data (e.g. a
-    linear model on classes made of several clusters) the hardest rows are the ones it gets
-    wrong: ``benchmarks/bench_pruning.py`` measures keep-hard far below random there at every
-    size, where ``keep="auto"`` would choose it. Grid-search ``keep`` (with "random" as the
-    baseline) rather than trusting "auto" outside the theory's linear, realizable setting.
+    rows keeps the mislabelled ones too, and when the model cannot fit the data the hardest
+    rows are the ones it gets wrong; at high pruning rates a single ranking also loses
+    coverage of the data (Zheng et al.), which "coverage" restores by sampling every
+    difficulty stratum and "moderate" sidesteps by keeping typical rows. Grid-search ``keep``
+    and ``fraction`` (with "random" as the baseline) when the data are not those measured.
 
     References
     ----------
