@@ -8,7 +8,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from skinfluence import EL2NScorer, PruningSelector
+from skinfluence import EL2NScorer, PruningSelector, metrics
 from skinfluence.plotting import PruningCurveDisplay
 from skinfluence.plotting._pruning_curve import pruning_curve
 from skinfluence.selection._pruning import select_rows
@@ -101,6 +101,16 @@ def test_random_is_always_drawn_with_a_band_over_independent_draws(split):
     low = draws.mean(axis=0) - z * draws.std(axis=0, ddof=1)
     high = draws.mean(axis=0) + z * draws.std(axis=0, ddof=1)
     np.testing.assert_allclose([band.min(), band.max()], [low.min(), high.max()])
+    # skinfluence.metrics.pruning_curve: the same curves, with the band as numbers
+    result = metrics.pruning_curve(
+        LogisticRegression(), X_train, y_train, scores, X_test, y_test,
+        fractions=[20, 0.5], keep=["hard"], n_repeats=4, random_state=0,
+    )  # fmt: skip
+    np.testing.assert_array_equal(result.random_scores, draws)
+    np.testing.assert_allclose(result.random_low, low)
+    np.testing.assert_allclose(result.random_high, high)
+    assert result.n_kept.tolist() == [20, round(0.5 * len(y_train))]
+    assert result.scoring == "accuracy"
     one = PruningCurveDisplay(fractions=fractions, test_scores=curves, random_scores=draws[:1])
     assert one.plot().band_ is None  # one draw: no band
     matplotlib.pyplot.close("all")
