@@ -370,6 +370,20 @@ def test_coverage_is_class_balanced_and_uses_the_default_cutoff():
         assert not set(hardest) & set(kept)
     assert default_hard_cutoff(0.5) == 0.0 == default_hard_cutoff(0.9)
     assert default_hard_cutoff(0.05) == pytest.approx(0.09)
+    for seed in range(30):  # exactly n_keep distinct rows, whatever the sizes, ties and β
+        r = np.random.RandomState(seed)
+        n = r.randint(5, 60)
+        y_r = r.randint(0, 3, size=n)
+        s_r = np.round(r.randn(n), r.randint(0, 3))  # rounding makes ties
+        n_keep = r.randint(3, n + 1)
+        for balance in (True, False):
+            try:
+                kept = select_rows(s_r, y_r, n_keep, "coverage", class_balance=balance,
+                                   random_state=seed, hard_cutoff=r.choice([0.0, 0.3, 0.9]),
+                                   n_strata=r.randint(1, 10))  # fmt: skip
+            except ValueError:  # too few rows kept for every class: raised, as documented
+                continue
+            assert len(kept) == len(np.unique(kept)) == n_keep
 
 
 def test_selector_accepts_the_new_rules_and_grid_searches_them(breast_cancer):
