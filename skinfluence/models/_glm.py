@@ -140,6 +140,10 @@ class GeneralizedLinearRegressorAdapter(LinearModelAdapter):
             )
         return y[:, None]
 
+    @property
+    def output_link(self):
+        return self.link_
+
     def _mean(self, eta):
         return np.exp(eta) if self.link_ == "log" else eta
 

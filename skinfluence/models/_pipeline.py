@@ -200,6 +200,10 @@ class GeneralizedLinearPipelineAdapter(PipelineAdapter, GeneralizedLinear):
     """
 
     @property
+    def output_link(self):
+        return self.inner.output_link
+
+    @property
     def n_outputs(self):
         return self.inner.n_outputs
 
