@@ -316,7 +316,7 @@ def test_unsupported_targets_are_refused_with_what_is_supported():
     assert scorer.influence(Xc[100:102], yc[100:102], target="margin").shape == (2, 100)
     X, y = load_diabetes(return_X_y=True)
     huber = InfluenceScorer(HuberRegressor(max_iter=1000)).fit(X[:80, :3], y[:80] / 100)
-    with pytest.raises(ValueError, match="HuberRegressor .* does not support"):
+    with pytest.raises(ValueError, match=r"HuberRegressor .* does not support"):
         huber.influence(X[80:82, :3], y[80:82] / 100, target="prediction")
     # but the group targets of the loss work for every family
     out = huber.influence(
