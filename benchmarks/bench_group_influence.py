@@ -130,7 +130,7 @@ def part_targets():
 
 def _groups(X, fraction, coherent, seed):
     n = len(X)
-    size = max(1, int(round(fraction * n)))
+    size = max(1, round(fraction * n))
     rng = np.random.RandomState(seed)
     if coherent:
         direction = rng.normal(size=X.shape[1])
@@ -220,11 +220,10 @@ def main():
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for label, kind, fraction, k, cells, s_fo, s_nt, how, _ in groups:
-        by = {name: (fo, nt) for name, fo, nt in cells}
-        fmt = lambda key: "—" if key not in by else f"{by[key][0]:.4f} / {by[key][1]:.4f}"  # noqa: E731
+        by = {name: f"{fo:.4f} / {nt:.4f}" for name, fo, nt in cells}
         print(
-            f"| {label} | {kind} | {fraction:.0%} | {k} | {fmt('loss')} | {fmt('prediction')} | "
-            f"{fmt('mean loss')} | {s_fo:.3f} / {s_nt:.3f} | {how} |"
+            f"| {label} | {kind} | {fraction:.0%} | {k} | {by.get('loss', '—')} | {by.get('prediction', '—')} | "
+            f"{by.get('mean loss', '—')} | {s_fo:.3f} / {s_nt:.3f} | {how} |"
         )
 
 
