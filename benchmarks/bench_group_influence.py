@@ -222,7 +222,8 @@ def main():
     for label, kind, fraction, k, cells, s_fo, s_nt, how, _ in groups:
         by = {name: f"{fo:.4f} / {nt:.4f}" for name, fo, nt in cells}
         print(
-            f"| {label} | {kind} | {fraction:.0%} | {k} | {by.get('loss', '—')} | {by.get('prediction', '—')} | "
+            f"| {label} | {kind} | {fraction:.0%} | {k} | {by.get('loss', '—')} | "
+            f"{by.get('prediction', '—')} | "
             f"{by.get('mean loss', '—')} | {s_fo:.3f} / {s_nt:.3f} | {how} |"
         )
 
