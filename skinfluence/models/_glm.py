@@ -142,6 +142,7 @@ class GeneralizedLinearRegressorAdapter(LinearModelAdapter):
 
     @property
     def output_link(self):
+        """The output link, the GLM's ("log" or "identity"): see ``ModelAdapter.output_link``."""
         return self.link_
 
     def _mean(self, eta):

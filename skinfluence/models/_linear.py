@@ -491,6 +491,7 @@ class LogisticRegressionAdapter(LinearModelAdapter):
 
     @property
     def output_link(self):
+        """The output link, "logistic" (binary) or "softmax": see ``ModelAdapter.output_link``."""
         return "logistic" if self.binary else "softmax"
 
     def penalty_strength(self):

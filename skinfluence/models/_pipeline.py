@@ -201,6 +201,7 @@ class GeneralizedLinearPipelineAdapter(PipelineAdapter, GeneralizedLinear):
 
     @property
     def output_link(self):
+        """The output link of the final step: see ``ModelAdapter.output_link``."""
         return self.inner.output_link
 
     @property

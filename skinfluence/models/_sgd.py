@@ -248,6 +248,7 @@ class SGDAdapter(LinearModelAdapter):
 
     @property
     def output_link(self):
+        """The output link ("identity", "logistic", "scores"): see ``ModelAdapter.output_link``."""
         if not self.classifier:
             return "identity"
         # multiclass SGD is one-vs-rest: its scores are not a softmax

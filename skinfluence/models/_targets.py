@@ -29,6 +29,7 @@ import numbers
 import numpy as np
 from scipy.special import expit, softmax
 
+from .._utils._docstring import inherit_docstrings
 from .._utils._labels import encode_labels
 
 ROW_TARGETS = ("loss", "prediction", "margin", "logit")
@@ -63,6 +64,10 @@ def link_targets(link):
         Among "loss", "prediction", "margin", "logit" and "metric" (set-level
         :class:`OutputMetric` targets).
 
+    See Also
+    --------
+    ModelAdapter.supported_targets : what a fitted family declares.
+
     Examples
     --------
     >>> from skinfluence.models import link_targets
@@ -76,8 +81,10 @@ def link_targets(link):
 
 # -- the model's outputs as sklearn returns them ------------------------------------------
 def predictions_from_outputs(link, eta):
-    """What the estimator returns for outputs η: ``predict_proba`` for probabilistic
-    classifiers, ``decision_function`` for other classifiers, ``predict`` for regressors.
+    """Map outputs η to what the estimator returns (predict_proba, decision_function, predict).
+
+    ``predict_proba`` for probabilistic classifiers, ``decision_function`` for other
+    classifiers, ``predict`` for regressors.
 
     Parameters
     ----------
@@ -90,6 +97,10 @@ def predictions_from_outputs(link, eta):
     -------
     P : ndarray of shape (n, n_classes) or (n,) or (n, K)
         (n,) when K = 1 for regressors and scores.
+
+    See Also
+    --------
+    OutputMetric : the metrics that take these outputs.
 
     Examples
     --------
@@ -278,6 +289,16 @@ class SetTarget:
     Subclasses are either metrics of the model's outputs (:class:`OutputMetric`) or of the
     test rows' losses (:class:`WorstGroupLoss`, :class:`GroupLossGap`). ``influence`` then
     returns one number per training row (or group): ``F(θ₋ᵢ) − F(θ)``.
+
+    See Also
+    --------
+    OutputMetric, WorstGroupLoss, GroupLossGap : the set targets.
+
+    Examples
+    --------
+    >>> from skinfluence.models import SetTarget, WorstGroupLoss
+    >>> isinstance(WorstGroupLoss(), SetTarget)
+    True
     """
 
     needs_groups = False
@@ -314,7 +335,7 @@ class OutputMetric(SetTarget):
     >>> from skinfluence.models import OutputMetric
     >>> mean_p1 = OutputMetric(lambda P, y: P[:, 1].mean())
     >>> P = np.array([[0.2, 0.8], [0.6, 0.4]])
-    >>> float(mean_p1(P, None)), mean_p1.gradient_of(P, None).round(6).tolist()
+    >>> round(mean_p1(P, None), 6), mean_p1.gradient_of(P, None).round(6).tolist()
     (0.6, [[0.0, 0.5], [0.0, 0.5]])
     """
 
@@ -368,6 +389,10 @@ class AUROCSurrogate(OutputMetric):
     it is a **surrogate**, differentiable where AUROC is piecewise constant, so its
     influence says which rows move the ranking, not the exact AUROC change of a removal.
     O(n_pos · n_neg) per evaluation.
+
+    See Also
+    --------
+    OutputMetric : any metric of the outputs.
 
     Parameters
     ----------
@@ -430,15 +455,36 @@ class LossMetric(SetTarget):
     needs_groups = True
 
     def weights(self, losses, groups):  # pragma: no cover - abstract
+        """Return the target's value and its gradient in the test losses.
+
+        Parameters
+        ----------
+        losses : ndarray of shape (n,)
+            The per-row test losses.
+        groups : ndarray of shape (n,)
+            The test rows' groups.
+
+        Returns
+        -------
+        value : float
+            F.
+        weights : ndarray of shape (n,)
+            ∂F/∂ℓ_t.
+        """
         raise NotImplementedError
 
 
+@inherit_docstrings
 class WorstGroupLoss(LossMetric):
     """The largest mean test loss over groups of test rows (``test_groups=``).
 
     ``F = max_g mean_{t∈g} ℓ_t``. Its gradient is that of the worst group's mean loss: the
     first-order influence is exact while the worst group stays the worst (a maximum is not
     differentiable where two groups tie).
+
+    See Also
+    --------
+    GroupLossGap : the gap between two groups.
 
     Examples
     --------
@@ -457,6 +503,7 @@ class WorstGroupLoss(LossMetric):
         return float(means[worst]), w.astype(np.float64)
 
 
+@inherit_docstrings
 class GroupLossGap(LossMetric):
     """The gap of mean test loss between two groups of test rows (``test_groups=``).
 
@@ -468,6 +515,10 @@ class GroupLossGap(LossMetric):
     group_a, group_b : label, default=None
         The two groups; None: the two labels of ``test_groups`` in sorted order (it must
         have exactly two).
+
+    See Also
+    --------
+    WorstGroupLoss : the worst group's mean loss.
 
     Examples
     --------
@@ -584,6 +635,10 @@ def evaluate_target(estimator, X, y, target, target_class=None, test_groups=None
     -------
     values : ndarray of shape (n,) or float
 
+    See Also
+    --------
+    LeaveOneOutScorer : compares it between refit models.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -592,7 +647,7 @@ def evaluate_target(estimator, X, y, target, target_class=None, test_groups=None
     >>> X, y = load_iris(return_X_y=True)
     >>> model = LogisticRegression(max_iter=1000).fit(X, y)
     >>> evaluate_target(model, X[:2], y[:2], "prediction").round(3)
-    array([0.982, 0.971])
+    array([0.982, 0.972])
     """
     from ._base import GeneralizedLinear
     from ._registry import adapter_for

@@ -106,6 +106,7 @@ class LeaveOneGroupOutScorer(BaseInfluenceScorer):
         warm-started where it has ``warm_start``.
     refit_tol : float or None, default=1e-10
         Tolerance of every refit (see :class:`LeaveOneOutScorer`).
+    %(verbose)s
 
     Attributes
     ----------

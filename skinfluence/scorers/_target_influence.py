@@ -96,7 +96,7 @@ def check_options(scorer, target, groups, group_correction, test_groups, aggrega
 
 
 # -- test side ----------------------------------------------------------------------------
-def test_gradients(scorer, X, y, kind, target_class):
+def target_test_gradients(scorer, X, y, kind, target_class):
     """Per-row gradients of a per-row target of the test rows, a GradientMatrix (m × p)."""
     adapter = scorer.adapter_
     if kind == "loss":
@@ -265,7 +265,7 @@ def target_influence(
     if set_target:
         V = set_target_gradient(scorer, X_test, y_test, target, test_groups)
         return _first_order(scorer, V, codes, labels)[0].astype(dtype, copy=False)
-    G_test = test_gradients(scorer, X_test, y_test, target, target_class)
+    G_test = target_test_gradients(scorer, X_test, y_test, target, target_class)
     if aggregate is not None:
         V = G_test.rmatmul(np.ones((m, 1)))
         result = _first_order(scorer, V, codes, labels)[0]
