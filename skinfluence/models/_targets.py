@@ -646,8 +646,8 @@ def evaluate_target(estimator, X, y, target, target_class=None, test_groups=None
     >>> from skinfluence.models import evaluate_target
     >>> X, y = load_iris(return_X_y=True)
     >>> model = LogisticRegression(max_iter=1000).fit(X, y)
-    >>> evaluate_target(model, X[:2], y[:2], "prediction").round(3)
-    array([0.982, 0.972])
+    >>> evaluate_target(model, X[:2], y[:2], "prediction").round(2)
+    array([0.98, 0.97])
     """
     from ._base import GeneralizedLinear
     from ._registry import adapter_for
