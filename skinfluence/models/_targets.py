@@ -244,14 +244,18 @@ class RowTarget:
 def class_index(classes, link, y, target_class, n_outputs):
     """The class (classifiers) or output (regressors) each row's target refers to."""
     if link in CLASSIFIER_LINKS:
-        labels = y if target_class is None else np.full(len(y), target_class, dtype=object)
+        if target_class is None and np.ndim(y) != 1:
+            raise ValueError(
+                f"y has shape {np.shape(y)}: a per-row class target needs 1-D labels; pass "
+                "target_class= to name the class (output) of every row's target."
+            )
         if target_class is not None and target_class not in list(classes):
             raise ValueError(
                 f"target_class={target_class!r} is not one of the classes {list(classes)}."
             )
         if target_class is not None:
             return np.full(len(y), list(classes).index(target_class), dtype=int)
-        return encode_labels(classes, np.asarray(labels))
+        return encode_labels(classes, np.asarray(y))
     if target_class is None:
         if n_outputs > 1:
             raise ValueError(
