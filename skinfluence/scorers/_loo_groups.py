@@ -40,7 +40,7 @@ def newton_leave_group_out(adapter, X, y, sample_weight, codes, n_groups, *, tol
     n = len(t)
     share = adapter.penalty_share_diagonal()
     c = adapter.penalty_shares(y, sample_weight) if share is not None else np.zeros(n)
-    base_penalty = adapter.penalty_diagonal() - (c.sum() * share if share is not None else 0.0)
+    base_penalty = adapter.penalty_diagonal()  # R₀'s diagonal; the shares' part is added
     share = np.zeros_like(base_penalty) if share is None else share
     B = adapter.null_space()
 

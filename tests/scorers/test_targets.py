@@ -274,6 +274,27 @@ def test_leave_group_out_newton_refits_equal_actual_refits(cancer):
     np.testing.assert_allclose(newton.scores_, refit.scores_, atol=1e-7)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_leave_group_out_newton_refits_with_penalty_shares(weighted):
+    # GLMs carry a penalty share per row: the refit without a group removes the group's
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(150, 4))
+    y = rng.poisson(np.exp(0.3 * X[:, 0]))
+    sw = rng.uniform(0.5, 2.0, 150) if weighted else None
+    groups = np.arange(150) % 5
+    est = PoissonRegressor(alpha=0.1)
+    newton = LeaveOneGroupOutScorer(est).fit(X, y, sample_weight=sw, groups=groups)
+    refit = LeaveOneGroupOutScorer(est, warm_start=False).fit(X, y, sample_weight=sw, groups=groups)
+    assert (newton.refit_method_, refit.refit_method_) == ("newton", "refit")
+    np.testing.assert_allclose(
+        newton.influence(X[:20], y[:20]), refit.influence(X[:20], y[:20]), atol=1e-6
+    )
+    # and the group-Newton estimate is close to it
+    scorer = InfluenceScorer(est).fit(X, y, sample_weight=sw)
+    est_newton = scorer.influence(X[:20], y[:20], groups=groups, group_correction="newton")
+    assert _pearson(est_newton, newton.influence(X[:20], y[:20])) > 0.995
+
+
 def test_leave_group_out_without_groups_is_leave_one_out(cancer, cancer_loo):
     X, y, Xt, yt = cancer
     logo = LeaveOneGroupOutScorer(LogisticRegression(C=0.1)).fit(X[:40], y[:40])
