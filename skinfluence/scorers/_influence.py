@@ -490,7 +490,11 @@ registered solver, default="auto"
 
         Returns
         -------
-        %(influence_returns)s
+        influence : ndarray
+            ``[t, i]`` ≈ ``target_t(θ₋ᵢ) − target_t(θ)``, shape (n_test, n_train); with
+            ``groups``, (n_test, n_groups); with ``aggregate`` or a set target, one number
+            per training row (n_train,) or group (n_groups,). For "loss", positive = row i
+            helps z_t.
         """
         if not is_default(target, target_class, test_groups, groups, group_correction):
             if out is not None:
