@@ -70,6 +70,12 @@ def check_options(scorer, target, groups, group_correction, test_groups, aggrega
             raise ValueError(
                 f"target={type(target).__name__} needs test_groups= (a group per test row)."
             )
+    if test_groups is not None and not isinstance(target, SetTarget):
+        raise ValueError(
+            "test_groups is for the group targets (target='worst_group_loss', 'loss_gap', a "
+            "WorstGroupLoss / GroupLossGap, or a metric that reads them); a per-row target "
+            "gives every test row its own column already."
+        )
     if test_groups is not None and len(test_groups) != n_test:
         raise ValueError(f"test_groups has {len(test_groups)} labels for {n_test} test rows.")
     if scorer.newton_step and group_correction is not None:

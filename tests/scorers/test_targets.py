@@ -363,6 +363,8 @@ def test_option_errors(cancer, cancer_scorers):
         newton.influence(Xt, yt, groups=np.zeros(200), group_correction="newton")
     with pytest.raises(ValueError, match="not one of the classes"):
         first.influence(Xt, yt, target="prediction", target_class=7)
+    with pytest.raises(ValueError, match="test_groups is for the group targets"):
+        first.influence(Xt, yt, target="prediction", test_groups=np.zeros(60))
     with pytest.raises(ValueError, match="target_class is for"):
         first.influence(Xt, yt, target_class=1)
     with pytest.raises(ValueError, match="test_groups has 2 labels"):
