@@ -691,3 +691,48 @@ def evaluate_target(estimator, X, y, target, target_class=None, test_groups=None
         f"target={target!r} cannot be evaluated on {type(estimator).__name__} without a "
         "linear adapter; use 'loss', 'prediction' or a set target."
     )
+
+
+# -- scikit-learn MLPs: the target's output gradient back-propagated -------------------------
+def mlp_output_link(adapter):
+    """The output link of a scikit-learn MLP adapter (None for multilabel classifiers)."""
+    kind = adapter._kind
+    if kind == "softmax":
+        return "softmax"
+    if kind == "logistic":
+        return None if adapter._multilabel else "logistic"
+    return "log" if kind == "exp" else "identity"
+
+
+def mlp_outputs(adapter, X):
+    """The last pre-activation z (n, K) of a scikit-learn MLP on raw rows X."""
+    from . import _mlp_math
+
+    Xf = adapter.features(X)
+    _, z = _mlp_math.forward(adapter._coefs, adapter._intercepts, adapter.estimator.activation, Xf)
+    return z
+
+
+def mlp_cotangent_gradients(adapter, X, D):
+    """Per-row gradients ``J_iᵀ D_i`` of an MLP for output cotangents D (n, K): the backward
+    pass with D in place of the loss's residual, an MLPGradientMatrix (never n × p)."""
+    from . import _mlp_math
+    from ._mlp import MLPGradientMatrix
+
+    Xf = adapter.features(X)
+    act = adapter.estimator.activation
+    inputs, _ = _mlp_math.forward(adapter._coefs, adapter._intercepts, act, Xf)
+    deltas = [None] * len(adapter._coefs)
+    deltas[-1] = np.asarray(D, dtype=np.float64)
+    for layer in range(len(adapter._coefs) - 1, 0, -1):
+        d1, _ = _mlp_math._derivatives(act, inputs[layer])
+        deltas[layer - 1] = (deltas[layer] @ adapter._coefs[layer].T) * d1
+    return MLPGradientMatrix(inputs, deltas)
+
+
+def outputs_row_target(adapter, y, kind, target_class, n_outputs):
+    """The :class:`RowTarget` of a non-loss per-row kind, for a family with an output link."""
+    check_target_support(adapter, kind)
+    classes = getattr(adapter.estimator, "classes_", None)
+    link = adapter.output_link
+    return RowTarget(kind, link, class_index(classes, link, y, target_class, n_outputs))

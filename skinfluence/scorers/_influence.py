@@ -462,8 +462,8 @@ registered solver, default="auto"
             :class:`~skinfluence.models.GroupLossGap`), which need ``test_groups``.
             Families declare what they support
             (:meth:`~skinfluence.models.ModelAdapter.supported_targets`): linear models in
-            closed form, torch nets by autograd, other families "loss" and the loss-group
-            targets.
+            closed form, scikit-learn MLPs by their backward pass, torch nets by
+            autograd, other families "loss" and the loss-group targets.
         target_class : label or int, default=None
             For "prediction" / "margin" / "logit": the class whose probability (logit,
             margin) is the target for every test row, instead of each row's label; for a

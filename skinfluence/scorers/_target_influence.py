@@ -39,6 +39,12 @@ def _glm(scorer):
     return isinstance(scorer.adapter_, GeneralizedLinear)
 
 
+def _mlp(scorer):
+    from ..models import MLPAdapter
+
+    return isinstance(scorer.adapter_, MLPAdapter)
+
+
 def _torch(scorer):
     from ..torch._adapter import TorchAdapter
 
@@ -114,6 +120,12 @@ def target_test_gradients(scorer, X, y, kind, target_class):
         from ..torch._targets import torch_target_gradients
 
         return torch_target_gradients(adapter, X, y, kind, target_class)
+    if _mlp(scorer):
+        from ..models._targets import mlp_cotangent_gradients, mlp_outputs, outputs_row_target
+
+        z = mlp_outputs(adapter, X)
+        D = outputs_row_target(adapter, y, kind, target_class, z.shape[1]).output_gradients(z)
+        return mlp_cotangent_gradients(adapter, X, D)
     G = adapter.gradients(X, y)
     eta = adapter.outputs(adapter.features(X))
     D = glm_row_target(adapter, y, kind, target_class).output_gradients(eta)
@@ -131,6 +143,12 @@ def set_target_gradient(scorer, X, y, target, test_groups):
         from ..torch._targets import torch_metric_gradient
 
         return torch_metric_gradient(adapter, X, y, target)
+    if _mlp(scorer):
+        from ..models._targets import mlp_cotangent_gradients, mlp_outputs
+
+        z = mlp_outputs(adapter, X)
+        _, C = set_target_cotangent(adapter, target, z, y, test_groups)
+        return mlp_cotangent_gradients(adapter, X, C).rmatmul(np.ones((len(C), 1)))
     G = adapter.gradients(X, y)
     eta = adapter.outputs(adapter.features(X))
     _, C = set_target_cotangent(adapter, target, eta, y, test_groups)

@@ -353,8 +353,12 @@ def check_leave_one_out_objective_matches_retraining(example, adapter):
 
 def _target_outputs(adapter, X):
     """The outputs η a family's targets are functions of (closed form or torch)."""
-    from skinfluence.models import TorchAdapter
+    from skinfluence.models import MLPAdapter, TorchAdapter
 
+    if isinstance(adapter, MLPAdapter):
+        from skinfluence.models._targets import mlp_outputs
+
+        return mlp_outputs(adapter, X)
     if isinstance(adapter, TorchAdapter):
         from skinfluence.torch._targets import torch_outputs
 

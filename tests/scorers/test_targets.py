@@ -419,3 +419,19 @@ def test_torch_targets_equal_the_linear_closed_form(cancer):
         rtol=1e-6,
         atol=1e-9,
     )
+
+
+def test_sklearn_mlp_targets_by_its_backward_pass(cancer):
+    from sklearn.neural_network import MLPClassifier
+
+    X, y, Xt, yt = cancer
+    mlp = MLPClassifier((5,), alpha=1.0, solver="lbfgs", max_iter=2000, random_state=0)
+    scorer = InfluenceScorer(mlp).fit(X[:120], y[:120])
+    assert scorer.adapter_.output_link == "logistic"
+    loss = scorer.influence(Xt, yt)
+    pred = scorer.influence(Xt, yt, target="prediction")
+    # binary: ∂P(y)/∂z = −P(y) ∂ℓ/∂z row by row, so the two influences have opposite signs
+    # and their ratio per test row is −P(label)
+    proba = scorer.estimator_.predict_proba(Xt)[np.arange(len(yt)), yt]
+    np.testing.assert_allclose(pred, -proba[:, None] * loss, rtol=1e-8, atol=1e-12)
+    assert scorer.influence(Xt, yt, target=AUROCSurrogate(0.1)).shape == (120,)
