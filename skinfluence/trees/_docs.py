@@ -16,6 +16,20 @@ rows : array-like of int, default=None
 row_weight : float or array-like, default=None
     Their weights in the leave-one-out units (default their training weights); 1 for rows
     of weight 0 scores them as if they were added with weight 1.""",
+        "tree_linear": """\
+linear : bool, default=False
+    True: the pure first-order influence, ``−w_i dL/dw_i`` at the training weights (the
+    derivative of the fixed-structure refit; Sharchilev et al.'s LeafInfluence). False:
+    two pieces of the leave-one-out are taken exactly instead of along their tangents: a
+    row's own leaves move by their exact change when its gradient and Hessian leave the
+    leaves' sums (the leaf rule is a ratio, far from linear in a small leaf), and the test
+    loss is evaluated at the moved raw scores (its tangent vanishes at a zero residual);
+    only the propagation through later trees stays first order. Same order of cost.""",
+        "tree_checkpoints": """\
+checkpoints : bool, default=True
+    True: the loss gradient of each tree (t, k) at the raw score before iteration t, the
+    boosting iterations as TracIn's checkpoints (Brophy et al.'s BoostIn). False: every
+    gradient at the final model (a first-order influence without propagation).""",
         "tree_chunk_size": """\
 chunk_size : int, default=None
     Rows per block of the vectorised pass: bounds the working memory (default about 2¹⁷

@@ -100,3 +100,25 @@ def test_audit_self_influence_of_boosted_models(model_name):
     scores = SCORES["self-influence"].make(ctx).fit(X, y).scores_
     ensemble = read_ensemble(ctx.fitted_model, X, y)
     np.testing.assert_allclose(scores, leaf_influence_self(ensemble), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("model_name", ["lightgbm", "xgboost"])
+def test_audit_of_boosted_models_takes_string_labels(model_name):
+    # XGBoost's classifier takes labels 0..K − 1 only: the audit's model encodes them, and
+    # suggests labels in the user's own; its self-influence is that of the fitted model.
+    pytest.importorskip(model_name)
+    from skinfluence import audit
+    from skinfluence._audit._scores import make_model
+
+    X, y = task_data("multiclass", n=150)
+    names = np.array(["bird", "cat", "dog"])[y]
+    result = audit(X, names, model=model_name, scorers=["self-influence", "loss"])
+    assert set(result.suggested_label) <= set(names)
+    model = make_model(model_name).fit(X, names)
+    assert list(model.classes_) == ["bird", "cat", "dog"]
+    np.testing.assert_array_equal(
+        model.predict(X), model.classes_[model.predict_proba(X).argmax(1)]
+    )
+    ensemble = read_ensemble(model, X, names)
+    coded = read_ensemble(make_model(model_name).fit(X, y), X, y)
+    np.testing.assert_allclose(leaf_influence_self(ensemble), leaf_influence_self(coded))

@@ -71,7 +71,7 @@ def test_leaf_influence_is_the_derivative_of_the_refit(kind, task):
     # for HGB, l2 regularisation, so that every term of the leaf rule is exercised.
     params = {"l2_regularization": 1.0} if kind == "hgb" else {}
     ensemble, X_test, y_test = _fitted(kind, task, weighted=True, **params)
-    exact = leaf_influence(ensemble, X_test, y_test)
+    exact = leaf_influence(ensemble, X_test, y_test, linear=True)
     leaves, Y, _ = query_rows(ensemble, X_test, y_test)
     rows, eps = np.arange(0, N_TRAIN, 30), 1e-6
     W = np.repeat(ensemble.train_weight[None], 2 * len(rows), axis=0)
@@ -89,11 +89,37 @@ def test_leaf_influence_is_the_derivative_of_the_refit(kind, task):
 @pytest.mark.parametrize("task", TASKS)
 def test_forward_and_reverse_mode_agree(task):
     ensemble, X_test, y_test = _fitted("hgb", task, weighted=True)
-    reverse = leaf_influence(ensemble, X_test, y_test, chunk_size=7)
+    reverse = leaf_influence(ensemble, X_test, y_test, linear=True, chunk_size=7)
     forward = leaf_influence_forward(ensemble, X_test, y_test, chunk_size=64)
     np.testing.assert_allclose(reverse, forward, atol=1e-12 * np.abs(reverse).max())
-    total = leaf_influence(ensemble, X_test, y_test, aggregate=True)
+    total = leaf_influence(ensemble, X_test, y_test, aggregate=True, linear=True)
     np.testing.assert_allclose(total, reverse.sum(axis=0), atol=1e-12 * np.abs(total).max())
+    # The default (exact within-leaf change and test loss): training rows as test rows,
+    # reverse mode's influence of each row on itself is forward mode's self-influence.
+    X, y = task_data(task, n=N_TRAIN + 40)
+    rows = np.arange(0, N_TRAIN, 13)
+    on_itself = leaf_influence(ensemble, X[rows], y[rows], chunk_size=5)[np.arange(len(rows)), rows]
+    own = leaf_influence_self(ensemble, rows=rows, chunk_size=8)
+    np.testing.assert_allclose(on_itself, own, atol=1e-12 * np.abs(own).max())
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_one_iteration_is_exact(task):
+    # With one boosting iteration and a constant baseline nothing propagates: the default
+    # LeafInfluence (each row's own leaf change taken exactly, the test loss at the moved
+    # scores) is the fixed-structure leave-one-out itself, also for rows alone in a leaf
+    # (min_samples_leaf=1 empties the leaf), which the tangent gets far wrong.
+    ensemble, X_test, y_test = _fitted(
+        "gb", task, n_estimators=1, init="zero", min_samples_leaf=1, max_depth=8
+    )
+    assert not ensemble.baseline_is_fitted
+    assert (np.bincount(ensemble.train_leaves.ravel()) == 1).any()
+    exact = leaf_refit(ensemble, X_test, y_test)
+    scale = np.abs(exact).max()
+    np.testing.assert_allclose(leaf_influence(ensemble, X_test, y_test), exact, atol=1e-10 * scale)
+    np.testing.assert_allclose(leaf_influence_self(ensemble), leaf_refit_self(ensemble), atol=1e-10)
+    linear = leaf_influence(ensemble, X_test, y_test, linear=True)
+    assert np.abs(linear - exact).max() > 1e-3 * scale
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -146,12 +172,17 @@ def test_new_rows_are_scored_as_if_added(method):
     ensemble, _, _ = _fitted("hgb", "multiclass")
     X, y = task_data("multiclass", n=N_TRAIN + 40)
     rows = np.arange(5)
-    new = new_row_self_influence(ensemble, X[rows], y[rows], method)
+    new = new_row_self_influence(ensemble, X[rows], y[rows], method, linear=True)
     own = {
-        "leafinfluence": leaf_influence_self,
+        "leafinfluence": lambda e: leaf_influence_self(e, linear=True),
         "boostin": boostin_self,
         "leafrefit": leaf_refit_self,
     }[method](ensemble)[rows]
+    if method == "leafinfluence":
+        # by default, the copy's addition is taken exactly, as the refit's
+        added = new_row_self_influence(ensemble, X[rows], y[rows], method)
+        refit = new_row_self_influence(ensemble, X[rows], y[rows], "leafrefit")
+        np.testing.assert_allclose(added, refit, rtol=0.05)
     if method == "leafrefit":
         np.testing.assert_allclose(new, own, rtol=0.3)
     else:
