@@ -89,7 +89,9 @@ def ours(model, X_train, y_train, X_test, y_test, method, *, fixed_baseline=Fals
         ensemble = dataclasses.replace(ensemble, baseline_is_fitted=False)
     fn = {
         "BoostIn": trees.boostin,
+        "BoostIn, final-model gradients": lambda *a: trees.boostin(*a, checkpoints=False),
         "LeafInfluence": trees.leaf_influence,
+        "LeafInfluence, linear": lambda *a: trees.leaf_influence(*a, linear=True),
         "LeafRefit": trees.leaf_refit,
     }[method]
     values = fn(ensemble, X_test, y_test)
@@ -233,7 +235,11 @@ def removal_rise(make, X_train, y_train, X_test, y_test, order_of, ks, base_loss
             model = make().fit(X_train[keep], y_train[keep])
             new = log_loss_rows(model, X_test[j : j + 1], y_test[j : j + 1])[0]
             rises[k].append(new - base_loss[j])
-    return {k: (np.mean(v), np.std(v) / np.sqrt(len(v))) for k, v in rises.items()}
+    return {k: np.array(v) for k, v in rises.items()}
+
+
+def mean_se(values):
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1) / np.sqrt(len(values)):.3f}"
 
 
 def run_removal(args):
@@ -271,7 +277,7 @@ def run_removal(args):
         model = make().fit(X_train, y_train)
         base = log_loss_rows(model, X_test, y_test)
         rankings = {}
-        for name in ("LeafInfluence", "BoostIn"):
+        for name in ("LeafInfluence", "BoostIn", "BoostIn, final-model gradients"):
             values, sec = ours(model, X_train, y_train, X_test, y_test, name)
             rankings[f"skinfluence {name}"] = (values, sec)
         if with_peer:
@@ -289,9 +295,10 @@ def run_removal(args):
             )
             for name, (values, sec) in (peer or {}).items():
                 rankings[f"tree-influence {name}"] = (values, sec)
+        results = {}
         for name, (values, sec) in rankings.items():
             order = np.argsort(-values, axis=1, kind="stable")
-            result = removal_rise(
+            results[name] = removal_rise(
                 make,
                 X_train,
                 y_train,
@@ -301,13 +308,26 @@ def run_removal(args):
                 ks,
                 base,
             )
-            cells = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in result.values())
+            cells = " | ".join(mean_se(v) for v in results[name].values())
             print(f"| {label} | {name} | {cells} | {sec:.3g} |", flush=True)
         result = removal_rise(
             make, X_train, y_train, X_test, y_test, lambda j, k: random_sets[j, k], ks, base
         )
-        cells = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in result.values())
+        cells = " | ".join(mean_se(v) for v in result.values())
         print(f"| {label} | random | {cells} | – |", flush=True)
+        peer = results.get("tree-influence BoostIn")
+        for name in ("skinfluence BoostIn", "skinfluence LeafInfluence") if peer else ():
+            cells = " | ".join(mean_se(results[name][k] - peer[k]) for k in ks)
+            print(f"| {label} | {name} − tree-influence BoostIn (paired) | {cells} | – |")
+        if peer:
+            from scipy.stats import spearmanr
+
+            theirs = rankings["tree-influence BoostIn"][0]
+            for name in ("skinfluence BoostIn", "skinfluence BoostIn, final-model gradients"):
+                rho = np.mean(
+                    [spearmanr(a, b)[0] for a, b in zip(rankings[name][0], theirs, strict=True)]
+                )
+                print(f"\n{label}: Spearman of {name} with tree-influence BoostIn: {rho:.3f}")
 
 
 # -- c) pearson -----------------------------------------------------------------------------
