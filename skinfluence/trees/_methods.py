@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from sklearn.utils import gen_batches
 
 from .._utils._docstring import inject_docs
+from .._utils._progress import progress
 from . import _docs  # noqa: F401  (registers the shared parameter text)
 from ._ensemble import (
     encode_targets,
@@ -192,6 +193,14 @@ def _test_leaf_matrix(ensemble, leaves, coef):
     return sp.csr_matrix((data, (leaves.ravel(), cols)), shape=(len(ensemble.leaf_values), m))
 
 
+def _blocks(n_rows, chunk, verbose, desc):
+    """``gen_batches`` over ``n_rows`` in blocks of ``chunk``, with a progress bar."""
+    total = -(-n_rows // chunk) if n_rows else 0
+    return progress(
+        gen_batches(n_rows, chunk), verbose=verbose, total=total, desc=desc, unit="block"
+    )
+
+
 def _default_chunk(chunk_size, n, K):
     # Blocks of about 2¹⁷ doubles per (n, block) derivative array (1 MiB), at least 32 rows:
     # measured at n = 2 000, T = 100, blocks of 64-128 rows ran 1.4x faster than 256-512
@@ -245,7 +254,14 @@ def _rows_and_weights(ensemble, rows, row_weight):
 
 @inject_docs
 def leaf_influence_self(
-    ensemble, *, rows=None, row_weight=None, linear=False, chunk_size=None, trajectory=None
+    ensemble,
+    *,
+    rows=None,
+    row_weight=None,
+    linear=False,
+    chunk_size=None,
+    trajectory=None,
+    verbose=0,
 ):
     """Compute the LeafInfluence self-influence of training rows (``−w_i dL(z_i)/dw_i``).
 
@@ -260,6 +276,7 @@ def leaf_influence_self(
     %(tree_linear)s
     %(tree_chunk_size)s
     %(tree_trajectory)s
+    %(verbose)s
 
     Returns
     -------
@@ -291,7 +308,8 @@ def leaf_influence_self(
     coef = loss_raw_derivative(e.objective, traj.raw_final, traj.Y)  # (n, K)
     adding = row_weight is not None
     out = np.empty(len(rows))
-    for block in gen_batches(len(rows), _default_chunk(chunk_size, n, e.n_outputs)):
+    chunk = _default_chunk(chunk_size, n, e.n_outputs)
+    for block in _blocks(len(rows), chunk, verbose, "LeafInfluence self-influence"):
         idx, w = rows[block], weight[block]
         direct = None if linear else traj.removal_direct(idx, w)
         dF, _, _ = _forward(traj, idx, direct)
@@ -361,7 +379,15 @@ def _reverse(traj, seed_leaves, seed_baseline, linear=True):
 
 @inject_docs
 def leaf_influence(
-    ensemble, X_test, y_test, *, aggregate=False, linear=False, chunk_size=None, trajectory=None
+    ensemble,
+    X_test,
+    y_test,
+    *,
+    aggregate=False,
+    linear=False,
+    chunk_size=None,
+    trajectory=None,
+    verbose=0,
 ):
     """Compute the LeafInfluence of every training row on each test row's loss.
 
@@ -378,12 +404,14 @@ def leaf_influence(
     %(X_test)s
     %(y_test)s
     aggregate : bool, default=False
-        Return the influence on the summed test loss instead, shape (n_train,), in one
-        adjoint pass: O(n · T · K + m · T · K). It takes the test loss along its tangent
-        (the rows' own leaves still move by their exact change unless ``linear``).
+        Return the influence on the summed test loss instead, shape (n_train,): the sum of
+        the rows of the matrix, without storing it. With ``linear`` one adjoint pass,
+        O(n · T · K + m · T · K); otherwise the cost of the matrix, since each test row's
+        loss is evaluated at its own moved raw scores.
     %(tree_linear)s
     %(tree_chunk_size)s
     %(tree_trajectory)s
+    %(verbose)s
 
     Returns
     -------
@@ -421,12 +449,12 @@ def leaf_influence(
     coef = loss_raw_derivative(e.objective, raw, Y)  # (m, K)
     C = _test_leaf_matrix(e, leaves, coef).tocsc()  # (L, m)
     w = e.train_weight
-    if aggregate:
+    if aggregate and linear:
         seed = np.asarray(C.sum(axis=1))  # (L, 1)
-        return -w * _reverse(traj, seed, coef.sum(axis=0, keepdims=True), linear)[0]
-    out = np.empty((len(Y), e.n_train))
+        return -w * _reverse(traj, seed, coef.sum(axis=0, keepdims=True))[0]
     K = e.n_outputs
-    blocks = gen_batches(len(Y), _default_chunk(chunk_size, e.n_train, K))
+    blocks = _blocks(len(Y), _default_chunk(chunk_size, e.n_train, K), verbose, "LeafInfluence")
+    out = np.zeros(e.n_train) if aggregate else np.empty((len(Y), e.n_train))
     if linear:
         for rows in blocks:
             out[rows] = -w * _reverse(traj, C[:, rows].toarray(), coef[rows])
@@ -441,8 +469,12 @@ def leaf_influence(
             seed_b[:] = 0.0
             seed_b[:, k] = 1.0
             dF[:, :, k] = -w * _reverse(traj, indicators[k][:, rows].toarray(), seed_b, False)
-        moved = per_row_loss(e.objective, raw[rows, None, :] + dF, Y[rows, None, :])
-        out[rows] = moved - here[rows, None]
+        change = per_row_loss(e.objective, raw[rows, None, :] + dF, Y[rows, None, :])
+        change -= here[rows, None]
+        if aggregate:
+            out += change.sum(axis=0)
+        else:
+            out[rows] = change
     return out
 
 
@@ -575,12 +607,13 @@ def boostin_self(ensemble, *, rows=None, row_weight=None, checkpoints=True, traj
 
 
 # -- LeafRefit --------------------------------------------------------------------------------
-def _refit_blocks(ensemble, chunk_size, rows=None, weight_with=None):
+def _refit_blocks(ensemble, chunk_size, rows=None, weight_with=None, verbose=0):
     """Blocks of rows and the refits with each row's weight set to 0 (default) or, when
     ``weight_with`` is given, the refits with it set to ``weight_with`` (an added row)."""
     n = ensemble.n_train
     rows = np.arange(n) if rows is None else rows
-    for block in gen_batches(len(rows), _default_chunk(chunk_size, n, ensemble.n_outputs)):
+    chunk = _default_chunk(chunk_size, n, ensemble.n_outputs)
+    for block in _blocks(len(rows), chunk, verbose, "LeafRefit"):
         idx = rows[block]
         weight = np.repeat(ensemble.train_weight[None, :], len(idx), axis=0)
         weight[np.arange(len(idx)), idx] = 0.0 if weight_with is None else weight_with[block]
@@ -588,7 +621,7 @@ def _refit_blocks(ensemble, chunk_size, rows=None, weight_with=None):
 
 
 @inject_docs
-def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None):
+def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None, verbose=0):
     """Compute the fixed-structure leave-one-out of every training row on each test row.
 
     ``L(test; refitted without i) − L(test)``: every leaf value refitted without row i
@@ -603,6 +636,7 @@ def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None):
     %(X_test)s
     %(y_test)s
     %(tree_chunk_size)s
+    %(verbose)s
 
     Returns
     -------
@@ -641,13 +675,13 @@ def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None):
 
     base_loss = per_row_loss(e.objective, test_raw(*refit_leaf_values(e, e.train_weight)[:2]), Y)
     out = np.empty((len(Y), e.n_train))
-    for _, idx, (values, baseline, _) in _refit_blocks(e, chunk_size):
+    for _, idx, (values, baseline, _) in _refit_blocks(e, chunk_size, verbose=verbose):
         out[:, idx] = (per_row_loss(e.objective, test_raw(values, baseline), Y) - base_loss).T
     return out
 
 
 @inject_docs
-def leaf_refit_self(ensemble, *, rows=None, row_weight=None, chunk_size=None):
+def leaf_refit_self(ensemble, *, rows=None, row_weight=None, chunk_size=None, verbose=0):
     """Compute the fixed-structure leave-one-out of each row on its own loss.
 
     Cost O(n² · T · K) time, O(chunk · (n · K + L)) memory. With ``row_weight``, rows of
@@ -659,6 +693,7 @@ def leaf_refit_self(ensemble, *, rows=None, row_weight=None, chunk_size=None):
     %(tree_ensemble)s
     %(tree_rows)s
     %(tree_chunk_size)s
+    %(verbose)s
 
     Returns
     -------
@@ -690,13 +725,13 @@ def leaf_refit_self(ensemble, *, rows=None, row_weight=None, chunk_size=None):
     loss_full = per_row_loss(e.objective, raw_full[0], Y)
     adding = None if row_weight is None else np.broadcast_to(row_weight, rows.shape)
     out = np.empty(len(rows))
-    for block, idx, (_, _, raw) in _refit_blocks(e, chunk_size, rows, adding):
+    for block, idx, (_, _, raw) in _refit_blocks(e, chunk_size, rows, adding, verbose):
         own = per_row_loss(e.objective, raw[np.arange(len(idx)), idx], Y[idx])  # (b,)
         out[block] = own - loss_full[idx] if adding is None else loss_full[idx] - own
     return out
 
 
-def new_row_self_influence(ensemble, X, y, method, *, linear=False, chunk_size=None):
+def new_row_self_influence(ensemble, X, y, method, *, linear=False, chunk_size=None, verbose=0):
     """Self-influence of rows that are not training rows, as if each were added (weight 1).
 
     The rows are appended to the training rows with weight 0 (the fitted model is
@@ -714,9 +749,16 @@ def new_row_self_influence(ensemble, X, y, method, *, linear=False, chunk_size=N
     )
     rows = ensemble.n_train + np.arange(len(leaves))
     if method == "leafrefit":
-        return leaf_refit_self(augmented, rows=rows, row_weight=1.0, chunk_size=chunk_size)
+        return leaf_refit_self(
+            augmented, rows=rows, row_weight=1.0, chunk_size=chunk_size, verbose=verbose
+        )
     if method == "boostin":
         return boostin_self(augmented, rows=rows, row_weight=1.0)
     return leaf_influence_self(
-        augmented, rows=rows, row_weight=1.0, linear=linear, chunk_size=chunk_size
+        augmented,
+        rows=rows,
+        row_weight=1.0,
+        linear=linear,
+        chunk_size=chunk_size,
+        verbose=verbose,
     )

@@ -98,6 +98,9 @@ def test_forward_and_reverse_mode_agree(task):
     forward = leaf_influence_forward(ensemble, X_test, y_test, chunk_size=64)
     np.testing.assert_allclose(reverse, forward, atol=1e-12 * np.abs(reverse).max())
     total = leaf_influence(ensemble, X_test, y_test, aggregate=True, linear=True)
+    exact_total = leaf_influence(ensemble, X_test, y_test, aggregate=True, chunk_size=9)
+    matrix = leaf_influence(ensemble, X_test, y_test)
+    np.testing.assert_allclose(exact_total, matrix.sum(axis=0), atol=1e-12 * np.abs(matrix).max())
     np.testing.assert_allclose(total, reverse.sum(axis=0), atol=1e-12 * np.abs(total).max())
     # The default (exact within-leaf change and test loss): training rows as test rows,
     # reverse mode's influence of each row on itself is forward mode's self-influence.
