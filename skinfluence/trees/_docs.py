@@ -1,4 +1,5 @@
-"""Parameter text shared by the tree methods (added to the shared docstring entries)."""
+"""Docstring text shared by the tree methods (added to the shared docstring entries):
+parameters, their See Also and the fitted ensemble of their Examples."""
 
 from .._utils._docstring import SHARED_PARAMETERS
 
@@ -30,6 +31,19 @@ checkpoints : bool, default=True
     True: the loss gradient of each tree (t, k) at the raw score before iteration t, the
     boosting iterations as TracIn's checkpoints (Brophy et al.'s BoostIn). False: every
     gradient at the final model (a first-order influence without propagation).""",
+        "tree_see_also": """\
+See Also
+--------
+leaf_refit : the fixed-structure leave-one-out (exact).
+leaf_influence : its approximation through the derivative, with propagation.
+boostin : shared-leaf gradient products, no propagation.""",
+        "tree_example_ensemble": """\
+>>> from sklearn.datasets import load_breast_cancer
+>>> from sklearn.ensemble import HistGradientBoostingClassifier
+>>> from skinfluence.trees import read_ensemble
+>>> X, y = load_breast_cancer(return_X_y=True)
+>>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+>>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])""",
         "tree_chunk_size": """\
 chunk_size : int, default=None
     Rows per block of the vectorised pass: bounds the working memory (default about 2¹⁷

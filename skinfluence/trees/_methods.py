@@ -6,14 +6,19 @@ leave-one-out units (``L(test; without row i) − L(test; with it)``, positive =
 - :func:`leaf_refit`: the fixed-structure leave-one-out itself. Every leaf value recomputed
   without row i (its weight set to 0), iteration after iteration, the later trees' gradients
   taken at the refitted earlier trees: exact for the model whose splits are held fixed.
-- :func:`leaf_influence`: its first-order approximation, ``−w_i dL/dw_i``, with the full
-  derivative: row i's weight moves the leaves it sits in directly, and every later leaf
-  through the gradients and Hessians of all the rows whose raw scores the earlier leaves (and
-  the fitted baseline) moved. Computed exactly by forward-mode (self-influence) or
-  reverse-mode (test rows) differentiation through the boosting iterations.
-- :func:`boostin`: the TracIn-like sum over trees of the test loss's gradient times the
-  direct change of the shared leaf's value, no propagation: ``−w_i Σ_t [i and the test row
-  share a leaf of tree t] ∂L/∂F · ∂v/∂w_i``.
+- :func:`leaf_influence`: its approximation through the derivative ``dL/dw_i`` of the
+  recursion: row i's weight moves the leaves it sits in directly, and every later leaf
+  through the gradients and Hessians of all the rows whose raw scores the earlier leaves
+  (and the fitted baseline) moved, computed exactly by forward-mode (self-influence) or
+  reverse-mode (test rows) differentiation through the boosting iterations. By default the
+  direct move of row i's own leaves is their exact change without it (the secant of the
+  leaf rule) and the test loss is evaluated at the moved raw scores; ``linear=True`` is the
+  pure first order ``−w_i dL/dw_i``. With one iteration and a constant baseline the
+  default is the refit itself.
+- :func:`boostin`: TracIn over the boosting iterations as checkpoints (Brophy et al.): the
+  sum over trees of the test loss's gradient at the model that tree was added to, times
+  the direct change of the shared leaf's value, no propagation: ``−w_i Σ_t [i and the test
+  row share a leaf of tree t] ∂L/∂F(F^{t−1}) · ∂v/∂w_i``.
 
 n training rows, m test rows, T boosting iterations, K outputs (trees per iteration), L
 leaves in all.
@@ -283,20 +288,11 @@ def leaf_influence_self(
     scores : ndarray of shape (n_rows,)
         First-order increase of each row's own loss when it is left out.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import leaf_influence_self
     >>> leaf_influence_self(ensemble).shape
     (200,)
@@ -418,11 +414,7 @@ def leaf_influence(
     influence : ndarray of shape (n_test, n_train) or (n_train,)
         Leave-one-out units: positive when row i helps the test row.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     References
     ----------
@@ -433,12 +425,7 @@ def leaf_influence(
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import leaf_influence
     >>> leaf_influence(ensemble, X[200:203], y[200:203]).shape
     (3, 200)
@@ -523,11 +510,7 @@ def boostin(ensemble, X_test, y_test, *, checkpoints=True, trajectory=None):
     influence : ndarray of shape (n_test, n_train)
         Leave-one-out units: positive when row i helps the test row.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     References
     ----------
@@ -538,12 +521,7 @@ def boostin(ensemble, X_test, y_test, *, checkpoints=True, trajectory=None):
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import boostin
     >>> boostin(ensemble, X[200:203], y[200:203]).shape
     (3, 200)
@@ -577,20 +555,11 @@ def boostin_self(ensemble, *, rows=None, row_weight=None, checkpoints=True, traj
     scores : ndarray of shape (n_rows,)
         Each row's BoostIn influence on its own loss.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import boostin_self
     >>> boostin_self(ensemble).shape
     (200,)
@@ -643,20 +612,11 @@ def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None, verbose=0):
     influence : ndarray of shape (n_test, n_train)
         Exact for the model whose structure is fixed; positive when row i helps.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import leaf_refit
     >>> leaf_refit(ensemble, X[200:203], y[200:203]).shape
     (3, 200)
@@ -700,20 +660,11 @@ def leaf_refit_self(ensemble, *, rows=None, row_weight=None, chunk_size=None, ve
     scores : ndarray of shape (n_rows,)
         The increase of each row's own loss when it is left out.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import leaf_refit_self
     >>> leaf_refit_self(ensemble).shape
     (200,)
