@@ -90,6 +90,9 @@ def ours(model, X_train, y_train, X_test, y_test, method, *, fixed_baseline=Fals
     fn = {
         "BoostIn": trees.boostin,
         "BoostIn, final-model gradients": lambda *a: trees.boostin(*a, checkpoints=False),
+        "BoostIn, tree-influence's leaf derivative": lambda *a: trees.boostin(
+            *a, leaf_derivative="tree-influence"
+        ),
         "LeafInfluence": trees.leaf_influence,
         "LeafInfluence, linear": lambda *a: trees.leaf_influence(*a, linear=True),
         "LeafRefit": trees.leaf_refit,
@@ -277,7 +280,12 @@ def run_removal(args):
         model = make().fit(X_train, y_train)
         base = log_loss_rows(model, X_test, y_test)
         rankings = {}
-        for name in ("LeafInfluence", "BoostIn", "BoostIn, final-model gradients"):
+        for name in (
+            "LeafInfluence",
+            "BoostIn",
+            "BoostIn, final-model gradients",
+            "BoostIn, tree-influence's leaf derivative",
+        ):
             values, sec = ours(model, X_train, y_train, X_test, y_test, name)
             rankings[f"skinfluence {name}"] = (values, sec)
         if with_peer:

@@ -466,14 +466,27 @@ def leaf_influence(
 
 
 # -- BoostIn ----------------------------------------------------------------------------------
-def _boostin_train_matrix(traj):
-    """Sparse (n, L): row i's direct leaf-value derivative ∂v/∂w_i in each leaf it is in."""
+_LEAF_DERIVATIVES = ("exact", "tree-influence")
+
+
+def _boostin_train_matrix(traj, leaf_derivative="exact"):
+    """Sparse (n, L): row i's direct leaf-value derivative ∂v/∂w_i in each leaf it is in.
+
+    ``leaf_derivative="tree-influence"``: its Hessian term times the learning rate, as
+    tree-influence 0.1.7's BoostIn computes it (``(g_i + v h_i) lr / (H + λ)`` with ``v`` the
+    shrunk leaf value, where the derivative has the unshrunk one).
+    """
+    if leaf_derivative not in _LEAF_DERIVATIVES:
+        raise ValueError(
+            f"leaf_derivative must be one of {_LEAF_DERIVATIVES}; got {leaf_derivative!r}."
+        )
     e = traj.ensemble
     n, T, K = e.train_leaves.shape
     leaves = e.train_leaves  # (n, T, K)
-    a = traj.dv_dG[leaves] * traj.g.transpose(1, 0, 2) + traj.dv_dH[leaves] * traj.h.transpose(
-        1, 0, 2
-    )
+    factor = e.learning_rate if leaf_derivative == "tree-influence" else 1.0
+    a = traj.dv_dG[leaves] * traj.g.transpose(1, 0, 2) + factor * traj.dv_dH[
+        leaves
+    ] * traj.h.transpose(1, 0, 2)
     rows = np.broadcast_to(np.arange(n)[:, None, None], (n, T, K)).ravel()
     return sp.csr_matrix((a.ravel(), (rows, leaves.ravel())), shape=(n, len(e.leaf_values))), a
 
@@ -485,7 +498,9 @@ def _raw_before(ensemble, leaves):
 
 
 @inject_docs
-def boostin(ensemble, X_test, y_test, *, checkpoints=True, trajectory=None):
+def boostin(
+    ensemble, X_test, y_test, *, checkpoints=True, leaf_derivative="exact", trajectory=None
+):
     """Compute the BoostIn influence of every training row on each test row's loss.
 
     ``−w_i Σ_{t,k} [row i and the test row share the leaf of tree (t, k)] ∂L/∂F_k(F^{t−1})
@@ -503,6 +518,7 @@ def boostin(ensemble, X_test, y_test, *, checkpoints=True, trajectory=None):
     %(X_test)s
     %(y_test)s
     %(tree_checkpoints)s
+    %(tree_leaf_derivative)s
     %(tree_trajectory)s
 
     Returns
@@ -533,14 +549,22 @@ def boostin(ensemble, X_test, y_test, *, checkpoints=True, trajectory=None):
         coef = loss_raw_derivative(e.objective, _raw_before(e, leaves), Y[:, None, :])
     else:
         coef = loss_raw_derivative(e.objective, raw, Y)
-    A, _ = _boostin_train_matrix(traj)
+    A, _ = _boostin_train_matrix(traj, leaf_derivative)
     C = _test_leaf_matrix(e, leaves, coef)  # (L, m)
     product = (A @ C).toarray()  # (n, m)
     return -(e.train_weight[:, None] * product).T
 
 
 @inject_docs
-def boostin_self(ensemble, *, rows=None, row_weight=None, checkpoints=True, trajectory=None):
+def boostin_self(
+    ensemble,
+    *,
+    rows=None,
+    row_weight=None,
+    checkpoints=True,
+    leaf_derivative="exact",
+    trajectory=None,
+):
     """Compute the BoostIn self-influence of training rows, O(n · T · K).
 
     Parameters
@@ -548,6 +572,7 @@ def boostin_self(ensemble, *, rows=None, row_weight=None, checkpoints=True, traj
     %(tree_ensemble)s
     %(tree_rows)s
     %(tree_checkpoints)s
+    %(tree_leaf_derivative)s
     %(tree_trajectory)s
 
     Returns
@@ -567,7 +592,7 @@ def boostin_self(ensemble, *, rows=None, row_weight=None, checkpoints=True, traj
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
     rows, weight = _rows_and_weights(e, rows, row_weight)
-    _, a = _boostin_train_matrix(traj)  # (n, T, K)
+    _, a = _boostin_train_matrix(traj, leaf_derivative)  # (n, T, K)
     if checkpoints:
         coef = loss_raw_derivative(e.objective, traj.raw_before[:, rows], traj.Y[rows])  # (T, b, K)
         return -weight * np.einsum("ntk,tnk->n", a[rows], coef)

@@ -171,6 +171,23 @@ def test_boostin_sums_the_test_gradients_of_every_iteration(task):
             expected -= shared * grad[:, k, None] * traj.direct[t, :, k] * ensemble.train_weight
     got = boostin(ensemble, X_test, y_test, trajectory=traj)
     np.testing.assert_allclose(got, expected, atol=1e-6 * np.abs(expected).max())
+    # tree-influence's leaf derivative, written out: lr (g_i + v h_i) / (H + λ) with v the
+    # shrunk leaf value (HistGradientBoosting: no Hessian factor, λ = 0, 1e-15)
+    theirs = np.zeros_like(expected)
+    lr, w = ensemble.learning_rate, ensemble.train_weight
+    for t in range(ensemble.n_iter):
+        grad = loss_raw_derivative(ensemble.objective, before[t], Y)
+        for k in range(ensemble.n_outputs):
+            leaf = ensemble.train_leaves[:, t, k]
+            H = np.bincount(leaf, weights=w * traj.h[t, :, k], minlength=len(ensemble.leaf_values))
+            v = ensemble.leaf_values[leaf]
+            d = lr * (traj.g[t, :, k] + v * traj.h[t, :, k]) / (H[leaf] + 1e-15)
+            d = np.where(np.diff(ensemble.leaf_offsets)[ensemble.leaf_tree[leaf]] == 1, 0.0, d)
+            shared = leaves[:, None, t, k] == leaf[None, :]
+            theirs += shared * grad[:, k, None] * d * w
+    variant = boostin(ensemble, X_test, y_test, leaf_derivative="tree-influence")
+    np.testing.assert_allclose(variant, theirs, atol=1e-6 * np.abs(theirs).max())
+    assert np.abs(variant - got).max() > 1e-3 * np.abs(got).max()
     # and self-influence is the diagonal of the training rows as test rows
     rows = np.arange(0, N_TRAIN, 17)
     on_itself = boostin(ensemble, X[rows], y[rows], trajectory=traj)[np.arange(len(rows)), rows]
