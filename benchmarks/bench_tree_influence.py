@@ -1,6 +1,6 @@
 """Influence for boosted trees: speed and quality against tree-influence 0.1.7 (Brophy et al.).
 
-Three parts (``--only speed,scale,removal,pearson``):
+Parts (``--only speed,scale,removal,pearson`` by default; ``leafinfluence`` on request):
 
 - ``speed``: the same fitted LightGBM model (breast-cancer, 100 trees, 469 training and 100
   test rows) explained by tree-influence's BoostIn, LeafInfluence and LeafRefit and by ours
@@ -15,7 +15,10 @@ Three parts (``--only speed,scale,removal,pearson``):
   with ours, and LightGBM (60 trees) with ours and tree-influence's on the same fitted model;
 - ``pearson``: per-test-row Pearson (mean over the 100 test rows) of every method against
   the fixed-structure leave-one-out (LeafRefit) and against actual leave-one-out retraining
-  (469 refits) on the ``speed`` model.
+  (469 refits) on the ``speed`` model;
+- ``leafinfluence``: LeafInfluence's default against its pure derivative (``linear=True``),
+  per-test-row Pearson with LeafRefit at n = 2 000 and 100 trees (HGB and GradientBoosting,
+  binary, 3 classes, regression), and their time ratio.
 
 tree-influence lives in its own virtual environment (never a dependency; see
 benchmarks/README.md for how it was built); it is called through a subprocess
@@ -338,6 +341,85 @@ def run_removal(args):
                 print(f"\n{label}: Spearman of {name} with tree-influence BoostIn: {rho:.3f}")
 
 
+# -- leafinfluence: the default against the pure derivative, 100 trees ----------------------
+def run_leafinfluence(args):
+    """Per-test-row Pearson with LeafRefit of LeafInfluence, default and ``linear=True``."""
+    from sklearn.datasets import make_classification, make_regression
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
+
+    from skinfluence import trees
+    from skinfluence.trees._methods import Trajectory
+
+    n, m, T = 2000, 50, 100
+    print(
+        f"\n### LeafInfluence vs LeafRefit, n = {n}, {m} test rows, {T} trees: mean (min) "
+        "per-test-row Pearson; self-influence on every 10th row\n"
+    )
+    print(
+        "| model | task | matrix, derivative | matrix, default | self, derivative | "
+        "self, default | time × |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for kind in ("HGB", "GB"):
+        for task in ("binary", "3 classes", "regression"):
+            if task == "regression":
+                X, y = make_regression(n + m, 6, n_informative=4, noise=20.0, random_state=0)
+                y = y / y.std()
+            else:
+                X, y = make_classification(
+                    n + m,
+                    6,
+                    n_informative=4,
+                    n_classes=2 if task == "binary" else 3,
+                    flip_y=0.05,
+                    random_state=0,
+                )
+            if kind == "HGB":
+                cls = (
+                    HistGradientBoostingRegressor
+                    if task == "regression"
+                    else (HistGradientBoostingClassifier)
+                )
+                model = cls(max_iter=T, max_leaf_nodes=8, random_state=0)
+            else:
+                cls = (
+                    GradientBoostingRegressor
+                    if task == "regression"
+                    else (GradientBoostingClassifier)
+                )
+                model = cls(n_estimators=T, max_depth=3, min_samples_leaf=5, random_state=0)
+            model.fit(X[:n], y[:n])
+            e = trees.read_ensemble(model, X[:n], y[:n])
+            Xt, yt = X[n:], y[n:]
+            exact = trees.leaf_refit(e, Xt, yt)
+            traj = Trajectory(e)
+            start = time.perf_counter()
+            lin = trees.leaf_influence(e, Xt, yt, linear=True, trajectory=traj)
+            mid = time.perf_counter()
+            new = trees.leaf_influence(e, Xt, yt, trajectory=traj)
+            ratio = (time.perf_counter() - mid) / (mid - start)
+            rows = np.arange(0, n, 10)
+            s_exact = trees.leaf_refit_self(e, rows=rows)
+            s_lin = trees.leaf_influence_self(e, rows=rows, linear=True, trajectory=traj)
+            s_new = trees.leaf_influence_self(e, rows=rows, trajectory=traj)
+
+            def cell(A, B=exact):
+                r = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(A, B, strict=True)])
+                return f"{r.mean():.4f} ({r.min():.3f})"
+
+            print(
+                f"| {kind} | {task} | {cell(lin)} | {cell(new)} | "
+                f"{np.corrcoef(s_lin, s_exact)[0, 1]:.4f} | "
+                f"{np.corrcoef(s_new, s_exact)[0, 1]:.4f} | {ratio:.2g} |",
+                flush=True,
+            )
+
+
 # -- c) pearson -----------------------------------------------------------------------------
 def run_pearson(args, cache):
     if "speed" not in cache:
@@ -412,6 +494,7 @@ def main(argv=None):
             "scale": lambda: run_scale(args),
             "removal": lambda: run_removal(args),
             "pearson": lambda: run_pearson(args, cache),
+            "leafinfluence": lambda: run_leafinfluence(args),
         }[part]()
         print(
             f"\n({part}: {time.perf_counter() - start:.0f} s; load average "
