@@ -29,7 +29,7 @@ from ._cases import TASKS, boosted_model, sample_weight, task_data
 
 # Settings of the Pearson tests: 300 training rows, 20 trees, learning rate 0.1; HGB's
 # defaults (min_samples_leaf=20) and GradientBoosting with min_samples_leaf=5. The default
-# LeafInfluence (exact within-leaf change and test loss) measured 0.999-0.9998 at 100 trees,
+# LeafInfluence (exact within-leaf change and test loss) measured 0.997-0.9998 at 100 trees,
 # n = 2 000 (benchmarks/README.md); it degrades where the propagation through later trees is
 # far from linear: saturated training rows (100 LightGBM trees on breast-cancer: 0.95) and
 # many trees at a large learning rate. See docs/user_guide.rst.
