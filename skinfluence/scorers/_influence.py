@@ -16,6 +16,14 @@ from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for, train
 from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvature
 from ..trees import is_tree_ensemble
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
+from ._dask_linear import (
+    dask_explain,
+    dask_influence,
+    dask_score_samples,
+    fit_dask,
+    fitted_on_dask,
+    is_dask_collection,
+)
 from ._newton import leverage_blocks, newton_residuals, output_blocks
 from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
 
@@ -209,6 +217,44 @@ registered solver, default="auto"
         self.verbose = verbose
 
     # -- fitting -------------------------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the scorer on the training rows and compute ``scores_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask DataFrame} of shape \
+(n_samples, n_features)
+            Training rows. A dask collection (linear models) is scored where its chunks
+            live: see :ref:`scaling_dask_influence`.
+        y : array-like or dask array of shape (n_samples,)
+            Their labels (targets for regressors).
+        sample_weight : array-like or dask array of shape (n_samples,), default=None
+            Weights of the rows in the model's objective, passed to the model's ``fit``.
+
+        Returns
+        -------
+        self : object
+            The fitted scorer.
+        """
+        self._dask = None
+        if is_dask_collection(X):  # linear models on row chunks: scorers/_dask_linear.py
+            return fit_dask(self, X, y, sample_weight)
+        return super().fit(X, y, sample_weight)
+
+    def score_samples(self, X, y=None):
+        if is_dask_collection(X):
+            return dask_score_samples(self, X, y)
+        return super().score_samples(X, y)
+
+    score_samples.__doc__ = BaseInfluenceScorer.score_samples.__doc__
+
+    def explain(self, X_test, y_test, k=5):
+        if fitted_on_dask(self):
+            return dask_explain(self, X_test, y_test, k)
+        return super().explain(X_test, y_test, k)
+
+    explain.__doc__ = BaseInfluenceScorer.explain.__doc__
+
     def _fit(self, X, y, sample_weight):
         damping = check_damping(self.damping)
         known = ["auto", *available_methods(), *TREE_METHODS]
@@ -438,6 +484,8 @@ registered solver, default="auto"
         -------
         %(influence_returns)s
         """
+        if fitted_on_dask(self):  # a lazy dask array, made where the training chunks live
+            return dask_influence(self, X_test, y_test, aggregate=aggregate, dtype=dtype, out=out)
         result = super().influence(X_test, y_test, aggregate=aggregate, dtype=dtype, out=out)
         return result if aggregate is None else result.astype(dtype, copy=False)
 
