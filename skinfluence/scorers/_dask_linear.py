@@ -37,8 +37,10 @@ from ._base import _check_aggregate, fit_clone
 NEWTON_RTOL = 1e-9
 NEWTON_MAX_ITER = 25
 # A prefitted model farther than this many typical leave-one-out steps from the full-data
-# optimum is warned about (the threshold SGD's check uses).
-STATIONARITY_WARNING_RATIO = 0.1
+# optimum is warned about: influence then mostly measures the optimisation error. (SGD's
+# check warns at 0.1; LogisticRegression's default tol=1e-4 measured 0.1-0.25 on the tests'
+# data, and a model fitted on a tenth of the rows 10-100.)
+STATIONARITY_WARNING_RATIO = 1.0
 
 
 def is_dask_collection(X):
