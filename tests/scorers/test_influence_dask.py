@@ -48,7 +48,11 @@ def _data(kind, seed=0):
 CASES = {
     "logistic": (lambda: LogisticRegression(C=0.5), "binary", False),
     "logistic-3class": (lambda: LogisticRegression(max_iter=2000), "multiclass", False),
-    "logistic-weighted": (lambda: LogisticRegression(class_weight={0: 2.0, 1: 1.0}), "binary", True),
+    "logistic-weighted": (
+        lambda: LogisticRegression(class_weight={0: 2.0, 1: 1.0}),
+        "binary",
+        True,
+    ),
     "ridge": (lambda: Ridge(alpha=3.0), "regression", True),
     "ols": (lambda: LinearRegression(), "regression", False),
     "pipeline": (lambda: make_pipeline(StandardScaler(), LogisticRegression()), "binary", False),
