@@ -254,5 +254,13 @@ def test_dask_input_errors(client):
 
 
 def test_import_does_not_import_dask():
-    code = "import sys, skinfluence; assert 'dask' not in sys.modules, 'dask imported'"
+    """Neither importing skinfluence nor fitting on NumPy input imports dask."""
+    code = (
+        "import sys, numpy as np\n"
+        "from sklearn.linear_model import Ridge\n"
+        "from skinfluence import InfluenceScorer\n"
+        "X = np.random.default_rng(0).normal(size=(30, 3))\n"
+        "InfluenceScorer(Ridge()).fit(X, X[:, 0]).influence(X[:2], X[:2, 0])\n"
+        "assert 'dask' not in sys.modules, 'dask imported'\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
