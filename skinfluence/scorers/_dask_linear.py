@@ -379,25 +379,55 @@ def dask_influence(scorer, X_test, y_test, *, aggregate=None, dtype=np.float64, 
     return result[0] / m if aggregate == "mean" else result[0]
 
 
+def _chunk_top(X, y, offsets, sample_weight=None, *, adapter, A, k):
+    """A chunk's k most helpful and k most harmful rows for each test row: (m, 4k) numbers,
+    [helpful indices, their influence, harmful indices, their influence] (indices global,
+    exact as float64); the chunk's (m, rows) block never leaves the task."""
+    block = _chunk_influence(X, y, sample_weight, adapter=adapter, A=A, out_dtype=np.float64)
+    kk = min(k, block.shape[1])
+    parts = []
+    for sign in (-1.0, 1.0):  # -block: largest first; +block: smallest first
+        idx = np.argpartition(sign * block, kk - 1, axis=1)[:, :kk]
+        vals = np.take_along_axis(block, idx, axis=1)
+        fill = k - kk  # a chunk shorter than k: pad with rows that never win
+        if fill:
+            idx = np.pad(idx, ((0, 0), (0, fill)), constant_values=-1)
+            vals = np.pad(vals, ((0, 0), (0, fill)), constant_values=sign * np.inf)
+        parts += [idx + offsets[0] * (idx >= 0), vals]
+    return np.hstack(parts)[None]
+
+
 def dask_explain(scorer, X_test, y_test, k):
-    """``explain`` by a top-k reduction over the chunks: only (m, k) arrays come back."""
-    import dask
+    """``explain`` by a top-k per chunk on the workers: only (m, 4k) per chunk comes back."""
     import dask.array as da
 
     n = scorer.train_X_.shape[0]
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= n:
         raise ValueError(f"k must be an integer in [1, {n}]; got {k!r}.")
-    infl = dask_influence(scorer, X_test, y_test)
-    # One compute: the influence blocks are made once for the four reductions.
-    helpful, helpful_values, harmful, harmful_values = dask.compute(
-        da.argtopk(infl, k, axis=1),
-        da.topk(infl, k, axis=1),
-        da.argtopk(infl, -k, axis=1),
-        da.topk(infl, -k, axis=1),
-    )
-    return Bunch(
-        helpful_indices=helpful,
-        helpful_influence=helpful_values,
-        harmful_indices=harmful,
-        harmful_influence=harmful_values,
-    )
+    V, m = _test_gradients(scorer, X_test, y_test, None)
+    A = scorer.solver_.solve(V)
+    X, y, w = scorer.train_X_, scorer.train_y_, scorer._dask.sample_weight
+    offsets = da.arange(n, chunks=X.chunks[0])
+    args = [X, "ia", y, "i", offsets, "i"] + ([] if w is None else [w, "i"])
+    tops = da.blockwise(
+        _chunk_top,
+        "itb",
+        *args,
+        new_axes={"t": m, "b": 4 * k},
+        adjust_chunks={"i": 1},
+        concatenate=True,
+        dtype=np.float64,
+        meta=np.empty((0, 0, 0)),
+        adapter=scorer.adapter_,
+        A=A,
+        k=k,
+    ).compute()  # (chunks, m, 4k)
+    result = {}
+    for j, (name, sign) in enumerate([("helpful", -1.0), ("harmful", 1.0)]):
+        idx = np.concatenate(list(tops[:, :, 2 * j * k : (2 * j + 1) * k]), axis=1)
+        vals = np.concatenate(list(tops[:, :, (2 * j + 1) * k : (2 * j + 2) * k]), axis=1)
+        # most extreme first (ties: the lower row index first)
+        order = np.lexsort((idx, sign * vals), axis=1)[:, :k]
+        result[f"{name}_indices"] = np.take_along_axis(idx, order, axis=1).astype(np.intp)
+        result[f"{name}_influence"] = np.take_along_axis(vals, order, axis=1)
+    return Bunch(**result)

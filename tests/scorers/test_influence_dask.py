@@ -108,6 +108,13 @@ def test_explain_on_dask_matches_in_memory(client):
     for key in ("helpful_influence", "harmful_influence"):
         assert isinstance(ours[key], np.ndarray)
         _close(ours[key], theirs[key])
+    # k larger than a chunk: each chunk's top k is padded with rows that never win
+    est = FrozenEstimator(LogisticRegression().fit(X[:40], y[:40]))
+    small = InfluenceScorer(est).fit(da.from_array(X[:40], chunks=(6, P)), y[:40])
+    ours, theirs = small.explain(X[:3], y[:3], k=8), InfluenceScorer(est).fit(X[:40], y[:40])
+    theirs = theirs.explain(X[:3], y[:3], k=8)
+    for key in ("helpful_indices", "harmful_indices"):
+        np.testing.assert_array_equal(ours[key], theirs[key])
 
 
 def test_dask_test_set_aggregate(client):
