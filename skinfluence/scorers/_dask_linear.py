@@ -379,21 +379,36 @@ def dask_influence(scorer, X_test, y_test, *, aggregate=None, dtype=np.float64, 
     return result[0] / m if aggregate == "mean" else result[0]
 
 
-def _chunk_top(X, y, offsets, sample_weight=None, *, adapter, A, k):
-    """A chunk's k most helpful and k most harmful rows for each test row: (m, 4k) numbers,
+def _top(idx, vals, k, sign):
+    """The k entries of each row most extreme in ``-sign * vals`` (largest first for sign
+    -1, smallest first for +1; ties: the lower index first)."""
+    order = np.lexsort((idx, sign * vals), axis=1)[:, :k]
+    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def _chunk_top(X, y, offsets, sample_weight=None, *, adapter, A, k, chunk):
+    """A chunk's k most helpful and k most harmful rows for each test row: (1, m, 4k) numbers,
     [helpful indices, their influence, harmful indices, their influence] (indices global,
-    exact as float64); the chunk's (m, rows) block never leaves the task."""
-    block = _chunk_influence(X, y, sample_weight, adapter=adapter, A=A, out_dtype=np.float64)
-    kk = min(k, block.shape[1])
+    exact as float64). Rows go ``chunk`` at a time: O(m · chunk) memory, and the (m, rows)
+    block never leaves the task."""
+    found = {-1.0: [], 1.0: []}
+    for rows in gen_batches(X.shape[0], max(chunk, k)):
+        w = None if sample_weight is None else sample_weight[rows]
+        block = _chunk_influence(X[rows], y[rows], w, adapter=adapter, A=A, out_dtype=np.float64)
+        block = np.ascontiguousarray(block)  # (m, rows), rows contiguous for argpartition
+        kk = min(k, block.shape[1])
+        for sign, kept in found.items():  # -block: largest first; +block: smallest first
+            idx = np.argpartition(sign * block, kk - 1, axis=1)[:, :kk]
+            kept.append((idx + offsets[rows.start], np.take_along_axis(block, idx, axis=1)))
     parts = []
-    for sign in (-1.0, 1.0):  # -block: largest first; +block: smallest first
-        idx = np.argpartition(sign * block, kk - 1, axis=1)[:, :kk]
-        vals = np.take_along_axis(block, idx, axis=1)
-        fill = k - kk  # a chunk shorter than k: pad with rows that never win
-        if fill:
-            idx = np.pad(idx, ((0, 0), (0, fill)), constant_values=-1)
-            vals = np.pad(vals, ((0, 0), (0, fill)), constant_values=sign * np.inf)
-        parts += [idx + offsets[0] * (idx >= 0), vals]
+    for sign, kept in found.items():
+        idx = np.concatenate([i for i, _ in kept], axis=1)
+        vals = np.concatenate([v for _, v in kept], axis=1)
+        if idx.shape[1] < k:  # a chunk shorter than k: pad with rows that never win
+            fill = ((0, 0), (0, k - idx.shape[1]))
+            idx = np.pad(idx, fill, constant_values=-1)
+            vals = np.pad(vals, fill, constant_values=sign * np.inf)
+        parts += _top(idx, vals, k, sign)
     return np.hstack(parts)[None]
 
 
@@ -421,13 +436,13 @@ def dask_explain(scorer, X_test, y_test, k):
         adapter=scorer.adapter_,
         A=A,
         k=k,
+        chunk=scorer._chunk,
     ).compute()  # (chunks, m, 4k)
     result = {}
     for j, (name, sign) in enumerate([("helpful", -1.0), ("harmful", 1.0)]):
         idx = np.concatenate(list(tops[:, :, 2 * j * k : (2 * j + 1) * k]), axis=1)
         vals = np.concatenate(list(tops[:, :, (2 * j + 1) * k : (2 * j + 2) * k]), axis=1)
-        # most extreme first (ties: the lower row index first)
-        order = np.lexsort((idx, sign * vals), axis=1)[:, :k]
-        result[f"{name}_indices"] = np.take_along_axis(idx, order, axis=1).astype(np.intp)
-        result[f"{name}_influence"] = np.take_along_axis(vals, order, axis=1)
+        idx, vals = _top(idx, vals, k, sign)
+        result[f"{name}_indices"] = idx.astype(np.intp)
+        result[f"{name}_influence"] = vals
     return Bunch(**result)
