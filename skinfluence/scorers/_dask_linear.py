@@ -396,10 +396,15 @@ def _chunk_top(X, y, offsets, sample_weight=None, *, adapter, A, k, chunk):
         w = None if sample_weight is None else sample_weight[rows]
         block = _chunk_influence(X[rows], y[rows], w, adapter=adapter, A=A, out_dtype=np.float64)
         block = np.ascontiguousarray(block)  # (m, rows), rows contiguous for argpartition
-        kk = min(k, block.shape[1])
-        for sign, kept in found.items():  # -block: largest first; +block: smallest first
-            idx = np.argpartition(sign * block, kk - 1, axis=1)[:, :kk]
-            kept.append((idx + offsets[rows.start], np.take_along_axis(block, idx, axis=1)))
+        width = block.shape[1]
+        if width <= 2 * k:
+            small = large = np.broadcast_to(np.arange(width), block.shape)
+        else:  # one partition gives both ends: the k smallest first, the k largest last
+            part = np.argpartition(block, (k - 1, width - k), axis=1)
+            small, large = part[:, :k], part[:, width - k :]
+        for sign, idx in ((-1.0, large), (1.0, small)):
+            values = np.take_along_axis(block, idx, axis=1)
+            found[sign].append((idx + offsets[rows.start], values))
     parts = []
     for sign, kept in found.items():
         idx = np.concatenate([i for i, _ in kept], axis=1)
