@@ -8,7 +8,13 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegressor, Ridge
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+    RidgeClassifier,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -55,6 +61,7 @@ CASES = {
     ),
     "ridge": (lambda: Ridge(alpha=3.0), "regression", True),
     "ols": (lambda: LinearRegression(), "regression", False),
+    "ridge-classifier": (lambda: RidgeClassifier(alpha=2.0), "multiclass", False),
     "pipeline": (lambda: make_pipeline(StandardScaler(), LogisticRegression()), "binary", False),
 }
 
