@@ -149,6 +149,10 @@ registered solver, default="auto"
     O(nnz(X) · p · K) on sparse X with "direct" (each row's quadratic form over its
     non-zeros against the explicit inverse).
 
+    On a dask array or DataFrame X (linear models), ``fit`` reduces H over the row chunks
+    on the workers and ``scores_`` and ``influence`` are lazy dask arrays made where the
+    chunks live; nothing n × p comes back to the client (:ref:`scaling_dask_influence`).
+
     First-order influence drifts from actual leave-one-out on weakly regularised, nearly
     separable data (few rows with large leverage): ``newton_step=True`` fixes most of it,
     but no local approximation is reliable when removing a row changes the fit a lot (e.g.
