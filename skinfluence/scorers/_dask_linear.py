@@ -312,8 +312,23 @@ def fit_dask(scorer, X, y, sample_weight):
 # -- after fit ----------------------------------------------------------------------------
 def dask_score_samples(scorer, X, y):
     """Self-influence of new rows given as a dask collection, as a lazy dask array."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(scorer)
     if y is None:
         raise ValueError("score_samples on dask input needs y (the labels of the rows).")
+    adapter = scorer.adapter_
+    if (
+        not isinstance(adapter, GeneralizedLinear)
+        or scorer.method_ != "direct"
+        or scorer.newton_step
+        or scorer._share_gradient is not None
+    ):
+        raise TypeError(
+            "score_samples on dask input needs a linear model fitted with method='direct' "
+            "and newton_step=False (LogisticRegression, Ridge, LinearRegression, "
+            "RidgeClassifier); pass the rows as a NumPy array instead."
+        )
     X, _ = _as_dask_X(X)
     y = _as_dask_rows(y, X.chunks[0], "y")
     return _blockwise(
@@ -322,8 +337,8 @@ def dask_score_samples(scorer, X, y):
         X,
         y,
         None,
-        adapter=scorer.adapter_,
-        H_inv=scorer._inverse_cache,
+        adapter=adapter,
+        H_inv=scorer._inverse_hessian(),
         chunk=scorer._chunk,
     )
 

@@ -265,6 +265,12 @@ def test_dask_input_errors(client):
     scorer = InfluenceScorer(Ridge()).fit(Xd, yd)
     with pytest.raises(ValueError, match="out is not available"):
         scorer.influence(X[:2], y[:2], out=np.empty((2, N)))
+    # score_samples of dask rows, for a scorer fitted in memory
+    memory = InfluenceScorer(Ridge()).fit(X, y)
+    _close(memory.score_samples(Xd[:300], yd[:300]).compute(), memory.scores_[:300])
+    newton = InfluenceScorer(Ridge(), newton_step=True).fit(X, y)
+    with pytest.raises(TypeError, match="method='direct'"):
+        newton.score_samples(Xd, yd)
 
 
 def test_import_does_not_import_dask():
