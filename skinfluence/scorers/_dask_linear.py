@@ -95,7 +95,9 @@ def _as_dask_rows(v, rows, what):
     return v if v.chunks[0] == rows else v.rechunk((rows,))
 
 
-def _blockwise(func, out_index, X, y, sample_weight, *, new_axes=None, adjust=None, **kwargs):
+def _blockwise(
+    func, out_index, X, y, sample_weight, *, new_axes=None, adjust=None, dtype=np.float64, **kwargs
+):
     """``func(X_block, y_block, w_block, **kwargs)`` on every row chunk, lazily."""
     import dask.array as da
 
@@ -111,8 +113,8 @@ def _blockwise(func, out_index, X, y, sample_weight, *, new_axes=None, adjust=No
         new_axes=new_axes or {},
         adjust_chunks=adjust,
         concatenate=True,
-        dtype=np.float64,
-        meta=np.empty((0,) * len(out_index)),
+        dtype=dtype,
+        meta=np.empty((0,) * len(out_index), dtype=dtype),
         **kwargs,
     )
 
@@ -388,6 +390,7 @@ def dask_influence(scorer, X_test, y_test, *, aggregate=None, dtype=np.float64, 
         adapter=scorer.adapter_,
         A=A,
         out_dtype=np.dtype(dtype),
+        dtype=np.dtype(dtype),
     )
     if aggregate is None:
         return result

@@ -96,6 +96,8 @@ def test_dask_path_equals_in_memory(client, name):
     matrix = remote.influence(X_test, y_test)
     assert isinstance(matrix, da.Array) and matrix.shape == (9, N)
     _close(matrix.compute(), memory.influence(X_test, y_test))
+    single = remote.influence(X_test, y_test, dtype=np.float32)
+    assert single.dtype == np.float32 and single.compute().dtype == np.float32
     for aggregate in ("sum", "mean"):
         total = remote.influence(X_test, y_test, aggregate=aggregate)
         assert isinstance(total, da.Array) and total.shape == (N,)
