@@ -15,15 +15,8 @@ from ..inverse import available_methods, make_solver
 from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for, training_gradients
 from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvature
 from ..trees import is_tree_ensemble
+from . import _dask_linear as dask_path  # InfluenceScorer on dask input (never imports dask)
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
-from ._dask_linear import (
-    dask_explain,
-    dask_influence,
-    dask_score_samples,
-    fit_dask,
-    fitted_on_dask,
-    is_dask_collection,
-)
 from ._newton import leverage_blocks, newton_residuals, output_blocks
 from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
 
@@ -241,20 +234,20 @@ registered solver, default="auto"
             The fitted scorer.
         """
         self._dask = None
-        if is_dask_collection(X):  # linear models on row chunks: scorers/_dask_linear.py
-            return fit_dask(self, X, y, sample_weight)
+        if dask_path.is_dask_collection(X):  # linear models on row chunks
+            return dask_path.fit_dask(self, X, y, sample_weight)
         return super().fit(X, y, sample_weight)
 
     def score_samples(self, X, y=None):
-        if is_dask_collection(X):
-            return dask_score_samples(self, X, y)
+        if dask_path.is_dask_collection(X):
+            return dask_path.dask_score_samples(self, X, y)
         return super().score_samples(X, y)
 
     score_samples.__doc__ = BaseInfluenceScorer.score_samples.__doc__
 
     def explain(self, X_test, y_test, k=5):
-        if fitted_on_dask(self):
-            return dask_explain(self, X_test, y_test, k)
+        if dask_path.fitted_on_dask(self):
+            return dask_path.dask_explain(self, X_test, y_test, k)
         return super().explain(X_test, y_test, k)
 
     explain.__doc__ = BaseInfluenceScorer.explain.__doc__
@@ -488,8 +481,10 @@ registered solver, default="auto"
         -------
         %(influence_returns)s
         """
-        if fitted_on_dask(self):  # a lazy dask array, made where the training chunks live
-            return dask_influence(self, X_test, y_test, aggregate=aggregate, dtype=dtype, out=out)
+        if dask_path.fitted_on_dask(self):  # a lazy dask array, made where the chunks live
+            return dask_path.dask_influence(
+                self, X_test, y_test, aggregate=aggregate, dtype=dtype, out=out
+            )
         result = super().influence(X_test, y_test, aggregate=aggregate, dtype=dtype, out=out)
         return result if aggregate is None else result.astype(dtype, copy=False)
 
