@@ -286,3 +286,15 @@ def test_import_does_not_import_dask():
         "assert 'dask' not in sys.modules, 'dask imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sparse_chunks(client):
+    """A dask array of scipy CSR chunks (e.g. TF-IDF rows): the sparse in-memory path's results."""
+    sp = pytest.importorskip("scipy.sparse")
+    Xs = sp.random(1000, 30, density=0.1, format="csr", random_state=0)
+    y = (Xs @ np.ones(30) + np.random.default_rng(0).normal(size=1000) > 1.5).astype(int)
+    est = FrozenEstimator(LogisticRegression().fit(Xs, y))
+    memory = InfluenceScorer(est).fit(Xs, y)
+    remote = InfluenceScorer(est).fit(da.from_array(Xs, chunks=(300, 30), asarray=False), y)
+    _close(remote.scores_.compute(), memory.scores_)
+    _close(remote.influence(Xs[:4], y[:4]).compute(), memory.influence(Xs[:4], y[:4]))
