@@ -16,6 +16,7 @@ from ..inverse import available_methods, make_solver
 from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for, training_gradients
 from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvature
 from ..trees import is_tree_ensemble
+from . import _dask_linear as dask_path  # InfluenceScorer on dask input (never imports dask)
 from ._base import BaseInfluenceScorer, _check_aggregate, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
 from ._target_influence import is_default, target_influence
@@ -143,6 +144,10 @@ registered solver, default="auto"
     O(nnz(X) · p · K) on sparse X with "direct" (each row's quadratic form over its
     non-zeros against the explicit inverse).
 
+    On a dask array or DataFrame X (linear models), ``fit`` reduces H over the row chunks
+    on the workers and ``scores_`` and ``influence`` are lazy dask arrays made where the
+    chunks live; nothing n × p comes back to the client (:ref:`scaling_dask_influence`).
+
     First-order influence drifts from actual leave-one-out on weakly regularised, nearly
     separable data (few rows with large leverage): ``newton_step=True`` fixes most of it,
     but no local approximation is reliable when removing a row changes the fit a lot (e.g.
@@ -211,6 +216,44 @@ registered solver, default="auto"
         self.verbose = verbose
 
     # -- fitting -------------------------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the scorer on the training rows and compute ``scores_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array, dask DataFrame} of shape \
+(n_samples, n_features)
+            Training rows. A dask collection (linear models) is scored where its chunks
+            live: see :ref:`scaling_dask_influence`.
+        y : array-like or dask array of shape (n_samples,)
+            Their labels (targets for regressors).
+        sample_weight : array-like or dask array of shape (n_samples,), default=None
+            Weights of the rows in the model's objective, passed to the model's ``fit``.
+
+        Returns
+        -------
+        self : object
+            The fitted scorer.
+        """
+        self._dask = None
+        if dask_path.is_dask_collection(X):  # linear models on row chunks
+            return dask_path.fit_dask(self, X, y, sample_weight)
+        return super().fit(X, y, sample_weight)
+
+    def score_samples(self, X, y=None):
+        if dask_path.is_dask_collection(X):
+            return dask_path.dask_score_samples(self, X, y)
+        return super().score_samples(X, y)
+
+    score_samples.__doc__ = BaseInfluenceScorer.score_samples.__doc__
+
+    def explain(self, X_test, y_test, k=5):
+        if dask_path.fitted_on_dask(self):
+            return dask_path.dask_explain(self, X_test, y_test, k)
+        return super().explain(X_test, y_test, k)
+
+    explain.__doc__ = BaseInfluenceScorer.explain.__doc__
+
     def _fit(self, X, y, sample_weight):
         damping = check_damping(self.damping)
         known = ["auto", *available_methods(), *TREE_METHODS]
@@ -497,6 +540,12 @@ registered solver, default="auto"
             helps z_t.
         """
         if not is_default(target, target_class, test_groups, groups, group_correction):
+            if dask_path.fitted_on_dask(self):
+                raise ValueError(
+                    "target, target_class, test_groups, groups and group_correction are not "
+                    "available on a scorer fitted on dask input; fit it on an in-memory sample "
+                    "(NumPy, pandas or SciPy sparse) for these targets."
+                )
             if out is not None:
                 raise ValueError("out is only available with the default target and no groups.")
             check_is_fitted(self)
@@ -513,6 +562,10 @@ registered solver, default="auto"
                 group_correction=group_correction,
                 aggregate=aggregate,
                 dtype=dtype,
+            )
+        if dask_path.fitted_on_dask(self):  # a lazy dask array, made where the chunks live
+            return dask_path.dask_influence(
+                self, X_test, y_test, aggregate=aggregate, dtype=dtype, out=out
             )
         result = super().influence(X_test, y_test, aggregate=aggregate, dtype=dtype, out=out)
         return result if aggregate is None else result.astype(dtype, copy=False)
