@@ -22,7 +22,11 @@ own virtual environment:
     benchmarks/.venv-cleanlab/bin/python benchmarks/bench_mislabel.py
 
 Options: ``--quick`` (one seed, two data sets), ``--datasets a,b``, ``--models a,b`` and
-``--json FILE`` (raw results).
+``--json FILE`` (raw results). ``--peers`` runs only the audit's default beside cleanlab
+(same model, end to end, with time ratios) and Data-OOB on a 500-tree random forest, on
+uniform, pair (class k -> k + 1) and instance-dependent flips (``--noise``);
+``--regression`` audits targets shifted by 3-6 or 1-2 standard deviations beside
+``cleanlab.regression`` (``CleanLearning`` and its out-of-fold quality scores).
 """
 
 import argparse
