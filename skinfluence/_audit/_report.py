@@ -121,11 +121,16 @@ def _png(fig):
     return buffer.getvalue()
 
 
+def _td(value):
+    """A table cell: numbers and short labels right-aligned, sentences (reasons) left."""
+    text = _fmt(value)
+    prose = isinstance(value, str) and " " in text and len(text) > 12
+    return f"<td{' class=text' if prose else ''}>{html.escape(text)}</td>"
+
+
 def _table(header, rows):
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(_td(v) for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -135,7 +140,7 @@ def _html(result, title, figures):
         f"<title>skinfluence audit: {html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
-        "padding:2px 6px;text-align:right}</style></head><body>",
+        "padding:2px 6px;text-align:right}td.text{text-align:left}</style></head><body>",
         "<h1>skinfluence audit</h1>",
         f"<p>{html.escape(title)}</p>",
         f"<p>Scores: {html.escape(', '.join(result.scores))}. Every score: higher = more "
