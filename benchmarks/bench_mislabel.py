@@ -27,6 +27,11 @@ combinations, no end-to-end default; e.g. ``--models hgb,lightgbm --scores
 self-influence,oof`` puts the boosted trees' own self-influence, LeafInfluence with the
 splits held fixed, beside cleanlab on the same model's out-of-fold probabilities) and
 ``--json FILE`` (raw results).
+``--peers`` runs only the audit's default beside cleanlab
+(same model, end to end, with time ratios) and Data-OOB on a 500-tree random forest, on
+uniform, pair (class k -> k + 1) and instance-dependent flips (``--noise``);
+``--regression`` audits targets shifted by 3-6 or 1-2 standard deviations beside
+``cleanlab.regression`` (``CleanLearning`` and its out-of-fold quality scores).
 """
 
 import argparse
@@ -37,14 +42,18 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import (
     load_breast_cancer,
+    load_diabetes,
     load_digits,
     load_wine,
     make_classification,
+    make_friedman1,
     make_gaussian_quantiles,
 )
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
-from skinfluence import audit
+from skinfluence import DataOOBScorer, audit
 from skinfluence.datasets import flip_labels
 from skinfluence.metrics import detection_scores
 from skinfluence.scorers import family_fit, family_weights, rank_average
@@ -55,6 +64,11 @@ try:
     from cleanlab.rank import get_label_quality_scores
 except ImportError:  # benchmarks run without cleanlab too; its rows are then left out
     cleanlab = None
+try:
+    from cleanlab.regression.learn import CleanLearning as RegressionCleanLearning
+    from cleanlab.regression.rank import get_label_quality_scores as regression_quality
+except ImportError:
+    RegressionCleanLearning = None
 
 NOISE_RATE = 0.1
 SEEDS = (0, 1, 2)
@@ -196,6 +210,206 @@ def _record(results, key, scores, is_flipped):
         results.setdefault((*key, score), []).append((r.auroc, r.auprc, secs))
 
 
+# ---------------------------------------------------------------------------------------
+# Kinds of label noise, and the peers on each (``--peers``)
+# ---------------------------------------------------------------------------------------
+NOISES = ("uniform", "pair", "instance")
+
+
+def pair_flips(y, noise_rate=NOISE_RATE, random_state=0):
+    """Class-conditional ("pair") noise: a random ``noise_rate`` of the rows take the next
+    class (class k -> k + 1 mod K, in sorted order), the systematic confusion of a tired
+    annotator."""
+    rng = np.random.default_rng(random_state)
+    classes = np.unique(y)
+    codes = np.searchsorted(classes, y)
+    rows = rng.choice(len(y), round(noise_rate * len(y)), replace=False)
+    noisy = codes.copy()
+    noisy[rows] = (codes[rows] + 1) % len(classes)
+    flipped = np.zeros(len(y), dtype=bool)
+    flipped[rows] = True
+    return classes[noisy], flipped
+
+
+def instance_flips(X, y, noise_rate=NOISE_RATE, random_state=0):
+    """Instance-dependent noise: the flip probability rises near the decision boundary.
+
+    A clean-label gradient boosting model's out-of-fold probabilities give each row its
+    margin ``m`` (own class minus the most likely other class); ``noise_rate`` of the rows
+    are drawn with probability proportional to ``(1 - |m|)² + 0.001`` and take that
+    other class: the plausible mistakes, the hardest to find."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    classes = np.unique(y)
+    codes = np.searchsorted(classes, y)
+    folds = StratifiedKFold(5, shuffle=True, random_state=random_state)
+    proba = cross_val_predict(
+        HistGradientBoostingClassifier(random_state=random_state),
+        X,
+        codes,
+        cv=folds,
+        method="predict_proba",
+    )
+    own = proba[np.arange(len(y)), codes]
+    others = proba.copy()
+    others[np.arange(len(y)), codes] = -1.0
+    weight = (1.0 - np.abs(own - others.max(axis=1))) ** 2 + 1e-3
+    rng = np.random.default_rng(random_state)
+    rows = rng.choice(len(y), round(noise_rate * len(y)), replace=False, p=weight / weight.sum())
+    noisy = codes.copy()
+    noisy[rows] = others.argmax(axis=1)[rows]
+    flipped = np.zeros(len(y), dtype=bool)
+    flipped[rows] = True
+    return classes[noisy], flipped
+
+
+def noisy_labels(X, y, noise, seed):
+    if noise == "uniform":
+        return flip_labels(y, NOISE_RATE, random_state=seed)
+    if noise == "pair":
+        return pair_flips(y, NOISE_RATE, seed)
+    return instance_flips(X, y, NOISE_RATE, seed)
+
+
+def _cleanlab_end_to_end(X, y, model_name, seed):
+    """cleanlab as its users run it: out-of-fold probabilities of the model (5 stratified
+    folds), then its label quality (ranking) and find_label_issues (the count)."""
+    from skinfluence._audit._scores import make_model
+
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    proba = cross_val_predict(make_model(model_name, seed), X, y, cv=folds, method="predict_proba")
+    codes = np.searchsorted(np.unique(y), y)
+    quality = get_label_quality_scores(codes, proba)
+    find_label_issues(codes, proba)
+    return 1.0 - quality
+
+
+def _data_oob(X, y, seed, trees=500):
+    """Data-OOB (Kwon & Zou 2023) on a random forest: the out-of-bag error of each row."""
+    forest = RandomForestClassifier(trees, random_state=seed, n_jobs=1).fit(X, y)
+    return DataOOBScorer(forest).fit(X, y).scores_
+
+
+def run_peers(name, data, noise, seed, results, models=MODELS):
+    """The audit's default (end to end, per model) beside cleanlab on the same model's
+    out-of-fold probabilities (end to end) and Data-OOB on a 500-tree random forest.
+    Every entry: (AUPRC, seconds); ``{model} best family`` is the best single family's
+    AUPRC inside the default (no time)."""
+    X = np.asarray(data[0], dtype=np.float64)
+    y, flipped = noisy_labels(X, np.asarray(data[1]), noise, seed)
+
+    def auprc(values):
+        return detection_scores(flipped, np.nan_to_num(np.asarray(values, dtype=float))).auprc
+
+    row = {}
+    for model_name in models:
+        result, seconds = _timed(lambda m=model_name: audit(X, y, model=m, random_state=seed))
+        row[f"audit {model_name}"] = (auprc(result.combined), seconds)
+        scorer = result.combined_scorer
+        families = {
+            family: rank_average(
+                {s: v for s, v in scorer.named_scores_.items() if scorer.family_of_[s] == family},
+                scorer.family_of_,
+            )
+            for family in set(scorer.family_of_.values())
+        }
+        row[f"audit {model_name}, best family"] = (max(map(auprc, families.values())), 0.0)
+        if cleanlab is not None:
+            scores, seconds = _timed(lambda m=model_name: _cleanlab_end_to_end(X, y, m, seed))
+            row[f"cleanlab {model_name}"] = (auprc(scores), seconds)
+    scores, seconds = _timed(lambda: _data_oob(X, y, seed))
+    row["Data-OOB, 500-tree random forest"] = (auprc(scores), seconds)
+    results.setdefault((name, noise), []).append(row)
+    return row
+
+
+def print_peers(results):
+    """AUPRC (mean ± std over seeds) per data set and noise; then time ratios."""
+    columns = list(dict.fromkeys(c for rows in results.values() for r in rows for c in r))
+    print("\n| data | noise | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 2) + "|")
+    for (name, noise), rows in results.items():
+        cells = [_cell([r[c][0] for r in rows if c in r]) if c in rows[0] else "–" for c in columns]
+        print(f"| {name} | {noise} | " + " | ".join(cells) + " |")
+    timed = [c for c in columns if c.startswith("audit ") and "family" not in c]
+    print("\nSeconds, and the audit's time over cleanlab's on the same model (mean of the runs):\n")
+    print("| data | noise | " + " | ".join(f"{c} s | ÷ cleanlab" for c in timed) + " |")
+    print("|---" * (2 * len(timed) + 2) + "|")
+    for (name, noise), rows in results.items():
+        cells = []
+        for c in timed:
+            peer = "cleanlab " + c.removeprefix("audit ")
+            ratio = (
+                f"{np.mean([r[c][1] / r[peer][1] for r in rows]):.1f}×" if peer in rows[0] else "–"
+            )
+            cells.append(f"{np.mean([r[c][1] for r in rows]):.2f} | {ratio}")
+        print(f"| {name} | {noise} | " + " | ".join(cells) + " |")
+
+
+# ---------------------------------------------------------------------------------------
+# Corrupted regression targets (``--regression``)
+# ---------------------------------------------------------------------------------------
+def _regression_datasets():
+    return {
+        "diabetes": lambda: load_diabetes(return_X_y=True),
+        "friedman1": lambda: make_friedman1(1000, 10, noise=1.0, random_state=0),
+    }
+
+
+#: The shifts of the corrupted targets, in standard deviations of y: (low, high).
+SHIFTS = {"3-6 sd": (3.0, 6.0), "1-2 sd": (1.0, 2.0)}
+
+
+def shift_targets(y, noise_rate=NOISE_RATE, random_state=0, shift=(3.0, 6.0)):
+    """``noise_rate`` of the targets shifted by ``shift`` (3 to 6 by default) standard
+    deviations, either way."""
+    rng = np.random.RandomState(random_state)
+    rows = rng.choice(len(y), round(noise_rate * len(y)), replace=False)
+    shifted = np.asarray(y, dtype=np.float64).copy()
+    shifted[rows] += rng.uniform(*shift, len(rows)) * y.std() * rng.choice([-1, 1], len(rows))
+    corrupted = np.zeros(len(y), dtype=bool)
+    corrupted[rows] = True
+    return shifted, corrupted
+
+
+def run_regression(name, data, shift, seed, results, models=MODELS):
+    """The audit's default on a continuous target beside cleanlab's regression scores on the
+    same model: ``CleanLearning(model).find_label_issues`` (its own cross-validation and
+    uncertainty) and ``get_label_quality_scores`` on 5-fold out-of-fold predictions."""
+    from skinfluence._audit._scores import make_model
+
+    X = np.asarray(data[0], dtype=np.float64)
+    y, corrupted = shift_targets(np.asarray(data[1]), NOISE_RATE, seed, SHIFTS[shift])
+
+    def auprc(values):
+        return detection_scores(corrupted, np.asarray(values, dtype=float)).auprc
+
+    row = {}
+    for model_name in models:
+        result, seconds = _timed(lambda m=model_name: audit(X, y, model=m, random_state=seed))
+        row[f"audit {model_name}"] = (auprc(result.combined), seconds)
+        if RegressionCleanLearning is None:
+            continue
+        model = make_model(model_name, seed, task="regression")
+        issues, seconds = _timed(
+            lambda m=model: RegressionCleanLearning(m, seed=seed).find_label_issues(X, y)
+        )
+        row[f"cleanlab CleanLearning {model_name}"] = (
+            auprc(1.0 - issues["label_quality"]),
+            seconds,
+        )
+        folds = KFold(5, shuffle=True, random_state=seed)
+        predicted = cross_val_predict(
+            make_model(model_name, seed, task="regression"), X, y, cv=folds
+        )
+        row[f"cleanlab out-of-fold {model_name}"] = (
+            auprc(1.0 - regression_quality(y, predicted)),
+            0.0,
+        )
+    results.setdefault((name, f"10% of targets shifted {shift}"), []).append(row)
+    return row
+
+
 def _cell(values, digits=3):
     return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
 
@@ -254,8 +468,27 @@ def main(argv=None):
         help=f"comma-separated subset of {','.join(CANDIDATES)}: those alone (and cleanlab "
         "with oof), no combinations",
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="only the audit's default beside cleanlab (same model, end to end) and "
+        "Data-OOB, for each kind of noise (--noise), with time ratios",
+    )
+    parser.add_argument(
+        "--noise",
+        default=",".join(NOISES),
+        help=f"with --peers: comma-separated kinds of label noise ({', '.join(NOISES)})",
+    )
+    parser.add_argument(
+        "--regression",
+        action="store_true",
+        help="corrupted regression targets: the audit beside cleanlab.regression",
+    )
+    parser.add_argument("--seeds", type=int, help="number of seeds (default 3; --quick: 1)")
     args = parser.parse_args(argv)
     only = args.scores.split(",") if args.scores else None
+    if args.peers or args.regression:
+        return main_peers(args)
     datasets = _datasets()
     names = list(datasets)
     if args.datasets:
@@ -277,6 +510,42 @@ def main(argv=None):
             for seed in seeds:
                 run_one(name, data, seed, results, models, counts, only)
     print_tables(results, len(seeds), models, counts)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(
+            json.dumps({"|".join(k): v for k, v in results.items()}, indent=1)
+        )
+
+
+def main_peers(args):
+    """``--peers`` / ``--regression``: the comparison tables of benchmarks/README.md."""
+    seeds = SEEDS[: args.seeds or (1 if args.quick else len(SEEDS))]
+    models = args.models.split(",")
+    datasets = _regression_datasets() if args.regression else _datasets()
+    names = args.datasets.split(",") if args.datasets else list(datasets)
+    noises = list(SHIFTS) if args.regression else args.noise.split(",")
+    print(
+        f"cleanlab {cleanlab.__version__ if cleanlab else 'not installed: its rows are left out'}"
+        f"; seeds {list(seeds)}; one thread per process; AUPRC mean ± std over seeds"
+    )
+    results = {}
+    with threadpool_limits(1):
+        for name in names:
+            data = datasets[name]()
+            for noise in noises:
+                for seed in seeds:
+                    if args.regression:
+                        row = run_regression(name, data, noise, seed, results, models)
+                    else:
+                        row = run_peers(name, data, noise, seed, results, models)
+                    print(
+                        name,
+                        noise,
+                        seed,
+                        {k: tuple(round(x, 3) for x in v) for k, v in row.items()},
+                        flush=True,
+                    )
+    print_peers(results)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(

@@ -251,3 +251,28 @@ def test_html_report_with_a_single_row_class_and_known_issues(tmp_path):
     text = page.read_text()
     assert "Estimated label issues" in text and "Data checks" in text
     assert text.count("<img src='data:image/png;base64,") == 3
+
+
+def test_report_influence_panel_keeps_feature_text_out_of_the_tick_labels(breast_result):
+    """The third panel's bars keep their width: tick labels name the rows only (short), the
+    features that tell them apart are written inside the panel, within its x-limits."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from skinfluence._audit._report import _figures
+
+    figures = _figures(breast_result)
+    try:
+        title, fig = figures[-1]
+        assert title.startswith("Why the model")
+        ax = fig.axes[0]
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        assert ticks and all("=" not in t and len(t) <= 24 for t in ticks)
+        notes = [t.get_text() for t in ax.texts]
+        assert len(notes) == len(ticks) and all("=" in t for t in notes)
+        assert "\n" not in ax.get_title()  # one line
+        low, high = ax.get_xlim()
+        assert low == pytest.approx(-high)
+    finally:
+        for _, f in figures:
+            plt.close(f)

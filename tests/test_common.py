@@ -53,6 +53,7 @@ ESTIMATORS = [
     LossScorer(LogisticRegression(), cv=3, random_state=0),
     LossScorer(LogisticRegression(), cv=None),
     OutOfBagScorer(RandomForestClassifier(10), random_state=0),
+    OutOfBagScorer(n_estimators=10, random_state=0),  # the default forest's own pass
     ResidualScorer(Ridge(), cv=3, n_neighbors=3, random_state=0),
     CombinedScorer(
         [

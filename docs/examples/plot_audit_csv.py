@@ -55,9 +55,22 @@ print(f"precision of the flagged rows: {result.detection['flag_precision']:.2f}"
 # %%
 # The report
 # ----------
-# ``to_html`` writes one self-contained page (plots embedded); ``plot`` draws the
-# distribution of the combined score.
-result.to_html(folder / "report.html")
-print(f"report: {folder / 'report.html'}")
+# ``to_html`` writes one self-contained page: the summary, the flagged rows, the data
+# checks and its plots, embedded. Open it in a browser; here we show its text and plots.
+page = result.to_html(folder / "report.html")
+text = page.read_text(encoding="utf-8")
+print(f"report: {page} ({len(text) // 1024} KiB, {text.count('<img')} plots embedded)")
+
+# %%
+# The report's plots are those a ``.png`` report puts side by side: the distribution of
+# the combined score (flagged rows in their own colour), how well each score finds the
+# known flipped labels, and which training rows help or harm the most suspect row.
+result.to_html(folder / "report.png")
+fig, ax = plt.subplots(figsize=(12, 3.5), layout="constrained")
+ax.imshow(plt.imread(folder / "report.png"))
+ax.set_axis_off()
+
+# %%
+# ``plot`` draws the first of them on an axes of your own.
 ax = result.plot()
 plt.show()

@@ -59,9 +59,9 @@ def _figures(result):
         top = int(result.order[0])
         scorer = result.influence_scorer
         X, y = scorer.train_X_, scorer.train_y_
-        # A wide panel of its own: the bars' labels name the rows and their two most
-        # telling features, and squeezed the bars at the width of the other panels.
-        fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+        # The bars' tick labels name the rows only; their two most telling features are
+        # written inside the panel (long feature names squeezed the bars as tick labels).
+        fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
         display = InfluenceDisplay.from_estimator(
             scorer,
             X[top],
@@ -73,13 +73,46 @@ def _figures(result):
             ax=ax,
         )
         display.ax_.set_title(
-            f"what helps / harms the most suspect row ({result.id_name} {result.row_ids[top]})",
-            fontsize=10,
+            f"what helps / harms suspect {result.id_name} {result.row_ids[top]}", fontsize=10
         )
-        labels = [t.get_text().replace(": ", ":\n", 1) for t in display.ax_.get_yticklabels()]
-        display.ax_.set_yticks(display.ax_.get_yticks(), labels, fontsize=8)
+        _move_feature_text_into_bars(display.ax_)
         figures.append(("Why the model fits the most suspect row as it does", display.figure_))
     return figures
+
+
+def _move_feature_text_into_bars(ax):
+    """Short tick labels (the row, helps/harms, its label); the features that tell the row
+    apart are written beside the zero line, on the side the bar leaves free, so long feature
+    names no longer squeeze the bars."""
+    ticks = ax.get_yticks()
+    heads, tails = [], []
+    for tick in ax.get_yticklabels():
+        head, _, tail = tick.get_text().partition(": ")
+        heads.append(head)
+        tails.append(tail)
+    ax.set_yticks(ticks, heads, fontsize=8)
+    bars = sorted(ax.patches, key=lambda p: p.get_y())
+    by_y = {round(b.get_y() + b.get_height() / 2, 6): b.get_width() for b in bars}
+    for y, tail in zip(ticks, tails, strict=True):
+        if not tail:
+            continue
+        width = by_y.get(round(float(y), 6), 0.0)
+        # Beside the bar's root, on the free side of zero, small and grey.
+        ha, offset = ("right", -3) if width >= 0 else ("left", 3)
+        ax.annotate(
+            tail,
+            (0, y),
+            xytext=(offset, 0),
+            textcoords="offset points",
+            ha=ha,
+            va="center",
+            fontsize=7,
+            color="0.3",
+            clip_on=True,
+        )
+    low, high = ax.get_xlim()
+    span = max(abs(low), abs(high))
+    ax.set_xlim(-span, span)  # room for the text on both sides of zero
 
 
 def _png(fig):
@@ -88,11 +121,16 @@ def _png(fig):
     return buffer.getvalue()
 
 
+def _td(value):
+    """A table cell: numbers and short labels right-aligned, sentences (reasons) left."""
+    text = _fmt(value)
+    prose = isinstance(value, str) and " " in text and len(text) > 12
+    return f"<td{' class=text' if prose else ''}>{html.escape(text)}</td>"
+
+
 def _table(header, rows):
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(_td(v) for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -102,7 +140,7 @@ def _html(result, title, figures):
         f"<title>skinfluence audit: {html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
-        "padding:2px 6px;text-align:right}</style></head><body>",
+        "padding:2px 6px;text-align:right}td.text{text-align:left}</style></head><body>",
         "<h1>skinfluence audit</h1>",
         f"<p>{html.escape(title)}</p>",
         f"<p>Scores: {html.escape(', '.join(result.scores))}. Every score: higher = more "

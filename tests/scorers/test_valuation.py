@@ -324,6 +324,38 @@ def test_out_of_bag_scorer_reads_data_oobs_votes():
     np.testing.assert_allclose(scorer.out_of_sample_proba_, votes.oob_decision_function_)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_default_forests_own_pass_is_sklearns_out_of_bag_decision(n_classes):
+    """The default forest's pass (trees read without per-tree validation, chunk by chunk)
+    gives sklearn's own out-of-bag votes, with and without sample weights."""
+    X, y = make_classification(150, 5, n_informative=3, n_classes=n_classes, random_state=1)
+    weight = np.random.default_rng(0).integers(1, 4, len(y)).astype(float)
+    for sample_weight in (None, weight):
+        scorer = OutOfBagScorer(n_estimators=40, random_state=3).fit(X, y, sample_weight)
+        forest = ExtraTreesClassifier(40, bootstrap=True, oob_score=True, random_state=3)
+        forest.fit(X, y, sample_weight=sample_weight)
+        np.testing.assert_allclose(scorer.out_of_sample_proba_, forest.oob_decision_function_)
+        assert scorer.n_estimators_ == 40
+        loss = -np.log(np.clip(forest.oob_decision_function_[np.arange(len(y)), y], 1e-15, 1))
+        np.testing.assert_allclose(scorer.scores_, loss, rtol=1e-6)
+
+
+def test_auto_forest_stops_once_the_ranks_are_stable():
+    """n_estimators="auto": chunks of 25 trees until the mean rank change is below 1%; the
+    forest it stops at is the same as one grown at once with that many trees."""
+    X, y = make_classification(300, 5, n_informative=3, random_state=0)
+    scorer = OutOfBagScorer(n_estimators="auto", random_state=0).fit(X, y)
+    n = scorer.n_estimators_
+    assert n % 25 == 0 and 25 < n <= 300
+    changes = scorer.rank_changes_
+    assert len(changes) == n // 25 - 1
+    assert n == 300 or (changes[-1] < 0.01 and (changes[:-1] >= 0.01).all())
+    fixed = OutOfBagScorer(n_estimators=n, random_state=0).fit(X, y)
+    np.testing.assert_allclose(scorer.scores_, fixed.scores_)
+    with pytest.raises(ValueError, match="set them on your estimator"):
+        OutOfBagScorer(ExtraTreesClassifier(10), n_estimators=10).fit(X, y)
+
+
 def test_out_of_bag_scorer_regression_is_the_forests_out_of_bag_prediction():
     X, y = make_regression(80, 4, noise=5.0, random_state=0)
     forest = ExtraTreesRegressor(300, bootstrap=True, oob_score=True, random_state=0).fit(X, y)
