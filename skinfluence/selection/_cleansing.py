@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import train_test_split
-from sklearn.utils import _safe_indexing
+from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -366,8 +366,9 @@ class CleansingSelector(BaseRowSelector):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        if self.scorer is None:  # the default scorers' and the estimator's
-            tags.input_tags.sparse = False
+        if self.scorer is None:  # the default scorer's and the estimator's
+            scorer = default_scorer(self.estimator, self._resolve_criterion(), None)
+            tags.input_tags.sparse = tags.input_tags.sparse and get_tags(scorer).input_tags.sparse
         return tags
 
 
