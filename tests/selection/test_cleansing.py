@@ -167,9 +167,9 @@ def test_validation_rows_are_routed_through_grid_search(noisy):
         grid.fit(X, y, X_val=X_val, y_val=y_val)
     best = grid.best_estimator_
     assert best.validation_indices_ is None  # the routed rows were used, not a split
-    expected = CleansingSelector(
-        _lr(), scorer=InfluenceScorer(_lr()), fraction=best.fraction
-    ).fit(X, y, X_val=X_val, y_val=y_val)
+    expected = CleansingSelector(_lr(), scorer=InfluenceScorer(_lr()), fraction=best.fraction).fit(
+        X, y, X_val=X_val, y_val=y_val
+    )
     np.testing.assert_array_equal(best.removed_, expected.removed_)
 
 
