@@ -27,6 +27,9 @@ removed for each k, which is what the selector does at each fraction with n_roun
   of the (noisy) training rows (``validation_fraction=0.2``), what a user without a clean
   validation set gets;
 - ``val-infl (clean)``: validation influence on the 200 clean validation rows (``X_val``);
+- ``combined`` (run with ``--methods combined``): the audit's combined score as a
+  self-score, the model's out-of-fold loss and a 100-tree forest's out-of-bag loss
+  (``CombinedScorer`` with family weights);
 - ``random``: as many random rows; ``none``: every row.
 
 Printed: test accuracy (%) mean ± std over seeds for removing 1/2/5/10 %, then, per method,
@@ -34,27 +37,34 @@ the paired 95 % t interval (over seeds) of method − none and method − random
 level (chosen by mean), and at each level for the default.
 """
 
+# ruff: noqa: E402  (the thread settings must precede the imports)
 import os
 
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")  # HGB's OpenMP on a loaded machine is 10x slower
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
+import argparse
+import sys
+import time
+import warnings
 
-import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
-from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import make_classification  # noqa: E402
-from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.neural_network import MLPClassifier  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+import numpy as np
+from scipy import stats
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
 
-from skinfluence import CleansingSelector, InfluenceScorer  # noqa: E402
-from skinfluence.datasets import flip_labels  # noqa: E402
+from skinfluence import (
+    CleansingSelector,
+    CombinedScorer,
+    InfluenceScorer,
+    LossScorer,
+    OutOfBagScorer,
+)
+from skinfluence.datasets import flip_labels
 
 N_TRAIN, N_VAL, N_TEST, N_CLASSES = 500, 200, 1000, 4
 PERCENTS = (1, 2, 5, 10)
@@ -124,6 +134,22 @@ def selectors(model, seed):
             model, scorer=InfluenceScorer(model), fraction=k, random_state=seed
         ),
         "val-infl (clean)": CleansingSelector(model, scorer=InfluenceScorer(model), fraction=k),
+        "combined": CleansingSelector(
+            model,
+            scorer=CombinedScorer(
+                [
+                    ("oof", LossScorer(model, cv=5, random_state=seed)),
+                    (
+                        "forest",
+                        OutOfBagScorer(
+                            RandomForestClassifier(100, random_state=seed), random_state=seed
+                        ),
+                    ),
+                ],
+                families={"oof": "model", "forest": "forest"},
+            ),
+            fraction=k,
+        ),
     }
 
 
@@ -192,6 +218,14 @@ def report(setting, name, rows, methods):
         print(
             f"| {m} | {best} % | {paired(acc - none)} | {paired(acc - values(('random', best)))} |"
         )
+    default = "oof loss"
+    if default in methods:
+        for p in PERCENTS:
+            acc = values((default, p))
+            print(
+                f"| {default} | {p} % | {paired(acc - none)} | "
+                f"{paired(acc - values(('random', p)))} |"
+            )
     sys.stdout.flush()
 
 
