@@ -8,11 +8,13 @@ per class, class_sep 1.5, standardised), per seed a new draw, 500 training and 1
 - ``uniform``: 10 % of the training labels flipped to another class uniformly at random;
 - ``pair``: 10 % flipped to the next class (c → c+1 mod 4), the systematic confusion of a
   careless annotator;
-- ``shift``: no flips, but two groups. The target group is the generator's; in the source
-  group every row is moved by 1.5 along a random unit direction while keeping its label,
-  so its class regions are displaced against the target's. Training rows are 70 % target,
-  30 % source; the validation rows (200, used only by "val-infl (clean)") and the test rows
-  are target-only: the user's trusted sample of the distribution they will predict on.
+- ``shift``: no flips, covariate shift between regions of feature space. Each class is two
+  clusters (``n_clusters_per_class=2``, so a linear model is misspecified); the target
+  region is the top 40 % of the rows along a random direction u (X·u above its 60th
+  percentile). Training rows are 25 % target, 75 % from the rest of the space; the
+  validation rows (200, used only by "val-infl (clean)") and the test rows are target-only:
+  the user's trusted sample of the distribution they will predict on. "flipped among
+  removed" is there the share of removed rows from outside the target region (base 0.75).
 
 Models: LogisticRegression (C=1), HistGradientBoostingClassifier (15 iterations, 15 leaves,
 no early stopping) and MLPClassifier (16 tanh units, L-BFGS, alpha=1e-2), all single-threaded.
@@ -67,6 +69,7 @@ from skinfluence import (
 from skinfluence.datasets import flip_labels
 
 N_TRAIN, N_VAL, N_TEST, N_CLASSES = 500, 200, 1000, 4
+TARGET_SHARE = 0.25  # shift: share of the training rows from the target region
 PERCENTS = (1, 2, 5, 10)
 
 
@@ -92,20 +95,22 @@ def make_data(setting, seed):
         n_informative=8,
         n_redundant=4,
         n_classes=N_CLASSES,
-        n_clusters_per_class=1,
+        n_clusters_per_class=2 if setting == "shift" else 1,
         class_sep=1.5,
         random_state=seed,
     )
     if setting == "shift":
+        # regions along a random direction u: the target is the top 40 % of X·u
         direction = rng.normal(size=X.shape[1])
-        source = rng.rand(len(y)) < 0.5
-        X[source] += 1.5 * direction / np.linalg.norm(direction)
-        target = np.flatnonzero(~source)
-        n_source = round(0.3 * N_TRAIN)
-        train = np.concatenate([target[: N_TRAIN - n_source], np.flatnonzero(source)[:n_source]])
-        rest = target[N_TRAIN - n_source :]
+        projection = X @ direction
+        in_target = projection > np.quantile(projection, 0.6)
+        target = rng.permutation(np.flatnonzero(in_target))
+        source = rng.permutation(np.flatnonzero(~in_target))
+        n_target = round(TARGET_SHARE * N_TRAIN)
+        train = np.concatenate([target[:n_target], source[: N_TRAIN - n_target]])
+        rest = target[n_target:]
         flipped = np.zeros(N_TRAIN, dtype=bool)
-        flipped[N_TRAIN - n_source :] = True  # "suspect" = the source group's rows
+        flipped[n_target:] = True  # "suspect" = the rows outside the target region
     else:
         order = rng.permutation(len(y))
         train, rest = order[:N_TRAIN], order[N_TRAIN:]
