@@ -150,8 +150,8 @@ class CleansingSelector(BaseRowSelector):
     pair flips, 10 seeds): when the validation set is as noisy as the training set, as an
     internal split of noisy training rows is, validation influence steers the wrong way (it
     protects flipped rows that explain flipped validation rows): of the 5 % it removed,
-    26-68 % were flipped, against 70-92 % for self-scores, and at 10 % removed it fell below
-    no removal for logistic regression and HGB. Among self-scores the model's own out-of-fold
+    29-68 % were flipped, against 70-92 % for the out-of-fold loss, and at 10 % removed it
+    fell below no removal for logistic regression and HGB. Among self-scores the model's own out-of-fold
     loss was the best or within 0.2 points of self-influence at its best level on every
     noisy setting, with logistic regression, HGB and an MLP (e.g. +1.6 [0.6, 2.6] points
     over no removal for uniform flips and logistic regression, +11.3 [9.8, 12.8] for the
