@@ -1,15 +1,14 @@
 """Data cleansing against a validation set, honest about its baselines.
 
-With a gradient model, the rows removed are those whose influence on the total validation
-loss is most negative (removing them lowers it most, to first order), as
-:class:`~skinfluence.CleansingSelector` ranks them with an ``InfluenceScorer`` and the
-held-out rows as ``X_val``: one inverse-Hessian solve with ``aggregate="sum"``. Without
-gradients, the combined suspicion score chooses. Each choice is compared with removing as many **random**
-rows and with removing none, over :data:`REPEATS` repeats: each repeat splits the held-out
-rows anew into a half to select against and a half to measure on (the bundled default
-measures on its fixed clean test set, and its repeats draw new random rows), and the report
-gives the mean accuracy and a paired 95% interval of the difference with random removal.
-The combined score's choice is shown beside them.
+With a gradient model, the rows removed are those whose influence on the total validation loss is
+most negative (removing them lowers it most, to first order), as
+:class:`~skinfluence.CleansingSelector` ranks them with an ``InfluenceScorer`` and the held-out rows
+as ``X_val``: one inverse-Hessian solve with ``aggregate="sum"``. Without gradients, the combined
+suspicion score chooses. Each choice is compared with removing as many **random** rows and with
+removing none, over :data:`REPEATS` repeats: each repeat splits the held-out rows anew into a half
+to select against and a half to measure on (the bundled default measures on its fixed clean test
+set, and its repeats draw new random rows), and the report gives the mean accuracy and a paired 95%
+interval of the difference with random removal. The combined score's choice is shown beside them.
 """
 
 import numpy as np

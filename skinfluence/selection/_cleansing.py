@@ -146,19 +146,19 @@ class CleansingSelector(BaseRowSelector):
     cross-validation and the refit see every class.
 
     The default, measured in ``benchmarks/bench_cleansing.py`` (section "Data cleansing with
-    CleansingSelector" of benchmarks/README.md: 500 training rows, 4 classes, 10 % uniform or
-    pair flips, 10 seeds): when the validation set is as noisy as the training set, as an
-    internal split of noisy training rows is, validation influence steers the wrong way (it
-    protects flipped rows that explain flipped validation rows): of the 5 % it removed,
-    29-68 % were flipped, against 70-92 % for the out-of-fold loss, and at 10 % removed it
-    fell below no removal for logistic regression and HGB. Among self-scores the model's own out-of-fold
-    loss was the best or within 0.2 points of self-influence at its best level on every
-    noisy setting, with logistic regression, HGB and an MLP (e.g. +1.6 [0.6, 2.6] points
-    over no removal for uniform flips and logistic regression, +11.3 [9.8, 12.8] for the
-    MLP), and needs no gradients, so it is the default. Pass a trusted ``X_val`` with an
-    ``InfluenceScorer`` when the validation rows are clean or the training rows come from
-    another region than the one predicted on: there validation influence is the signal
-    (+4.6 points under covariate shift, where self-scores gain nothing).
+    CleansingSelector" of benchmarks/README.md: 500 training rows, 4 classes, 10 % uniform or pair
+    flips, 10 seeds): when the validation set is as noisy as the training set, as an internal split
+    of noisy training rows is, validation influence steers the wrong way (it protects flipped rows
+    that explain flipped validation rows): of the 5 % it removed, 29-68 % were flipped, against
+    70-92 % for the out-of-fold loss, and at 10 % removed it fell below no removal for logistic
+    regression and HGB. Among self-scores the model's own out-of-fold loss was the best or within
+    0.2 points of self-influence at its best level on every noisy setting, with logistic regression,
+    HGB and an MLP (e.g. +1.6 [0.6, 2.6] points over no removal for uniform flips and logistic
+    regression, +11.3 [9.8, 12.8] for the MLP), and needs no gradients, so it is the default. Pass a
+    trusted ``X_val`` with an ``InfluenceScorer`` when the validation rows are clean or the training
+    rows come from another region than the one predicted on: there validation influence is the
+    signal (+4.6 points under covariate shift, where self-scores gain nothing).
+
 
     Inside ``GridSearchCV`` with metadata routing, ``X_val`` and ``y_val`` are forwarded
     unsplit unless they have as many rows as X (then the search would split them like X).
