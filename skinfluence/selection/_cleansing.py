@@ -159,7 +159,6 @@ class CleansingSelector(BaseRowSelector):
     rows come from another region than the one predicted on: there validation influence is the
     signal (+4.6 points under covariate shift, where self-scores gain nothing).
 
-
     Inside ``GridSearchCV`` with metadata routing, ``X_val`` and ``y_val`` are forwarded
     unsplit unless they have as many rows as X (then the search would split them like X).
 
