@@ -157,8 +157,8 @@ class CleansingSelector(BaseRowSelector):
     regression, +11.3 [9.8, 12.8] for the MLP), and needs no gradients, so it is the default. Pass a
     trusted ``X_val`` with an ``InfluenceScorer`` when the validation rows are clean or the training
     rows come from another region than the one predicted on: there validation influence is the
-    signal (+5.1 [3.9, 6.3] points for logistic regression under covariate shift, where self-scores gain
-    nothing).
+    signal (+5.1 [3.9, 6.3] points for logistic regression under covariate shift, where
+    self-scores gain nothing).
 
     Inside ``GridSearchCV`` with metadata routing, ``X_val`` and ``y_val`` are forwarded
     unsplit unless they have as many rows as X (then the search would split them like X).
