@@ -21,7 +21,11 @@ own virtual environment:
     benchmarks/.venv-cleanlab/bin/pip install -c constraints.txt cleanlab -e .
     benchmarks/.venv-cleanlab/bin/python benchmarks/bench_mislabel.py
 
-Options: ``--quick`` (one seed, two data sets), ``--datasets a,b``, ``--models a,b`` and
+Options: ``--quick`` (one seed, two data sets), ``--datasets a,b``, ``--models a,b``,
+``--scores a,b`` (those scores alone, with cleanlab when ``oof`` is among them: no
+combinations, no end-to-end default; e.g. ``--models hgb,lightgbm --scores
+self-influence,oof`` puts the boosted trees' own self-influence, LeafInfluence with the
+splits held fixed, beside cleanlab on the same model's out-of-fold probabilities) and
 ``--json FILE`` (raw results).
 """
 
@@ -135,13 +139,13 @@ def _combine(scores, names, probas, y, rule):
     return rank_average({s: scores[s][0] for s in names}, FAMILY, weights)
 
 
-def run_one(name, data, seed, results, models=MODELS, counts=None):
+def run_one(name, data, seed, results, models=MODELS, counts=None, only=None):
     y, is_flipped = flip_labels(np.asarray(data[1]), NOISE_RATE, random_state=seed)
     X = np.asarray(data[0], dtype=np.float64)
     shared = {}
     for model_name in models:
         scores, probas = {}, {}
-        for score in CANDIDATES:
+        for score in only or CANDIDATES:
             got = shared.get(score) or _one_score(X, y, model_name, score, seed)
             if got is None:
                 continue
@@ -150,6 +154,11 @@ def run_one(name, data, seed, results, models=MODELS, counts=None):
             scores[score] = got[0], got[2]
             if got[1] is not None:
                 probas[score] = got[1]
+        if only:
+            if cleanlab is not None and "oof" in probas:
+                scores.update(_cleanlab_scores(probas["oof"], y)[0])
+            _record(results, (name, model_name), scores, is_flipped)
+            continue
         combos = {"audit default": (DEFAULT_SCORES, "family"), **VARIANTS}
         for label, (names, rule) in combos.items():
             names = [s for s in names if s in scores]
@@ -178,10 +187,13 @@ def run_one(name, data, seed, results, models=MODELS, counts=None):
             scores.update(cl_scores)
             if counts is not None:
                 counts[(name, model_name)][-1] += (n_found,)
-        for score, (values, secs) in scores.items():
-            r = detection_scores(is_flipped, np.nan_to_num(np.asarray(values, dtype=float)))
-            key = (name, model_name, score)
-            results.setdefault(key, []).append((r.auroc, r.auprc, secs))
+        _record(results, (name, model_name), scores, is_flipped)
+
+
+def _record(results, key, scores, is_flipped):
+    for score, (values, secs) in scores.items():
+        r = detection_scores(is_flipped, np.nan_to_num(np.asarray(values, dtype=float)))
+        results.setdefault((*key, score), []).append((r.auroc, r.auprc, secs))
 
 
 def _cell(values, digits=3):
@@ -237,7 +249,13 @@ def main(argv=None):
         help=f"comma-separated audit models (default {','.join(MODELS)}; 'mlp' needs the "
         "torch extra, absent from cleanlab's environment)",
     )
+    parser.add_argument(
+        "--scores",
+        help=f"comma-separated subset of {','.join(CANDIDATES)}: those alone (and cleanlab "
+        "with oof), no combinations",
+    )
     args = parser.parse_args(argv)
+    only = args.scores.split(",") if args.scores else None
     datasets = _datasets()
     names = list(datasets)
     if args.datasets:
@@ -257,7 +275,7 @@ def main(argv=None):
         for name in names:
             data = datasets[name]()
             for seed in seeds:
-                run_one(name, data, seed, results, models, counts)
+                run_one(name, data, seed, results, models, counts, only)
     print_tables(results, len(seeds), models, counts)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

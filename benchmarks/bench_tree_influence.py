@@ -1,6 +1,6 @@
 """Influence for boosted trees: speed and quality against tree-influence 0.1.7 (Brophy et al.).
 
-Three parts (``--only speed,scale,removal,pearson``):
+Parts (``--only speed,scale,removal,pearson`` by default; ``leafinfluence`` on request):
 
 - ``speed``: the same fitted LightGBM model (breast-cancer, 100 trees, 469 training and 100
   test rows) explained by tree-influence's BoostIn, LeafInfluence and LeafRefit and by ours
@@ -15,7 +15,10 @@ Three parts (``--only speed,scale,removal,pearson``):
   with ours, and LightGBM (60 trees) with ours and tree-influence's on the same fitted model;
 - ``pearson``: per-test-row Pearson (mean over the 100 test rows) of every method against
   the fixed-structure leave-one-out (LeafRefit) and against actual leave-one-out retraining
-  (469 refits) on the ``speed`` model.
+  (469 refits) on the ``speed`` model;
+- ``leafinfluence``: LeafInfluence's default against its pure derivative (``linear=True``),
+  per-test-row Pearson with LeafRefit at n = 2 000 and 100 trees (HGB and GradientBoosting,
+  binary, 3 classes, regression), and their time ratio.
 
 tree-influence lives in its own virtual environment (never a dependency; see
 benchmarks/README.md for how it was built); it is called through a subprocess
@@ -89,7 +92,12 @@ def ours(model, X_train, y_train, X_test, y_test, method, *, fixed_baseline=Fals
         ensemble = dataclasses.replace(ensemble, baseline_is_fitted=False)
     fn = {
         "BoostIn": trees.boostin,
+        "BoostIn, final-model gradients": lambda *a: trees.boostin(*a, checkpoints=False),
+        "BoostIn, tree-influence's leaf derivative": lambda *a: trees.boostin(
+            *a, leaf_derivative="tree-influence"
+        ),
         "LeafInfluence": trees.leaf_influence,
+        "LeafInfluence, linear": lambda *a: trees.leaf_influence(*a, linear=True),
         "LeafRefit": trees.leaf_refit,
     }[method]
     values = fn(ensemble, X_test, y_test)
@@ -233,7 +241,11 @@ def removal_rise(make, X_train, y_train, X_test, y_test, order_of, ks, base_loss
             model = make().fit(X_train[keep], y_train[keep])
             new = log_loss_rows(model, X_test[j : j + 1], y_test[j : j + 1])[0]
             rises[k].append(new - base_loss[j])
-    return {k: (np.mean(v), np.std(v) / np.sqrt(len(v))) for k, v in rises.items()}
+    return {k: np.array(v) for k, v in rises.items()}
+
+
+def mean_se(values):
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1) / np.sqrt(len(values)):.3f}"
 
 
 def run_removal(args):
@@ -271,7 +283,12 @@ def run_removal(args):
         model = make().fit(X_train, y_train)
         base = log_loss_rows(model, X_test, y_test)
         rankings = {}
-        for name in ("LeafInfluence", "BoostIn"):
+        for name in (
+            "LeafInfluence",
+            "BoostIn",
+            "BoostIn, final-model gradients",
+            "BoostIn, tree-influence's leaf derivative",
+        ):
             values, sec = ours(model, X_train, y_train, X_test, y_test, name)
             rankings[f"skinfluence {name}"] = (values, sec)
         if with_peer:
@@ -289,9 +306,10 @@ def run_removal(args):
             )
             for name, (values, sec) in (peer or {}).items():
                 rankings[f"tree-influence {name}"] = (values, sec)
+        results = {}
         for name, (values, sec) in rankings.items():
             order = np.argsort(-values, axis=1, kind="stable")
-            result = removal_rise(
+            results[name] = removal_rise(
                 make,
                 X_train,
                 y_train,
@@ -301,13 +319,105 @@ def run_removal(args):
                 ks,
                 base,
             )
-            cells = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in result.values())
+            cells = " | ".join(mean_se(v) for v in results[name].values())
             print(f"| {label} | {name} | {cells} | {sec:.3g} |", flush=True)
         result = removal_rise(
             make, X_train, y_train, X_test, y_test, lambda j, k: random_sets[j, k], ks, base
         )
-        cells = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in result.values())
+        cells = " | ".join(mean_se(v) for v in result.values())
         print(f"| {label} | random | {cells} | – |", flush=True)
+        peer = results.get("tree-influence BoostIn")
+        for name in ("skinfluence BoostIn", "skinfluence LeafInfluence") if peer else ():
+            cells = " | ".join(mean_se(results[name][k] - peer[k]) for k in ks)
+            print(f"| {label} | {name} − tree-influence BoostIn (paired) | {cells} | – |")
+        if peer:
+            from scipy.stats import spearmanr
+
+            theirs = rankings["tree-influence BoostIn"][0]
+            for name in ("skinfluence BoostIn", "skinfluence BoostIn, final-model gradients"):
+                rho = np.mean(
+                    [spearmanr(a, b)[0] for a, b in zip(rankings[name][0], theirs, strict=True)]
+                )
+                print(f"\n{label}: Spearman of {name} with tree-influence BoostIn: {rho:.3f}")
+
+
+# -- leafinfluence: the default against the pure derivative, 100 trees ----------------------
+def run_leafinfluence(args):
+    """Per-test-row Pearson with LeafRefit of LeafInfluence, default and ``linear=True``."""
+    from sklearn.datasets import make_classification, make_regression
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
+
+    from skinfluence import trees
+    from skinfluence.trees._methods import Trajectory
+
+    n, m, T = 2000, 50, 100
+    print(
+        f"\n### LeafInfluence vs LeafRefit, n = {n}, {m} test rows, {T} trees: mean (min) "
+        "per-test-row Pearson; self-influence on every 10th row\n"
+    )
+    print(
+        "| model | task | matrix, derivative | matrix, default | self, derivative | "
+        "self, default | time × |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for kind in ("HGB", "GB"):
+        for task in ("binary", "3 classes", "regression"):
+            if task == "regression":
+                X, y = make_regression(n + m, 6, n_informative=4, noise=20.0, random_state=0)
+                y = y / y.std()
+            else:
+                X, y = make_classification(
+                    n + m,
+                    6,
+                    n_informative=4,
+                    n_classes=2 if task == "binary" else 3,
+                    flip_y=0.05,
+                    random_state=0,
+                )
+            if kind == "HGB":
+                cls = (
+                    HistGradientBoostingRegressor
+                    if task == "regression"
+                    else (HistGradientBoostingClassifier)
+                )
+                model = cls(max_iter=T, max_leaf_nodes=8, random_state=0)
+            else:
+                cls = (
+                    GradientBoostingRegressor
+                    if task == "regression"
+                    else (GradientBoostingClassifier)
+                )
+                model = cls(n_estimators=T, max_depth=3, min_samples_leaf=5, random_state=0)
+            model.fit(X[:n], y[:n])
+            e = trees.read_ensemble(model, X[:n], y[:n])
+            Xt, yt = X[n:], y[n:]
+            exact = trees.leaf_refit(e, Xt, yt)
+            traj = Trajectory(e)
+            start = time.perf_counter()
+            lin = trees.leaf_influence(e, Xt, yt, linear=True, trajectory=traj)
+            mid = time.perf_counter()
+            new = trees.leaf_influence(e, Xt, yt, trajectory=traj)
+            ratio = (time.perf_counter() - mid) / (mid - start)
+            rows = np.arange(0, n, 10)
+            s_exact = trees.leaf_refit_self(e, rows=rows)
+            s_lin = trees.leaf_influence_self(e, rows=rows, linear=True, trajectory=traj)
+            s_new = trees.leaf_influence_self(e, rows=rows, trajectory=traj)
+
+            def cell(A, B=exact):
+                r = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(A, B, strict=True)])
+                return f"{r.mean():.4f} ({r.min():.3f})"
+
+            print(
+                f"| {kind} | {task} | {cell(lin)} | {cell(new)} | "
+                f"{np.corrcoef(s_lin, s_exact)[0, 1]:.4f} | "
+                f"{np.corrcoef(s_new, s_exact)[0, 1]:.4f} | {ratio:.2g} |",
+                flush=True,
+            )
 
 
 # -- c) pearson -----------------------------------------------------------------------------
@@ -384,6 +494,7 @@ def main(argv=None):
             "scale": lambda: run_scale(args),
             "removal": lambda: run_removal(args),
             "pearson": lambda: run_pearson(args, cache),
+            "leafinfluence": lambda: run_leafinfluence(args),
         }[part]()
         print(
             f"\n({part}: {time.perf_counter() - start:.0f} s; load average "

@@ -218,3 +218,94 @@ def _scoring_name(scoring, estimator):
     if scoring is None and is_regressor(estimator):
         return "r2"
     return "score"
+
+
+@inject_docs
+def pruning_curve(
+    estimator,
+    X,
+    y,
+    scores,
+    X_test,
+    y_test,
+    *,
+    fractions=(0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
+    keep=("easy", "hard", "moderate", "coverage"),
+    class_balance=True,
+    scoring=None,
+    n_repeats=5,
+    hard_cutoff=None,
+    n_strata=50,
+    confidence=0.95,
+    random_state=None,
+    n_jobs=None,
+):
+    """Held-out score after keeping each fraction of the rows by each rule, next to random.
+
+    The evaluation of a pruning score (Sorscher et al. 2022; Zheng et al. 2023): for each
+    rule of :class:`~skinfluence.PruningSelector` and each fraction, train ``estimator`` on
+    the rows the rule keeps (class-balanced) and score it on ``(X_test, y_test)``; random
+    subsets of the same sizes, ``n_repeats`` per fraction, give the chance baseline and its
+    band. :class:`~skinfluence.plotting.PruningCurveDisplay` draws the same curves.
+
+    Parameters
+    ----------
+    %(curve_parameters)s
+    confidence : float in (0, 1), default=0.95
+        Coverage of the random band, ``mean ± z · sd`` over the draws.
+
+    Returns
+    -------
+    result : Bunch
+        ``fractions`` (kept, a count converted) and ``n_kept`` (n_fractions,);
+        ``test_scores``: dict of rule to (n_fractions,), "random" the mean of the draws;
+        ``random_scores`` (n_repeats, n_fractions); ``random_low``, ``random_high`` (the
+        band); ``scoring`` (its name).
+
+    See Also
+    --------
+    skinfluence.plotting.PruningCurveDisplay : Draws these curves.
+    removal_curve : Held-out score after removing the top-ranked rows.
+
+    Notes
+    -----
+    Cost: ``(len(keep) + n_repeats) × len(fractions)`` fits of ``estimator`` (``n_jobs`` in
+    parallel).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.preprocessing import scale
+    >>> from skinfluence import EL2NScorer
+    >>> from skinfluence.metrics import pruning_curve
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(scale(X), y, random_state=0)
+    >>> scores = EL2NScorer(LogisticRegression(), n_repeats=1).fit(X_train, y_train).scores_
+    >>> result = pruning_curve(LogisticRegression(), X_train, y_train, scores, X_test, y_test,
+    ...                        fractions=[0.1, 0.5], n_repeats=3, random_state=0)
+    >>> sorted(result.test_scores), result.random_scores.shape
+    (['coverage', 'easy', 'hard', 'moderate', 'random'], (3, 2))
+    """
+    from .plotting._pruning_curve import pruning_curve as _pruning_curve
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
+    fracs, test_scores, random_scores = _pruning_curve(
+        estimator, X, y, scores, X_test, y_test, fractions=fractions, keep=keep,
+        class_balance=class_balance, scoring=scoring, n_repeats=n_repeats,
+        hard_cutoff=hard_cutoff, n_strata=n_strata, random_state=random_state, n_jobs=n_jobs,
+    )  # fmt: skip
+    mean = random_scores.mean(axis=0)
+    spread = random_scores.std(axis=0, ddof=1) if n_repeats > 1 else np.zeros(len(mean))
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    return Bunch(
+        fractions=fracs,
+        n_kept=np.rint(fracs * len(scores)).astype(int),
+        test_scores=test_scores,
+        random_scores=random_scores,
+        random_low=mean - z * spread,
+        random_high=mean + z * spread,
+        scoring=_scoring_name(scoring, estimator),
+    )

@@ -18,6 +18,7 @@ from skinfluence import (
     GraNdScorer,
     InfluenceScorer,
     KNNShapleyScorer,
+    LeaveOneGroupOutScorer,
     LeaveOneOutScorer,
     LossScorer,
     MemorizationScorer,
@@ -34,6 +35,7 @@ ESTIMATORS = [
     InfluenceScorer(LogisticRegression()),
     InfluenceScorer(HistGradientBoostingClassifier(max_iter=5, random_state=0)),
     LeaveOneOutScorer(LogisticRegression()),
+    LeaveOneGroupOutScorer(LogisticRegression()),
     MemorizationScorer(LogisticRegression(), n_estimators=20),
     TracInScorer(LogisticRegression()),
     GradientOutlierScorer(LogisticRegression(), random_state=0),
@@ -129,6 +131,10 @@ EXPECTED_FAILURES = {
         "check_sample_weight_equivalence_on_sparse_data": _BOOTSTRAP_SPLITS_REPEATS,
     },
     "LeaveOneOutScorer": {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHT_IS_NOT_REPETITION,
+        "check_sample_weight_equivalence_on_sparse_data": _WEIGHT_IS_NOT_REPETITION,
+    },
+    "LeaveOneGroupOutScorer": {  # without groups= it leaves each row out on its own
         "check_sample_weight_equivalence_on_dense_data": _WEIGHT_IS_NOT_REPETITION,
         "check_sample_weight_equivalence_on_sparse_data": _WEIGHT_IS_NOT_REPETITION,
     },

@@ -14,9 +14,10 @@ This example puts :func:`skinfluence.toy.theory_test_error` beside simulations
 :class:`~skinfluence.toy.MarginScorer` and :class:`~skinfluence.toy.PerceptronStudent`),
 as in the paper's Fig. 1: points are means over seeds with standard errors, lines the
 theory. Its findings show: keeping **easy** rows is better when data are scarce, keeping
-**hard** rows when they are abundant — the rule behind ``PruningSelector(keep="auto")``
-(:func:`skinfluence.toy.crossover_alpha`) — and, at a fixed pruned-set size, keeping the
-hard rows of a larger pool beats the power law of unpruned learning.
+**hard** rows when they are abundant — the rule :func:`~skinfluence.toy.crossover_alpha`
+locates (``keep="auto"`` followed it until measurement on real and noisy data favoured
+coverage-centric selection, see :ref:`pruning_strategies`) — and, at a fixed pruned-set
+size, keeping the hard rows of a larger pool beats the power law of unpruned learning.
 
 By default the simulation is small (N = 100, 3 seeds: about 20 s); set
 ``SKINFLUENCE_DOCS_GALLERY=full`` for N = 200 and 6 seeds.

@@ -78,7 +78,9 @@ def make_model(name, random_state=0, task="classification"):
             ) from exc
         if name == "lightgbm":
             return library.LGBMClassifier(verbose=-1, random_state=random_state, n_jobs=1)
-        return library.XGBClassifier(random_state=random_state, n_jobs=1)
+        from ._xgboost import LabelEncodedXGBClassifier  # XGBoost takes labels 0..K − 1 only
+
+        return LabelEncodedXGBClassifier(random_state=random_state, n_jobs=1)
     raise ValueError(f"model must be one of {MODELS}; got {name!r}.")
 
 

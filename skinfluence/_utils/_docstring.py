@@ -94,8 +94,13 @@ y_test : array-like of shape (n_test,)
     Their labels.
 fractions : sequence of float in (0, 1] or int, default=(0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
     Fractions (or counts) of the training rows kept.
-keep : sequence of {"easy", "hard", "random"}, default=("easy", "hard", "random")
-    One curve per rule.""",
+keep : sequence of {"easy", "hard", "random", "moderate", "coverage"}, \
+default=("easy", "hard", "moderate", "coverage")
+    One curve per rule (as in :class:`~skinfluence.PruningSelector`); random selection is
+    always added.""",
+    "curve_n_repeats": """\
+n_repeats : int, default=5
+    Random subsets drawn per fraction, for the "random" curve (their mean) and its band.""",
     "curve_scoring": """\
 scoring : str or callable, default=None
     The estimator's ``score`` (accuracy for classifiers) when None.""",
@@ -180,8 +185,13 @@ SHARED_PARAMETERS["curve_parameters"] = "\n".join(  # pruning_curve, from_scores
         SHARED_PARAMETERS["curve_test_fractions_keep"],
         "class_balance : bool, default=True\n    As in :class:`~skinfluence.PruningSelector`.",
         SHARED_PARAMETERS["curve_scoring"],
+        SHARED_PARAMETERS["curve_n_repeats"],
+        "hard_cutoff : float in [0, 1) or None, default=None\n"
+        '    For "coverage", as in :class:`~skinfluence.PruningSelector`.',
+        "n_strata : int, default=50\n"
+        '    For "coverage", as in :class:`~skinfluence.PruningSelector`.',
         "random_state : int, RandomState instance or None, default=None\n"
-        '    Tie-breaking and the "random" subsets (one draw per fraction).',
+        '    Tie-breaking, the "coverage" draws and the random subsets.',
         SHARED_PARAMETERS["curve_n_jobs"],
     ]
 )

@@ -43,6 +43,16 @@ from ._registry import (
 from ._sgd import SGDAdapter
 from ._sparse_linear import ElasticNetAdapter
 from ._svm import LinearSVCAdapter, LinearSVRAdapter
+from ._targets import (
+    AUROCSurrogate,
+    GroupLossGap,
+    OutputMetric,
+    SetTarget,
+    WorstGroupLoss,
+    evaluate_target,
+    link_targets,
+    predictions_from_outputs,
+)
 
 # Registered by class path: nothing imports torch or skorch until an adapter is built; users'
 # own subclasses of the skorch nets (defined outside ``skorch``) are found through their bases.
@@ -71,6 +81,7 @@ for _path, _name, _requires in (
 from .. import trees as _trees  # noqa: E402, F401
 
 __all__ = [
+    "AUROCSurrogate",
     "AdapterExample",
     "AdapterFamily",
     "ElasticNetAdapter",
@@ -80,6 +91,7 @@ __all__ = [
     "GeneralizedLinearPipelineAdapter",
     "GeneralizedLinearRegressorAdapter",
     "GradientMatrix",
+    "GroupLossGap",
     "HuberGradientMatrix",
     "HuberRegressorAdapter",
     "KernelRidgeAdapter",
@@ -93,6 +105,7 @@ __all__ = [
     "MLPAdapter",
     "MLPGradientMatrix",
     "ModelAdapter",
+    "OutputMetric",
     "ParameterSubset",
     "PipelineAdapter",
     "RidgeAdapter",
@@ -100,10 +113,15 @@ __all__ = [
     "RidgeClassifierAdapter",
     "RidgeClassifierCVAdapter",
     "SGDAdapter",
+    "SetTarget",
     "TorchAdapter",
     "TorchModule",
     "TrainingGradientMatrix",
+    "WorstGroupLoss",
     "adapter_for",
+    "evaluate_target",
+    "link_targets",
+    "predictions_from_outputs",
     "register_adapter",
     "registered_adapter",
     "registered_families",

@@ -619,6 +619,31 @@ class ModelAdapter(ABC):
         """
         return None
 
+    #: How the family's outputs map to what the estimator returns, which decides the
+    #: ``target=`` kinds of ``InfluenceScorer.influence`` it supports (see
+    #: :mod:`skinfluence.models._targets`): "logistic" (one logit, binary probabilities),
+    #: "softmax" (K logits), "identity" / "log" (regression, prediction η / exp(η)),
+    #: "scores" (a classifier's decision scores, no probabilities) or None (the loss only).
+    output_link = None
+
+    def supported_targets(self):
+        """Return the ``target=`` kinds this family differentiates.
+
+        Every family supports "loss" and the group targets of the test losses
+        (:class:`~skinfluence.models.WorstGroupLoss`, :class:`~skinfluence.models.GroupLossGap`);
+        the others follow from :attr:`output_link` (:func:`~skinfluence.models.link_targets`).
+        ``InfluenceScorer.influence`` refuses any other kind with an error naming these.
+
+        Returns
+        -------
+        kinds : frozenset of str
+            Among "loss", "prediction", "margin", "logit" and "metric" (a metric of the
+            model's outputs on a set of rows).
+        """
+        from ._targets import link_targets
+
+        return link_targets(self.output_link)
+
     def null_space(self):
         """Return an orthonormal basis of the exact flat directions of J, if any.
 

@@ -97,6 +97,8 @@ class RidgeClassifierAdapter(RidgeAdapter):
            [-1.,  1., -1.]])
     """
 
+    output_link = "scores"
+
     def __init__(self, estimator):
         super().__init__(estimator)
         self.classes_ = estimator.classes_

@@ -140,6 +140,11 @@ class GeneralizedLinearRegressorAdapter(LinearModelAdapter):
             )
         return y[:, None]
 
+    @property
+    def output_link(self):
+        """The output link, the GLM's ("log" or "identity"): see ``ModelAdapter.output_link``."""
+        return self.link_
+
     def _mean(self, eta):
         return np.exp(eta) if self.link_ == "log" else eta
 

@@ -489,6 +489,11 @@ class LogisticRegressionAdapter(LinearModelAdapter):
                 "two classes, which is not one objective; refit with solver='lbfgs'."
             )
 
+    @property
+    def output_link(self):
+        """The output link, "logistic" (binary) or "softmax": see ``ModelAdapter.output_link``."""
+        return "logistic" if self.binary else "softmax"
+
     def penalty_strength(self):
         return 0.0 if self.penalty_ is None else 1.0 / self.estimator.C
 
@@ -598,6 +603,8 @@ def _effective_logistic_penalty(est):
 @inherit_docstrings
 class _SquaredLossAdapter(LinearModelAdapter):
     """Least squares: ℓ = Σ_k (y_k − η_k)², as ``Ridge`` and ``LinearRegression`` minimise it."""
+
+    output_link = "identity"
 
     def __init__(self, estimator):
         super().__init__(estimator)

@@ -491,6 +491,13 @@ class MLPAdapter(ModelAdapter):
             curvature=curvature,
         )
 
+    @property
+    def output_link(self):
+        """The output link of ``out_activation_``: see ``ModelAdapter.output_link``."""
+        from ._targets import mlp_output_link
+
+        return mlp_output_link(self)
+
     # -- loss, gradients, curvature ------------------------------------------------------
     def loss(self, X, y):
         Xf, t = self.features(X), self.encode_target(y)

@@ -200,6 +200,11 @@ class GeneralizedLinearPipelineAdapter(PipelineAdapter, GeneralizedLinear):
     """
 
     @property
+    def output_link(self):
+        """The output link of the final step: see ``ModelAdapter.output_link``."""
+        return self.inner.output_link
+
+    @property
     def n_outputs(self):
         return self.inner.n_outputs
 

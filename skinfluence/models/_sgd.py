@@ -246,6 +246,14 @@ class SGDAdapter(LinearModelAdapter):
         """
         return np.ones(len(y))
 
+    @property
+    def output_link(self):
+        """The output link ("identity", "logistic", "scores"): see ``ModelAdapter.output_link``."""
+        if not self.classifier:
+            return "identity"
+        # multiclass SGD is one-vs-rest: its scores are not a softmax
+        return "logistic" if self.loss_ == "log_loss" and self.n_outputs == 1 else "scores"
+
     def encode_target(self, y):
         y = np.asarray(y)
         if self.classifier:

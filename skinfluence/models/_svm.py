@@ -106,6 +106,8 @@ class LinearSVCAdapter(_LiblinearAdapter):
     (3, 15)
     """
 
+    output_link = "scores"
+
     def __init__(self, estimator):
         _check_liblinear(estimator, "squared_hinge")
         if estimator.multi_class != "ovr":
@@ -211,6 +213,8 @@ class LinearSVRAdapter(_LiblinearAdapter):
     >>> adapter_for(model).n_params
     11
     """
+
+    output_link = "identity"
 
     def __init__(self, estimator):
         _check_liblinear(estimator, "squared_epsilon_insensitive")

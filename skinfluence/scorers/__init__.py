@@ -16,6 +16,7 @@ from ._grand import GraNdScorer
 from ._influence import InfluenceScorer
 from ._knn_shapley import KNNShapleyScorer
 from ._loo import LeaveOneOutScorer
+from ._loo_groups import LeaveOneGroupOutScorer
 from ._loss import LossScorer
 from ._losses import per_sample_loss
 from ._memorization import MemorizationScorer
@@ -36,6 +37,7 @@ __all__ = [
     "GradientOutlierScorer",
     "InfluenceScorer",
     "KNNShapleyScorer",
+    "LeaveOneGroupOutScorer",
     "LeaveOneOutScorer",
     "LossScorer",
     "MemorizationScorer",

@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.utils.validation import validate_data
 
 from .._utils._docstring import inject_docs
@@ -15,8 +16,9 @@ from ..inverse import available_methods, make_solver
 from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for, training_gradients
 from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvature
 from ..trees import is_tree_ensemble
-from ._base import BaseInfluenceScorer, _n_rows, fit_clone
+from ._base import BaseInfluenceScorer, _check_aggregate, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
+from ._target_influence import is_default, target_influence
 from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
 
 # "auto" uses the dense Hessian while it takes at most this many parameters (H is p² doubles:
@@ -419,8 +421,24 @@ registered solver, default="auto"
         return M, rho, share_outputs
 
     # -- influence on test rows ----------------------------------------------------------
-    def influence(self, X_test, y_test, *, aggregate=None, dtype=np.float64, out=None):
-        """Influence of every training row on the loss of each test row.
+    def influence(
+        self,
+        X_test,
+        y_test,
+        *,
+        aggregate=None,
+        target="loss",
+        target_class=None,
+        test_groups=None,
+        groups=None,
+        group_correction=None,
+        dtype=np.float64,
+        out=None,
+    ):
+        """Influence of every training row (or group of rows) on a target of the test rows.
+
+        Always ``target(θ without the row) − target(θ)`` (see :ref:`influence_targets`);
+        the training side is the training loss whatever the target.
 
         Parameters
         ----------
@@ -428,6 +446,42 @@ registered solver, default="auto"
         %(y_test)s
         %(aggregate)s
             "sum" and "mean" take one solve instead of n_test.
+        target : {"loss", "prediction", "margin", "logit", "worst_group_loss", \
+"loss_gap"}, OutputMetric or callable, default="loss"
+            What is influenced. Per test row: "loss" (positive = the row helps);
+            "prediction", the predicted probability of the row's label ``y_test`` (or of
+            ``target_class``) for classifiers, the prediction for regressors (positive =
+            removing the row raises it: the row pushes it down); "margin", the label's
+            logit minus the largest other one (±η for one-output classifiers); "logit",
+            the label's logit. Of the whole test set (the result has one number per
+            training row or group): a callable ``f(P, y) -> float`` of the model's outputs
+            P (``predict_proba`` / ``decision_function`` / ``predict``) or an
+            :class:`~skinfluence.models.OutputMetric` (e.g. the AUROC surrogate
+            :class:`~skinfluence.models.AUROCSurrogate`); "worst_group_loss" and
+            "loss_gap" (:class:`~skinfluence.models.WorstGroupLoss`,
+            :class:`~skinfluence.models.GroupLossGap`), which need ``test_groups``.
+            Families declare what they support
+            (:meth:`~skinfluence.models.ModelAdapter.supported_targets`): linear models in
+            closed form, scikit-learn MLPs by their backward pass, torch nets by
+            autograd, other families "loss" and the loss-group targets.
+        target_class : label or int, default=None
+            For "prediction" / "margin" / "logit": the class whose probability (logit,
+            margin) is the target for every test row, instead of each row's label; for a
+            multi-output regressor, the output index.
+        test_groups : array-like of shape (n_test,), default=None
+            A group label per test row, for the group targets.
+        groups : array-like of shape (n_train,), default=None
+            A group label per *training* row: the result has one column per group (in the
+            order of ``np.unique(groups)``), the effect of removing the whole group. First
+            order it is the sum of its rows' columns, computed from per-group gradient sums
+            (the n columns are never formed).
+        group_correction : {None, "newton"}, default=None
+            With ``groups``: "newton" replaces the first-order step ``H⁻¹ S_G`` by one
+            Newton step on the objective without the group, ``(H − H_G)⁻¹ S_G`` (Koh et
+            al. 2019), and evaluates the target exactly at the stepped parameters (linear
+            models, ``method="direct"``; O(p³) per group). First order underestimates
+            large, coherent groups; the step corrects most of it (see
+            :ref:`influence_groups`).
         dtype : {np.float64, np.float32}, default=np.float64
             Dtype of the result (computation is always float64).
         out : ndarray of shape (n_test, n_train), default=None
@@ -436,8 +490,30 @@ registered solver, default="auto"
 
         Returns
         -------
-        %(influence_returns)s
+        influence : ndarray
+            ``[t, i]`` ≈ ``target_t(θ₋ᵢ) − target_t(θ)``, shape (n_test, n_train); with
+            ``groups``, (n_test, n_groups); with ``aggregate`` or a set target, one number
+            per training row (n_train,) or group (n_groups,). For "loss", positive = row i
+            helps z_t.
         """
+        if not is_default(target, target_class, test_groups, groups, group_correction):
+            if out is not None:
+                raise ValueError("out is only available with the default target and no groups.")
+            check_is_fitted(self)
+            _check_aggregate(aggregate)
+            X_test, y_test = self._validate_Xy(X_test, y_test, reset=False)
+            return target_influence(
+                self,
+                X_test,
+                y_test,
+                target=target,
+                target_class=target_class,
+                test_groups=test_groups,
+                groups=groups,
+                group_correction=group_correction,
+                aggregate=aggregate,
+                dtype=dtype,
+            )
         result = super().influence(X_test, y_test, aggregate=aggregate, dtype=dtype, out=out)
         return result if aggregate is None else result.astype(dtype, copy=False)
 

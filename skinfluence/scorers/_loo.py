@@ -19,6 +19,7 @@ from ..models import GeneralizedLinear, adapter_for
 from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen, sample_weight_param
 from ._loo_newton import newton_leave_one_out
 from ._losses import per_sample_loss
+from ._target_influence import target_differences
 
 _QUASI_NEWTON = ("lbfgs", "newton-cg", "sag", "saga")
 
@@ -228,7 +229,18 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
             ]
         ) - per_sample_loss(base, X, y)
 
-    def _influence(self, X_test, y_test):
+    def _influence(self, X_test, y_test, target="loss", target_class=None, test_groups=None):
+        if not (isinstance(target, str) and target == "loss"):
+            # the same targets as InfluenceScorer.influence, measured on every refit model
+            return target_differences(
+                self.estimator_,
+                self.estimators_,
+                X_test,
+                y_test,
+                target,
+                target_class,
+                test_groups,
+            )
         full = per_sample_loss(self.estimator_, X_test, y_test)
         infl = np.stack([per_sample_loss(m, X_test, y_test) for m in self.estimators_], axis=1)
         infl -= full[:, None]

@@ -64,12 +64,15 @@ def fit_trees(scorer, X, y, sample_weight):
     chunk = scorer.chunk_size
     if scorer.method_ == "leafinfluence":
         scores = leaf_influence_self(
-            scorer.ensemble_, chunk_size=chunk, trajectory=scorer._trajectory
+            scorer.ensemble_,
+            chunk_size=chunk,
+            trajectory=scorer._trajectory,
+            verbose=scorer.verbose,
         )
     elif scorer.method_ == "boostin":
         scores = boostin_self(scorer.ensemble_, trajectory=scorer._trajectory)
     else:
-        scores = leaf_refit_self(scorer.ensemble_, chunk_size=chunk)
+        scores = leaf_refit_self(scorer.ensemble_, chunk_size=chunk, verbose=scorer.verbose)
     scorer.scores_ = scores
 
 
@@ -84,16 +87,24 @@ def tree_influence(scorer, X_test, y_test, *, aggregate=False):
             aggregate=aggregate,
             chunk_size=scorer.chunk_size,
             trajectory=scorer._trajectory,
+            verbose=scorer.verbose,
         )
     if method == "boostin":
         result = boostin(ensemble, X_test, y_test, trajectory=scorer._trajectory)
     else:
-        result = leaf_refit(ensemble, X_test, y_test, chunk_size=scorer.chunk_size)
+        result = leaf_refit(
+            ensemble, X_test, y_test, chunk_size=scorer.chunk_size, verbose=scorer.verbose
+        )
     return result.sum(axis=0) if aggregate else result
 
 
 def tree_score_samples(scorer, X, y):
     """Self-influence of new rows, each as if it were added to the training rows."""
     return new_row_self_influence(
-        scorer.ensemble_, X, np.asarray(y), scorer.method_, chunk_size=scorer.chunk_size
+        scorer.ensemble_,
+        X,
+        np.asarray(y),
+        scorer.method_,
+        chunk_size=scorer.chunk_size,
+        verbose=scorer.verbose,
     )

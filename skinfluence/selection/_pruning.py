@@ -12,10 +12,11 @@ from sklearn.utils.validation import check_random_state
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
-from ._auto_rule import choose_keep
+from ._auto_rule import auto_keep
 from ._base import BaseRowSelector, checked_scores
+from ._strategies import DEFAULT_N_STRATA, coverage_sample, default_hard_cutoff, moderate_key
 
-KEEP_OPTIONS = ("easy", "hard", "random", "auto")
+KEEP_OPTIONS = ("easy", "hard", "random", "moderate", "coverage", "auto")
 
 
 def n_rows_to_keep(fraction, n_samples):
@@ -49,7 +50,17 @@ def _class_quotas(class_sizes, n_keep):
     return quotas
 
 
-def select_rows(scores, y, n_keep, keep, *, class_balance=True, random_state=None):
+def select_rows(
+    scores,
+    y,
+    n_keep,
+    keep,
+    *,
+    class_balance=True,
+    random_state=None,
+    hard_cutoff=None,
+    n_strata=DEFAULT_N_STRATA,
+):
     """Indices (sorted) of the ``n_keep`` rows that ``keep`` selects.
 
     Parameters
@@ -60,10 +71,19 @@ def select_rows(scores, y, n_keep, keep, *, class_balance=True, random_state=Non
         Labels; with ``class_balance`` and classification targets, every class keeps the same
         fraction (at least one row each).
     n_keep : int
-    keep : {"easy", "hard", "random"}
-        Lowest scores, highest scores, or uniformly at random. Ties are broken at random.
+    keep : {"easy", "hard", "random", "moderate", "coverage"}
+        Lowest scores, highest scores, uniformly at random, nearest the median score (of
+        each class with ``class_balance``), or coverage-centric (CCS) stratified sampling
+        (:func:`~skinfluence.selection._strategies.coverage_sample`, within each class with
+        ``class_balance``). Ties are broken at random.
     class_balance : bool, default=True
     random_state : int, RandomState instance or None
+    hard_cutoff : float in [0, 1) or None, default=None
+        CCS's β, for "coverage": the share of each group's hardest rows dropped before
+        stratifying; None follows :func:`~skinfluence.selection._strategies.default_hard_cutoff`
+        of the kept fraction.
+    n_strata : int, default=50
+        CCS's number of strata, for "coverage".
 
     Returns
     -------
@@ -71,22 +91,44 @@ def select_rows(scores, y, n_keep, keep, *, class_balance=True, random_state=Non
     """
     rng = check_random_state(random_state)
     n = len(scores)
+    is_classes = y is not None and type_of_target(y) in ("binary", "multiclass")
+    if is_classes:
+        classes, codes = np.unique(y, return_inverse=True)
+    if keep == "coverage":
+        beta = default_hard_cutoff(n_keep / n) if hard_cutoff is None else float(hard_cutoff)
+        if is_classes and class_balance:
+            quotas = _class_quotas(np.bincount(codes, minlength=len(classes)), n_keep)
+            kept = []
+            for c in range(len(classes)):
+                rows = np.flatnonzero(codes == c)
+                positions = coverage_sample(
+                    scores[rows], quotas[c], rng, hard_cutoff=beta, n_strata=n_strata
+                )
+                kept.append(rows[positions])
+            return np.sort(np.concatenate(kept))
+        kept = np.sort(coverage_sample(scores, n_keep, rng, hard_cutoff=beta, n_strata=n_strata))
+        return _check_classes_kept(kept, codes, classes, keep) if is_classes else kept
     shuffled = rng.permutation(n)  # random tie-breaking, and the order for "random"
     if keep == "random":
         order = shuffled
+    elif keep == "moderate":
+        groups = codes if is_classes and class_balance else np.zeros(n, dtype=int)
+        key = moderate_key(scores, groups)
+        order = shuffled[np.argsort(key[shuffled], kind="stable")]
     else:
         sign = 1.0 if keep == "easy" else -1.0
         order = shuffled[np.argsort(sign * scores[shuffled], kind="stable")]
-    is_classes = y is not None and type_of_target(y) in ("binary", "multiclass")
     if not is_classes:
         return np.sort(order[:n_keep])
-    classes, codes = np.unique(y, return_inverse=True)
     if class_balance:
         quotas = _class_quotas(np.bincount(codes, minlength=len(classes)), n_keep)
         ordered_codes = codes[order]
         kept = [order[ordered_codes == c][: quotas[c]] for c in range(len(classes))]
         return np.sort(np.concatenate(kept))
-    kept = np.sort(order[:n_keep])
+    return _check_classes_kept(np.sort(order[:n_keep]), codes, classes, keep)
+
+
+def _check_classes_kept(kept, codes, classes, keep):
     missing = np.setdiff1d(np.arange(len(classes)), codes[kept])
     if len(missing):
         raise ValueError(
@@ -118,13 +160,21 @@ class PruningSelector(BaseRowSelector):
         The model fitted on the kept rows; None makes the selector a sampler.
     fraction : float in (0, 1] or int, default=0.5
         Share of the rows to keep, or (an int) how many. 1.0 keeps every row.
-    keep : {"easy", "hard", "random", "auto"}, default="auto"
+    keep : {"easy", "hard", "random", "moderate", "coverage", "auto"}, default="auto"
         "easy": the lowest scores; "hard": the highest; "random": a uniform random subset
-        (the baseline any score must beat); "auto": "easy" when data are scarce and "hard"
-        when they are abundant, as the teacher-student theory of Sorscher et al. (2022)
-        predicts, following the rule :func:`skinfluence.selection._auto_rule.choose_keep`
-        (n_samples, n_features, fraction), derived and calibrated in
-        :mod:`skinfluence.toy`. The choice made is in ``keep_``.
+        (the baseline any score must beat); "moderate": the scores nearest the median (of
+        each class), Xia et al. (2023); "coverage": coverage-centric coreset selection (CCS,
+        Zheng et al. 2023): drop the hardest ``hard_cutoff`` share, split the remaining score
+        range into ``n_strata`` equal-width strata and sample them evenly (the budget spread
+        from the smallest stratum up), so that every level of difficulty stays represented;
+        "auto": the rule :func:`skinfluence.selection._auto_rule.auto_keep`, chosen by
+        measurement (``benchmarks/bench_pruning.py``, see the User Guide): at present
+        "coverage" with the default ``hard_cutoff``, the one rule that stayed near or above
+        random at every fraction measured; the teacher-student rule of Sorscher et al.
+        (2022), :func:`~skinfluence.selection._auto_rule.choose_keep` ("easy" when data are
+        scarce, "hard" when abundant), which "auto" followed before, lost to random by tens
+        of points at small fractions on data with mislabelled rows. The choice made is in
+        ``keep_``.
     class_balance : bool, default=True
         Keep the same fraction within each class (classification targets only): class c
         keeps about ``fraction × n_c`` rows (largest-remainder rounding, so that the total is
@@ -133,7 +183,15 @@ class PruningSelector(BaseRowSelector):
         this raises a ValueError. With ``class_balance=False`` rows are ranked globally and a
         ValueError is raised if a class loses every row.
     random_state : int, RandomState instance or None, default=None
-        Breaks ties between equal scores and draws the "random" subset.
+        Breaks ties between equal scores and draws the "random" and "coverage" subsets.
+    hard_cutoff : float in [0, 1) or None, default=None
+        CCS's hard cutoff rate β, for ``keep="coverage"``: the share of each class's hardest
+        rows dropped before stratifying (capped so that enough rows remain). None: 0 while
+        half or more of the rows are kept, rising linearly to 0.3 at 10 % kept and held
+        there (the authors tune β per pruning rate; their CIFAR-10 example uses 0.3 at 90 %
+        pruning). Grid-search it like ``fraction``.
+    n_strata : int, default=50
+        CCS's number of strata k, for ``keep="coverage"`` (50 in the authors' code).
 
     Attributes
     ----------
@@ -162,7 +220,8 @@ class PruningSelector(BaseRowSelector):
 
     Notes
     -----
-    Cost: one scorer fit on n rows, a sort O(n log n), and one model fit on the kept rows.
+    Cost: one scorer fit on n rows, a sort O(n log n) (also for "moderate" and "coverage",
+    plus O(n_strata) for the budgets), and one model fit on the kept rows.
     Memory: the scorer's, plus O(n). The user's X, y, scorer and estimator are never
     modified.
 
@@ -170,11 +229,11 @@ class PruningSelector(BaseRowSelector):
     with little data per parameter the easiest rows (the ones that pin down the coarse
     boundary) are worth keeping, and with abundant data the hardest ones (near the boundary);
     Paul et al. prune easy rows of large image sets. With label noise, keeping the hardest
-    rows keeps the mislabelled ones too, and when the model cannot fit the data (e.g. a
-    linear model on classes made of several clusters) the hardest rows are the ones it gets
-    wrong: ``benchmarks/bench_pruning.py`` measures keep-hard far below random there at every
-    size, where ``keep="auto"`` would choose it. Grid-search ``keep`` (with "random" as the
-    baseline) rather than trusting "auto" outside the theory's linear, realizable setting.
+    rows keeps the mislabelled ones too, and when the model cannot fit the data the hardest
+    rows are the ones it gets wrong; at high pruning rates a single ranking also loses
+    coverage of the data (Zheng et al.), which "coverage" restores by sampling every
+    difficulty stratum and "moderate" sidesteps by keeping typical rows. Grid-search ``keep``
+    and ``fraction`` (with "random" as the baseline) when the data are not those measured.
 
     References
     ----------
@@ -183,6 +242,12 @@ class PruningSelector(BaseRowSelector):
 
     Paul, M., Ganguli, S. & Dziugaite, G. K. (2021). Deep learning on a data diet: finding
     important examples early in training. NeurIPS.
+
+    Xia, X., Liu, J., Yu, J., Shen, X., Han, B. & Liu, T. (2023). Moderate coreset: a
+    universal method of data selection for real-world data-efficient deep learning. ICLR.
+
+    Zheng, H., Liu, R., Lai, F. & Prakash, A. (2023). Coverage-centric coreset selection for
+    high pruning rates. ICLR.
 
     Examples
     --------
@@ -198,6 +263,13 @@ class PruningSelector(BaseRowSelector):
     >>> model = make_pipeline(StandardScaler(), selector).fit(X, y)
     >>> int(model[-1].support_.sum())
     284
+
+    Coverage-centric selection of 10 % of the rows, class-balanced:
+
+    >>> _ = selector.set_params(keep="coverage", fraction=0.1)
+    >>> model = make_pipeline(StandardScaler(), selector).fit(X, y)
+    >>> model[-1].keep_, int(model[-1].support_.sum())
+    ('coverage', 57)
     """
 
     _parameter_constraints = {  # noqa: RUF012
@@ -210,6 +282,8 @@ class PruningSelector(BaseRowSelector):
         "keep": [StrOptions(set(KEEP_OPTIONS))],
         "class_balance": ["boolean"],
         "random_state": ["random_state"],
+        "hard_cutoff": [Interval(numbers.Real, 0, 1, closed="left"), None],
+        "n_strata": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -221,6 +295,8 @@ class PruningSelector(BaseRowSelector):
         keep="auto",
         class_balance=True,
         random_state=None,
+        hard_cutoff=None,
+        n_strata=DEFAULT_N_STRATA,
     ):
         self.scorer = scorer
         self.estimator = estimator
@@ -228,6 +304,8 @@ class PruningSelector(BaseRowSelector):
         self.keep = keep
         self.class_balance = class_balance
         self.random_state = random_state
+        self.hard_cutoff = hard_cutoff
+        self.n_strata = n_strata
 
     @_fit_context(prefer_skip_nested_validation=False)  # scorer and estimator validate their own
     def fit(self, X, y, **fit_params):
@@ -285,7 +363,7 @@ class PruningSelector(BaseRowSelector):
         self.scorer_ = clone(self.scorer).fit(X, y)
         scores = self.scores_ = checked_scores(self.scorer_, n, "PruningSelector")
         n_features = getattr(self, "n_features_in_", X.shape[1] if X.ndim == 2 else 1)
-        self.keep_ = choose_keep(n, n_features, n_keep / n) if self.keep == "auto" else self.keep
+        self.keep_ = auto_keep(n, n_features, n_keep / n) if self.keep == "auto" else self.keep
         self.sample_indices_ = select_rows(
             scores,
             y,
@@ -293,6 +371,8 @@ class PruningSelector(BaseRowSelector):
             self.keep_,
             class_balance=self.class_balance,
             random_state=self.random_state,
+            hard_cutoff=self.hard_cutoff,
+            n_strata=self.n_strata,
         )
         self._keep_rows(self.sample_indices_, n)
         return self._kept_data(X_in, y_in, X, y, self.sample_indices_)

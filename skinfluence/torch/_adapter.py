@@ -223,6 +223,18 @@ class TorchAdapter(ModelAdapter, GaussNewton, KroneckerFactored):
             ]
         )
 
+    @property
+    def output_link(self):
+        """The output link, from the criterion: see ``ModelAdapter.output_link``.
+
+        "logistic" (BCEWithLogitsLoss), "softmax" (CrossEntropyLoss, or NLLLoss on
+        log-probabilities), "identity" (MSELoss regression), else None (the loss only); the
+        targets it supports are differentiated by autograd (``skinfluence.torch._targets``).
+        """
+        from ._targets import torch_output_link
+
+        return torch_output_link(self)
+
     # -- parameters ----------------------------------------------------------------------
     @property
     def n_params(self):

@@ -297,13 +297,11 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
 
     if classes is None and objective != "squared_error":
         classes = np.arange(max(K, 2))
-    shrinkages = {float(t["shrinkage"]) for t in trees[K:]} or {_number(params, "learning_rate")}
-    if len(trees) == 0 or any(int(t["num_leaves"]) < 2 for t in trees):
-        raise TypeError(
-            f"{name} has trees that LightGBM left as one constant leaf (no split met "
-            "min_child_samples / min_sum_hessian_in_leaf): their value is not a Newton step. "
-            f"Fit with fewer iterations or smaller min_child_samples, or: {RETRAINING}"
-        )
+    # (a tree LightGBM could not split is a constant, not shrunk: shrinkage 1)
+    shrinkages = {float(t["shrinkage"]) for t in trees[K:] if int(t["num_leaves"]) > 1}
+    shrinkages = shrinkages or {_number(params, "learning_rate")}
+    if len(trees) == 0:
+        raise TypeError(f"{name} has no trees. {RETRAINING}")
     if len(shrinkages) != 1:
         raise TypeError(
             f"{name} was fitted with a learning rate that changed between iterations "
@@ -349,6 +347,12 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
         # Weighted L2 rounds the residual to float32 before multiplying it by the weight
         # (regression_objective.hpp: (score_t)(score_t)(score - label) * weight).
         round_gradient_before_weight=objective == "squared_error",
+        # A tree that LightGBM could not split (no split met min_child_samples /
+        # min_sum_hessian_in_leaf; in multiclass, one class's tree while the others split)
+        # is a constant 0 (gbdt.cpp: AsConstantTree), or in the first iteration the initial
+        # score, which the baseline takes out above: no Newton step, no influence.
+        # check_ensemble catches a constant that is anything else.
+        single_leaf_is_zero=True,
         library=name,
         **data,
     )

@@ -6,14 +6,19 @@ leave-one-out units (``L(test; without row i) − L(test; with it)``, positive =
 - :func:`leaf_refit`: the fixed-structure leave-one-out itself. Every leaf value recomputed
   without row i (its weight set to 0), iteration after iteration, the later trees' gradients
   taken at the refitted earlier trees: exact for the model whose splits are held fixed.
-- :func:`leaf_influence`: its first-order approximation, ``−w_i dL/dw_i``, with the full
-  derivative: row i's weight moves the leaves it sits in directly, and every later leaf
-  through the gradients and Hessians of all the rows whose raw scores the earlier leaves (and
-  the fitted baseline) moved. Computed exactly by forward-mode (self-influence) or
-  reverse-mode (test rows) differentiation through the boosting iterations.
-- :func:`boostin`: the TracIn-like sum over trees of the test loss's gradient times the
-  direct change of the shared leaf's value, no propagation: ``−w_i Σ_t [i and the test row
-  share a leaf of tree t] ∂L/∂F · ∂v/∂w_i``.
+- :func:`leaf_influence`: its approximation through the derivative ``dL/dw_i`` of the
+  recursion: row i's weight moves the leaves it sits in directly, and every later leaf
+  through the gradients and Hessians of all the rows whose raw scores the earlier leaves
+  (and the fitted baseline) moved, computed exactly by forward-mode (self-influence) or
+  reverse-mode (test rows) differentiation through the boosting iterations. By default the
+  direct move of row i's own leaves is their exact change without it (the secant of the
+  leaf rule) and the test loss is evaluated at the moved raw scores; ``linear=True`` is the
+  pure first order ``−w_i dL/dw_i``. With one iteration and a constant baseline the
+  default is the refit itself.
+- :func:`boostin`: TracIn over the boosting iterations as checkpoints (Brophy et al.): the
+  sum over trees of the test loss's gradient at the model that tree was added to, times
+  the direct change of the shared leaf's value, no propagation: ``−w_i Σ_t [i and the test
+  row share a leaf of tree t] ∂L/∂F(F^{t−1}) · ∂v/∂w_i``.
 
 n training rows, m test rows, T boosting iterations, K outputs (trees per iteration), L
 leaves in all.
@@ -26,9 +31,11 @@ import scipy.sparse as sp
 from sklearn.utils import gen_batches
 
 from .._utils._docstring import inject_docs
+from .._utils._progress import progress
 from . import _docs  # noqa: F401  (registers the shared parameter text)
 from ._ensemble import (
     encode_targets,
+    leaf_rule,
     leaf_rule_derivatives,
     loss_gradient_hessian,
     loss_raw_derivative,
@@ -58,6 +65,11 @@ class Trajectory:
         self.h_floored = np.zeros((T, n, K), dtype=bool) if e.min_hessian > 0 else None
         self.dv_dG = np.empty(len(e.leaf_values))
         self.dv_dH = np.empty(len(e.leaf_values))
+        self.G = np.empty(len(e.leaf_values))  # every leaf's weighted gradient sum
+        self.H = np.empty(len(e.leaf_values))  # and Hessian sum (floored h, unscaled)
+        self.count = np.bincount(  # rows of positive weight in every leaf
+            e.train_leaves[e.train_weight > 0].ravel(), minlength=len(e.leaf_values)
+        )
         w = e.train_weight
         for t in range(T):
             self.raw_before[t] = raw
@@ -71,12 +83,38 @@ class Trajectory:
                 local = e.train_leaves[:, t, k] - start
                 G = np.bincount(local, weights=w * g[:, k], minlength=stop - start)
                 H = np.bincount(local, weights=w * h[:, k], minlength=stop - start)
+                self.G[start:stop], self.H[start:stop] = G, H
                 self.dv_dG[start:stop], self.dv_dH[start:stop] = leaf_rule_derivatives(e, G, H)
                 if e.single_leaf_is_zero and stop - start == 1:
                     self.dv_dG[start:stop] = self.dv_dH[start:stop] = 0.0
             raw = raw + e.leaf_values[e.train_leaves[:, t, :]]
         self.raw_final = raw
+        self.removal = self.removal_direct(np.arange(n), w)  # (T, n, K)
         self._build_propagation()
+
+    def removal_direct(self, rows, weight):
+        """The exact change of each row's own leaves, per unit of its weight, shape (T, b, K).
+
+        ``(v(row at weight ω) − v(row absent)) / ω`` with ω = ``weight`` and the other rows'
+        gradients and Hessians held: the secant of the leaf rule that :attr:`direct` (its
+        tangent at the training weight) linearises. For a training row at its own weight
+        this is its removal; for a row of weight 0, its addition with weight ω. A row alone
+        in its leaf leaves it empty (sums exactly 0). O(b · T · K).
+        """
+        e = self.ensemble
+        rows = np.asarray(rows, dtype=np.intp)
+        leaves = e.train_leaves[rows].transpose(1, 0, 2)  # (T, b, K)
+        g, h = self.g[:, rows], self.h[:, rows]
+        w_i = e.train_weight[rows][None, :, None]
+        omega = np.broadcast_to(np.asarray(weight, dtype=np.float64), rows.shape)[None, :, None]
+        alone = (self.count[leaves] == 1) & (w_i > 0)
+        G_out = np.where(alone, 0.0, self.G[leaves] - w_i * g)
+        H_out = np.where(alone, 0.0, self.H[leaves] - w_i * h)
+        change = leaf_rule(e, G_out + omega * g, H_out + omega * h) - leaf_rule(e, G_out, H_out)
+        if e.single_leaf_is_zero:
+            sizes = np.diff(e.leaf_offsets)[e.leaf_tree[leaves]]
+            change = np.where(sizes == 1, 0.0, change)
+        return change / np.where(omega > 0, omega, 1.0)
 
     def _build_propagation(self):
         """Per tree, the sparse maps of the derivative recursion (built once, O(n · T · K)).
@@ -85,7 +123,8 @@ class Trajectory:
         (multinomial), the change of the per-row gradient is ``a ∘ u_k`` and of the
         Hessian ``c ∘ u_k``, so a leaf's value moves by ``P_tk @ u_k`` with ``P_tk`` the
         (leaves × n) indicator carrying ``w_j (a_j ∂v/∂G + c_j ∂v/∂H)``; row i's own weight
-        moves its leaf by ``direct[t, i, k] = ∂v/∂G g_i + ∂v/∂H h_i``.
+        moves its leaf by ``direct[t, i, k] = ∂v/∂G g_i + ∂v/∂H h_i`` (its tangent), or by
+        ``removal[t, i, k]`` (:meth:`removal_direct`, the exact secant).
         """
         e = self.ensemble
         n, T, K = e.train_leaves.shape
@@ -108,11 +147,12 @@ class Trajectory:
                 self.direct[t, :, k] = dvG * self.g[t, :, k] + dvH * self.h[t, :, k]
                 coef = w * (a[:, k] * dvG + c[:, k] * dvH)  # per training row j
                 row_of = np.repeat(np.arange(n), np.diff(M.indptr))  # M's entries by row
-                P, PT, direct = MT.copy(), M.copy(), M.copy()
+                P, PT, direct, removal = MT.copy(), M.copy(), M.copy(), M.copy()
                 P.data = coef[MT.indices]  # (leaves × n): entry (l, j) for row j in leaf l
                 PT.data = coef[row_of]  # its transpose
                 direct.data = self.direct[t, row_of, k]
-                self.propagate[t, k] = (P, PT, direct)
+                removal.data = self.removal[t, row_of, k]
+                self.propagate[t, k] = (P, PT, direct, removal)
 
     def span(self, t, k):
         """Global leaf ids [start, stop) of the tree of iteration t, output k."""
@@ -150,11 +190,20 @@ def query_rows(ensemble, X_test, y_test):
 
 def _test_leaf_matrix(ensemble, leaves, coef):
     """Sparse (L, m): entry (l, j) = Σ_k coef[j, k] over the trees (t, k) where test row j
-    falls in leaf l."""
+    falls in leaf l; ``coef`` (m, K), or (m, T, K) for a coefficient per iteration."""
     m, T, K = leaves.shape
-    data = np.broadcast_to(coef[:, None, :], (m, T, K)).ravel()
+    coef = coef if coef.ndim == 3 else coef[:, None, :]
+    data = np.broadcast_to(coef, (m, T, K)).ravel()
     cols = np.broadcast_to(np.arange(m)[:, None, None], (m, T, K)).ravel()
     return sp.csr_matrix((data, (leaves.ravel(), cols)), shape=(len(ensemble.leaf_values), m))
+
+
+def _blocks(n_rows, chunk, verbose, desc):
+    """``gen_batches`` over ``n_rows`` in blocks of ``chunk``, with a progress bar."""
+    total = -(-n_rows // chunk) if n_rows else 0
+    return progress(
+        gen_batches(n_rows, chunk), verbose=verbose, total=total, desc=desc, unit="block"
+    )
 
 
 def _default_chunk(chunk_size, n, K):
@@ -167,13 +216,15 @@ def _default_chunk(chunk_size, n, K):
 
 
 # -- LeafInfluence ----------------------------------------------------------------------------
-def _forward(traj, rows):
+def _forward(traj, rows, direct=None):
     """Forward mode for a block of training rows: dF_j/dw_i for all j, and dv/dw_i.
 
     Returns ``dF`` (K, n, b), the training rows' final raw-score derivatives, ``dV``
-    (L, b), every leaf's, and the baseline's (b, K). Two sparse products with b columns per
-    tree: O(b · n · T · K).
+    (L, b), every leaf's, and the baseline's (b, K). ``direct`` (T, b, K): the rows' own
+    leaf moves (default the tangent :attr:`Trajectory.direct`). Two sparse products with
+    b columns per tree: O(b · n · T · K).
     """
+    direct = traj.direct[:, rows] if direct is None else direct
     e = traj.ensemble
     n, T, K = e.train_leaves.shape
     b = len(rows)
@@ -192,7 +243,7 @@ def _forward(traj, rows):
             P = traj.propagate[t, k][0]
             dv = P @ (dF[k] if shift is None else dF[k] - shift)
             # the direct term: row i's own weight enters its leaf's sums
-            dv[e.train_leaves[rows, t, k] - start, block] += traj.direct[t, rows, k]
+            dv[e.train_leaves[rows, t, k] - start, block] += direct[t, :, k]
             dV[start:stop] = dv
         for k in range(K):
             start, stop, M, _ = e.tree_indicator(t, k)
@@ -207,8 +258,17 @@ def _rows_and_weights(ensemble, rows, row_weight):
 
 
 @inject_docs
-def leaf_influence_self(ensemble, *, rows=None, row_weight=None, chunk_size=None, trajectory=None):
-    """Compute the LeafInfluence self-influence ``−w_i dL(z_i)/dw_i`` of training rows.
+def leaf_influence_self(
+    ensemble,
+    *,
+    rows=None,
+    row_weight=None,
+    linear=False,
+    chunk_size=None,
+    trajectory=None,
+    verbose=0,
+):
+    """Compute the LeafInfluence self-influence of training rows (``−w_i dL(z_i)/dw_i``).
 
     Forward mode over blocks of training rows: each block's derivatives ``dF_j/dw_i`` for
     every training row j, through every tree. Cost O(n² · T · K) time, O(chunk · n · K +
@@ -218,28 +278,21 @@ def leaf_influence_self(ensemble, *, rows=None, row_weight=None, chunk_size=None
     ----------
     %(tree_ensemble)s
     %(tree_rows)s
+    %(tree_linear)s
     %(tree_chunk_size)s
     %(tree_trajectory)s
+    %(verbose)s
 
     Returns
     -------
     scores : ndarray of shape (n_rows,)
         First-order increase of each row's own loss when it is left out.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import leaf_influence_self
     >>> leaf_influence_self(ensemble).shape
     (200,)
@@ -249,17 +302,27 @@ def leaf_influence_self(ensemble, *, rows=None, row_weight=None, chunk_size=None
     n = e.n_train
     rows, weight = _rows_and_weights(e, rows, row_weight)
     coef = loss_raw_derivative(e.objective, traj.raw_final, traj.Y)  # (n, K)
+    adding = row_weight is not None
     out = np.empty(len(rows))
-    for block in gen_batches(len(rows), _default_chunk(chunk_size, n, e.n_outputs)):
-        idx = rows[block]
-        dF, _, _ = _forward(traj, idx)
+    chunk = _default_chunk(chunk_size, n, e.n_outputs)
+    for block in _blocks(len(rows), chunk, verbose, "LeafInfluence self-influence"):
+        idx, w = rows[block], weight[block]
+        direct = None if linear else traj.removal_direct(idx, w)
+        dF, _, _ = _forward(traj, idx, direct)
         own = dF[:, idx, np.arange(len(idx))].T  # (b, K)
-        out[block] = -weight[block] * np.einsum("bk,bk->b", coef[idx], own)
+        if linear:
+            out[block] = -w * np.einsum("bk,bk->b", coef[idx], own)
+            continue
+        raw, Y = traj.raw_final[idx], traj.Y[idx]
+        moved = per_row_loss(e.objective, raw + (w if adding else -w)[:, None] * own, Y)
+        here = per_row_loss(e.objective, raw, Y)
+        out[block] = here - moved if adding else moved - here
     return out
 
 
 def leaf_influence_forward(ensemble, X_test, y_test, *, chunk_size=None, trajectory=None):
-    """LeafInfluence on test rows by forward mode, shape (m, n) (a check of the reverse one).
+    """Linear LeafInfluence on test rows by forward mode, shape (m, n) (a check of the
+    reverse one, ``leaf_influence(..., linear=True)``).
 
     Cost O(n² · T · K + n · m · T · K) time, O(chunk · (n · K + L) + n · T · K) memory.
     """
@@ -278,12 +341,13 @@ def leaf_influence_forward(ensemble, X_test, y_test, *, chunk_size=None, traject
     return out
 
 
-def _reverse(traj, seed_leaves, seed_baseline):
+def _reverse(traj, seed_leaves, seed_baseline, linear=True):
     """Reverse mode: ``dS/dw`` (b, n) of b scalars S = Σ_l seed[l] v_l + seed_baseline · baseline.
 
     ``seed_leaves`` (L, b) and ``seed_baseline`` (b, K) are ∂S/∂v and ∂S/∂baseline holding
     the training scores fixed; the adjoint pass adds what flows through the gradients and
-    Hessians of the training rows (the transpose of :func:`_forward`'s maps).
+    Hessians of the training rows (the transpose of :func:`_forward`'s maps). ``linear``:
+    each row's own leaves move by the tangent, else by the exact secant (``removal``).
     O(b · n · T · K) time, O(b · n · K) memory.
     """
     e = traj.ensemble
@@ -296,7 +360,8 @@ def _reverse(traj, seed_leaves, seed_baseline):
         r = np.empty((K, n, b))
         for k in range(K):
             start, stop, _, MT = e.tree_indicator(t, k)
-            _, PT, direct = traj.propagate[t, k]
+            _, PT, direct, removal = traj.propagate[t, k]
+            direct = direct if linear else removal
             v_bar = MT @ F_bar[k] + seed_leaves[start:stop]  # (L_t, b)
             w_bar += direct @ v_bar
             r[k] = PT @ v_bar
@@ -309,14 +374,25 @@ def _reverse(traj, seed_leaves, seed_baseline):
 
 
 @inject_docs
-def leaf_influence(ensemble, X_test, y_test, *, aggregate=False, chunk_size=None, trajectory=None):
+def leaf_influence(
+    ensemble,
+    X_test,
+    y_test,
+    *,
+    aggregate=False,
+    linear=False,
+    chunk_size=None,
+    trajectory=None,
+    verbose=0,
+):
     """Compute the LeafInfluence of every training row on each test row's loss.
 
     ``−w_i dL(z_test)/dw_i`` through the fixed-structure boosting recursion: row i's weight
     moves the leaves it is in, and every later leaf through the gradients and Hessians of
     the rows whose scores those leaves (and the fitted baseline) moved. Reverse mode, one
-    adjoint pass per block of test rows. Cost O(m · n · T · K) time, O(chunk · n · K +
-    n · T · K) memory.
+    adjoint pass per block of test rows (K passes unless ``linear``: one per output, for
+    the test rows' raw-score changes). Cost O(m · n · T · K) time (O(m · n · T · K²) for
+    the multinomial loss unless ``linear``), O(chunk · n · K + n · T · K) memory.
 
     Parameters
     ----------
@@ -324,21 +400,21 @@ def leaf_influence(ensemble, X_test, y_test, *, aggregate=False, chunk_size=None
     %(X_test)s
     %(y_test)s
     aggregate : bool, default=False
-        Return the influence on the summed test loss instead, shape (n_train,), in one
-        adjoint pass: O(n · T · K + m · T · K).
+        Return the influence on the summed test loss instead, shape (n_train,): the sum of
+        the rows of the matrix, without storing it. With ``linear`` one adjoint pass,
+        O(n · T · K + m · T · K); otherwise the cost of the matrix, since each test row's
+        loss is evaluated at its own moved raw scores.
+    %(tree_linear)s
     %(tree_chunk_size)s
     %(tree_trajectory)s
+    %(verbose)s
 
     Returns
     -------
     influence : ndarray of shape (n_test, n_train) or (n_train,)
         Leave-one-out units: positive when row i helps the test row.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     References
     ----------
@@ -349,12 +425,7 @@ def leaf_influence(ensemble, X_test, y_test, *, aggregate=False, chunk_size=None
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import leaf_influence
     >>> leaf_influence(ensemble, X[200:203], y[200:203]).shape
     (3, 200)
@@ -365,43 +436,89 @@ def leaf_influence(ensemble, X_test, y_test, *, aggregate=False, chunk_size=None
     coef = loss_raw_derivative(e.objective, raw, Y)  # (m, K)
     C = _test_leaf_matrix(e, leaves, coef).tocsc()  # (L, m)
     w = e.train_weight
-    if aggregate:
+    if aggregate and linear:
         seed = np.asarray(C.sum(axis=1))  # (L, 1)
         return -w * _reverse(traj, seed, coef.sum(axis=0, keepdims=True))[0]
-    out = np.empty((len(Y), e.n_train))
-    for rows in gen_batches(len(Y), _default_chunk(chunk_size, e.n_train, e.n_outputs)):
-        out[rows] = -w * _reverse(traj, C[:, rows].toarray(), coef[rows])
+    K = e.n_outputs
+    blocks = _blocks(len(Y), _default_chunk(chunk_size, e.n_train, K), verbose, "LeafInfluence")
+    out = np.zeros(e.n_train) if aggregate else np.empty((len(Y), e.n_train))
+    if linear:
+        for rows in blocks:
+            out[rows] = -w * _reverse(traj, C[:, rows].toarray(), coef[rows])
+        return out
+    # The test rows' raw-score changes, one adjoint pass per output, and their loss there.
+    indicators = [_test_leaf_matrix(e, leaves, np.eye(K)[[k] * len(Y)]).tocsc() for k in range(K)]
+    here = per_row_loss(e.objective, raw, Y)
+    for rows in blocks:
+        seed_b = np.zeros((rows.stop - rows.start, K))
+        dF = np.empty((rows.stop - rows.start, e.n_train, K))
+        for k in range(K):
+            seed_b[:] = 0.0
+            seed_b[:, k] = 1.0
+            dF[:, :, k] = -w * _reverse(traj, indicators[k][:, rows].toarray(), seed_b, False)
+        change = per_row_loss(e.objective, raw[rows, None, :] + dF, Y[rows, None, :])
+        change -= here[rows, None]
+        if aggregate:
+            out += change.sum(axis=0)
+        else:
+            out[rows] = change
     return out
 
 
 # -- BoostIn ----------------------------------------------------------------------------------
-def _boostin_train_matrix(traj):
-    """Sparse (n, L): row i's direct leaf-value derivative ∂v/∂w_i in each leaf it is in."""
+_LEAF_DERIVATIVES = ("exact", "tree-influence")
+
+
+def _boostin_train_matrix(traj, leaf_derivative="exact"):
+    """Sparse (n, L): row i's direct leaf-value derivative ∂v/∂w_i in each leaf it is in.
+
+    ``leaf_derivative="tree-influence"``: its Hessian term times the learning rate, as
+    tree-influence 0.1.7's BoostIn computes it (``(g_i + v h_i) lr / (H + λ)`` with ``v`` the
+    shrunk leaf value, where the derivative has the unshrunk one).
+    """
+    if leaf_derivative not in _LEAF_DERIVATIVES:
+        raise ValueError(
+            f"leaf_derivative must be one of {_LEAF_DERIVATIVES}; got {leaf_derivative!r}."
+        )
     e = traj.ensemble
     n, T, K = e.train_leaves.shape
     leaves = e.train_leaves  # (n, T, K)
-    a = traj.dv_dG[leaves] * traj.g.transpose(1, 0, 2) + traj.dv_dH[leaves] * traj.h.transpose(
-        1, 0, 2
-    )
+    factor = e.learning_rate if leaf_derivative == "tree-influence" else 1.0
+    a = traj.dv_dG[leaves] * traj.g.transpose(1, 0, 2) + factor * traj.dv_dH[
+        leaves
+    ] * traj.h.transpose(1, 0, 2)
     rows = np.broadcast_to(np.arange(n)[:, None, None], (n, T, K)).ravel()
     return sp.csr_matrix((a.ravel(), (rows, leaves.ravel())), shape=(n, len(e.leaf_values))), a
 
 
+def _raw_before(ensemble, leaves):
+    """Raw scores of rows before each iteration, (m, T, K), from their leaf ids (m, T, K)."""
+    contributions = ensemble.leaf_values[leaves]
+    return ensemble.baseline + np.cumsum(contributions, axis=1) - contributions
+
+
 @inject_docs
-def boostin(ensemble, X_test, y_test, *, trajectory=None):
+def boostin(
+    ensemble, X_test, y_test, *, checkpoints=True, leaf_derivative="exact", trajectory=None
+):
     """Compute the BoostIn influence of every training row on each test row's loss.
 
-    ``−w_i Σ_{t,k} [row i and the test row share the leaf of tree (t, k)] ∂L/∂F_k ·
-    ∂v/∂w_i``: the test loss's gradient at the final model times the leaf value's direct
-    derivative, without propagation through later trees; zero when no leaf is shared.
-    Cost O(n · T · K) for the derivatives plus the products over shared leaves, at most
-    O(m · n · T · K) (``Σ_leaves n_leaf · m_leaf``); memory O(n · T · K + m · n).
+    ``−w_i Σ_{t,k} [row i and the test row share the leaf of tree (t, k)] ∂L/∂F_k(F^{t−1})
+    · ∂v/∂w_i``, TracIn with the boosting iterations as its checkpoints (Brophy et al.'s
+    definition): the gradient of the test loss at the model that tree (t, k) was added to
+    times the leaf value's direct derivative, without propagation through later trees;
+    zero when no leaf is shared. ``checkpoints=False`` takes every test gradient at the
+    final model instead. Cost O((n + m) · T · K) for the derivatives plus the products
+    over shared leaves, at most O(m · n · T · K) (``Σ_leaves n_leaf · m_leaf``); memory
+    O(n · T · K + m · n).
 
     Parameters
     ----------
     %(tree_ensemble)s
     %(X_test)s
     %(y_test)s
+    %(tree_checkpoints)s
+    %(tree_leaf_derivative)s
     %(tree_trajectory)s
 
     Returns
@@ -409,25 +526,18 @@ def boostin(ensemble, X_test, y_test, *, trajectory=None):
     influence : ndarray of shape (n_test, n_train)
         Leave-one-out units: positive when row i helps the test row.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     References
     ----------
     Brophy, J., Hammoudeh, Z. & Lowd, D. (2023). Adapting and evaluating influence-estimation
     methods for gradient-boosted decision trees. JMLR 24(154).
+    Pruthi, G., Liu, F., Kale, S. & Sundararajan, M. (2020). Estimating training data
+    influence by tracing gradient descent. NeurIPS.
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import boostin
     >>> boostin(ensemble, X[200:203], y[200:203]).shape
     (3, 200)
@@ -435,21 +545,34 @@ def boostin(ensemble, X_test, y_test, *, trajectory=None):
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
     leaves, Y, raw = query_rows(e, X_test, y_test)
-    coef = loss_raw_derivative(e.objective, raw, Y)
-    A, _ = _boostin_train_matrix(traj)
+    if checkpoints:
+        coef = loss_raw_derivative(e.objective, _raw_before(e, leaves), Y[:, None, :])
+    else:
+        coef = loss_raw_derivative(e.objective, raw, Y)
+    A, _ = _boostin_train_matrix(traj, leaf_derivative)
     C = _test_leaf_matrix(e, leaves, coef)  # (L, m)
     product = (A @ C).toarray()  # (n, m)
     return -(e.train_weight[:, None] * product).T
 
 
 @inject_docs
-def boostin_self(ensemble, *, rows=None, row_weight=None, trajectory=None):
+def boostin_self(
+    ensemble,
+    *,
+    rows=None,
+    row_weight=None,
+    checkpoints=True,
+    leaf_derivative="exact",
+    trajectory=None,
+):
     """Compute the BoostIn self-influence of training rows, O(n · T · K).
 
     Parameters
     ----------
     %(tree_ensemble)s
     %(tree_rows)s
+    %(tree_checkpoints)s
+    %(tree_leaf_derivative)s
     %(tree_trajectory)s
 
     Returns
@@ -457,20 +580,11 @@ def boostin_self(ensemble, *, rows=None, row_weight=None, trajectory=None):
     scores : ndarray of shape (n_rows,)
         Each row's BoostIn influence on its own loss.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import boostin_self
     >>> boostin_self(ensemble).shape
     (200,)
@@ -478,18 +592,22 @@ def boostin_self(ensemble, *, rows=None, row_weight=None, trajectory=None):
     traj = Trajectory(ensemble) if trajectory is None else trajectory
     e = ensemble
     rows, weight = _rows_and_weights(e, rows, row_weight)
+    _, a = _boostin_train_matrix(traj, leaf_derivative)  # (n, T, K)
+    if checkpoints:
+        coef = loss_raw_derivative(e.objective, traj.raw_before[:, rows], traj.Y[rows])  # (T, b, K)
+        return -weight * np.einsum("ntk,tnk->n", a[rows], coef)
     coef = loss_raw_derivative(e.objective, traj.raw_final, traj.Y)  # (n, K)
-    _, a = _boostin_train_matrix(traj)  # (n, T, K)
     return -weight * np.einsum("ntk,nk->n", a[rows], coef[rows])
 
 
 # -- LeafRefit --------------------------------------------------------------------------------
-def _refit_blocks(ensemble, chunk_size, rows=None, weight_with=None):
+def _refit_blocks(ensemble, chunk_size, rows=None, weight_with=None, verbose=0):
     """Blocks of rows and the refits with each row's weight set to 0 (default) or, when
     ``weight_with`` is given, the refits with it set to ``weight_with`` (an added row)."""
     n = ensemble.n_train
     rows = np.arange(n) if rows is None else rows
-    for block in gen_batches(len(rows), _default_chunk(chunk_size, n, ensemble.n_outputs)):
+    chunk = _default_chunk(chunk_size, n, ensemble.n_outputs)
+    for block in _blocks(len(rows), chunk, verbose, "LeafRefit"):
         idx = rows[block]
         weight = np.repeat(ensemble.train_weight[None, :], len(idx), axis=0)
         weight[np.arange(len(idx)), idx] = 0.0 if weight_with is None else weight_with[block]
@@ -497,7 +615,7 @@ def _refit_blocks(ensemble, chunk_size, rows=None, weight_with=None):
 
 
 @inject_docs
-def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None):
+def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None, verbose=0):
     """Compute the fixed-structure leave-one-out of every training row on each test row.
 
     ``L(test; refitted without i) − L(test)``: every leaf value refitted without row i
@@ -512,26 +630,18 @@ def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None):
     %(X_test)s
     %(y_test)s
     %(tree_chunk_size)s
+    %(verbose)s
 
     Returns
     -------
     influence : ndarray of shape (n_test, n_train)
         Exact for the model whose structure is fixed; positive when row i helps.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import leaf_refit
     >>> leaf_refit(ensemble, X[200:203], y[200:203]).shape
     (3, 200)
@@ -550,13 +660,13 @@ def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None):
 
     base_loss = per_row_loss(e.objective, test_raw(*refit_leaf_values(e, e.train_weight)[:2]), Y)
     out = np.empty((len(Y), e.n_train))
-    for _, idx, (values, baseline, _) in _refit_blocks(e, chunk_size):
+    for _, idx, (values, baseline, _) in _refit_blocks(e, chunk_size, verbose=verbose):
         out[:, idx] = (per_row_loss(e.objective, test_raw(values, baseline), Y) - base_loss).T
     return out
 
 
 @inject_docs
-def leaf_refit_self(ensemble, *, rows=None, row_weight=None, chunk_size=None):
+def leaf_refit_self(ensemble, *, rows=None, row_weight=None, chunk_size=None, verbose=0):
     """Compute the fixed-structure leave-one-out of each row on its own loss.
 
     Cost O(n² · T · K) time, O(chunk · (n · K + L)) memory. With ``row_weight``, rows of
@@ -568,26 +678,18 @@ def leaf_refit_self(ensemble, *, rows=None, row_weight=None, chunk_size=None):
     %(tree_ensemble)s
     %(tree_rows)s
     %(tree_chunk_size)s
+    %(verbose)s
 
     Returns
     -------
     scores : ndarray of shape (n_rows,)
         The increase of each row's own loss when it is left out.
 
-    See Also
-    --------
-    leaf_refit : the fixed-structure leave-one-out (exact).
-    leaf_influence : its first-order approximation, with propagation.
-    boostin : shared-leaf gradient products, no propagation.
+    %(tree_see_also)s
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
-    >>> from skinfluence.trees import read_ensemble
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = HistGradientBoostingClassifier(max_iter=10, random_state=0)
-    >>> ensemble = read_ensemble(model.fit(X[:200], y[:200]), X[:200], y[:200])
+    %(tree_example_ensemble)s
     >>> from skinfluence.trees import leaf_refit_self
     >>> leaf_refit_self(ensemble).shape
     (200,)
@@ -599,13 +701,13 @@ def leaf_refit_self(ensemble, *, rows=None, row_weight=None, chunk_size=None):
     loss_full = per_row_loss(e.objective, raw_full[0], Y)
     adding = None if row_weight is None else np.broadcast_to(row_weight, rows.shape)
     out = np.empty(len(rows))
-    for block, idx, (_, _, raw) in _refit_blocks(e, chunk_size, rows, adding):
+    for block, idx, (_, _, raw) in _refit_blocks(e, chunk_size, rows, adding, verbose):
         own = per_row_loss(e.objective, raw[np.arange(len(idx)), idx], Y[idx])  # (b,)
         out[block] = own - loss_full[idx] if adding is None else loss_full[idx] - own
     return out
 
 
-def new_row_self_influence(ensemble, X, y, method, *, chunk_size=None):
+def new_row_self_influence(ensemble, X, y, method, *, linear=False, chunk_size=None, verbose=0):
     """Self-influence of rows that are not training rows, as if each were added (weight 1).
 
     The rows are appended to the training rows with weight 0 (the fitted model is
@@ -623,7 +725,16 @@ def new_row_self_influence(ensemble, X, y, method, *, chunk_size=None):
     )
     rows = ensemble.n_train + np.arange(len(leaves))
     if method == "leafrefit":
-        return leaf_refit_self(augmented, rows=rows, row_weight=1.0, chunk_size=chunk_size)
+        return leaf_refit_self(
+            augmented, rows=rows, row_weight=1.0, chunk_size=chunk_size, verbose=verbose
+        )
     if method == "boostin":
         return boostin_self(augmented, rows=rows, row_weight=1.0)
-    return leaf_influence_self(augmented, rows=rows, row_weight=1.0, chunk_size=chunk_size)
+    return leaf_influence_self(
+        augmented,
+        rows=rows,
+        row_weight=1.0,
+        linear=linear,
+        chunk_size=chunk_size,
+        verbose=verbose,
+    )

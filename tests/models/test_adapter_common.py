@@ -351,6 +351,79 @@ def check_leave_one_out_objective_matches_retraining(example, adapter):
             assert np.abs(removed + c[i] * share_grad).max() > 1e-5 * scale
 
 
+def _target_outputs(adapter, X):
+    """The outputs η a family's targets are functions of (closed form or torch)."""
+    from skinfluence.models import MLPAdapter, TorchAdapter
+
+    if isinstance(adapter, MLPAdapter):
+        from skinfluence.models._targets import mlp_outputs
+
+        return mlp_outputs(adapter, X)
+    if isinstance(adapter, TorchAdapter):
+        from skinfluence.torch._targets import torch_outputs
+
+        return torch_outputs(adapter, X)
+    return adapter.outputs(adapter.features(X))
+
+
+def check_declared_targets_match_the_estimator(example, adapter):
+    from skinfluence.models import link_targets, predictions_from_outputs
+    from skinfluence.models._targets import RowTarget, class_index
+    from skinfluence.scorers._target_influence import target_test_gradients
+
+    supported = adapter.supported_targets()
+    assert "loss" in supported and supported == link_targets(adapter.output_link)
+    link = adapter.output_link
+    if link is None:
+        pytest.skip(f"{example.id}: the loss only (no output link declared)")
+    rows = slice(0, 8)
+    X, y = example.X[rows], example.y[rows]
+    eta = _target_outputs(adapter, X)
+    # the declared link maps the outputs to what the estimator returns
+    method = {
+        "logistic": "predict_proba",
+        "softmax": "predict_proba",
+        "scores": "decision_function",
+    }
+    try:
+        reference = getattr(example.estimator, method.get(link, "predict"))(X)
+    except AttributeError:  # a wrapped torch module without predict_proba
+        reference = None
+    if reference is not None:
+        P = predictions_from_outputs(link, eta)
+        np.testing.assert_allclose(
+            P, np.asarray(reference, dtype=float).reshape(P.shape), rtol=1e-6, atol=1e-8
+        )
+    # every declared per-row target's gradient matches finite differences in θ
+    holder = type("Fitted", (), {"adapter_": adapter})()
+    theta = adapter.params()
+    V = _directions(adapter.n_params)
+    eps = 1e-5
+    classes = getattr(adapter, "classes_", None)
+    if classes is None:
+        classes = getattr(example.estimator, "classes_", None)
+    for kind in sorted(supported & {"prediction", "margin", "logit"}):
+        n_out = eta.shape[1]
+        # multi-output regressors and multilabel classifiers name the output the target is
+        chosen = None
+        if np.ndim(y) == 2 or (classes is None and n_out > 1):
+            chosen = 0 if classes is None else classes[0]
+        index = class_index(classes, link, np.asarray(y), chosen, n_out)
+        target = RowTarget(kind, link, index)
+        fd = np.column_stack(
+            [
+                (
+                    target.values(_target_outputs(adapter.with_params(theta + eps * v), X))
+                    - target.values(_target_outputs(adapter.with_params(theta - eps * v), X))
+                )
+                / (2 * eps)
+                for v in V.T
+            ]
+        )
+        exact = target_test_gradients(holder, X, y, kind, chosen).matmul(V)
+        np.testing.assert_allclose(exact, fd, rtol=1e-6, atol=1e-7 * max(1.0, np.abs(fd).max()))
+
+
 CHECKS = [
     check_params_round_trip,
     check_encode_target_rejects_invalid,
@@ -363,6 +436,7 @@ CHECKS = [
     check_generalized_linear_capability,
     check_penalty_share_is_declared,
     check_leave_one_out_objective_matches_retraining,
+    check_declared_targets_match_the_estimator,
 ]
 
 

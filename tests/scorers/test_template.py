@@ -20,6 +20,7 @@ from skinfluence import (
     GraNdScorer,
     InfluenceScorer,
     KNNShapleyScorer,
+    LeaveOneGroupOutScorer,
     LeaveOneOutScorer,
     MemorizationScorer,
     PrototypeScorer,
@@ -33,6 +34,7 @@ from skinfluence.toy import MarginScorer
 SCORERS = [
     lambda: InfluenceScorer(LogisticRegression()),
     lambda: LeaveOneOutScorer(LogisticRegression()),
+    lambda: LeaveOneGroupOutScorer(LogisticRegression()),
     lambda: MemorizationScorer(LogisticRegression(), n_estimators=30, random_state=0),
     lambda: TracInScorer(LogisticRegression()),
     lambda: GradientOutlierScorer(LogisticRegression(), random_state=0),

@@ -111,9 +111,74 @@ def test_knn_shapley_finds_flipped_labels():
     )
 
 
-def test_knn_shapley_refuses_regression_targets():
+def test_knn_shapley_classification_refuses_regression_targets():
     with pytest.raises(ValueError, match="Unknown label type"):
-        KNNShapleyScorer().fit(np.zeros((5, 2)), np.linspace(0, 1, 5))
+        KNNShapleyScorer(task="classification").fit(np.zeros((5, 2)), np.linspace(0, 1, 5))
+
+
+def _knn_regression_utility(order, y_train, y_test, k):
+    """U(S) of the paper's KNN regressor: −(mean of the K nearest targets − y_t)², the sum
+    divided by K also when |S| < K (U(∅) = −y_t²)."""
+    return -((sum(y_train[j] for j in order[:k]) / k - y_test) ** 2)
+
+
+def _brute_force_regression_shapley(X, y, x_test, y_test, k, metric="euclidean"):
+    from sklearn.metrics import pairwise_distances
+
+    d = pairwise_distances(x_test[None], X, metric=metric)[0]
+    values = np.zeros(len(y))
+    for perm in itertools.permutations(range(len(y))):
+        seen, before = [], _knn_regression_utility([], y, y_test, k)
+        for i in perm:
+            seen.append(i)
+            after = _knn_regression_utility(sorted(seen, key=lambda j: d[j]), y, y_test, k)
+            values[i] += after - before
+            before = after
+    return values / math.factorial(len(y))
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "metric"),
+    [(8, 1, "euclidean"), (7, 3, "manhattan"), (6, 8, "cosine"), (2, 2, "euclidean")],
+)
+def test_knn_shapley_regression_equals_brute_force_shapley(n, k, metric):
+    rng = np.random.RandomState(n + k)
+    X, y = rng.normal(size=(n, 3)), rng.normal(size=n)
+    X_test, y_test = rng.normal(size=(3, 3)), rng.normal(size=3)
+    scorer = KNNShapleyScorer(n_neighbors=k, metric=metric).fit(X, y)
+    assert scorer.task_ == "regression"
+    values = scorer.influence(X_test, y_test)
+    for t in range(3):
+        exact = _brute_force_regression_shapley(X, y, X_test[t], y_test[t], k, metric)
+        np.testing.assert_allclose(values[t], exact, atol=1e-12)
+
+
+def test_knn_shapley_regression_self_values_and_samples():
+    rng = np.random.RandomState(1)
+    X, y = rng.normal(size=(7, 2)), rng.normal(size=7)
+    scorer = KNNShapleyScorer(n_neighbors=2, chunk_size=3, task="regression").fit(X, y)
+    expected = np.zeros(7)
+    for t in range(7):
+        rest = np.delete(np.arange(7), t)
+        expected[rest] += _brute_force_regression_shapley(X[rest], y[rest], X[t], y[t], 2) / 6
+    np.testing.assert_allclose(scorer.values_, expected, atol=1e-12)
+    # score_samples is −U: the squared error of the mean of the 2 nearest targets (/K)
+    from sklearn.neighbors import KNeighborsRegressor
+
+    pred = KNeighborsRegressor(2).fit(X, y).predict(X[:3])
+    np.testing.assert_allclose(scorer.score_samples(X[:3], y[:3]), (pred - y[:3]) ** 2)
+
+
+def test_knn_shapley_regression_finds_corrupted_targets():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(300, 2))
+    y = np.sin(X[:, 0]) + X[:, 1] + 0.05 * rng.normal(size=300)
+    bad = rng.choice(300, 30, replace=False)
+    y[bad] += rng.choice([-3.0, 3.0], 30)
+    scorer = KNNShapleyScorer(n_neighbors=10).fit(X, y)
+    truth = np.zeros(300, dtype=bool)
+    truth[bad] = True
+    assert detection_scores(truth, scorer.scores_).auprc > 0.8
 
 
 # -- Banzhaf -------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from sklearn.svm import LinearSVC
 
 from skinfluence import EL2NScorer, PrototypeScorer, PruningSelector
 from skinfluence.datasets import flip_labels
-from skinfluence.selection._auto_rule import choose_keep
+from skinfluence.selection._auto_rule import auto_keep, choose_keep
 from skinfluence.selection._pruning import select_rows
+from skinfluence.selection._strategies import default_hard_cutoff, strata_budgets
 
 
 class FixedScores(BaseEstimator):
@@ -131,13 +132,22 @@ def test_fit_params_are_restricted_to_the_kept_rows(wine):
 
 def test_auto_follows_the_rule_module():
     rng = np.random.RandomState(0)
-    for n, p in [(40, 30), (400, 5)]:
+    for n, p in [(40, 30), (400, 5)]:  # either side of the theory's easy/hard crossing
         X = rng.randn(n, p)
         y = (X[:, 0] > 0).astype(int)
-        sel = PruningSelector(FixedScores(rng.rand(n)), LogisticRegression(), fraction=0.5)
-        assert sel.fit(X, y).keep_ == choose_keep(n, p, 0.5)
-    # the two shapes above sit on either side of the rule, so both branches are exercised
+        scores = rng.rand(n)
+        sel = PruningSelector(
+            FixedScores(scores), LogisticRegression(), fraction=0.5, random_state=0
+        ).fit(X, y)
+        assert sel.keep_ == auto_keep(n, p, 0.5) == "coverage"
+        coverage = PruningSelector(
+            FixedScores(scores), LogisticRegression(), fraction=0.5, keep="coverage", random_state=0
+        ).fit(X, y)
+        np.testing.assert_array_equal(sel.sample_indices_, coverage.sample_indices_)
+    # the theory's rule, which "auto" no longer follows, still differs across the two shapes
     assert {choose_keep(40, 30, 0.5), choose_keep(400, 5, 0.5)} == {"easy", "hard"}
+    with pytest.raises(ValueError, match="fraction must be"):
+        auto_keep(10, 2, 1.5)
 
 
 def test_methods_follow_the_estimator():
@@ -270,3 +280,128 @@ def test_user_arrays_and_estimators_are_not_modified(wine):
     assert joblib.hash((X, y, scorer, model)) == before
     assert not hasattr(scorer, "scores_") and not hasattr(model, "coef_")
     assert joblib.hash(selector.get_params(deep=True)) == joblib.hash(params)
+
+
+# -- moderate and coverage (issue 21) -------------------------------------------------------
+def test_moderate_keeps_the_rows_nearest_the_median_score():
+    rng = np.random.RandomState(0)
+    scores = rng.exponential(size=101)  # skewed: the nearest-to-median set is not central ranks
+    kept = select_rows(scores, None, 30, "moderate", random_state=0)
+    distance = np.abs(scores - np.median(scores))
+    np.testing.assert_array_equal(kept, np.sort(np.argsort(distance)[:30]))
+    assert distance[kept].max() < np.delete(distance, kept).min()
+
+
+def test_moderate_is_per_class_with_class_balance():
+    rng = np.random.RandomState(1)
+    y = np.repeat([0, 1], [60, 40])
+    scores = np.where(y == 0, rng.rand(100), 10 + 3 * rng.rand(100))  # classes far apart
+    kept = select_rows(scores, y, 50, "moderate", random_state=0)
+    assert np.bincount(y[kept]).tolist() == [30, 20]
+    for c, quota in ((0, 30), (1, 20)):
+        rows = np.flatnonzero(y == c)
+        distance = np.abs(scores[rows] - np.median(scores[rows]))
+        expected = rows[np.argsort(distance)[:quota]]
+        assert set(kept[y[kept] == c]) == set(expected)
+    # without class balance: the rows nearest the global median, which lies in class 0 here,
+    # so class 1 loses every row (an error, as for the other rules)
+    with pytest.raises(ValueError, match=r"kept no row of class\(es\) \[1\]"):
+        select_rows(scores, y, 20, "moderate", class_balance=False, random_state=0)
+    glob = select_rows(scores, None, 20, "moderate", random_state=0)
+    distance = np.abs(scores - np.median(scores))
+    np.testing.assert_array_equal(glob, np.sort(np.argsort(distance)[:20]))
+
+
+def test_strata_budgets_fill_from_the_smallest_stratum_up():
+    # sizes 1, 2, 5, 12, budget 10: 10 // 4 = 2 -> 1 (all), 9 // 3 = 3 -> 2 (all),
+    # 7 // 2 = 3 -> 3, 4 // 1 = 4 -> 4
+    assert strata_budgets([12, 1, 5, 2], 10).tolist() == [4, 1, 3, 2]
+    assert strata_budgets([0, 7, 0, 3], 6).tolist() == [0, 3, 0, 3]  # empty strata take none
+    rng = np.random.RandomState(0)
+    for _ in range(200):  # the budget is spent exactly whenever there are enough rows
+        sizes = rng.randint(0, 20, size=rng.randint(1, 8))
+        m = rng.randint(0, sizes.sum() + 1)
+        budgets = strata_budgets(sizes, m)
+        assert budgets.sum() == m and np.all(budgets <= sizes)
+
+
+def test_coverage_reproduces_the_ccs_procedure():
+    # 20 rows in [0.5, 4] plus two outliers at 100 and 50, the hardest 2 of 22 rows
+    # (hard_cutoff 2/22), which must be dropped before binning.
+    scores = np.concatenate(
+        [[0.5], [1.2, 1.7], [2.1, 2.3, 2.5, 2.7, 2.9], np.linspace(3.0, 4.0, 12), [100, 50]]
+    )
+    n = len(scores)
+    kept = select_rows(scores, None, 10, "coverage", random_state=0, hard_cutoff=2 / n, n_strata=4)
+    assert len(kept) == 10 and not {20, 21} & set(kept)
+    # range after the cutoff [0.5, 4.0], width 0.875: the strata are [0.5, 1.375),
+    # [1.375, 2.25), [2.25, 3.125), [3.125, 4.0], counts 2 (0.5, 1.2), 2 (1.7, 2.1),
+    # 6 (2.3 .. 2.9, 3.0, 3.09), 10 (3.18 .. 4.0)
+    edges = 0.5 + 0.875 * np.arange(5)
+    stratum = np.minimum(np.searchsorted(edges, scores[:20], side="right") - 1, 3)
+    assert np.bincount(stratum).tolist() == [2, 2, 6, 10]
+    # budgets from the smallest up: 10 // 4 = 2 (all 2), 8 // 3 = 2 (all 2), 6 // 2 = 3, 3
+    assert np.bincount(stratum[kept], minlength=4).tolist() == [2, 2, 3, 3]
+    # with no cutoff the outliers stretch the range: nearly everything falls in stratum 0
+    # (width 24.875), which then gets the whole remaining budget after the outliers' strata
+    no_cut = select_rows(scores, None, 10, "coverage", random_state=0, hard_cutoff=0.0, n_strata=4)
+    assert {20, 21} <= set(no_cut)
+    # within a stratum the draw is uniform: different seeds, different rows
+    draws = {tuple(select_rows(scores, None, 10, "coverage", random_state=s,
+                               hard_cutoff=2 / n, n_strata=4)) for s in range(5)}  # fmt: skip
+    assert len(draws) > 1
+
+
+def test_coverage_is_class_balanced_and_uses_the_default_cutoff():
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [60, 30, 10])
+    scores = rng.rand(100)
+    kept = select_rows(scores, y, 20, "coverage", random_state=0)
+    assert np.bincount(y[kept]).tolist() == [12, 6, 2]
+    # f = 0.2 -> β = default_hard_cutoff(0.2) = 0.1 · (1 − 0.4) = 0.06: the hardest 6 % of
+    # each class go (at most what leaves the class its quota)
+    beta = default_hard_cutoff(0.2)
+    assert beta == pytest.approx(0.06)
+    for c in range(3):
+        rows = np.flatnonzero(y == c)
+        n_drop = min(round(beta * len(rows)), len(rows) - np.sum(y[kept] == c))
+        hardest = rows[np.argsort(scores[rows])[len(rows) - n_drop :]]
+        assert n_drop > 0 or c == 2  # class 2 (10 rows): round(0.6) = 1 row
+        assert not set(hardest) & set(kept)
+    assert default_hard_cutoff(0.5) == 0.0 == default_hard_cutoff(0.9)
+    assert default_hard_cutoff(0.05) == pytest.approx(0.09)
+    for seed in range(30):  # exactly n_keep distinct rows, whatever the sizes, ties and β
+        r = np.random.RandomState(seed)
+        n = r.randint(5, 60)
+        y_r = r.randint(0, 3, size=n)
+        s_r = np.round(r.randn(n), r.randint(0, 3))  # rounding makes ties
+        n_keep = r.randint(3, n + 1)
+        for balance in (True, False):
+            try:
+                kept = select_rows(s_r, y_r, n_keep, "coverage", class_balance=balance,
+                                   random_state=seed, hard_cutoff=r.choice([0.0, 0.3, 0.9]),
+                                   n_strata=r.randint(1, 10))  # fmt: skip
+            except ValueError:  # too few rows kept for every class: raised, as documented
+                continue
+            assert len(kept) == len(np.unique(kept)) == n_keep
+
+
+def test_selector_accepts_the_new_rules_and_grid_searches_them(breast_cancer):
+    X, y = breast_cancer
+    for keep in ("moderate", "coverage"):
+        sel = el2n_selector(fraction=0.3, keep=keep, random_state=0).fit(X, y)
+        assert sel.keep_ == keep and sel.support_.sum() == round(0.3 * len(y))
+        expected = select_rows(sel.scores_, y, round(0.3 * len(y)), keep, random_state=0)
+        np.testing.assert_array_equal(sel.sample_indices_, expected)
+    pipe = Pipeline([("scale", StandardScaler()), ("prune", el2n_selector(random_state=0))])
+    grid = {
+        "prune__keep": ["moderate", "coverage", "random"],
+        "prune__fraction": [0.2, 0.6],
+        "prune__hard_cutoff": [None, 0.1],
+    }
+    search = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    assert len(search.cv_results_["params"]) == 12
+    assert search.best_params_["prune__keep"] in grid["prune__keep"]
+    assert search.best_score_ > 0.9
+    with pytest.raises(ValueError, match="'hard_cutoff' parameter"):
+        el2n_selector(keep="coverage", hard_cutoff=1.0).fit(X, y)

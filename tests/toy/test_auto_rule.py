@@ -56,10 +56,11 @@ def _student_error(selector, teacher):
 @pytest.mark.parametrize(
     ("alpha", "fraction", "expected"), [(2.0, 0.5, "easy"), (16.0, 0.2, "hard")]
 )
-def test_pruning_selector_auto_makes_the_theory_choice(alpha, fraction, expected):
+def test_the_theory_rule_makes_the_theory_choice(alpha, fraction, expected):
     # Theory: at α_tot = 2, f = 0.5 keep-easy errs 0.18 vs keep-hard 0.32; at α_tot = 16,
-    # f = 0.2 keep-hard 0.032 vs keep-easy 0.058. The selector must pick that rule and, in
-    # simulation through the selector itself (N = 200, 2 seeds), beat the other rule.
+    # f = 0.2 keep-hard 0.032 vs keep-easy 0.058. choose_keep (the rule keep="auto" followed
+    # before issue 21; "auto" now applies the measured auto_keep) must pick that rule and, in
+    # simulation through the selector (N = 200, 2 seeds), beat the other rule.
     n_features = 200
     assert expected == (
         "hard"
@@ -73,11 +74,11 @@ def test_pruning_selector_auto_makes_the_theory_choice(alpha, fraction, expected
         X, y, teacher = make_teacher_student(
             round(alpha * n_features), n_features, random_state=seed
         )
-        for name, keep in [("auto", "auto"), ("other", other)]:
+        theory = choose_keep(len(y), n_features, fraction)
+        assert theory == expected
+        for name, keep in [("auto", theory), ("other", other)]:
             selector = PruningSelector(
                 MarginScorer(teacher), PerceptronStudent(), fraction=fraction, keep=keep
             ).fit(X, y)
             errors[name].append(_student_error(selector, teacher))
-            if keep == "auto":
-                assert selector.keep_ == expected
     assert np.mean(errors["auto"]) < np.mean(errors["other"])
