@@ -7,8 +7,9 @@ Some training rows make the model worse on new data: mislabelled rows, outliers,
 another distribution. :class:`~skinfluence.CleansingSelector` removes the k% most harmful
 rows and refits. Harm is measured in one of two ways:
 
-- by a **self-score** (the default): the model's own out-of-fold loss on each row, which
-  needs no validation set;
+- by a **self-score** (the default): the audit's combined score of the model's own
+  out-of-fold loss and a random forest's out-of-bag loss on each row, which needs no
+  validation set;
 - by **validation influence**: the influence of each row on the total loss of a validation
   set, ``InfluenceScorer.influence(X_val, y_val, aggregate="sum")`` (one inverse-Hessian
   solve), with the validation rows passed to ``fit`` or split off the training rows.
@@ -17,7 +18,7 @@ With 20 % of the digits' training labels flipped, we compare both with removing 
 (the baseline any method must beat), on a test set that took no part in the choice. A
 validation set split off the noisy training rows is as noisy as they are: its influence
 protects flipped rows that "explain" flipped validation rows, and cleansing by it helps far
-less than by the out-of-fold loss or by a clean validation set.
+less than the self-score or a clean validation set.
 """
 
 import matplotlib.pyplot as plt
@@ -37,7 +38,7 @@ y_noisy, flipped = flip_labels(y_train, 0.2, random_state=0)  # 20% of labels wr
 
 model = LogisticRegression(C=0.5, max_iter=2000)
 methods = {
-    "out-of-fold loss (default)": (CleansingSelector(model, random_state=0), {}),
+    "combined self-score (default)": (CleansingSelector(model, random_state=0), {}),
     "validation influence, clean X_val": (
         CleansingSelector(model, scorer=InfluenceScorer(model)),
         {"X_val": X_val, "y_val": y_val},
