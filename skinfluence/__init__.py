@@ -25,13 +25,14 @@ from .scorers import (
     TracInScorer,
     TurnOverDropoutScorer,
 )
-from .selection import PruningSelector
+from .selection import CleansingSelector, PruningSelector
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AuditResult",
     "BanzhafScorer",
+    "CleansingSelector",
     "CombinedScorer",
     "DataOOBScorer",
     "EL2NScorer",

@@ -10,6 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skinfluence import (
     BanzhafScorer,
+    CleansingSelector,
     CombinedScorer,
     DataOOBScorer,
     EL2NScorer,
@@ -44,6 +45,10 @@ ESTIMATORS = [
     PrototypeScorer(per_class=True, random_state=0),
     PruningSelector(EL2NScorer(LogisticRegression()), LogisticRegression(), random_state=0),
     PruningSelector(EL2NScorer(LogisticRegression()), random_state=0),  # sampler
+    CleansingSelector(LogisticRegression(), random_state=0),  # out-of-fold loss
+    CleansingSelector(  # validation influence on an internal split
+        LogisticRegression(), scorer=InfluenceScorer(LogisticRegression()), random_state=0
+    ),
     PerceptronStudent(),
     PerceptronStudent(loss="logistic"),
     MarginScorer(),

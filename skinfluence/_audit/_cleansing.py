@@ -1,14 +1,14 @@
 """Data cleansing against a validation set, honest about its baselines.
 
-With a gradient model, the rows removed are those whose influence on the total validation
-loss is most negative (removing them lowers it most, to first order): one inverse-Hessian
-solve with :meth:`InfluenceScorer.influence` and ``aggregate="sum"``. Without gradients, the
-combined suspicion score chooses. Each choice is compared with removing as many **random**
-rows and with removing none, over :data:`REPEATS` repeats: each repeat splits the held-out
-rows anew into a half to select against and a half to measure on (the bundled default
-measures on its fixed clean test set, and its repeats draw new random rows), and the report
-gives the mean accuracy and a paired 95% interval of the difference with random removal.
-The combined score's choice is shown beside them.
+With a gradient model, the rows removed are those whose influence on the total validation loss is
+most negative (removing them lowers it most, to first order), as
+:class:`~skinfluence.CleansingSelector` ranks them with an ``InfluenceScorer`` and the held-out rows
+as ``X_val``: one inverse-Hessian solve with ``aggregate="sum"``. Without gradients, the combined
+suspicion score chooses. Each choice is compared with removing as many **random** rows and with
+removing none, over :data:`REPEATS` repeats: each repeat splits the held-out rows anew into a half
+to select against and a half to measure on (the bundled default measures on its fixed clean test
+set, and its repeats draw new random rows), and the report gives the mean accuracy and a paired 95%
+interval of the difference with random removal. The combined score's choice is shown beside them.
 """
 
 import numpy as np
@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
 from ..scorers import InfluenceScorer
+from ..selection import CleansingSelector
 
 PERCENTS = (0, 1, 2, 5)
 #: Repeats of the comparison (new select / measure halves, new random rows each time).
@@ -32,14 +33,17 @@ def _accuracy_after_removing(ctx, order, n_drop, X_eval, y_eval):
     return float(model.score(X_eval, y_eval))
 
 
-def _harm_order(ctx, combined, X_select, y_select):
+def _harm_order(ctx, combined, X_select, y_select, n_remove):
+    """The rows to remove, most harmful first (at least ``n_remove`` of them)."""
     if ctx.has_gradients():
-        influence = (
-            InfluenceScorer(ctx.gradient_model())
-            .fit(ctx.Z, ctx.y)
-            .influence(X_select, y_select, aggregate="sum")
-        )
-        return np.argsort(influence, kind="stable"), "validation influence"  # most negative first
+        selector = CleansingSelector(
+            ctx.model,
+            scorer=InfluenceScorer(ctx.gradient_model()),
+            criterion="validation",
+            fraction=n_remove,
+        ).fit(ctx.Z, ctx.y, X_val=X_select, y_val=y_select)
+        # one round: the first k rows removed at ``fraction=n_remove`` are those removed at k
+        return selector.removed_, "validation influence"
     return np.argsort(-combined, kind="stable"), "combined score (no gradients)"
 
 
@@ -83,7 +87,9 @@ def cleanse(
         X_sel, y_sel, X_eval, y_eval = _halves(
             X_held, y_held, X_test, y_test, random_state + repeat
         )
-        harm_order, harm_name = _harm_order(ctx, combined, X_sel, y_sel)
+        harm_order, harm_name = _harm_order(
+            ctx, combined, X_sel, y_sel, round(max(percents) / 100 * n)
+        )
         random_order = rng.permutation(n)
         for kind, order in (
             ("harm", harm_order),

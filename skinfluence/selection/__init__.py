@@ -1,5 +1,6 @@
-"""Selection: keep a fraction of the training rows by a difficulty score."""
+"""Selection: keep or remove training rows by a score, then fit a model."""
 
+from ._cleansing import CleansingSelector
 from ._pruning import PruningSelector
 
-__all__ = ["PruningSelector"]
+__all__ = ["CleansingSelector", "PruningSelector"]

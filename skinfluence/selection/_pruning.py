@@ -3,16 +3,17 @@
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
-from sklearn.utils import _safe_indexing, get_tags
+from sklearn.base import clone
+from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn.utils.validation import check_random_state
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
 from ._auto_rule import auto_keep
+from ._base import BaseRowSelector, checked_scores
 from ._strategies import DEFAULT_N_STRATA, coverage_sample, default_hard_cutoff, moderate_key
 
 KEEP_OPTIONS = ("easy", "hard", "random", "moderate", "coverage", "auto")
@@ -137,17 +138,7 @@ def _check_classes_kept(kept, codes, classes, keep):
     return kept
 
 
-def _estimator_has(attr):
-    def check(self):
-        if self.estimator is None:
-            return False
-        target = self.estimator_ if hasattr(self, "estimator_") else self.estimator
-        return hasattr(target, attr)
-
-    return check
-
-
-class PruningSelector(MetaEstimatorMixin, BaseEstimator):
+class PruningSelector(BaseRowSelector):
     """Keep a fraction of the training rows, chosen by a difficulty score, and fit a model.
 
     With ``estimator``, a meta-estimator: ``fit`` scores the training rows with a clone of
@@ -334,14 +325,7 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
         """
         X_kept, y_kept = self._select(X, y)
         if self.estimator is not None:
-            n = len(self.support_)
-            params = {
-                key: _safe_indexing(value, self.sample_indices_)
-                if hasattr(value, "__len__") and len(value) == n and not isinstance(value, str)
-                else value
-                for key, value in fit_params.items()
-            }
-            self.estimator_ = clone(self.estimator).fit(X_kept, y_kept, **params)
+            self._fit_estimator(X_kept, y_kept, fit_params, len(self.support_))
         return self
 
     @available_if(lambda self: self.estimator is None)
@@ -377,20 +361,7 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
         n = len(y)
         n_keep = n_rows_to_keep(self.fraction, n)
         self.scorer_ = clone(self.scorer).fit(X, y)
-        scores = getattr(self.scorer_, "scores_", None)
-        if scores is None:
-            raise TypeError(
-                f"The scorer {type(self.scorer).__name__} has no scores_ after fit: "
-                "PruningSelector needs one score per training row (higher = harder), as "
-                "every skinfluence scorer sets in scores_."
-            )
-        scores = np.asarray(scores, dtype=np.float64)
-        if scores.shape != (n,) or not np.all(np.isfinite(scores)):
-            raise ValueError(
-                f"{type(self.scorer).__name__}.scores_ must be {n} finite numbers, one per "
-                f"training row; got shape {scores.shape}."
-            )
-        self.scores_ = scores
+        scores = self.scores_ = checked_scores(self.scorer_, n, "PruningSelector")
         n_features = getattr(self, "n_features_in_", X.shape[1] if X.ndim == 2 else 1)
         self.keep_ = auto_keep(n, n_features, n_keep / n) if self.keep == "auto" else self.keep
         self.sample_indices_ = select_rows(
@@ -403,62 +374,5 @@ class PruningSelector(MetaEstimatorMixin, BaseEstimator):
             hard_cutoff=self.hard_cutoff,
             n_strata=self.n_strata,
         )
-        self.support_ = np.zeros(n, dtype=bool)
-        self.support_[self.sample_indices_] = True
-        # pandas in, pandas out (with the index of the kept rows); anything else as validated
-        X_out = X_in if hasattr(X_in, "iloc") else X
-        y_out = y_in if hasattr(y_in, "iloc") else y
-        return (
-            _safe_indexing(X_out, self.sample_indices_),
-            _safe_indexing(y_out, self.sample_indices_),
-        )
-
-    # -- delegation to the fitted model ----------------------------------------------------
-    @property
-    def classes_(self):
-        """The fitted model's classes."""
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.classes_
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """The fitted model's ``predict``."""
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """The fitted model's ``predict_proba``."""
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """The fitted model's ``predict_log_proba``."""
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_log_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """The fitted model's ``decision_function``."""
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.decision_function(X)
-
-    @available_if(_estimator_has("score"))
-    def score(self, X, y, **params):
-        """The fitted model's ``score`` (accuracy for classifiers, R² for regressors)."""
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.score(X, y, **params)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        scorer_tags = get_tags(self.scorer)
-        tags.input_tags.sparse = scorer_tags.input_tags.sparse
-        if self.estimator is not None:
-            est_tags = get_tags(self.estimator)
-            tags.estimator_type = est_tags.estimator_type
-            tags.classifier_tags = est_tags.classifier_tags
-            tags.regressor_tags = est_tags.regressor_tags
-            tags.input_tags.sparse = tags.input_tags.sparse and est_tags.input_tags.sparse
-        return tags
+        self._keep_rows(self.sample_indices_, n)
+        return self._kept_data(X_in, y_in, X, y, self.sample_indices_)
