@@ -17,6 +17,7 @@ from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvatu
 from ..trees import is_tree_ensemble
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
+from ._train_cache import build_training_cache, products_into
 from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
 
 # "auto" uses the dense Hessian while it takes at most this many parameters (H is p² doubles:
@@ -267,7 +268,51 @@ registered solver, default="auto"
         self._share_solved = None
         self._newton_inverses = {}
         self._train_rho = None
-        self.scores_ = self._self_influence(X, y, self.train_weights_, self.train_shares_)
+        self._train_cache = None
+        # scores_ is computed on first access (see the property): fit + influence need not
+        # pay for every row's self-influence.
+        self.__dict__.pop("_scores", None)
+
+    @property
+    def scores_(self):
+        """Self-influence of each training row, computed on first access and kept."""
+        scores = self.__dict__.get("_scores")
+        if scores is None:
+            if "train_weights_" not in self.__dict__:
+                raise AttributeError(
+                    f"This {type(self).__name__} instance is not fitted yet: call fit first."
+                )
+            scores = self._self_influence(
+                self.train_X_, self.train_y_, self.train_weights_, self.train_shares_
+            )
+            self._scores = scores
+        return scores
+
+    @scores_.setter
+    def scores_(self, value):
+        self._scores = value
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state = dict(state)
+        state["_train_cache"] = None  # rebuilt on first use: pickles carry no feature copy
+        return state
+
+    def _training_cache(self):
+        """All training rows' training-side gradients over kept features and residuals
+        (:mod:`skinfluence.scorers._train_cache`), or None where they are not kept."""
+        if self._train_cache is None:
+            built = build_training_cache(
+                self.adapter_,
+                self.train_X_,
+                self.train_y_,
+                self.train_weights_,
+                self.train_shares_,
+                self._share_gradient,
+                self._chunk,
+            )
+            self._train_cache = built if built is not None else False
+        return self._train_cache or None
 
     def _resolve_method(self, n_samples):
         if self.method != "auto":
@@ -325,6 +370,17 @@ registered solver, default="auto"
         explicit = self.method_ == "direct" and (self._inverse_cache is not None or n >= p)
         H_inv = self._inverse_hessian() if explicit else None
         blocks = None  # H⁻¹'s output blocks, made once for the sparse path below
+        cache = self._training_cache() if in_training and X is self.train_X_ else None
+        if explicit and cache is not None:
+            # g_iᵀ H⁻¹ g_i = r_iᵀ M_i r_i, M_i = U_iᵀ H⁻¹ U_i on the kept features: one
+            # GEMM per chunk on x̃_i (d wide) instead of on the dense gradient rows.
+            G = cache.loss_gradients
+            M = leverage_blocks(G, H_inv, G.n_outputs, G.fit_intercept, self._chunk)
+            out = np.einsum("nc,nce,ne->n", G.R, M, G.R)
+            out *= weights
+            if self._share_gradient is not None:
+                out += shares * G.matmul(self._solved_share())[:, 0]
+            return out
         out = np.empty(n)
         for rows in self._progress(gen_batches(n, self._chunk), n):
             G = self._gradient_matrix(X, y, rows)
@@ -487,6 +543,10 @@ registered solver, default="auto"
         temporary, no transposed copy); O(chunk · (p + k)) extra memory.
         """
         n = out.shape[1]
+        cache = self._training_cache()
+        if cache is not None:
+            products_into(cache, A, out, self._progress(gen_batches(n, self._chunk), n))
+            return
         At = np.ascontiguousarray(A.T)
         direct = out.dtype == np.float64
         for rows in self._progress(gen_batches(n, self._chunk), n):

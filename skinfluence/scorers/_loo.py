@@ -4,6 +4,7 @@ import copy
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, gen_even_slices
@@ -17,6 +18,7 @@ from .._utils._progress import progress_bar
 from .._validation import shared_constraints
 from ..models import GeneralizedLinear, adapter_for
 from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen, sample_weight_param
+from ._loo_losses import own_losses, stacked_losses
 from ._loo_newton import newton_leave_one_out
 from ._losses import per_sample_loss
 
@@ -193,6 +195,10 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         models = [None] * n
         self.n_iter_ = np.zeros(n, dtype=int)
         adapter = _newton_adapter(base) if self.warm_start and self.refit_tol else None
+        # Rows refitted by Newton iterations: their θ₋ᵢ, evaluated in blocks (_loo_losses).
+        self._newton_rows = np.zeros(0, dtype=int)
+        self._newton_thetas = None
+        self._newton_base = adapter
         if adapter is not None:
             thetas, n_iter, converged = newton_leave_one_out(
                 adapter, X, y, sample_weight, tol=self.refit_tol, progress=bar.update
@@ -202,6 +208,8 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
             else:
                 for i in np.flatnonzero(converged):
                     models[i] = adapter.with_params(thetas[i]).estimator
+                self._newton_rows = np.flatnonzero(converged)
+                self._newton_thetas = thetas[converged]
                 self.n_iter_[converged] = n_iter[converged]
                 bar.update(-int(np.sum(~converged)))
         todo = np.array([i for i, m in enumerate(models) if m is None], dtype=int)
@@ -221,16 +229,32 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         bar.close()
         self.estimators_ = models
         self.estimator_ = base
-        self.scores_ = np.array(
-            [
-                per_sample_loss(m, _safe_indexing(X, [i]), y[[i]])[0]
-                for i, m in enumerate(self.estimators_)
-            ]
-        ) - per_sample_loss(base, X, y)
+        own = np.empty(n)
+        newton = self._newton_rows
+        if len(newton):
+            own[newton] = own_losses(self._newton_base, X, y, newton, self._newton_thetas)
+        indexable = isinstance(X, np.ndarray) or sp.issparse(X)
+        for i in self._refitted_rows():
+            X_i = X[i : i + 1] if indexable else _safe_indexing(X, [i])
+            own[i] = per_sample_loss(self.estimators_[i], X_i, y[i : i + 1])[0]
+        self.scores_ = own - per_sample_loss(base, X, y)
+
+    def _refitted_rows(self):
+        """Rows whose model came from the estimator's own ``fit`` (not a Newton refit)."""
+        mask = np.ones(len(self.estimators_), dtype=bool)
+        mask[getattr(self, "_newton_rows", [])] = False
+        return np.flatnonzero(mask)
 
     def _influence(self, X_test, y_test):
         full = per_sample_loss(self.estimator_, X_test, y_test)
-        infl = np.stack([per_sample_loss(m, X_test, y_test) for m in self.estimators_], axis=1)
+        infl = np.empty((len(y_test), len(self.estimators_)))
+        newton = getattr(self, "_newton_rows", np.zeros(0, dtype=int))
+        if len(newton):
+            infl[:, newton] = stacked_losses(
+                self._newton_base, X_test, y_test, self._newton_thetas
+            )
+        for i in self._refitted_rows():
+            infl[:, i] = per_sample_loss(self.estimators_[i], X_test, y_test)
         infl -= full[:, None]
         return infl
 
