@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, gen_even_slices
 from sklearn.utils._param_validation import Interval
@@ -20,6 +20,7 @@ from ..models import GeneralizedLinear, adapter_for
 from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen, sample_weight_param
 from ._loo_losses import own_losses, stacked_losses
 from ._loo_newton import newton_leave_one_out
+from ._loo_ridge_cv import estimator_at, ridge_cv_applies, ridge_cv_leave_one_out
 from ._losses import per_sample_loss
 
 _QUASI_NEWTON = ("lbfgs", "newton-cg", "sag", "saga")
@@ -38,7 +39,24 @@ def _tightened(estimator, tol):
             # Same objective and minimiser; Newton's method reaches 1e-10 where L-BFGS stalls
             # around 1e-6 in the loss, which is the size of the smallest influences.
             step.set_params(solver="newton-cholesky")
+        elif type(step) is LogisticRegressionCV and _l2_quasi_newton_cv(params):
+            # The same for every C of the search: at 1e-10 newton-cholesky is faster than
+            # lbfgs at the default 1e-4 (benchmarks/README.md, "Speed against pyinfluence").
+            step.set_params(solver="newton-cholesky")
     return est
+
+
+def _l2_quasi_newton_cv(params):
+    """Whether a LogisticRegressionCV's search is over l2 fits by lbfgs / newton-cg (which
+    newton-cholesky solves to the same minimisers)."""
+    ratios = params.get("l1_ratios")
+    l2 = ratios in ("warn", None) or (np.ndim(ratios) == 1 and not np.any(ratios))
+    return (
+        params.get("solver") in ("lbfgs", "newton-cg")
+        and params.get("penalty") in ("deprecated", "l2")
+        and l2
+        and not params.get("dual", False)
+    )
 
 
 # The Newton refits keep a dense p × p inverse Hessian, as the ``direct`` solver does.
@@ -103,10 +121,13 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         :class:`~skinfluence.models.GeneralizedLinear` (``LogisticRegression`` with l2 or no
         penalty, ``Ridge``, ``LinearRegression``, ``RidgeClassifier``; not inside a Pipeline,
         not ``class_weight='balanced'``, not a model that selects its hyper-parameters when
-        fitted, such as ``RidgeCV``) the refits are Newton iterations on the objective
+        fitted) the refits are Newton iterations on the objective
         without the row, all preconditioned by the one full-data Hessian factorisation and run
         together as matrix products (see Notes; their speed-up over separate fits is
         measured in the :ref:`User Guide <leave_one_out>`), to the same ``refit_tol``.
+        ``RidgeCV`` (``cv=None``, ``scoring=None``, one target, no sample weights, dense X)
+        gets every refit, its selection of α included, in closed form from the full-data
+        hat matrix (exact; O(n² p) per α, see :mod:`skinfluence.scorers._loo_ridge_cv`).
         Other models that have a ``warm_start`` parameter get it set. False: every refit
         starts from scratch with the model's own solver.
     refit_tol : float or None, default=1e-10
@@ -122,9 +143,9 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         The model refitted on all rows with ``refit_tol``.
     estimators_ : list of estimators
         ``estimators_[i]`` was fitted without row i.
-    refit_method_ : {"newton", "refit", "mixed"}
+    refit_method_ : {"newton", "closed-form", "refit", "mixed"}
         How the leave-one-out models were obtained: shared-factorisation Newton iterations,
-        the model's own ``fit``, or both (rows whose Newton iteration did not converge in 50
+        ``RidgeCV``'s closed form, the model's own ``fit``, or both (rows whose Newton iteration did not converge in 50
         iterations are refitted with ``fit``).
     n_iter_ : ndarray of shape (n_train,)
         Newton iterations of each refit (0 where the model's ``fit`` was used).
@@ -161,7 +182,7 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
     Examples
     --------
     >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     >>> from sklearn.preprocessing import scale
     >>> from skinfluence import LeaveOneOutScorer
     >>> X, y = load_breast_cancer(return_X_y=True)
@@ -212,8 +233,21 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
                 self._newton_thetas = thetas[converged]
                 self.n_iter_[converged] = n_iter[converged]
                 bar.update(-int(np.sum(~converged)))
+        if adapter is None and self.warm_start and ridge_cv_applies(base, X, y, sample_weight):
+            # RidgeCV: every refit, selection included, in closed form (_loo_ridge_cv).
+            thetas, alphas, best = ridge_cv_leave_one_out(base, X, y)
+            if thetas is not None:
+                self._newton_base = adapter_for(base)
+                models = [
+                    estimator_at(self._newton_base, thetas[i], alphas[i], best[i])
+                    for i in range(n)
+                ]
+                self._newton_rows, self._newton_thetas = np.arange(n), thetas
+                bar.update(n)
         todo = np.array([i for i, m in enumerate(models) if m is None], dtype=int)
         self.refit_method_ = "newton" if len(todo) == 0 else "refit" if len(todo) == n else "mixed"
+        if len(todo) == 0 and adapter is None:
+            self.refit_method_ = "closed-form"
         warm = self.warm_start and "warm_start" in final_estimator(base).get_params(deep=False)
         if len(todo):
             n_tasks = n_parallel_batches(len(todo), self.n_jobs, self.verbose)
