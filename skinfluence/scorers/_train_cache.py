@@ -99,36 +99,16 @@ def build_training_cache(adapter, X, y, weights, shares, share_gradient, chunk):
 def products_into(T, A, out, batches):
     """``out[:, i] = t_iᵀ A`` for every training row i of the cache ``T``; A is (p, k).
 
-    Through the features, never the dense gradient rows: for each chunk of rows and output c,
-    ``(A_cᵀ x̃_i) w_i r_ic`` is one GEMM on the chunk's features plus O(chunk · k) scaling.
-    ``out`` is (k, n), written in place (float64 or float32).
+    Per chunk of rows, the dense training-side rows ``w_i x̃_i ⊗ r_i + c_i ∇q`` are formed
+    from the kept features and residuals (O(chunk · p) writes, no outputs or transform
+    recomputed) and multiplied in one GEMM written straight into ``out`` (k, n): cheaper
+    than scaling the (k × chunk) product when k ≥ p, measured.
     """
-    G = T.loss_gradients
-    K, d0, k = G.n_outputs, G.n_features, A.shape[1]
-    A3 = np.asarray(A, dtype=np.float64).reshape(d0 + G.fit_intercept, K, k)
-    Aw = [np.ascontiguousarray(A3[:d0, c, :].T) for c in range(K)]  # (k, d0) each
-    Ab = A3[d0] if G.fit_intercept else None  # (K, k)
-    WR = G.R * T.weights[:, None]
-    qA = None if not T.has_share else T.share_gradient @ A3.reshape(-1, k)  # (k,)
+    At = np.ascontiguousarray(np.asarray(A, dtype=np.float64).T)
     direct = out.dtype == np.float64
     for rows in batches:
-        Xr = G.X[rows]
-        block = out[:, rows] if direct else np.empty((k, Xr.shape[0]))
-        for c in range(K):
-            if sp.issparse(Xr):
-                prod = np.asarray(Xr @ Aw[c].T).T
-            elif c == 0:
-                prod = np.matmul(Aw[c], Xr.T, out=block)
-            else:
-                prod = np.matmul(Aw[c], Xr.T)
-            if Ab is not None:
-                prod += Ab[c][:, None]
-            prod *= WR[rows, c]
-            if c == 0 and prod is not block:
-                block[...] = prod
-            elif c > 0:
-                block += prod
-        if qA is not None:
-            block += qA[:, None] * T.shares[rows][None, :]
-        if not direct:
-            out[:, rows] = block
+        block = T.dense_rows(rows)
+        if direct:
+            np.matmul(At, block.T, out=out[:, rows])
+        else:
+            out[:, rows] = At @ block.T
