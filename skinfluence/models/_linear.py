@@ -10,7 +10,6 @@ Parameter layout: θ is the (d, K) matrix ``[coef_.T; intercept_]`` flattened ro
 d = n_features (+1 with an intercept).
 """
 
-import copy
 import warnings
 from functools import partial
 

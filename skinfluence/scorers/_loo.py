@@ -5,10 +5,11 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, gen_even_slices
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._utils._docstring import inject_docs
@@ -44,6 +45,16 @@ def _tightened(estimator, tol):
             # lbfgs at the default 1e-4 (benchmarks/README.md, "Speed against pyinfluence").
             step.set_params(solver="newton-cholesky")
     return est
+
+
+def resolve_refit_tol(estimator, refit_tol):
+    """``refit_tol="auto"``: 1e-10, or None (the model's own) for a model that runs an
+    internal cross-validated search (see ``LeaveOneOutScorer``)."""
+    if not (isinstance(refit_tol, str) and refit_tol == "auto"):
+        return refit_tol
+    step = final_estimator(estimator)
+    searches = type(step).__name__.endswith("CV") and "cv" in step.get_params(deep=False)
+    return None if searches else 1e-10
 
 
 def _l2_quasi_newton_cv(params):
@@ -89,13 +100,16 @@ def _refit_without(base, X, y, sample_weight, rows, warm_start):
     models = []
     for i in rows:
         keep = np.delete(np.arange(n), i)
-        model = copy.deepcopy(base)
         if warm_start:
+            model = copy.deepcopy(base)  # its fitted state is the starting point
             final_estimator(model).set_params(warm_start=True)
+        else:
+            model = clone(base)  # a cold refit needs only the parameters
         fit_params = {}
         if sample_weight is not None:
             fit_params = sample_weight_param(model, sample_weight[keep])
-        model.fit(_safe_indexing(X, keep), y[keep], **fit_params)
+        X_keep = X[keep] if isinstance(X, np.ndarray) or sp.issparse(X) else _safe_indexing(X, keep)
+        model.fit(X_keep, y[keep], **fit_params)
         models.append(model)
     return models
 
@@ -130,23 +144,32 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         hat matrix (exact; O(n² p) per α, see :mod:`skinfluence.scorers._loo_ridge_cv`).
         Other models that have a ``warm_start`` parameter get it set. False: every refit
         starts from scratch with the model's own solver.
-    refit_tol : float or None, default=1e-10
+    refit_tol : float, None or "auto", default="auto"
         Tolerance set on the model (and on the full-data fit it is compared with) where it
         has a ``tol`` parameter, so that differences reflect the data, not the optimiser.
-        None keeps the model's own tolerance.
+        None keeps the model's own tolerance. "auto": 1e-10, except for a model that selects
+        its hyper-parameters by an internal cross-validation (``LogisticRegressionCV``,
+        ``LassoCV``, ...: a class whose name ends in "CV" with a ``cv`` parameter), refitted
+        n times by its own solver, which keeps its own tolerance: re-running the search at
+        1e-10 costs 2-4× more (newton-cholesky or lbfgs), while its leave-one-out at the
+        model's tol agrees with the 1e-10 one to Pearson 0.99999 (LogisticRegressionCV, 300
+        rows, 50 features: benchmarks/README.md), far inside what the re-run selection itself
+        changes. See ``refit_tol_``.
     %(n_jobs)s
     %(verbose)s
 
     Attributes
     ----------
+    refit_tol_ : float or None
+        The tolerance ``refit_tol`` resolved to (None: the model's own).
     estimator_ : estimator
-        The model refitted on all rows with ``refit_tol``.
+        The model refitted on all rows with ``refit_tol_``.
     estimators_ : list of estimators
         ``estimators_[i]`` was fitted without row i.
     refit_method_ : {"newton", "closed-form", "refit", "mixed"}
         How the leave-one-out models were obtained: shared-factorisation Newton iterations,
-        ``RidgeCV``'s closed form, the model's own ``fit``, or both (rows whose Newton iteration did not converge in 50
-        iterations are refitted with ``fit``).
+        ``RidgeCV``'s closed form, the model's own ``fit``, or both (rows whose Newton
+        iteration did not converge in 50 iterations are refitted with ``fit``).
     n_iter_ : ndarray of shape (n_train,)
         Newton iterations of each refit (0 where the model's ``fit`` was used).
     scores_ : ndarray of shape (n_train,)
@@ -198,10 +221,14 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         **BaseInfluenceScorer._parameter_constraints,
         **shared_constraints("n_jobs", "verbose"),
         "warm_start": ["boolean"],
-        "refit_tol": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "refit_tol": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            None,
+            StrOptions({"auto"}),
+        ],
     }
 
-    def __init__(self, estimator, *, warm_start=True, refit_tol=1e-10, n_jobs=None, verbose=0):
+    def __init__(self, estimator, *, warm_start=True, refit_tol="auto", n_jobs=None, verbose=0):
         self.estimator = estimator
         self.warm_start = warm_start
         self.refit_tol = refit_tol
@@ -210,19 +237,20 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
 
     def _fit(self, X, y, sample_weight):
         refuse_frozen(self)
-        base = fit_clone(_tightened(self.estimator, self.refit_tol), X, y, sample_weight)
+        self.refit_tol_ = tol = resolve_refit_tol(self.estimator, self.refit_tol)
+        base = fit_clone(_tightened(self.estimator, tol), X, y, sample_weight)
         n = len(y)
         bar = progress_bar(verbose=self.verbose, total=n, desc=type(self).__name__, unit="fit")
         models = [None] * n
         self.n_iter_ = np.zeros(n, dtype=int)
-        adapter = _newton_adapter(base) if self.warm_start and self.refit_tol else None
+        adapter = _newton_adapter(base) if self.warm_start and tol else None
         # Rows refitted by Newton iterations: their θ₋ᵢ, evaluated in blocks (_loo_losses).
         self._newton_rows = np.zeros(0, dtype=int)
         self._newton_thetas = None
         self._newton_base = adapter
         if adapter is not None:
             thetas, n_iter, converged = newton_leave_one_out(
-                adapter, X, y, sample_weight, tol=self.refit_tol, progress=bar.update
+                adapter, X, y, sample_weight, tol=tol, progress=bar.update
             )
             if thetas is None:  # not a stationary point of the adapter's objective
                 bar.reset()
@@ -239,8 +267,7 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
             if thetas is not None:
                 self._newton_base = adapter_for(base)
                 models = [
-                    estimator_at(self._newton_base, thetas[i], alphas[i], best[i])
-                    for i in range(n)
+                    estimator_at(self._newton_base, thetas[i], alphas[i], best[i]) for i in range(n)
                 ]
                 self._newton_rows, self._newton_thetas = np.arange(n), thetas
                 bar.update(n)
@@ -284,9 +311,7 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         infl = np.empty((len(y_test), len(self.estimators_)))
         newton = getattr(self, "_newton_rows", np.zeros(0, dtype=int))
         if len(newton):
-            infl[:, newton] = stacked_losses(
-                self._newton_base, X_test, y_test, self._newton_thetas
-            )
+            infl[:, newton] = stacked_losses(self._newton_base, X_test, y_test, self._newton_thetas)
         for i in self._refitted_rows():
             infl[:, i] = per_sample_loss(self.estimators_[i], X_test, y_test)
         infl -= full[:, None]

@@ -76,10 +76,7 @@ def build_training_cache(adapter, X, y, weights, shares, share_gradient, chunk):
         if R is None:
             R = np.empty((n, G.n_outputs))
             if not same:
-                if sp.issparse(G.X):
-                    features = []
-                else:
-                    features = np.empty((n, G.n_features))
+                features = [] if sp.issparse(G.X) else np.empty((n, G.n_features))
         R[rows] = G.R
         if not same:
             if isinstance(features, list):

@@ -152,7 +152,8 @@ def test_ridge_cv_closed_form_equals_refits_of_the_selection(fit_intercept, n, p
     assert len(set(chosen)) > 1  # removing some rows changes the selected alpha
     assert [m.alpha_ for m in fast.estimators_] == chosen
     np.testing.assert_allclose(
-        [m.best_score_ for m in fast.estimators_], [m.best_score_ for m in cold.estimators_],
+        [m.best_score_ for m in fast.estimators_],
+        [m.best_score_ for m in cold.estimators_],
         rtol=1e-10,
     )
     np.testing.assert_allclose(
