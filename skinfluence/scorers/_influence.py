@@ -115,7 +115,9 @@ registered solver, default="auto"
         Boosted trees: the fitted model read with its training rows
         (:func:`skinfluence.trees.read_ensemble`); None for other models.
     scores_ : ndarray of shape (n_train,)
-        Self-influence of each training row.
+        Self-influence of each training row. Computed on first access and kept (``fit``
+        followed by ``influence`` does not pay its O(n p²)); defined from ``fit`` on, also
+        on an unpickled scorer, which computes it from its fitted state.
     train_weights_ : ndarray of shape (n_train,)
         Weight of each row in the training objective (sample × class weight).
     n_features_in_ : int
@@ -137,7 +139,10 @@ registered solver, default="auto"
     ``−I_up,loss / n`` for a mean loss.
 
     Cost (n training rows, m test rows, p parameters, K outputs, linear model): fitting
-    O(n p² + p³) with "direct"; ``influence`` O(n p m) time, with memory O(chunk·(p + K m) +
+    O(n p² + p³) with "direct"; the training rows' features and residuals are built on the
+    first ``influence`` or ``scores_`` and kept (the training array itself when the model
+    reads it unchanged, else a copy of at most 128 MiB; see
+    :mod:`skinfluence.scorers._train_cache`); ``influence`` O(n p m) time, with memory O(chunk·(p + K m) +
     n m) — per-sample gradients are never materialised; self-influence O(n p²), or
     O(nnz(X) · p · K) on sparse X with "direct" (each row's quadratic form over its
     non-zeros against the explicit inverse).
