@@ -143,7 +143,8 @@ registered solver, default="auto"
     first ``influence`` or ``scores_`` and kept (the training array itself when the model
     reads it unchanged, else a copy of at most 128 MiB; see
     :mod:`skinfluence.scorers._train_cache`); ``influence`` O(n p m) time, with memory
-    O(chunk·(p + K m) + n m) — per-sample gradients are never materialised; self-influence O(n p²), or
+    O(chunk·(p + K m) + n m) — per-sample gradients are never materialised; self-influence
+    O(n p²), or
     O(nnz(X) · p · K) on sparse X with "direct" (each row's quadratic form over its
     non-zeros against the explicit inverse).
 
