@@ -17,7 +17,7 @@ from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvatu
 from ..trees import is_tree_ensemble
 from ._base import BaseInfluenceScorer, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
-from ._train_cache import build_training_cache, products_into
+from ._train_cache import FitState, FitStateContainer, build_training_cache, products_into
 from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
 
 # "auto" uses the dense Hessian while it takes at most this many parameters (H is p² doubles:
@@ -215,8 +215,20 @@ registered solver, default="auto"
         self.chunk_size = chunk_size
         self.verbose = verbose
 
+    # State computed on first use (scores_, H⁻¹, the kept training features, ...) lives in
+    # one container set by fit, so that transform or influence never change the scorer's
+    # __dict__ (scikit-learn's check_dict_unchanged).
+    _scores = FitState("_scores")
+    _train_cache = FitState("_train_cache")
+    _inverse_cache = FitState("_inverse_cache")
+    _share_solved = FitState("_share_solved")
+    _newton_inverses = FitState("_newton_inverses")
+    _train_rho = FitState("_train_rho")
+    _train_share_outputs = FitState("_train_share_outputs")
+
     # -- fitting -------------------------------------------------------------------------
     def _fit(self, X, y, sample_weight):
+        self._fit_state = FitStateContainer()
         damping = check_damping(self.damping)
         known = ["auto", *available_methods(), *TREE_METHODS]
         if self.method not in known:
@@ -277,12 +289,16 @@ registered solver, default="auto"
         self._train_cache = None
         # scores_ is computed on first access (see the property): fit + influence need not
         # pay for every row's self-influence.
-        self.__dict__.pop("_scores", None)
+        self._scores = None
 
     @property
     def scores_(self):
         """Self-influence of each training row, computed on first access and kept."""
-        scores = self.__dict__.get("_scores")
+        if "_fit_state" not in self.__dict__:
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet: call fit first."
+            )
+        scores = self._scores
         if scores is None:
             if "train_weights_" not in self.__dict__:
                 raise AttributeError(
@@ -299,9 +315,11 @@ registered solver, default="auto"
         self._scores = value
 
     def __getstate__(self):
-        state = super().__getstate__()
-        state = dict(state)
-        state["_train_cache"] = None  # rebuilt on first use: pickles carry no feature copy
+        state = dict(super().__getstate__())
+        if "_fit_state" in state:  # the kept features are rebuilt on first use, not pickled
+            kept = FitStateContainer()
+            kept.__dict__.update(state["_fit_state"].__dict__, _train_cache=None)
+            state["_fit_state"] = kept
         return state
 
     def _training_cache(self):

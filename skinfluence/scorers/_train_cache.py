@@ -23,6 +23,34 @@ from sklearn.utils import _safe_indexing, gen_batches
 from ..models import GeneralizedLinear, LinearGradientMatrix, TrainingGradientMatrix
 from ..models._linear import LinearModelAdapter
 
+
+class FitStateContainer:
+    """Per-fit state computed on first use (one object, set by ``fit``)."""
+
+
+class FitState:
+    """An attribute stored in the scorer's ``_fit_state`` container, not in its ``__dict__``:
+    filling it later (``scores_``, H⁻¹, the kept features) leaves ``__dict__`` unchanged,
+    as scikit-learn's ``check_dict_unchanged`` requires of ``transform``."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        state = obj.__dict__.get("_fit_state")
+        if state is None:
+            raise AttributeError(self.name)
+        return state.__dict__.get(self.name)
+
+    def __set__(self, obj, value):
+        state = obj.__dict__.get("_fit_state")
+        if state is None:
+            state = obj.__dict__["_fit_state"] = FitStateContainer()
+        state.__dict__[self.name] = value
+
+
 # Largest copy of the training features kept between calls (128 MiB: 10⁵ rows × 160 features).
 CACHE_BYTES = 2**27
 
