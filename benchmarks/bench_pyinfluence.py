@@ -28,9 +28,11 @@ LogisticRegressionCV, RidgeClassifier, KernelRidge (rbf). Synthetic data, one ru
       ``LeaveOneOutScorer(m).fit(X, y).influence(Xt, yt)`` (Newton refits sharing one
       factorisation, to 1e-10) vs ``LOOInfluence``'s per-row work (clone + fit at the model's
       own tol + test losses), timed on as many rows as fit in ``--loo-budget`` seconds and
-      multiplied by n. For the CV models (both re-run the selection in every refit) ours is
-      timed the same way on skinfluence's own refit routine. Our O(n² p) Newton refits are run
-      at n = 10⁴ only; at 10⁵ their time is the 10⁴ time × 100 (marked "est.").
+      multiplied by n. Both re-run the CV models' selection in every refit: ours RidgeCV's in
+      closed form (timed as the Newton refits), ours LogisticRegressionCV's by refits timed
+      the same way as theirs on skinfluence's own refit routine (its default
+      ``refit_tol="auto"``: the model's own tol for a CV search). Our O(n² p) Newton refits
+      are run at n = 10⁴ only; at 10⁵ their time is the 10⁴ time × 100 (marked "est.").
 
     KernelRidge only at n = 2000 (``--krr-n``): both hold n × n matrices and pyinfluence
     inverts an n × n Hessian (O(n³), plus a condition number by SVD), out of reach at 10⁴.
@@ -70,11 +72,25 @@ from threadpoolctl import threadpool_limits
 
 from skinfluence import InfluenceScorer, LeaveOneOutScorer
 from skinfluence.scorers._base import fit_clone
-from skinfluence.scorers._loo import _refit_without, _tightened
+from skinfluence.scorers._loo import _refit_without, _tightened, resolve_refit_tol
 from skinfluence.scorers._losses import per_sample_loss
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_linear_influence
 from bench_linear_influence import blas_description, timed
+
+# The clock of every timing here (``--cpu-time``: this process's CPU time, see main).
+clock = time.perf_counter
+
+
+def use_cpu_time():
+    """Time with ``time.process_time``: the CPU this process used, which on a machine loaded
+    by other jobs stays what an idle machine's wall clock would show (one BLAS thread),
+    where the wall clock adds the time spent waiting for a core."""
+    global clock
+    clock = time.process_time
+    bench_linear_influence.time = type("Clock", (), {"perf_counter": staticmethod(clock)})
+
 
 PEER_PYTHON = os.environ.get("PYINFLUENCE_PYTHON", "/work/venvs/pyinfluence/bin/python")
 RUNNER = Path(__file__).with_name("_pyinfluence_run.py")
@@ -93,6 +109,8 @@ MODELS = {
     "KernelRidge": ("regression", lambda p: KernelRidge(alpha=1.0, kernel="rbf", gamma=1.0 / p)),
 }
 CV_MODELS = ("RidgeCV", "LogisticRegressionCV")
+# Ours refits these n times too (RidgeCV's selection is re-run in closed form instead).
+REFIT_CV_MODELS = ("LogisticRegressionCV",)
 
 
 def make_data(task, n, p, m, seed):
@@ -143,6 +161,51 @@ def peer(model, X, y, Xt, yt, tasks, args):
 
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def import_peer():
+    """pyinfluence imported into THIS process (``--in-process``), or None.
+
+    Only for timing on a loaded machine: both environments hold the same numpy, scipy and
+    scikit-learn (checked), so the peer's site-packages is appended to ``sys.path`` after ours
+    and only the ``pyinfluence`` package (and its small pure-Python helpers) come from it.
+    """
+    site = Path(PEER_PYTHON).parent.parent / "lib"
+    found = sorted(site.glob("python3*/site-packages"))
+    if not found:
+        return None
+    if str(found[0]) not in sys.path:
+        sys.path.append(str(found[0]))
+    try:
+        import pyinfluence
+        from pyinfluence import InfluenceFunctions, self_influence
+        from pyinfluence._loo import _fit_loo_model
+        from pyinfluence._utils import _value_at_test
+    except ImportError:
+        return None
+    return {
+        "version": pyinfluence.__version__,
+        "InfluenceFunctions": InfluenceFunctions,
+        "self_influence": self_influence,
+        "fit_loo_model": _fit_loo_model,
+        "value_at_test": _value_at_test,
+    }
+
+
+def peer_loo_per_row(peer_mod, model, X, y, Xt, yt, budget, max_rows, seed=0):
+    """Seconds per row of pyinfluence's LOOInfluence work, in this process."""
+    from sklearn.base import is_classifier
+
+    classifier = is_classifier(model)
+    rows = np.random.default_rng(seed).permutation(len(y))[:max_rows]
+    start, done = clock(), 0
+    for i in rows:
+        refit = peer_mod["fit_loo_model"](model, X, y, int(i))
+        peer_mod["value_at_test"](refit, Xt, yt, "loss", classifier)
+        done += 1
+        if clock() - start > budget:
+            break
+    return (clock() - start) / done, done
 
 
 def pearson(a, b):
@@ -241,19 +304,20 @@ def reference_calls(name, model, X, y, Xt, yt):
     return fit_part, influence_part
 
 
-def our_loo_per_row(factory, p, X, y, Xt, yt, args, refit_tol=1e-10):
+def our_loo_per_row(factory, p, X, y, Xt, yt, args, refit_tol="auto"):
     """Seconds per row of skinfluence's cold refit (CV models): LeaveOneOutScorer's own routine
-    (``refit_tol=None``: at the model's own tolerance, as pyinfluence refits)."""
-    base = fit_clone(_tightened(factory(p), refit_tol), X, y, None)
+    (its default ``refit_tol="auto"``: the model's own tolerance for a CV search, as
+    pyinfluence refits; 1e-10 for the tight refits of before)."""
+    base = fit_clone(_tightened(factory(p), resolve_refit_tol(factory(p), refit_tol)), X, y, None)
     rng = np.random.default_rng(0)
-    start, done = time.perf_counter(), 0
+    start, done = clock(), 0
     for i in rng.permutation(len(y))[: args.loo_max_rows]:
         (m,) = _refit_without(base, X, y, None, [int(i)], False)
         per_sample_loss(m, Xt, yt)
         done += 1
-        if time.perf_counter() - start > args.loo_budget:
+        if clock() - start > args.loo_budget:
             break
-    return (time.perf_counter() - start) / done
+    return (clock() - start) / done
 
 
 def bench(name, n, p, args, rows, loo_cache):
@@ -263,37 +327,62 @@ def bench(name, n, p, args, rows, loo_cache):
         warnings.simplefilter("ignore")
         model = factory(p).fit(X, y)
     do_loo = not args.no_loo
-    theirs = peer(model, X, y, Xt, yt, ["matrix", "self"] + ["loo"] * do_loo, args)
+    peer_mod = args.peer_module
+    if peer_mod is None:
+        theirs = peer(model, X, y, Xt, yt, ["matrix", "self"] + ["loo"] * do_loo, args)
 
     calls = {
         "matrix": lambda: InfluenceScorer(FrozenEstimator(model)).fit(X, y).influence(Xt, yt),
         "self": lambda: InfluenceScorer(FrozenEstimator(model)).fit(X, y).scores_,
     }
+    if peer_mod is not None:
+        IF, self_infl = peer_mod["InfluenceFunctions"], peer_mod["self_influence"]
+        calls["theirs matrix"] = lambda: IF().fit(model, X, y).explain(Xt, yt)
+        calls["theirs self"] = lambda: self_infl(IF().fit(model, X, y))
     ref = reference_calls(name, model, X, y, Xt, yt)
     if ref is not None:
         calls["ref fit"], calls["ref influence"] = ref
     res = timed(calls, args.repeats, min_total=0.5, max_repeats=20)
     ours_matrix, ours_self = res["matrix"][0], res["self"][0]
+    if peer_mod is not None:
+        theirs = {
+            "matrix": res["theirs matrix"][2],
+            "matrix_seconds": res["theirs matrix"][0],
+            "self_seconds": res["theirs self"][0],
+        }
+        if do_loo:
+            # half of the peer's rows before ours, half after: the same load for both
+            half = args.loo_budget / 2
+            first = peer_loo_per_row(peer_mod, model, X, y, Xt, yt, half, args.loo_max_rows)
     reference = res["ref fit"][0] + res["ref influence"][0] if ref is not None else float("nan")
     if theirs is not None:
         check = pearson(theirs["matrix"], res["matrix"][2])
     loo_ours = loo_theirs = float("nan")
     loo_note = ""
     if do_loo:
-        if name in CV_MODELS:
+        if name in REFIT_CV_MODELS:
             loo_ours = our_loo_per_row(factory, p, X, y, Xt, yt, args) * n
-            own = our_loo_per_row(factory, p, X, y, Xt, yt, args, refit_tol=None) * n
-            loo_note = f"both: refits × n; ours at the model's own tol {own:.3g} s"
+            tight = our_loo_per_row(factory, p, X, y, Xt, yt, args, refit_tol=1e-10) * n
+            loo_note = f"both: refits × n; ours at refit_tol=1e-10 {tight:.3g} s"
         elif n <= args.loo_n_max:
-            start = time.perf_counter()
+            start = clock()
             LeaveOneOutScorer(factory(p)).fit(X, y).influence(Xt, yt)
-            loo_ours = time.perf_counter() - start
+            loo_ours = clock() - start
             loo_cache[name, p] = (n, loo_ours)
             loo_note = "ours measured"
         elif (name, p) in loo_cache:
             n0, t0 = loo_cache[name, p]
             loo_ours = t0 * (n / n0) ** 2
             loo_note = f"ours est. from n = {n0} × (n/{n0})²"
+        if peer_mod is not None:
+            second = peer_loo_per_row(
+                peer_mod, model, X, y, Xt, yt, half, args.loo_max_rows, seed=1
+            )
+            rows_done = first[1] + second[1]
+            theirs["loo_seconds_per_row"] = (first[0] * first[1] + second[0] * second[1]) / (
+                rows_done
+            )
+            theirs["loo_rows"] = rows_done
         if theirs is not None:
             loo_theirs = theirs["loo_seconds_per_row"] * n
             loo_note += f"; theirs {theirs['loo_rows']} rows × n"
@@ -360,7 +449,19 @@ def main(argv=None):
     parser.add_argument("--no-loo", action="store_true")
     parser.add_argument("--no-agreement", action="store_true")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="time pyinfluence in this process, round-robin with ours (a loaded machine)",
+    )
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time with process_time (CPU of this process; for a loaded machine)",
+    )
     args = parser.parse_args(argv)
+    if args.cpu_time:
+        use_cpu_time()
     sizes = args.n_train or ([10_000] if args.quick else [10_000, 100_000])
     p_values = args.p or ([20] if args.quick else [20, 100])
     args.agree_n = args.agree_n or (150 if args.quick else 300)
@@ -373,6 +474,9 @@ def main(argv=None):
     found = "found" if Path(PEER_PYTHON).exists() else "MISSING: its rows are skipped"
     print(f"pyinfluence python: {PEER_PYTHON} ({found})")
     print(blas_description())
+    args.peer_module = import_peer() if args.in_process else None
+    if args.in_process:
+        print(f"pyinfluence in this process: {args.peer_module is not None}")
     if not args.no_agreement:
         agreement(args)
     if not args.no_timing:

@@ -20,6 +20,7 @@ from . import _dask_linear as dask_path  # InfluenceScorer on dask input (never 
 from ._base import BaseInfluenceScorer, _check_aggregate, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
 from ._target_influence import is_default, target_influence
+from ._train_cache import FitState, FitStateContainer, build_training_cache, products_into
 from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
 
 # "auto" uses the dense Hessian while it takes at most this many parameters (H is p² doubles:
@@ -117,7 +118,9 @@ registered solver, default="auto"
         Boosted trees: the fitted model read with its training rows
         (:func:`skinfluence.trees.read_ensemble`); None for other models.
     scores_ : ndarray of shape (n_train,)
-        Self-influence of each training row.
+        Self-influence of each training row. Computed on first access and kept (``fit``
+        followed by ``influence`` does not pay its O(n p²)); defined from ``fit`` on, also
+        on an unpickled scorer, which computes it from its fitted state.
     train_weights_ : ndarray of shape (n_train,)
         Weight of each row in the training objective (sample × class weight).
     n_features_in_ : int
@@ -139,8 +142,12 @@ registered solver, default="auto"
     ``−I_up,loss / n`` for a mean loss.
 
     Cost (n training rows, m test rows, p parameters, K outputs, linear model): fitting
-    O(n p² + p³) with "direct"; ``influence`` O(n p m) time, with memory O(chunk·(p + K m) +
-    n m) — per-sample gradients are never materialised; self-influence O(n p²), or
+    O(n p² + p³) with "direct"; the training rows' features and residuals are built on the
+    first ``influence`` or ``scores_`` and kept (the training array itself when the model
+    reads it unchanged, else a copy of at most 128 MiB; see
+    :mod:`skinfluence.scorers._train_cache`); ``influence`` O(n p m) time, with memory
+    O(chunk·(p + K m) + n m) — per-sample gradients are never materialised; self-influence
+    O(n p²), or
     O(nnz(X) · p · K) on sparse X with "direct" (each row's quadratic form over its
     non-zeros against the explicit inverse).
 
@@ -215,6 +222,17 @@ registered solver, default="auto"
         self.chunk_size = chunk_size
         self.verbose = verbose
 
+    # State computed on first use (scores_, H⁻¹, the kept training features, ...) lives in
+    # one container set by fit, so that transform or influence never change the scorer's
+    # __dict__ (scikit-learn's check_dict_unchanged).
+    _scores = FitState("_scores")
+    _train_cache = FitState("_train_cache")
+    _inverse_cache = FitState("_inverse_cache")
+    _share_solved = FitState("_share_solved")
+    _newton_inverses = FitState("_newton_inverses")
+    _train_rho = FitState("_train_rho")
+    _train_share_outputs = FitState("_train_share_outputs")
+
     # -- fitting -------------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None):
         """Fit the scorer on the training rows and compute ``scores_``.
@@ -255,6 +273,7 @@ registered solver, default="auto"
     explain.__doc__ = BaseInfluenceScorer.explain.__doc__
 
     def _fit(self, X, y, sample_weight):
+        self._fit_state = FitStateContainer()
         damping = check_damping(self.damping)
         known = ["auto", *available_methods(), *TREE_METHODS]
         if self.method not in known:
@@ -312,7 +331,57 @@ registered solver, default="auto"
         self._share_solved = None
         self._newton_inverses = {}
         self._train_rho = None
-        self.scores_ = self._self_influence(X, y, self.train_weights_, self.train_shares_)
+        self._train_cache = None
+        # scores_ is computed on first access (see the property): fit + influence need not
+        # pay for every row's self-influence.
+        self._scores = None
+
+    @property
+    def scores_(self):
+        """Self-influence of each training row, computed on first access and kept."""
+        if "_fit_state" not in self.__dict__:
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet: call fit first."
+            )
+        scores = self._scores
+        if scores is None:
+            if "train_weights_" not in self.__dict__:
+                raise AttributeError(
+                    f"This {type(self).__name__} instance is not fitted yet: call fit first."
+                )
+            scores = self._self_influence(
+                self.train_X_, self.train_y_, self.train_weights_, self.train_shares_
+            )
+            self._scores = scores
+        return scores
+
+    @scores_.setter
+    def scores_(self, value):
+        self._scores = value
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if "_fit_state" in state:  # the kept features are rebuilt on first use, not pickled
+            kept = FitStateContainer()
+            kept.__dict__.update(state["_fit_state"].__dict__, _train_cache=None)
+            state["_fit_state"] = kept
+        return state
+
+    def _training_cache(self):
+        """All training rows' training-side gradients over kept features and residuals
+        (:mod:`skinfluence.scorers._train_cache`), or None where they are not kept."""
+        if self._train_cache is None:
+            built = build_training_cache(
+                self.adapter_,
+                self.train_X_,
+                self.train_y_,
+                self.train_weights_,
+                self.train_shares_,
+                self._share_gradient,
+                self._chunk,
+            )
+            self._train_cache = built if built is not None else False
+        return self._train_cache or None
 
     def _resolve_method(self, n_samples):
         if self.method != "auto":
@@ -370,6 +439,17 @@ registered solver, default="auto"
         explicit = self.method_ == "direct" and (self._inverse_cache is not None or n >= p)
         H_inv = self._inverse_hessian() if explicit else None
         blocks = None  # H⁻¹'s output blocks, made once for the sparse path below
+        cache = self._training_cache() if in_training and X is self.train_X_ else None
+        if explicit and cache is not None:
+            # g_iᵀ H⁻¹ g_i = r_iᵀ M_i r_i, M_i = U_iᵀ H⁻¹ U_i on the kept features: one
+            # GEMM per chunk on x̃_i (d wide) instead of on the dense gradient rows.
+            G = cache.loss_gradients
+            M = leverage_blocks(G, H_inv, G.n_outputs, G.fit_intercept, self._chunk)
+            out = np.einsum("nc,nce,ne->n", G.R, M, G.R)
+            out *= weights
+            if self._share_gradient is not None:
+                out += shares * G.matmul(self._solved_share())[:, 0]
+            return out
         out = np.empty(n)
         for rows in self._progress(gen_batches(n, self._chunk), n):
             G = self._gradient_matrix(X, y, rows)
@@ -616,6 +696,10 @@ registered solver, default="auto"
         temporary, no transposed copy); O(chunk · (p + k)) extra memory.
         """
         n = out.shape[1]
+        cache = self._training_cache()
+        if cache is not None:
+            products_into(cache, A, out, self._progress(gen_batches(n, self._chunk), n))
+            return
         At = np.ascontiguousarray(A.T)
         direct = out.dtype == np.float64
         for rows in self._progress(gen_batches(n, self._chunk), n):

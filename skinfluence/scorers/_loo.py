@@ -4,10 +4,12 @@ import copy
 import numbers
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, gen_even_slices
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._utils._docstring import inject_docs
@@ -17,7 +19,9 @@ from .._utils._progress import progress_bar
 from .._validation import shared_constraints
 from ..models import GeneralizedLinear, adapter_for
 from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen, sample_weight_param
+from ._loo_losses import own_losses, stacked_losses
 from ._loo_newton import newton_leave_one_out
+from ._loo_ridge_cv import estimator_at, ridge_cv_applies, ridge_cv_leave_one_out
 from ._losses import per_sample_loss
 from ._target_influence import target_differences
 
@@ -37,7 +41,34 @@ def _tightened(estimator, tol):
             # Same objective and minimiser; Newton's method reaches 1e-10 where L-BFGS stalls
             # around 1e-6 in the loss, which is the size of the smallest influences.
             step.set_params(solver="newton-cholesky")
+        elif type(step) is LogisticRegressionCV and _l2_quasi_newton_cv(params):
+            # The same for every C of the search: at 1e-10 newton-cholesky is faster than
+            # lbfgs at the default 1e-4 (benchmarks/README.md, "Speed against pyinfluence").
+            step.set_params(solver="newton-cholesky")
     return est
+
+
+def resolve_refit_tol(estimator, refit_tol):
+    """``refit_tol="auto"``: 1e-10, or None (the model's own) for a model that runs an
+    internal cross-validated search (see ``LeaveOneOutScorer``)."""
+    if not (isinstance(refit_tol, str) and refit_tol == "auto"):
+        return refit_tol
+    step = final_estimator(estimator)
+    searches = type(step).__name__.endswith("CV") and "cv" in step.get_params(deep=False)
+    return None if searches else 1e-10
+
+
+def _l2_quasi_newton_cv(params):
+    """Whether a LogisticRegressionCV's search is over l2 fits by lbfgs / newton-cg (which
+    newton-cholesky solves to the same minimisers)."""
+    ratios = params.get("l1_ratios")
+    l2 = ratios in ("warn", None) or (np.ndim(ratios) == 1 and not np.any(ratios))
+    return (
+        params.get("solver") in ("lbfgs", "newton-cg")
+        and params.get("penalty") in ("deprecated", "l2")
+        and l2
+        and not params.get("dual", False)
+    )
 
 
 # The Newton refits keep a dense p × p inverse Hessian, as the ``direct`` solver does.
@@ -70,13 +101,16 @@ def _refit_without(base, X, y, sample_weight, rows, warm_start):
     models = []
     for i in rows:
         keep = np.delete(np.arange(n), i)
-        model = copy.deepcopy(base)
         if warm_start:
+            model = copy.deepcopy(base)  # its fitted state is the starting point
             final_estimator(model).set_params(warm_start=True)
+        else:
+            model = clone(base)  # a cold refit needs only the parameters
         fit_params = {}
         if sample_weight is not None:
             fit_params = sample_weight_param(model, sample_weight[keep])
-        model.fit(_safe_indexing(X, keep), y[keep], **fit_params)
+        X_keep = X[keep] if isinstance(X, np.ndarray) or sp.issparse(X) else _safe_indexing(X, keep)
+        model.fit(X_keep, y[keep], **fit_params)
         models.append(model)
     return models
 
@@ -102,29 +136,41 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         :class:`~skinfluence.models.GeneralizedLinear` (``LogisticRegression`` with l2 or no
         penalty, ``Ridge``, ``LinearRegression``, ``RidgeClassifier``; not inside a Pipeline,
         not ``class_weight='balanced'``, not a model that selects its hyper-parameters when
-        fitted, such as ``RidgeCV``) the refits are Newton iterations on the objective
+        fitted) the refits are Newton iterations on the objective
         without the row, all preconditioned by the one full-data Hessian factorisation and run
         together as matrix products (see Notes; their speed-up over separate fits is
         measured in the :ref:`User Guide <leave_one_out>`), to the same ``refit_tol``.
+        ``RidgeCV`` (``cv=None``, ``scoring=None``, one target, no sample weights, dense X)
+        gets every refit, its selection of α included, in closed form from the full-data
+        hat matrix (exact; O(n² p) per α, see :mod:`skinfluence.scorers._loo_ridge_cv`).
         Other models that have a ``warm_start`` parameter get it set. False: every refit
         starts from scratch with the model's own solver.
-    refit_tol : float or None, default=1e-10
+    refit_tol : float, None or "auto", default="auto"
         Tolerance set on the model (and on the full-data fit it is compared with) where it
         has a ``tol`` parameter, so that differences reflect the data, not the optimiser.
-        None keeps the model's own tolerance.
+        None keeps the model's own tolerance. "auto": 1e-10, except for a model that selects
+        its hyper-parameters by an internal cross-validation (``LogisticRegressionCV``,
+        ``LassoCV``, ...: a class whose name ends in "CV" with a ``cv`` parameter), refitted
+        n times by its own solver, which keeps its own tolerance: re-running the search at
+        1e-10 costs 2-4× more (newton-cholesky or lbfgs), while its leave-one-out at the
+        model's tol agrees with the 1e-10 one to Pearson 0.99999 (LogisticRegressionCV, 300
+        rows, 50 features: benchmarks/README.md), far inside what the re-run selection itself
+        changes. See ``refit_tol_``.
     %(n_jobs)s
     %(verbose)s
 
     Attributes
     ----------
+    refit_tol_ : float or None
+        The tolerance ``refit_tol`` resolved to (None: the model's own).
     estimator_ : estimator
-        The model refitted on all rows with ``refit_tol``.
+        The model refitted on all rows with ``refit_tol_``.
     estimators_ : list of estimators
         ``estimators_[i]`` was fitted without row i.
-    refit_method_ : {"newton", "refit", "mixed"}
+    refit_method_ : {"newton", "closed-form", "refit", "mixed"}
         How the leave-one-out models were obtained: shared-factorisation Newton iterations,
-        the model's own ``fit``, or both (rows whose Newton iteration did not converge in 50
-        iterations are refitted with ``fit``).
+        ``RidgeCV``'s closed form, the model's own ``fit``, or both (rows whose Newton
+        iteration did not converge in 50 iterations are refitted with ``fit``).
     n_iter_ : ndarray of shape (n_train,)
         Newton iterations of each refit (0 where the model's ``fit`` was used).
     scores_ : ndarray of shape (n_train,)
@@ -160,7 +206,7 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
     Examples
     --------
     >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     >>> from sklearn.preprocessing import scale
     >>> from skinfluence import LeaveOneOutScorer
     >>> X, y = load_breast_cancer(return_X_y=True)
@@ -176,10 +222,14 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         **BaseInfluenceScorer._parameter_constraints,
         **shared_constraints("n_jobs", "verbose"),
         "warm_start": ["boolean"],
-        "refit_tol": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "refit_tol": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            None,
+            StrOptions({"auto"}),
+        ],
     }
 
-    def __init__(self, estimator, *, warm_start=True, refit_tol=1e-10, n_jobs=None, verbose=0):
+    def __init__(self, estimator, *, warm_start=True, refit_tol="auto", n_jobs=None, verbose=0):
         self.estimator = estimator
         self.warm_start = warm_start
         self.refit_tol = refit_tol
@@ -188,25 +238,44 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
 
     def _fit(self, X, y, sample_weight):
         refuse_frozen(self)
-        base = fit_clone(_tightened(self.estimator, self.refit_tol), X, y, sample_weight)
+        self.refit_tol_ = tol = resolve_refit_tol(self.estimator, self.refit_tol)
+        base = fit_clone(_tightened(self.estimator, tol), X, y, sample_weight)
         n = len(y)
         bar = progress_bar(verbose=self.verbose, total=n, desc=type(self).__name__, unit="fit")
         models = [None] * n
         self.n_iter_ = np.zeros(n, dtype=int)
-        adapter = _newton_adapter(base) if self.warm_start and self.refit_tol else None
+        adapter = _newton_adapter(base) if self.warm_start and tol else None
+        # Rows refitted by Newton iterations: their θ₋ᵢ, evaluated in blocks (_loo_losses).
+        self._newton_rows = np.zeros(0, dtype=int)
+        self._newton_thetas = None
+        self._newton_base = adapter
         if adapter is not None:
             thetas, n_iter, converged = newton_leave_one_out(
-                adapter, X, y, sample_weight, tol=self.refit_tol, progress=bar.update
+                adapter, X, y, sample_weight, tol=tol, progress=bar.update
             )
             if thetas is None:  # not a stationary point of the adapter's objective
                 bar.reset()
             else:
                 for i in np.flatnonzero(converged):
                     models[i] = adapter.with_params(thetas[i]).estimator
+                self._newton_rows = np.flatnonzero(converged)
+                self._newton_thetas = thetas[converged]
                 self.n_iter_[converged] = n_iter[converged]
                 bar.update(-int(np.sum(~converged)))
+        if adapter is None and self.warm_start and ridge_cv_applies(base, X, y, sample_weight):
+            # RidgeCV: every refit, selection included, in closed form (_loo_ridge_cv).
+            thetas, alphas, best = ridge_cv_leave_one_out(base, X, y)
+            if thetas is not None:
+                self._newton_base = adapter_for(base)
+                models = [
+                    estimator_at(self._newton_base, thetas[i], alphas[i], best[i]) for i in range(n)
+                ]
+                self._newton_rows, self._newton_thetas = np.arange(n), thetas
+                bar.update(n)
         todo = np.array([i for i, m in enumerate(models) if m is None], dtype=int)
         self.refit_method_ = "newton" if len(todo) == 0 else "refit" if len(todo) == n else "mixed"
+        if len(todo) == 0 and adapter is None:
+            self.refit_method_ = "closed-form"
         warm = self.warm_start and "warm_start" in final_estimator(base).get_params(deep=False)
         if len(todo):
             n_tasks = n_parallel_batches(len(todo), self.n_jobs, self.verbose)
@@ -222,12 +291,21 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         bar.close()
         self.estimators_ = models
         self.estimator_ = base
-        self.scores_ = np.array(
-            [
-                per_sample_loss(m, _safe_indexing(X, [i]), y[[i]])[0]
-                for i, m in enumerate(self.estimators_)
-            ]
-        ) - per_sample_loss(base, X, y)
+        own = np.empty(n)
+        newton = self._newton_rows
+        if len(newton):
+            own[newton] = own_losses(self._newton_base, X, y, newton, self._newton_thetas)
+        indexable = isinstance(X, np.ndarray) or sp.issparse(X)
+        for i in self._refitted_rows():
+            X_i = X[i : i + 1] if indexable else _safe_indexing(X, [i])
+            own[i] = per_sample_loss(self.estimators_[i], X_i, y[i : i + 1])[0]
+        self.scores_ = own - per_sample_loss(base, X, y)
+
+    def _refitted_rows(self):
+        """Rows whose model came from the estimator's own ``fit`` (not a Newton refit)."""
+        mask = np.ones(len(self.estimators_), dtype=bool)
+        mask[getattr(self, "_newton_rows", [])] = False
+        return np.flatnonzero(mask)
 
     def _influence(self, X_test, y_test, target="loss", target_class=None, test_groups=None):
         if not (isinstance(target, str) and target == "loss"):
@@ -242,7 +320,12 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
                 test_groups,
             )
         full = per_sample_loss(self.estimator_, X_test, y_test)
-        infl = np.stack([per_sample_loss(m, X_test, y_test) for m in self.estimators_], axis=1)
+        infl = np.empty((len(y_test), len(self.estimators_)))
+        newton = getattr(self, "_newton_rows", np.zeros(0, dtype=int))
+        if len(newton):
+            infl[:, newton] = stacked_losses(self._newton_base, X_test, y_test, self._newton_thetas)
+        for i in self._refitted_rows():
+            infl[:, i] = per_sample_loss(self.estimators_[i], X_test, y_test)
         infl -= full[:, None]
         return infl
 

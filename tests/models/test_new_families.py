@@ -189,9 +189,15 @@ def test_leave_one_out_of_a_cv_model_reruns_its_selection():
     X, y, _, _ = _regression()
     cv = LeaveOneOutScorer(RidgeCV(alphas=[0.01, 0.3, 10.0])).fit(X[:30], y[:30])
     plain = LeaveOneOutScorer(Ridge(alpha=0.3)).fit(X[:30], y[:30])
-    assert cv.refit_method_ == "refit" and plain.refit_method_ == "newton"
+    # RidgeCV's refits re-run the selection in closed form (equal to RidgeCV's own refits:
+    # tests/scorers/test_speed_paths.py)
+    assert cv.refit_method_ == "closed-form" and plain.refit_method_ == "newton"
     refits = {float(m.alpha_) for m in cv.estimators_}
     assert refits <= {0.01, 0.3, 10.0}  # each refit ran RidgeCV's own selection
+    cold = LeaveOneOutScorer(RidgeCV(alphas=[0.01, 0.3, 10.0]), warm_start=False)
+    cold.fit(X[:30], y[:30])
+    assert cold.refit_method_ == "refit"
+    assert [m.alpha_ for m in cold.estimators_] == [m.alpha_ for m in cv.estimators_]
 
 
 @pytest.mark.parametrize(
