@@ -44,10 +44,20 @@ def explicit_inverse(solver):
     inv, info = lapack.dpotri(c, lower=lower)
     if info != 0:  # pragma: no cover - the factor was checked in fit
         return np.ascontiguousarray(solver.solve(np.eye(solver.n_params_)))
-    # potri fills one triangle: mirror it, then undo the solver's diagonal scaling
-    inv = np.tril(inv) if lower else np.triu(inv)
-    inv = inv + inv.T
-    inv[np.diag_indices_from(inv)] *= 0.5
+    # potri fills one triangle: mirror it in blocks (no p × p temporary), then undo the
+    # solver's diagonal scaling
+    p = inv.shape[0]
+    step = 512
+    for start in range(0, p, step):
+        stop = min(p, start + step)
+        if lower:
+            inv[start:stop, stop:] = inv[stop:, start:stop].T
+            block = inv[start:stop, start:stop]
+            block[np.triu_indices(stop - start, 1)] = block.T[np.triu_indices(stop - start, 1)]
+        else:
+            inv[stop:, start:stop] = inv[start:stop, stop:].T
+            block = inv[start:stop, start:stop]
+            block[np.tril_indices(stop - start, -1)] = block.T[np.tril_indices(stop - start, -1)]
     s = 1.0 / solver.scale_
     inv *= s[:, None]
     inv *= s[None, :]

@@ -7,8 +7,9 @@ mapped features and the row curvatures once (a Pipeline's transformers run once,
 product) and preconditions CG with
 
 * binary / single-output models with an intercept: the **arrowhead** part of H, its diagonal
-  plus the exact intercept row and column (``Σ_i w_i s_i x_i``), inverted in O(p) by a Schur
-  complement: the intercept couples every feature, and is what makes plain Jacobi slow;
+  plus the exact intercept row and column (``Σ_i w_i s_i x_i``; shrunk where that part alone
+  would not be positive definite), inverted in O(p) by a Schur complement: the intercept
+  couples every feature, and is what makes plain Jacobi slow;
 * otherwise the diagonal of H (Jacobi).
 
 Other models get unpreconditioned block CG through the adapter's HVPs.
@@ -104,11 +105,14 @@ class _LinearHessianOperator:
             h = np.asarray(X.T @ self.WS[:, 0, 0]).ravel()
             if self.null_space is not None:
                 h = h + self.null_space[:-1] @ self.null_space[-1]
-            schur = diag[-1] - h @ (h / diag[:-1])
-            # The arrowhead of a positive definite H need not be definite: keep it only when
-            # its Schur complement is clearly positive, else fall back to the diagonal.
-            if schur > 1e-3 * diag[-1]:
-                arrow = (h, schur)
+            coupling = h @ (h / diag[:-1])
+            # The arrowhead of a positive definite H need not be definite: where its Schur
+            # complement would fall below half the intercept's diagonal, shrink the coupling
+            # (a positive definite preconditioner that keeps part of it).
+            if coupling > 0.5 * diag[-1]:
+                h = h * np.sqrt(0.5 * diag[-1] / coupling)
+                coupling = 0.5 * diag[-1]
+            arrow = (h, diag[-1] - coupling)
         return _Preconditioner(diag, arrow, K, self.fit_intercept)
 
 
