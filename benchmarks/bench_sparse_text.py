@@ -113,7 +113,7 @@ def run_one(n, p, density, seed=0):
 
             H_inv = explicit_inverse(DirectSolver().fit(adapter, X, y))
         dense = adapter.gradients(X[rows], y[rows]).dense_rows(slice(None))
-        exact_self = weights[rows] * np.einsum("ij,jk,ik->i", dense, H_inv, dense)
+        exact_self = weights[rows] * np.einsum("ij,ij->i", dense @ H_inv, dense)
         test_dense = adapter.gradients(Xt, yt).dense_rows(slice(None))
         train_dense = adapter.gradients(X[:5000], y[:5000]).dense_rows(slice(None))
         exact_infl = (test_dense @ H_inv @ train_dense.T) * weights[:5000]
