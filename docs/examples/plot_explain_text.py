@@ -78,7 +78,8 @@ print(f"{np.isin(result.harmful_indices[0], wrong).sum()} of the 10 are wrongly 
 # out): the wrong ratings are concentrated at the top, even though 30 consistent ones
 # partly support each other (each is less surprising given the others).
 top = np.argsort(-scorer.scores_)[:20]
-print(f"wrong ratings among the 20 most self-influential: {np.isin(top, wrong).sum()} of {len(wrong)}")
+found = np.isin(top, wrong).sum()
+print(f"wrong ratings among the 20 most self-influential: {found} of {len(wrong)}")
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
 order = np.argsort(-scorer.scores_)
