@@ -1,7 +1,8 @@
 """Influence at text scale: sparse, high-dimensional logistic regression (issue 22).
 
 Synthetic sparse binary classification shaped like TF-IDF features: n × p CSR with a given
-density of non-zeros (values U(0, 1), rows l2-normalised as TfidfVectorizer does), labels from
+density of non-zeros (Poisson(density · p) per row at uniform columns, values U(0.1, 1), rows
+l2-normalised as TfidfVectorizer does), labels from
 a sparse linear model with 10 % label noise; 100 test rows drawn the same way. For each size,
 in its own process (so that its peak memory is its own):
 
@@ -24,6 +25,7 @@ Usage::
 
     python benchmarks/bench_sparse_text.py                      # both sizes + LOO
     python benchmarks/bench_sparse_text.py --sizes 50000x5000   # one size
+    python benchmarks/bench_sparse_text.py --sizes 50000x5000 --budget 0 --no-loo  # "pcg"
 """
 
 import argparse
@@ -38,10 +40,19 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def make_data(n, p, density, m=100, seed=0):
+def make_data(n, p, density, m=100, seed=0, columns="uniform"):
     rng = np.random.RandomState(seed)
-    X = sp.random(n + m, p, density=density, format="csr", random_state=rng)
-    X.data = rng.uniform(0.1, 1.0, X.nnz)
+    # Poisson(density · p) non-zeros per row at uniform columns (sp.random draws without
+    # replacement over all n p cells, which does not fit in memory at p = 100 000)
+    counts = np.maximum(1, rng.poisson(density * p, n + m))
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    if columns == "zipf":  # word-like: column j drawn with probability ∝ 1/(j + 10)
+        weights = 1.0 / (np.arange(p) + 10.0)
+        indices = rng.choice(p, size=indptr[-1], p=weights / weights.sum())
+    else:
+        indices = rng.randint(0, p, indptr[-1])
+    X = sp.csr_matrix((rng.uniform(0.1, 1.0, indptr[-1]), indices, indptr), shape=(n + m, p))
+    X.sum_duplicates()
     norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     X = sp.diags(1.0 / norms) @ X
@@ -58,13 +69,13 @@ def _pearson(a, b):
     return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
 
 
-def run_one(n, p, density, seed=0):
+def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform"):
     from sklearn.linear_model import LogisticRegression
 
     from skinfluence import InfluenceScorer
     from skinfluence.inverse import PreconditionedCGSolver
 
-    X, y, Xt, yt = make_data(n, p, density, seed=seed)
+    X, y, Xt, yt = make_data(n, p, density, seed=seed, columns=columns)
     model = LogisticRegression(max_iter=500)
     fits = []
     for _ in range(3):
@@ -75,7 +86,8 @@ def run_one(n, p, density, seed=0):
 
     tracemalloc.start()
     start = time.perf_counter()
-    scorer = InfluenceScorer(LogisticRegression(max_iter=500)).fit(X, y)
+    scorer = InfluenceScorer(LogisticRegression(max_iter=500), memory_budget=memory_budget)
+    scorer.fit(X, y)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     infl = scorer.influence(Xt, yt)
@@ -90,6 +102,8 @@ def run_one(n, p, density, seed=0):
         "p": p,
         "density": density,
         "nnz": int(X.nnz),
+        "memory_budget": memory_budget,
+        "columns": columns,
         "method": scorer.method_,
         "reason": scorer.method_reason_,
         "scores_exact": bool(scorer.scores_exact_),
@@ -184,6 +198,10 @@ def main():
     parser.add_argument("--sizes", nargs="*", default=["50000x5000", "50000x100000"])
     parser.add_argument("--density", type=float, default=0.001)
     parser.add_argument("--no-loo", action="store_true")
+    parser.add_argument("--columns", choices=["uniform", "zipf"], default="uniform")
+    parser.add_argument(
+        "--budget", type=int, default=None, help="memory_budget (0 forces 'pcg' at every size)"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -191,11 +209,15 @@ def main():
             print(json.dumps(run_loo()))
         else:
             n, p = map(int, args.one.split("x"))
-            print(json.dumps(run_one(n, p, args.density)))
+            result = run_one(n, p, args.density, memory_budget=args.budget, columns=args.columns)
+            print(json.dumps(result))
         return
     jobs = list(args.sizes) + ([] if args.no_loo else ["loo"])
     for job in jobs:
         cmd = [sys.executable, __file__, "--one", job, "--density", str(args.density)]
+        cmd += ["--columns", args.columns]
+        if args.budget is not None:
+            cmd += ["--budget", str(args.budget)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         print(json.dumps(json.loads(out.strip().splitlines()[-1]), indent=1), flush=True)
 
