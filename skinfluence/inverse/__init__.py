@@ -14,6 +14,7 @@ from ._direct import DirectSolver
 from ._identity import IdentitySolver
 from ._kfac import EKFACSolver, KFACSolver
 from ._lissa import LissaSolver
+from ._pcg import PreconditionedCGSolver
 
 __all__ = [
     "ArnoldiSolver",
@@ -24,6 +25,7 @@ __all__ = [
     "InverseHessianSolver",
     "KFACSolver",
     "LissaSolver",
+    "PreconditionedCGSolver",
     "available_methods",
     "make_solver",
     "register_solver",

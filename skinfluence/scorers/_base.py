@@ -20,7 +20,7 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, _safe_indexing
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
@@ -307,7 +307,11 @@ class BaseInfluenceScorer(BaseTrainingScorer):
         result : Bunch
             ``helpful_indices``, ``helpful_influence``, ``harmful_indices``,
             ``harmful_influence``: arrays of shape (n_test, k), most extreme first
-            (indices into the training set).
+            (indices into the training set). Scorers that keep their training set
+            (``train_X_``, e.g. :class:`InfluenceScorer`) add ``helpful_rows`` and
+            ``harmful_rows``, those training rows themselves: for raw inputs such as the
+            documents of a text Pipeline an object array of shape (n_test, k), else one
+            selection of X (array, sparse matrix or DataFrame rows) per test row.
         """
         check_is_fitted(self)
         n = len(self.scores_)
@@ -317,12 +321,17 @@ class BaseInfluenceScorer(BaseTrainingScorer):
         order = np.argsort(-infl, axis=1, kind="stable")
         helpful = order[:, :k]
         harmful = order[:, ::-1][:, :k]
-        return Bunch(
+        result = Bunch(
             helpful_indices=helpful,
             helpful_influence=np.take_along_axis(infl, helpful, axis=1),
             harmful_indices=harmful,
             harmful_influence=np.take_along_axis(infl, harmful, axis=1),
         )
+        train_X = getattr(self, "train_X_", None)
+        if train_X is not None:
+            result.helpful_rows = _rows_of(train_X, helpful)
+            result.harmful_rows = _rows_of(train_X, harmful)
+        return result
 
     def _influence(self, X_test, y_test, **options):
         raise NotImplementedError
@@ -330,6 +339,16 @@ class BaseInfluenceScorer(BaseTrainingScorer):
     def _total_influence(self, X_test, y_test, **options):
         """Influence on the summed loss of the test rows, shape (n_train,)."""
         return self._influence(X_test, y_test, **options).sum(axis=0)
+
+
+def _rows_of(X, indices):
+    """The training rows at ``indices`` (n_test, k): an object array for 1-D raw inputs
+    (documents), else a list of one selection of X per test row."""
+    if not hasattr(X, "shape") or len(X.shape) == 1:
+        values = np.empty(len(X), dtype=object)
+        values[:] = list(X)
+        return values[indices]
+    return [_safe_indexing(X, row) for row in indices]
 
 
 def _check_aggregate(aggregate):

@@ -1,6 +1,7 @@
 """``InfluenceScorer``: influence functions (Koh & Liang 2017) in leave-one-out units."""
 
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,9 +13,13 @@ from sklearn_compat.utils.validation import validate_data
 from .._utils._docstring import inject_docs
 from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping, shared_constraints
+from ..exceptions import ApproximationWarning
 from ..inverse import available_methods, make_solver
+from ..inverse._auto import DEFAULT_MEMORY_BUDGET, choose_method
+from ..inverse._explicit import explicit_inverse
 from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for, training_gradients
 from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvature
+from ..models._sparse_rows import sparse_self_quadratic
 from ..trees import is_tree_ensemble
 from . import _dask_linear as dask_path  # InfluenceScorer on dask input (never imports dask)
 from ._base import BaseInfluenceScorer, _check_aggregate, _n_rows, fit_clone
@@ -23,13 +28,7 @@ from ._target_influence import is_default, target_influence
 from ._train_cache import FitState, FitStateContainer, build_training_cache, products_into
 from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
 
-# "auto" uses the dense Hessian while it takes at most this many parameters (H is p² doubles:
-# 5 000 parameters = 200 MB, factorised in about a second).
-AUTO_DIRECT_MAX_PARAMS = 5000
-# Above it, "auto" uses CG while fit needs at most this many solves (one per training row, for
-# the self-influence scores), else Arnoldi: CG costs iterations × HVPs per solve, Arnoldi a
-# fixed ~3 × rank HVPs once and O(p · rank) per solve (benchmarks/bench_torch_influence.py).
-AUTO_CG_MAX_SOLVES = 1000
+# "auto": skinfluence.inverse._auto.choose_method (memory budget and cost, not p alone).
 # Default chunk: rows whose dense gradients take 1 MiB (enough rows that per-chunk Python
 # overhead is small next to the chunk's GEMM; small enough that blocks stay in cache and
 # are not fresh pages to fault in: 4 MiB and 16 MiB blocks measured 1.2-1.6× slower), but
@@ -57,12 +56,16 @@ class InfluenceScorer(BaseInfluenceScorer):
     method : {"auto", "direct", "leafinfluence", "boostin", "leafrefit"} or other \
 registered solver, default="auto"
         How ``(H + λI)⁻¹`` is applied. "direct": dense Hessian and Cholesky (exact).
-        "auto": "direct" when the model has at most 5 000 parameters (a dense Hessian of
-        at most 200 MB, O(p³) to factorise); above that "cg" (exact to its tolerance)
-        when there are at most 1 000 training rows (fit solves once per row for the
-        self-influence), else "arnoldi" (rank 200, a fixed cost for any number of rows;
-        see :mod:`skinfluence.inverse`). "kfac" / "ekfac": layer-wise Kronecker factors of
-        the Gauss–Newton matrix (torch nets' ``nn.Linear`` layers).
+        "pcg": preconditioned block CG (exact to its tolerance; linear models' self-influence
+        estimated from ``n_probes`` solves with a standard error, ``scores_error_``).
+        "auto": "direct" while its dense arrays (4 × 8 p² bytes) fit ``memory_budget`` and
+        factorising (≈ p³ flops) is cheaper than the n solves it replaces; otherwise "pcg"
+        for linear models (also in a Pipeline, e.g. TF-IDF text), and for other models "cg"
+        (exact to its tolerance) with at most 1 000 training rows, else "arnoldi" (rank 200,
+        a fixed cost for any number of rows, but its self-influence is a low-rank
+        approximation, Pearson 0.26 against the exact one on sparse linear data: a warning
+        says so). See :mod:`skinfluence.inverse`. "kfac" / "ekfac": layer-wise Kronecker
+        factors of the Gauss–Newton matrix (torch nets' ``nn.Linear`` layers).
         Boosted trees (HistGradientBoosting, GradientBoosting; leaf values as parameters,
         structure fixed) take only the tree methods: "leafrefit" (the fixed-structure
         leave-one-out, exact, O(n² T K)), "leafinfluence" (its first-order approximation
@@ -93,7 +96,11 @@ registered solver, default="auto"
         ``method="direct"`` only. Costs an extra O(n d² K²) once and, with K > 1 classes,
         K times the first-order cost per test row.
     solver_params : dict, default=None
-        Extra parameters of the solver (e.g. ``{"rtol": 1e-8}`` for CG).
+        Extra parameters of the solver (e.g. ``{"rtol": 1e-8}`` for CG, ``{"n_probes":
+        256}`` for "pcg").
+    memory_budget : int, default=None
+        Bytes ``method="auto"`` lets the dense factorisation take (p × p arrays, 4 × 8 p²
+        bytes at the peak); None: 1 GiB (p ≤ 5 792).
     %(chunk_size)s
         Default: as many rows as fit a 1 MiB block of dense gradients (at least 256),
         e.g. 6 553 rows for 20 parameters, 1 310 for 100.
@@ -110,6 +117,8 @@ registered solver, default="auto"
         The fitted inverse-Hessian solver (None for boosted trees).
     method_ : str
         The method ``"auto"`` resolved to.
+    method_reason_ : str or None
+        Why ``"auto"`` chose it (None when ``method`` was given).
     curvature_ : {"exact", "gauss-newton"} or None
         The curvature it inverts (None for boosted trees).
     damping_ : float or None
@@ -121,6 +130,13 @@ registered solver, default="auto"
         Self-influence of each training row. Computed on first access and kept (``fit``
         followed by ``influence`` does not pay its O(n p²)); defined from ``fit`` on, also
         on an unpickled scorer, which computes it from its fitted state.
+    scores_exact_ : bool or None
+        Whether ``scores_`` are exact (to rounding, or to an iterative solver's tolerance:
+        "direct", "cg", "pcg" on few rows) or estimated ("pcg" on many rows, "arnoldi",
+        "lissa", "kfac", "ekfac", "identity"); None for boosted trees.
+    scores_error_ : ndarray of shape (n_train,) or None
+        The standard error of each estimated score where the method states one ("pcg":
+        the probes' spread / √n_probes), else None.
     train_weights_ : ndarray of shape (n_train,)
         Weight of each row in the training objective (sample × class weight).
     n_features_in_ : int
@@ -199,6 +215,7 @@ registered solver, default="auto"
         "damping": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "newton_step": ["boolean"],
         "solver_params": [dict, None],
+        "memory_budget": [Interval(numbers.Integral, 0, None, closed="left"), None],
     }
 
     def __init__(
@@ -210,6 +227,7 @@ registered solver, default="auto"
         damping="auto",
         newton_step=False,
         solver_params=None,
+        memory_budget=None,
         chunk_size=None,
         verbose=0,
     ):
@@ -219,6 +237,7 @@ registered solver, default="auto"
         self.damping = damping
         self.newton_step = newton_step
         self.solver_params = solver_params
+        self.memory_budget = memory_budget
         self.chunk_size = chunk_size
         self.verbose = verbose
 
@@ -226,6 +245,7 @@ registered solver, default="auto"
     # one container set by fit, so that transform or influence never change the scorer's
     # __dict__ (scikit-learn's check_dict_unchanged).
     _scores = FitState("_scores")
+    _scores_error = FitState("_scores_error")
     _train_cache = FitState("_train_cache")
     _inverse_cache = FitState("_inverse_cache")
     _share_solved = FitState("_share_solved")
@@ -288,10 +308,11 @@ registered solver, default="auto"
         self.estimator_ = fit_clone(self.estimator, X, y, sample_weight)
         self.adapter_ = adapter_for(self.estimator_)
         if trees:
+            self.method_reason_ = None
             fit_trees(self, X, y, sample_weight)
             return
         self.ensemble_ = None
-        self.method_ = self._resolve_method(len(y))
+        self.method_ = self._resolve_method(X, len(y))
         if self.newton_step and not (
             isinstance(self.adapter_, GeneralizedLinear) and self.method_ == "direct"
         ):
@@ -359,6 +380,22 @@ registered solver, default="auto"
     def scores_(self, value):
         self._scores = value
 
+    @property
+    def scores_error_(self):
+        """Standard error of each estimated self-influence score, or None where exact."""
+        self.scores_  # the error is computed with the scores
+        return self._scores_error
+
+    @property
+    def scores_exact_(self):
+        """Whether ``scores_`` are exact (None for boosted trees)."""
+        check_is_fitted(self)
+        if self._is_tree:
+            return None
+        if self.method_ == "pcg":  # exact on few rows, estimated from probes on many
+            return self.scores_error_ is None
+        return self.method_ in ("direct", "cg")
+
     def __getstate__(self):
         state = dict(super().__getstate__())
         if "_fit_state" in state:  # the kept features are rebuilt on first use, not pickled
@@ -383,12 +420,23 @@ registered solver, default="auto"
             self._train_cache = built if built is not None else False
         return self._train_cache or None
 
-    def _resolve_method(self, n_samples):
+    def _resolve_method(self, X, n_samples):
+        self.method_reason_ = None
         if self.method != "auto":
             return self.method
-        if self.adapter_.n_params <= AUTO_DIRECT_MAX_PARAMS:
-            return "direct"
-        return "cg" if n_samples <= AUTO_CG_MAX_SOLVES else "arnoldi"
+        budget = DEFAULT_MEMORY_BUDGET if self.memory_budget is None else self.memory_budget
+        method, self.method_reason_ = choose_method(self.adapter_, X, n_samples, budget)
+        if method == "arnoldi":
+            warnings.warn(
+                f"method='auto' chose 'arnoldi' ({self.method_reason_}, {n_samples} rows): "
+                "its self-influence (scores_) is a rank-200 approximation that can be poor "
+                "(Pearson 0.26 against the exact one measured on sparse linear data); "
+                "influence() on test rows is closer. Raise memory_budget for 'direct', or "
+                "pass method='cg' for exact self-influence at one solve per row.",
+                ApproximationWarning,
+                stacklevel=4,
+            )
+        return method
 
     @property
     def _chunk(self):
@@ -433,6 +481,12 @@ registered solver, default="auto"
                 return loss(eta + step, y) - loss(eta, y)
             return loss(eta, y) - loss(eta - step, y)
         n, p = _n_rows(X), self.adapter_.n_params
+        # Sparse linear rows: O(nnz_i²) against the explicit inverse, or pcg's probed estimate
+        fast = sparse_self_quadratic(self, X, y)
+        if fast is not None:
+            out, error = fast
+            self._scores_error = None if error is None else error * weights
+            return self._add_share_terms(out * weights, X, y, shares)
         # With the dense factorisation at hand, g_iᵀ H⁻¹ g_i is one GEMM against the explicit
         # inverse (p solves, once): a triangular solve with thousands of right-hand sides
         # runs several times slower than GEMM in OpenBLAS.
@@ -465,9 +519,12 @@ registered solver, default="auto"
             solved = block @ H_inv if explicit else self.solver_.solve(block.T).T
             out[rows] = np.einsum("ij,ij->i", block, solved)
         out *= weights
+        return self._add_share_terms(out, X, y, shares)
+
+    def _add_share_terms(self, out, X, y, shares):
         if self._share_gradient is not None:
             # g_iᵀ H⁻¹ (w_i g_i + c_i ∇q): the test side is row i's own loss, without penalty.
-            for rows in gen_batches(n, self._chunk):
+            for rows in gen_batches(len(out), self._chunk):
                 G = self._gradient_matrix(X, y, rows)
                 out[rows] += shares[rows] * G.matmul(self._solved_share())[:, 0]
         return out
@@ -482,8 +539,7 @@ registered solver, default="auto"
         """Dense ``(H + λI)⁻¹`` (p × p), computed once per fit (direct solver only)."""
         if self._inverse_cache is None:
             # C order: cho_solve returns Fortran order, which every GEMM below would copy.
-            inverse = self.solver_.solve(np.eye(self.adapter_.n_params))
-            self._inverse_cache = np.ascontiguousarray(inverse)
+            self._inverse_cache = explicit_inverse(self.solver_)
         return self._inverse_cache
 
     def _gradient_rows(self, X, y, rows):
@@ -496,11 +552,14 @@ registered solver, default="auto"
 
     def _training_rows(self, rows):
         """Dense training-side gradients ``w_i g_i + c_i ∇q`` of training ``rows``."""
+        return self._training_matrix(rows).dense_rows(slice(None))
+
+    def _training_matrix(self, rows):
+        """Training-side gradients of training ``rows`` as a TrainingGradientMatrix."""
         X, y = self.train_X_, self.train_y_
         X_rows = X[rows] if isinstance(X, np.ndarray) or sp.issparse(X) else _safe_indexing(X, rows)
         shares = None if self.train_shares_ is None else self.train_shares_[rows]
-        T = training_gradients(self.adapter_, X_rows, y[rows], self.train_weights_[rows], shares)
-        return T.dense_rows(slice(None))
+        return training_gradients(self.adapter_, X_rows, y[rows], self.train_weights_[rows], shares)
 
     def _gradient_matrix(self, X, y, rows):
         """The per-sample gradients of ``rows`` of (X, y) as the adapter's GradientMatrix."""
@@ -703,7 +762,13 @@ registered solver, default="auto"
         At = np.ascontiguousarray(A.T)
         direct = out.dtype == np.float64
         for rows in self._progress(gen_batches(n, self._chunk), n):
-            block = self._training_rows(rows)  # a fresh array: w_i g_i + c_i ∇q
+            T = self._training_matrix(rows)
+            loss_gradients = T.loss_gradients
+            if isinstance(loss_gradients, LinearGradientMatrix) and sp.issparse(loss_gradients.X):
+                # Sparse rows: O(nnz · K · k) through the features, no dense (chunk × p) block
+                out[:, rows] = T.matmul(A).T
+                continue
+            block = T.dense_rows(slice(None))  # a fresh array: w_i g_i + c_i ∇q
             if direct:
                 np.matmul(At, block.T, out=out[:, rows])
             else:

@@ -60,6 +60,15 @@ SOLVER_SETTINGS = {
         )
         for block in (True, False)
     ],
+    "pcg": [
+        SolverSettings(
+            0.01,
+            1e-6,
+            1e-8,
+            params=lambda p: {"rtol": 1e-10},
+            why="residual 1e-10 at cond(H) ~1e3 (linear models preconditioned; torch plain CG)",
+        )
+    ],
     "arnoldi": [
         SolverSettings(
             0.1,

@@ -10,7 +10,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from skinfluence import InfluenceScorer
-from skinfluence.exceptions import ConvergenceWarning
+from skinfluence.exceptions import ApproximationWarning, ConvergenceWarning
 from skinfluence.inverse import (
     ArnoldiSolver,
     ConjugateGradientSolver,
@@ -280,14 +280,18 @@ def test_lissa_dtype_is_validated_and_float32_is_for_torch_models(wine_problem):
 
 
 def test_auto_rule(breast_cancer, monkeypatch):
-    from skinfluence.scorers import _influence
+    from skinfluence.inverse import _auto
 
     X, y = breast_cancer
     assert InfluenceScorer(LogisticRegression()).fit(X, y).method_ == "direct"  # p = 31
-    monkeypatch.setattr(_influence, "AUTO_DIRECT_MAX_PARAMS", 10)
-    monkeypatch.setattr(_influence, "AUTO_CG_MAX_SOLVES", 50)
-    assert InfluenceScorer(LogisticRegression()).fit(X[:50], y[:50]).method_ == "cg"
-    assert InfluenceScorer(LogisticRegression()).fit(X[:100], y[:100]).method_ == "arnoldi"
+    # above the memory budget: preconditioned CG for a linear model, cg / arnoldi otherwise
+    assert InfluenceScorer(LogisticRegression(), memory_budget=0).fit(X, y).method_ == "pcg"
+    monkeypatch.setattr(_auto, "GeneralizedLinear", type("Nothing", (), {}))
+    monkeypatch.setattr(_auto, "AUTO_CG_MAX_SOLVES", 50)
+    small = InfluenceScorer(LogisticRegression(), memory_budget=0)
+    assert small.fit(X[:50], y[:50]).method_ == "cg"
+    with pytest.warns(ApproximationWarning, match="arnoldi"):
+        assert small.fit(X[:100], y[:100]).method_ == "arnoldi"
 
 
 # -- an MLP trained to convergence (the bars) ---------------------------------------

@@ -1,0 +1,226 @@
+"""Influence at text scale: sparse, high-dimensional logistic regression (issue 22).
+
+Synthetic sparse binary classification shaped like TF-IDF features: n × p CSR with a given
+density of non-zeros (Poisson(density · p) per row at uniform columns, values U(0.1, 1), rows
+l2-normalised as TfidfVectorizer does), labels from
+a sparse linear model with 10 % label noise; 100 test rows drawn the same way. For each size,
+in its own process (so that its peak memory is its own):
+
+- ``LogisticRegression(max_iter=500)`` fit, the unit of the ratios (minimum of 3 fits);
+- ``InfluenceScorer(LogisticRegression(max_iter=500))`` with the default ``method="auto"``:
+  ``fit`` (model fit + solver + every row's self-influence) and ``influence`` on the test rows;
+- self-influence of the default against an exact reference: at p ≤ 10 000 the dense path
+  (explicit inverse, dense gradient rows, ``einsum``) on 2 000 rows; above, CG at
+  ``rtol=1e-10`` on 500 rows; Pearson, and for an estimator the share of rows within 2 of its
+  stated standard errors;
+- test-row influence against the reference (the dense path, or CG at ``rtol=1e-12``);
+- peak memory: the process's maximum resident set (``resource.ru_maxrss``), data included,
+  and tracemalloc's peak of the scorer's ``fit`` + ``influence`` (numpy allocations).
+
+``--loo`` adds a leave-one-out check on a subsample (n = 2 000, p = 2 000, same density
+profile): ``LeaveOneOutScorer`` (Newton refits to 1e-10, as for the dense case) against the
+default self-influence and against ``method="pcg"`` (the estimator).
+
+Usage::
+
+    python benchmarks/bench_sparse_text.py                      # both sizes + LOO
+    python benchmarks/bench_sparse_text.py --sizes 50000x5000   # one size
+    python benchmarks/bench_sparse_text.py --sizes 50000x5000 --budget 0 --no-loo  # "pcg"
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def make_data(n, p, density, m=100, seed=0, columns="uniform"):
+    rng = np.random.RandomState(seed)
+    # Poisson(density · p) non-zeros per row at uniform columns (sp.random draws without
+    # replacement over all n p cells, which does not fit in memory at p = 100 000)
+    counts = np.maximum(1, rng.poisson(density * p, n + m))
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    if columns == "zipf":  # word-like: column j drawn with probability ∝ 1/(j + 10)
+        weights = 1.0 / (np.arange(p) + 10.0)
+        indices = rng.choice(p, size=indptr[-1], p=weights / weights.sum())
+    else:
+        indices = rng.randint(0, p, indptr[-1])
+    X = sp.csr_matrix((rng.uniform(0.1, 1.0, indptr[-1]), indices, indptr), shape=(n + m, p))
+    X.sum_duplicates()
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    X = sp.diags(1.0 / norms) @ X
+    X = X.tocsr()
+    w = rng.standard_normal(p) * 4.0
+    score = X @ w
+    y = (score > np.median(score)).astype(np.int64)
+    flip = rng.rand(n + m) < 0.1
+    y[flip] = 1 - y[flip]
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def _pearson(a, b):
+    return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
+
+
+def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform"):
+    from sklearn.linear_model import LogisticRegression
+
+    from skinfluence import InfluenceScorer
+    from skinfluence.inverse import PreconditionedCGSolver
+
+    X, y, Xt, yt = make_data(n, p, density, seed=seed, columns=columns)
+    model = LogisticRegression(max_iter=500)
+    fits = []
+    for _ in range(3):
+        start = time.perf_counter()
+        model.fit(X, y)
+        fits.append(time.perf_counter() - start)
+    unit = min(fits)
+
+    tracemalloc.start()
+    start = time.perf_counter()
+    scorer = InfluenceScorer(LogisticRegression(max_iter=500), memory_budget=memory_budget)
+    scorer.fit(X, y)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    infl = scorer.influence(Xt, yt)
+    infl_seconds = time.perf_counter() - start
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    adapter = scorer.adapter_
+    rng = np.random.RandomState(1)
+    result = {
+        "n": n,
+        "p": p,
+        "density": density,
+        "nnz": int(X.nnz),
+        "memory_budget": memory_budget,
+        "columns": columns,
+        "method": scorer.method_,
+        "reason": scorer.method_reason_,
+        "scores_exact": bool(scorer.scores_exact_),
+        "lr_fit_s": unit,
+        "fit_s": fit_seconds,
+        "influence_s": infl_seconds,
+        "fit_ratio": fit_seconds / unit,
+        "influence_ratio": infl_seconds / unit,
+        "traced_peak_mb": traced_peak / 2**20,
+    }
+    if scorer.method_ == "pcg":
+        result["cg_iterations_last_solve"] = int(scorer.solver_.n_iterations_)
+    weights = scorer.train_weights_
+    if n_params_dense_ok(adapter.n_params):
+        # Exact reference: dense rows against the explicit inverse (a different route)
+        rows = np.sort(rng.choice(n, size=min(n, 2000), replace=False))
+        H_inv = scorer._inverse_hessian() if scorer.method_ == "direct" else None
+        if H_inv is None:
+            from skinfluence.inverse import DirectSolver
+            from skinfluence.inverse._explicit import explicit_inverse
+
+            H_inv = explicit_inverse(DirectSolver().fit(adapter, X, y))
+        dense = adapter.gradients(X[rows], y[rows]).dense_rows(slice(None))
+        exact_self = weights[rows] * np.einsum("ij,ij->i", dense @ H_inv, dense)
+        test_dense = adapter.gradients(Xt, yt).dense_rows(slice(None))
+        train_dense = adapter.gradients(X[:5000], y[:5000]).dense_rows(slice(None))
+        exact_infl = (test_dense @ H_inv @ train_dense.T) * weights[:5000]
+        result["reference"] = "dense explicit inverse (2 000 rows; test: 5 000 training rows)"
+        infl_cmp = infl[:, :5000]
+    else:
+        rows = np.sort(rng.choice(n, size=500, replace=False))
+        tight = PreconditionedCGSolver(rtol=1e-10, maxiter=2000).fit(adapter, X, y)
+        G = adapter.gradients(X[rows], y[rows])
+        exact_self = np.empty(len(rows))
+        for start in range(0, len(rows), 100):
+            block = G.dense_rows(slice(start, start + 100))
+            solved = tight.solve(block.T)
+            exact_self[start : start + 100] = np.einsum("ij,ji->i", block, solved)
+        exact_self *= weights[rows]
+        tight.rtol = 1e-12
+        test_grad = adapter.gradients(Xt, yt).dense_rows(slice(None))
+        solved = tight.solve(test_grad.T)
+        exact_infl = (adapter.gradients(X, y).matmul(solved) * weights[:, None]).T
+        result["reference"] = "PCG rtol=1e-10 on 500 rows; test rows rtol=1e-12"
+        infl_cmp = infl
+    est = scorer.scores_[rows]
+    result["self_pearson"] = _pearson(est, exact_self)
+    result["self_max_rel_err"] = float(np.abs(est - exact_self).max() / np.abs(exact_self).max())
+    if scorer.scores_error_ is not None:
+        err = scorer.scores_error_[rows]
+        result["within_2_stderr"] = float(np.mean(np.abs(est - exact_self) <= 2 * err))
+        result["median_rel_stderr"] = float(np.median(err / np.abs(exact_self)))
+    result["influence_pearson"] = _pearson(infl_cmp, exact_infl)
+    result["influence_max_rel_err"] = float(
+        np.abs(infl_cmp - exact_infl).max() / np.abs(exact_infl).max()
+    )
+    result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def n_params_dense_ok(p):
+    return p <= 10_001
+
+
+def run_loo(seed=0):
+    from sklearn.linear_model import LogisticRegression
+
+    from skinfluence import InfluenceScorer, LeaveOneOutScorer
+
+    X, y, _, _ = make_data(2000, 2000, 0.0025, seed=seed)
+    model = LogisticRegression(max_iter=1000, tol=1e-10)
+    start = time.perf_counter()
+    loo = LeaveOneOutScorer(model).fit(X, y)
+    loo_s = time.perf_counter() - start
+    default = InfluenceScorer(model).fit(X, y)
+    pcg = InfluenceScorer(model, memory_budget=0).fit(X, y)
+    return {
+        "n": 2000,
+        "p": 2000,
+        "loo_refit_method": loo.refit_method_,
+        "loo_s": loo_s,
+        "default_method": default.method_,
+        "default_pearson_vs_loo": _pearson(default.scores_, loo.scores_),
+        "pcg_exact": bool(pcg.scores_exact_),
+        "pcg_pearson_vs_loo": _pearson(pcg.scores_, loo.scores_),
+        "pcg_pearson_vs_default": _pearson(pcg.scores_, default.scores_),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", nargs="*", default=["50000x5000", "50000x100000"])
+    parser.add_argument("--density", type=float, default=0.001)
+    parser.add_argument("--no-loo", action="store_true")
+    parser.add_argument("--columns", choices=["uniform", "zipf"], default="uniform")
+    parser.add_argument(
+        "--budget", type=int, default=None, help="memory_budget (0 forces 'pcg' at every size)"
+    )
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        if args.one == "loo":
+            print(json.dumps(run_loo()))
+        else:
+            n, p = map(int, args.one.split("x"))
+            result = run_one(n, p, args.density, memory_budget=args.budget, columns=args.columns)
+            print(json.dumps(result))
+        return
+    jobs = list(args.sizes) + ([] if args.no_loo else ["loo"])
+    for job in jobs:
+        cmd = [sys.executable, __file__, "--one", job, "--density", str(args.density)]
+        cmd += ["--columns", args.columns]
+        if args.budget is not None:
+            cmd += ["--budget", str(args.budget)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        print(json.dumps(json.loads(out.strip().splitlines()[-1]), indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Sparse, high-dimensional linear models (issue 22): exact sparse self-influence, block PCG,
+the probed estimator, ``method="auto"`` under a memory budget, TF-IDF pipelines."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+
+from skinfluence import InfluenceScorer
+from skinfluence.exceptions import ApproximationWarning
+from skinfluence.inverse import DirectSolver, PreconditionedCGSolver
+from skinfluence.inverse._explicit import explicit_inverse
+from skinfluence.models import LinearGradientMatrix, _sparse_rows, adapter_for
+from skinfluence.models._sparse_rows import sparse_row_quadratic
+
+
+def _sparse_problem(n=600, p=80, density=0.05, classes=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = sp.random(n, p, density=density, format="csr", random_state=rng)
+    X.data = rng.uniform(0.2, 1.5, X.nnz)
+    W = rng.standard_normal((p, classes)) * 3
+    y = np.argmax(X @ W + 0.5 * rng.standard_normal((n, classes)), axis=1)
+    return X, y
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_sparse_self_influence_equals_dense_exact_path(classes, monkeypatch):
+    X, y = _sparse_problem(classes=classes)
+    model = LogisticRegression(C=0.5, max_iter=2000).fit(X, y)
+    calls = []
+    original = _sparse_rows.sparse_row_quadratic
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_sparse_rows, "sparse_row_quadratic", spy)
+    sparse = InfluenceScorer(FrozenEstimator(model), method="direct").fit(X, y)
+    assert calls, "the O(nnz²) path did not run"
+    dense = InfluenceScorer(FrozenEstimator(model), method="direct").fit(X.toarray(), y)
+    np.testing.assert_allclose(sparse.scores_, dense.scores_, rtol=1e-8, atol=1e-12)
+    assert sparse.scores_exact_ and sparse.scores_error_ is None
+    # new rows (score_samples) and test influence through the sparse products too
+    np.testing.assert_allclose(
+        sparse.score_samples(X[:50], y[:50]),
+        dense.score_samples(X[:50].toarray(), y[:50]),
+        rtol=1e-8,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        sparse.influence(X[:7], y[:7]),
+        dense.influence(X[:7].toarray(), y[:7]),
+        rtol=1e-8,
+        atol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("K", [1, 3])
+def test_pair_chunks_and_long_rows_match_dense_quadratic_forms(K):
+    rng = np.random.RandomState(3)
+    X = sp.random(40, 30, density=0.2, format="lil", random_state=rng)
+    X[5] = rng.uniform(size=30)  # one dense row, longer than the pair budget
+    X = X.tocsr()
+    G = LinearGradientMatrix(X, rng.standard_normal((40, K)), True)
+    A = rng.standard_normal((31 * K, 31 * K))
+    A = A @ A.T
+    dense = G.dense_rows(slice(None))
+    exact = np.einsum("ia,ab,ib->i", dense, A, dense)
+    for budget in (2**21, 100, 1):
+        np.testing.assert_allclose(sparse_row_quadratic(G, A, pair_budget=budget), exact)
+
+
+def test_explicit_inverse_matches_solves_beyond_one_block():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((800, 600)) * rng.uniform(0.1, 10, 600)
+    adapter = adapter_for(Ridge(alpha=1.0).fit(X, X[:, 0] + rng.standard_normal(800)))
+    solver = DirectSolver().fit(adapter, X, X[:, 0])
+    inverse = explicit_inverse(solver)
+    np.testing.assert_allclose(inverse, solver.solve(np.eye(adapter.n_params)), atol=1e-12)
+    np.testing.assert_allclose(inverse, inverse.T, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_block_pcg_influence_equals_direct(classes):
+    X, y = _sparse_problem(classes=classes, seed=1)
+    model = FrozenEstimator(LogisticRegression(max_iter=2000).fit(X, y))
+    direct = InfluenceScorer(model, method="direct").fit(X, y)
+    pcg = InfluenceScorer(model, method="pcg", solver_params={"rtol": 1e-12}).fit(X, y)
+    exact = direct.influence(X[:9], y[:9])
+    np.testing.assert_allclose(
+        pcg.influence(X[:9], y[:9]), exact, rtol=1e-7, atol=1e-9 * np.abs(exact).max()
+    )
+    if classes == 2:  # the arrowhead preconditioner: few iterations
+        assert pcg.solver_.preconditioner_.arrow is not None
+        assert pcg.solver_.n_iterations_ < 60
+
+
+def test_pcg_self_influence_estimator_within_its_stated_error():
+    X, y = _sparse_problem(n=3000, p=400, density=0.01, seed=2)
+    model = FrozenEstimator(LogisticRegression(max_iter=2000).fit(X, y))
+    exact = InfluenceScorer(model, method="direct").fit(X, y).scores_
+    est = InfluenceScorer(model, method="pcg", solver_params={"rtol": 1e-10}).fit(X, y)
+    assert not est.scores_exact_
+    err = est.scores_error_
+    assert err.shape == exact.shape and np.all(err >= 0)
+    within = np.abs(est.scores_ - exact) <= 2 * err
+    assert within.mean() >= 0.9  # ~95 % for a normal error
+    assert np.abs(est.scores_ - exact).mean() <= 1.5 * err.mean()
+    assert np.corrcoef(est.scores_, exact)[0, 1] >= 0.95
+    # more probes, smaller stated and actual error
+    more = InfluenceScorer(model, method="pcg", solver_params={"rtol": 1e-10, "n_probes": 256}).fit(
+        X, y
+    )
+    assert more.scores_error_.mean() < 0.6 * err.mean()
+    assert np.abs(more.scores_ - exact).mean() < np.abs(est.scores_ - exact).mean()
+
+
+def test_pcg_self_influence_is_exact_on_few_rows():
+    X, y = _sparse_problem(n=50, p=30, density=0.2, seed=4)
+    model = FrozenEstimator(LogisticRegression(max_iter=2000).fit(X, y))
+    exact = InfluenceScorer(model, method="direct").fit(X, y).scores_
+    pcg = InfluenceScorer(model, method="pcg", solver_params={"rtol": 1e-12}).fit(X, y)
+    assert pcg.scores_exact_ and pcg.scores_error_ is None
+    np.testing.assert_allclose(pcg.scores_, exact, rtol=1e-8)
+
+
+def test_auto_chooses_by_memory_budget_and_cost():
+    X, y = _sparse_problem()
+    model = LogisticRegression(max_iter=2000)
+    default = InfluenceScorer(model).fit(X, y)
+    assert default.method_ == "direct" and "MiB" in default.method_reason_
+    small = InfluenceScorer(model, memory_budget=1000).fit(X, y)
+    assert small.method_ == "pcg" and "memory_budget" in small.method_reason_
+    np.testing.assert_allclose(
+        small.influence(X[:3], y[:3]), default.influence(X[:3], y[:3]), rtol=1e-4, atol=1e-8
+    )
+    # a dense Hessian that fits, but 40 rows: 40 CG solves are cheaper than factorising
+    Xw, yw = _sparse_problem(n=40, p=3000, density=0.002, seed=5)
+    assert InfluenceScorer(model).fit(Xw, yw).method_ == "pcg"
+    assert InfluenceScorer(model, method="direct").fit(Xw, yw).method_reason_ is None
+
+
+def test_auto_says_when_it_picks_arnoldi():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((1100, 3))
+    y = (X[:, 0] > 0).astype(int)
+    mlp = MLPClassifier(hidden_layer_sizes=(3,), max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlp.fit(X, y)
+    frozen = FrozenEstimator(mlp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert InfluenceScorer(frozen, memory_budget=0).fit(X[:200], y[:200]).method_ == "cg"
+    with pytest.warns(ApproximationWarning, match="arnoldi"):
+        scorer = InfluenceScorer(frozen, memory_budget=0, damping=0.01).fit(X, y)
+    assert scorer.method_ == "arnoldi" and not scorer.scores_exact_
+
+
+DOCS = [
+    "the film was great and the acting superb",
+    "a wonderful moving story, great cast",
+    "superb direction and a great script",
+    "boring plot and terrible acting",
+    "the worst film, awful and boring",
+    "terrible script, awful direction",
+    "great fun, wonderful music",
+    "awful music and a boring story",
+]
+
+
+def _text_problem(n=120, seed=0):
+    rng = np.random.RandomState(seed)
+    idx = rng.randint(len(DOCS), size=n)
+    docs = [DOCS[i] + f" review{rng.randint(30)}" for i in idx]
+    y = np.array([0 if i in (3, 4, 5, 7) else 1 for i in idx])
+    y[:6] = 1 - y[:6]  # a few mislabelled reviews
+    return docs, y
+
+
+def test_tfidf_pipeline_explain_returns_documents_and_matches_dense_features():
+    docs, y = _text_problem()
+    pipe = make_pipeline(TfidfVectorizer(), LogisticRegression(C=2.0)).fit(docs, y)
+    scorer = InfluenceScorer(FrozenEstimator(pipe)).fit(docs, y)
+    test = ["great acting but a boring story", "awful film"]
+    yt = np.array([1, 0])
+    result = scorer.explain(test, yt, k=3)
+    assert result.helpful_rows.shape == (2, 3)
+    for t in range(2):
+        for j, i in enumerate(result.helpful_indices[t]):
+            assert result.helpful_rows[t, j] == docs[i]
+        assert list(result.harmful_rows[t]) == [docs[i] for i in result.harmful_indices[t]]
+    # the same numbers as the linear model on the dense TF-IDF matrix
+    features = pipe[0].transform(docs).toarray()
+    dense = InfluenceScorer(FrozenEstimator(pipe[-1])).fit(features, y)
+    np.testing.assert_allclose(scorer.scores_, dense.scores_, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(
+        scorer.influence(test, yt),
+        dense.influence(pipe[0].transform(test).toarray(), yt),
+        rtol=1e-8,
+        atol=1e-12,
+    )
+    pcg = InfluenceScorer(
+        FrozenEstimator(pipe), memory_budget=0, solver_params={"rtol": 1e-12}
+    ).fit(docs, y)
+    assert pcg.method_ == "pcg"
+    np.testing.assert_allclose(
+        pcg.influence(test, yt), scorer.influence(test, yt), rtol=1e-6, atol=1e-10
+    )
+
+
+def test_pcg_solver_validates_its_parameters():
+    with pytest.raises(ValueError, match="n_probes"):
+        PreconditionedCGSolver(n_probes=1)
+    with pytest.raises(ValueError, match="rtol"):
+        PreconditionedCGSolver(rtol=2.0)
+    with pytest.raises(ValueError, match="maxiter"):
+        PreconditionedCGSolver(maxiter=0)
