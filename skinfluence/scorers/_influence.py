@@ -383,7 +383,7 @@ registered solver, default="auto"
     @property
     def scores_error_(self):
         """Standard error of each estimated self-influence score, or None where exact."""
-        self.scores_  # the error is computed with the scores
+        _ = self.scores_  # the error is computed with the scores
         return self._scores_error
 
     @property
