@@ -757,6 +757,9 @@ registered solver, default="auto"
         n = out.shape[1]
         cache = self._training_cache()
         if cache is not None:
+            if sp.issparse(cache.loss_gradients.X):
+                out[:] = cache.matmul(A).T  # sparse rows: O(nnz · K · k), no dense blocks
+                return
             products_into(cache, A, out, self._progress(gen_batches(n, self._chunk), n))
             return
         At = np.ascontiguousarray(A.T)

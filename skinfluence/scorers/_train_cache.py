@@ -19,6 +19,7 @@ already holds, or O(n d) with a copy of the features.
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing, gen_batches
+from sklearn.utils.validation import _num_samples
 
 from ..models import GeneralizedLinear, LinearGradientMatrix, TrainingGradientMatrix
 from ..models._linear import LinearModelAdapter
@@ -91,7 +92,7 @@ def build_training_cache(adapter, X, y, weights, shares, share_gradient, chunk):
     """
     if not isinstance(adapter, GeneralizedLinear):
         return None
-    n = X.shape[0]
+    n = _num_samples(X)
     same = _reads_X_unchanged(adapter, X)
     if not same and n * adapter.n_features * 8 > CACHE_BYTES:
         return None

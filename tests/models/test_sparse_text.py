@@ -42,6 +42,7 @@ def test_sparse_self_influence_equals_dense_exact_path(classes, monkeypatch):
 
     monkeypatch.setattr(_sparse_rows, "sparse_row_quadratic", spy)
     sparse = InfluenceScorer(FrozenEstimator(model), method="direct").fit(X, y)
+    sparse_scores = sparse.scores_  # computed on first access
     assert calls, "the O(nnz²) path did not run"
     dense = InfluenceScorer(FrozenEstimator(model), method="direct").fit(X.toarray(), y)
     np.testing.assert_allclose(sparse.scores_, dense.scores_, rtol=1e-8, atol=1e-12)
