@@ -204,7 +204,7 @@ def available_methods():
     --------
     >>> from skinfluence.inverse import available_methods
     >>> available_methods()
-    ['arnoldi', 'cg', 'direct', 'ekfac', 'identity', 'kfac', 'lissa']
+    ['arnoldi', 'cg', 'direct', 'ekfac', 'identity', 'kfac', 'lissa', 'pcg']
     """
     return sorted(_SOLVERS)
 
