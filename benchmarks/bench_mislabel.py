@@ -26,7 +26,12 @@ Options: ``--quick`` (one seed, two data sets), ``--datasets a,b``, ``--models a
 combinations, no end-to-end default; e.g. ``--models hgb,lightgbm --scores
 self-influence,oof`` puts the boosted trees' own self-influence, LeafInfluence with the
 splits held fixed, beside cleanlab on the same model's out-of-fold probabilities) and
-``--json FILE`` (raw results).
+``--json FILE`` (raw results), ``--seeds N`` (the first N seeds).
+The candidates include the three data-valuation scores of issue 20, computed directly (not
+audit scores): ``data-oob`` (``DataOOBScorer`` on a 200-tree random forest),
+``knn-shapley`` (``KNNShapleyScorer(n_neighbors=10)`` on standardised features) and
+``banzhaf`` (``BanzhafScorer`` on the audit's model, 50 subset models); e.g. ``--quick
+--seeds 2 --scores self-influence,oof,forest,data-oob,knn-shapley,banzhaf``.
 ``--peers`` runs only the audit's default beside cleanlab
 (same model, end to end, with time ratios) and Data-OOB on a 500-tree random forest, on
 uniform, pair (class k -> k + 1) and instance-dependent flips (``--noise``);
