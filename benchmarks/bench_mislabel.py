@@ -26,7 +26,12 @@ Options: ``--quick`` (one seed, two data sets), ``--datasets a,b``, ``--models a
 combinations, no end-to-end default; e.g. ``--models hgb,lightgbm --scores
 self-influence,oof`` puts the boosted trees' own self-influence, LeafInfluence with the
 splits held fixed, beside cleanlab on the same model's out-of-fold probabilities) and
-``--json FILE`` (raw results).
+``--json FILE`` (raw results), ``--seeds N`` (the first N seeds).
+The candidates include the three data-valuation scores of issue 20, computed directly (not
+audit scores): ``data-oob`` (``DataOOBScorer`` on a 200-tree random forest),
+``knn-shapley`` (``KNNShapleyScorer(n_neighbors=10)`` on standardised features) and
+``banzhaf`` (``BanzhafScorer`` on the audit's model, 50 subset models); e.g. ``--quick
+--seeds 2 --scores self-influence,oof,forest,data-oob,knn-shapley,banzhaf``.
 ``--peers`` runs only the audit's default beside cleanlab
 (same model, end to end, with time ratios) and Data-OOB on a 500-tree random forest, on
 uniform, pair (class k -> k + 1) and instance-dependent flips (``--noise``);
@@ -51,9 +56,10 @@ from sklearn.datasets import (
 )
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from skinfluence import DataOOBScorer, audit
+from skinfluence import BanzhafScorer, DataOOBScorer, KNNShapleyScorer, audit
 from skinfluence.datasets import flip_labels
 from skinfluence.metrics import detection_scores
 from skinfluence.scorers import family_fit, family_weights, rank_average
@@ -73,11 +79,23 @@ except ImportError:
 NOISE_RATE = 0.1
 SEEDS = (0, 1, 2)
 MODELS = ("logistic", "hgb")
-CANDIDATES = ("self-influence", "loss", "oof", "el2n", "grand", "oga", "forest", "memorization")
+# The data-valuation scores of issue 20 (not audit scores: computed directly, see _valuation).
+VALUATION = ("data-oob", "knn-shapley", "banzhaf")
+CANDIDATES = (
+    "self-influence",
+    "loss",
+    "oof",
+    "el2n",
+    "grand",
+    "oga",
+    "forest",
+    "memorization",
+    *VALUATION,
+)
 DEFAULT_SCORES = ("self-influence", "oof", "forest")
 # Scores that do not depend on the model (computed once per data set and seed), and the
 # family of each score (as ``skinfluence audit --help`` lists them).
-MODEL_FREE = ("forest", "memorization")
+MODEL_FREE = ("forest", "memorization", "data-oob", "knn-shapley")
 FAMILY = {name: "forest" if name in MODEL_FREE else "model" for name in CANDIDATES}
 # The scores whose out-of-sample probabilities judge their family.
 JUDGES = {"model": "oof", "forest": "forest"}
@@ -131,9 +149,36 @@ def _cleanlab_scores(proba, y):
     }, len(ranked)
 
 
+def _valuation(X, y, model_name, score, seed):
+    """A data-valuation scorer's ``scores_`` (higher = more suspect): (scores, None, seconds).
+
+    data-oob: ``DataOOBScorer`` on a 200-tree random forest (model-free, as in ``--peers``);
+    knn-shapley: ``KNNShapleyScorer(n_neighbors=10)`` on standardised features (model-free);
+    banzhaf: ``BanzhafScorer`` on the audit's model with 50 subset models (kept cheap: each
+    value's standard error shrinks as 1/sqrt(K)).
+    """
+    from skinfluence._audit._scores import make_model
+
+    def fit():
+        if score == "data-oob":
+            forest = RandomForestClassifier(200, n_jobs=1, random_state=seed)
+            return DataOOBScorer(forest).fit(X, y).scores_
+        if score == "knn-shapley":
+            return (
+                KNNShapleyScorer(n_neighbors=10).fit(StandardScaler().fit_transform(X), y).scores_
+            )
+        banzhaf = BanzhafScorer(make_model(model_name, seed), n_estimators=50, random_state=seed)
+        return banzhaf.fit(X, y).scores_
+
+    scores, seconds = _timed(fit)
+    return scores, None, seconds
+
+
 def _one_score(X, y, model_name, score, seed):
     """``skinfluence.audit`` with one score: (scores, out-of-sample proba or None, seconds);
     None when the model cannot give that score."""
+    if score in VALUATION:
+        return _valuation(X, y, model_name, score, seed)
     try:
         result, seconds = _timed(
             lambda: audit(X, y, model=model_name, scorers=[score], n_jobs=1, random_state=seed)
@@ -495,7 +540,7 @@ def main(argv=None):
         names = args.datasets.split(",")
     elif args.quick:
         names = ["breast-cancer", "synthetic-nonlinear"]
-    seeds = SEEDS[:1] if args.quick else SEEDS
+    seeds = SEEDS[: args.seeds or (1 if args.quick else len(SEEDS))]
     models = args.models.split(",")
     print(
         f"cleanlab {cleanlab.__version__ if cleanlab else 'not installed: its rows are left out'}"
