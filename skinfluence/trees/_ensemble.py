@@ -460,12 +460,19 @@ def refit_leaf_values(ensemble, weight, *, library_precision=False):
     raw = np.repeat(np.ascontiguousarray(baseline.T)[:, None, :], ensemble.n_train, axis=1)
     values = np.empty((len(ensemble.leaf_values), b))
     dtype = np.dtype(ensemble.gradient_dtype) if library_precision else None
+    # One refit (the check): leaf sums and gathers by bincount and fancy indexing, which
+    # is several times faster than building every tree's sparse indicator for one column.
+    dense = b == 1
     for it in range(ensemble.n_iter):
         g, h = loss_gradient_hessian_kn(ensemble.objective, raw, YK)
         if ensemble.min_hessian > 0:
             h = np.maximum(h, ensemble.min_hessian)
         for k in range(K):
-            start, stop, M, MT = ensemble.tree_indicator(it, k)
+            if dense:
+                tree = it * K + k
+                start, stop = ensemble.leaf_offsets[tree], ensemble.leaf_offsets[tree + 1]
+            else:
+                start, stop, M, MT = ensemble.tree_indicator(it, k)
             wg, wh = Wt * g[k], Wt * h[k]
             if dtype is not None and dtype != np.float64:
                 s = ensemble.hessian_scale
@@ -473,12 +480,21 @@ def refit_leaf_values(ensemble, weight, *, library_precision=False):
                     wg = Wt * g[k].astype(dtype).astype(np.float64)
                 wg = wg.astype(dtype).astype(np.float64)
                 wh = (s * wh).astype(dtype).astype(np.float64) / s
-            values[start:stop] = leaf_rule(ensemble, MT @ wg, MT @ wh)
+            if dense:
+                local = ensemble.train_leaves[:, it, k] - start
+                G = np.bincount(local, weights=wg[:, 0], minlength=stop - start)[:, None]
+                H = np.bincount(local, weights=wh[:, 0], minlength=stop - start)[:, None]
+            else:
+                G, H = MT @ wg, MT @ wh
+            values[start:stop] = leaf_rule(ensemble, G, H)
             if ensemble.single_leaf_is_zero and stop - start == 1:
                 values[start:stop] = 0.0
         for k in range(K):
-            start, stop, M, _ = ensemble.tree_indicator(it, k)
-            raw[k] += M @ values[start:stop]
+            if dense:
+                raw[k] += values[ensemble.train_leaves[:, it, k]]
+            else:
+                start, stop, M, _ = ensemble.tree_indicator(it, k)
+                raw[k] += M @ values[start:stop]
     return values.T, baseline, raw.transpose(2, 1, 0)
 
 
