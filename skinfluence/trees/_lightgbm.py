@@ -29,6 +29,8 @@ splits were chosen and are fine. Monotone constraints or categorical splits that
 leaf value are caught by the leaf-value check.
 """
 
+import re
+
 import numpy as np
 
 from .._utils._optional import import_optional
@@ -168,9 +170,6 @@ def _check_options(params, name):
     return OBJECTIVES[objective]
 
 
-_TREE_KEYS = ("num_leaves", "num_cat", "leaf_value", "shrinkage")
-
-
 def _model_trees(text):
     """The trees of a LightGBM model string: ``(K, [{num_leaves, num_cat, leaf_value,
     shrinkage}, ...])`` with the leaf values in LightGBM's leaf-index order.
@@ -185,28 +184,40 @@ def _model_trees(text):
         if line.startswith("num_tree_per_iteration="):
             K = int(line.split("=", 1)[1])
     body = body.split("\nend of trees", 1)[0]
-    trees = []
-    for block in body.split("\nTree=") if body else []:
-        fields = {}
-        for line in block.splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key in _TREE_KEYS:
-                fields[key] = value
-        num_leaves = int(fields["num_leaves"])
-        values = np.array(fields["leaf_value"].split(), dtype=np.float64)
-        if len(values) != num_leaves:
-            raise ValueError(
-                f"LightGBM model string: a tree with {num_leaves} leaves lists "
-                f"{len(values)} leaf values."
-            )
-        trees.append(
-            {
-                "num_leaves": num_leaves,
-                "num_cat": int(fields.get("num_cat", "0")),
-                "leaf_value": values,
-                "shrinkage": float(fields.get("shrinkage", "1")),
-            }
+    if not body:
+        return K, []
+    # One regular expression per key over the whole text (each tree block has each key once;
+    # num_cat and shrinkage are absent from very old model files).
+    n_trees = body.count("\nTree=") + 1
+
+    def column(key, default=None):
+        found = re.findall(rf"^{key}=(.*)$", body, flags=re.MULTILINE)
+        if len(found) != n_trees:
+            if default is None:
+                raise ValueError(
+                    f"LightGBM model string: {len(found)} '{key}=' lines for {n_trees} trees."
+                )
+            return [default] * n_trees
+        return found
+
+    num_leaves = np.array(column("num_leaves"), dtype=np.intp)
+    values = np.array(" ".join(column("leaf_value")).split(), dtype=np.float64)
+    if len(values) != num_leaves.sum():
+        raise ValueError(
+            f"LightGBM model string: {num_leaves.sum()} leaves but {len(values)} leaf values."
         )
+    num_cat = column("num_cat", "0")
+    shrinkage = column("shrinkage", "1")
+    split = np.split(values, np.cumsum(num_leaves)[:-1])
+    trees = [
+        {
+            "num_leaves": int(num_leaves[i]),
+            "num_cat": int(num_cat[i]),
+            "leaf_value": split[i],
+            "shrinkage": float(shrinkage[i]),
+        }
+        for i in range(n_trees)
+    ]
     return K, trees
 
 
