@@ -29,8 +29,6 @@ splits were chosen and are fine. Monotone constraints or categorical splits that
 leaf value are caught by the leaf-value check.
 """
 
-import re
-
 import numpy as np
 
 from .._utils._optional import import_optional
@@ -186,12 +184,13 @@ def _model_trees(text):
     body = body.split("\nend of trees", 1)[0]
     if not body:
         return K, []
-    # One regular expression per key over the whole text (each tree block has each key once;
+    # One pass per key over the whole text (each tree block has each key once;
     # num_cat and shrinkage are absent from very old model files).
     n_trees = body.count("\nTree=") + 1
 
     def column(key, default=None):
-        found = re.findall(rf"^{key}=(.*)$", body, flags=re.MULTILINE)
+        # str.split on "\nkey=" is C-speed (several times faster than a MULTILINE regex)
+        found = [piece.partition("\n")[0] for piece in ("\n" + body).split(f"\n{key}=")[1:]]
         if len(found) != n_trees:
             if default is None:
                 raise ValueError(
