@@ -58,39 +58,59 @@ class Trajectory:
         self.ensemble = e = ensemble
         n, T, K = e.train_leaves.shape
         self.Y = e.target_matrix()
-        raw = np.repeat(e.baseline[None, :], n, axis=0)
-        self.raw_before = np.empty((T, n, K))
-        self.g = np.empty((T, n, K))
-        self.h = np.empty((T, n, K))
-        self.h_floored = np.zeros((T, n, K), dtype=bool) if e.min_hessian > 0 else None
-        self.dv_dG = np.empty(len(e.leaf_values))
-        self.dv_dH = np.empty(len(e.leaf_values))
-        self.G = np.empty(len(e.leaf_values))  # every leaf's weighted gradient sum
-        self.H = np.empty(len(e.leaf_values))  # and Hessian sum (floored h, unscaled)
-        self.count = np.bincount(  # rows of positive weight in every leaf
-            e.train_leaves[e.train_weight > 0].ravel(), minlength=len(e.leaf_values)
-        )
+        # Vectorised over the iterations: the raw scores before each iteration are the
+        # cumulative sums of the model's own leaves, so one pass computes every per-row
+        # gradient and one bincount over the global leaf ids every leaf's sums.
         w = e.train_weight
-        for t in range(T):
-            self.raw_before[t] = raw
-            g, h = loss_gradient_hessian(e.objective, raw, self.Y)
-            if self.h_floored is not None:
-                self.h_floored[t] = h < e.min_hessian
-                h = np.maximum(h, e.min_hessian)
-            self.g[t], self.h[t] = g, h
-            for k in range(K):
-                start, stop = self.span(t, k)
-                local = e.train_leaves[:, t, k] - start
-                G = np.bincount(local, weights=w * g[:, k], minlength=stop - start)
-                H = np.bincount(local, weights=w * h[:, k], minlength=stop - start)
-                self.G[start:stop], self.H[start:stop] = G, H
-                self.dv_dG[start:stop], self.dv_dH[start:stop] = leaf_rule_derivatives(e, G, H)
-                if e.single_leaf_is_zero and stop - start == 1:
-                    self.dv_dG[start:stop] = self.dv_dH[start:stop] = 0.0
-            raw = raw + e.leaf_values[e.train_leaves[:, t, :]]
-        self.raw_final = raw
-        self.removal = self.removal_direct(np.arange(n), w)  # (T, n, K)
-        self._build_propagation()
+        leaves = e.train_leaves.transpose(1, 0, 2)  # (T, n, K)
+        raw = np.empty((T + 1, n, K))
+        raw[0] = e.baseline
+        raw[1:] = e.leaf_values[leaves]
+        np.cumsum(raw, axis=0, out=raw)  # the same additions, in order, as boosting made
+        self.raw_before, self.raw_final = raw[:T], raw[T]  # (T, n, K), (n, K)
+        g, h = loss_gradient_hessian(e.objective, self.raw_before, self.Y)
+        self.h_floored = None
+        if e.min_hessian > 0:
+            self.h_floored = h < e.min_hessian
+            h = np.maximum(h, e.min_hessian)
+        self.g, self.h = g, h
+        L = len(e.leaf_values)
+        flat = leaves.ravel()
+        self.G = np.bincount(flat, weights=(w[:, None] * g).ravel(), minlength=L)  # every leaf
+        self.H = np.bincount(flat, weights=(w[:, None] * h).ravel(), minlength=L)  # floored h
+        self.count = np.bincount(  # rows of positive weight in every leaf
+            e.train_leaves[w > 0].ravel(), minlength=L
+        )
+        self.dv_dG, self.dv_dH = leaf_rule_derivatives(e, self.G, self.H)
+        if e.single_leaf_is_zero:
+            single = np.diff(e.leaf_offsets)[e.leaf_tree] == 1
+            self.dv_dG[single] = self.dv_dH[single] = 0.0
+        self._removal = None
+        # The sparse maps of the recursion are built on first use: BoostIn never needs them.
+        self._direct = self._propagate = None
+
+    @property
+    def direct(self):
+        """Each row's tangent move of its own leaves, (T, n, K) (built on first use)."""
+        if self._direct is None:
+            self._build_propagation()
+        return self._direct
+
+    @property
+    def removal(self):
+        """Each row's exact (secant) move of its own leaves, (T, n, K) (built on first use)."""
+        if self._removal is None:
+            self._removal = self.removal_direct(
+                np.arange(self.ensemble.n_train), self.ensemble.train_weight
+            )
+        return self._removal
+
+    @property
+    def propagate(self):
+        """Per tree ``(P, PT, direct, removal)`` sparse maps (built on first use)."""
+        if self._propagate is None:
+            self._build_propagation()
+        return self._propagate
 
     def removal_direct(self, rows, weight):
         """The exact change of each row's own leaves, per unit of its weight, shape (T, b, K).
@@ -129,8 +149,8 @@ class Trajectory:
         e = self.ensemble
         n, T, K = e.train_leaves.shape
         w = e.train_weight
-        self.direct = np.empty((T, n, K))
-        self.propagate = {}
+        direct_all = np.empty((T, n, K))
+        maps = {}
         for t in range(T):
             if e.objective == "squared_error":
                 a, c = np.ones((n, K)), np.zeros((n, K))
@@ -144,15 +164,16 @@ class Trajectory:
                 _, _, M, MT = e.tree_indicator(t, k)
                 leaf = e.train_leaves[:, t, k]
                 dvG, dvH = self.dv_dG[leaf], self.dv_dH[leaf]
-                self.direct[t, :, k] = dvG * self.g[t, :, k] + dvH * self.h[t, :, k]
+                direct_all[t, :, k] = dvG * self.g[t, :, k] + dvH * self.h[t, :, k]
                 coef = w * (a[:, k] * dvG + c[:, k] * dvH)  # per training row j
                 row_of = np.repeat(np.arange(n), np.diff(M.indptr))  # M's entries by row
                 P, PT, direct, removal = MT.copy(), M.copy(), M.copy(), M.copy()
                 P.data = coef[MT.indices]  # (leaves × n): entry (l, j) for row j in leaf l
                 PT.data = coef[row_of]  # its transpose
-                direct.data = self.direct[t, row_of, k]
+                direct.data = direct_all[t, row_of, k]
                 removal.data = self.removal[t, row_of, k]
-                self.propagate[t, k] = (P, PT, direct, removal)
+                maps[t, k] = (P, PT, direct, removal)
+        self._direct, self._propagate = direct_all, maps
 
     def span(self, t, k):
         """Global leaf ids [start, stop) of the tree of iteration t, output k."""
