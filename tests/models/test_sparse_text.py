@@ -45,7 +45,7 @@ def test_sparse_self_influence_equals_dense_exact_path(classes, monkeypatch):
     sparse_scores = sparse.scores_  # computed on first access
     assert calls, "the O(nnz²) path did not run"
     dense = InfluenceScorer(FrozenEstimator(model), method="direct").fit(X.toarray(), y)
-    np.testing.assert_allclose(sparse.scores_, dense.scores_, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(sparse_scores, dense.scores_, rtol=1e-8, atol=1e-12)
     assert sparse.scores_exact_ and sparse.scores_error_ is None
     # new rows (score_samples) and test influence through the sparse products too
     np.testing.assert_allclose(
