@@ -69,7 +69,7 @@ def _pearson(a, b):
     return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
 
 
-def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform"):
+def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform", n_probes=None):
     from sklearn.linear_model import LogisticRegression
 
     from skinfluence import InfluenceScorer
@@ -86,8 +86,13 @@ def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform"):
 
     tracemalloc.start()
     start = time.perf_counter()
-    scorer = InfluenceScorer(LogisticRegression(max_iter=500), memory_budget=memory_budget)
+    solver_params = None if n_probes is None else {"n_probes": n_probes}
+    scorer = InfluenceScorer(
+        LogisticRegression(max_iter=500), memory_budget=memory_budget, solver_params=solver_params
+    )
     scorer.fit(X, y)
+    fit_only_seconds = time.perf_counter() - start
+    scorer.scores_  # self-influence is computed on first access: part of "fit"
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     infl = scorer.influence(Xt, yt)
@@ -108,6 +113,8 @@ def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform"):
         "reason": scorer.method_reason_,
         "scores_exact": bool(scorer.scores_exact_),
         "lr_fit_s": unit,
+        "n_probes": n_probes,
+        "fit_only_s": fit_only_seconds,
         "fit_s": fit_seconds,
         "influence_s": infl_seconds,
         "fit_ratio": fit_seconds / unit,
@@ -202,6 +209,7 @@ def main():
     parser.add_argument(
         "--budget", type=int, default=None, help="memory_budget (0 forces 'pcg' at every size)"
     )
+    parser.add_argument("--probes", type=int, default=None, help="solver_params n_probes")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -209,7 +217,8 @@ def main():
             print(json.dumps(run_loo()))
         else:
             n, p = map(int, args.one.split("x"))
-            result = run_one(n, p, args.density, memory_budget=args.budget, columns=args.columns)
+            result = run_one(n, p, args.density, memory_budget=args.budget, columns=args.columns,
+                             n_probes=args.probes)
             print(json.dumps(result))
         return
     jobs = list(args.sizes) + ([] if args.no_loo else ["loo"])
@@ -218,6 +227,8 @@ def main():
         cmd += ["--columns", args.columns]
         if args.budget is not None:
             cmd += ["--budget", str(args.budget)]
+        if args.probes is not None:
+            cmd += ["--probes", str(args.probes)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         print(json.dumps(json.loads(out.strip().splitlines()[-1]), indent=1), flush=True)
 
