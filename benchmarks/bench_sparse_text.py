@@ -92,7 +92,7 @@ def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform", n_prob
     )
     scorer.fit(X, y)
     fit_only_seconds = time.perf_counter() - start
-    scorer.scores_  # self-influence is computed on first access: part of "fit"
+    _ = scorer.scores_  # self-influence is computed on first access: part of "fit"
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     infl = scorer.influence(Xt, yt)
@@ -220,8 +220,14 @@ def main():
             print(json.dumps(run_loo()))
         else:
             n, p = map(int, args.one.split("x"))
-            result = run_one(n, p, args.density, memory_budget=args.budget, columns=args.columns,
-                             n_probes=args.probes)
+            result = run_one(
+                n,
+                p,
+                args.density,
+                memory_budget=args.budget,
+                columns=args.columns,
+                n_probes=args.probes,
+            )
             print(json.dumps(result))
         return
     jobs = list(args.sizes) + ([] if args.no_loo else ["loo"])
