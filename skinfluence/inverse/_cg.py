@@ -176,20 +176,27 @@ class ConjugateGradientSolver(InverseHessianSolver):
         return X, residual, indefinite
 
     def _warn(self, residual, indefinite):
-        smallest, mean = curvature_estimates(self.operator_)
-        suggestion = suggest_damping(
-            self.damping_, smallest_eigenvalue=smallest, mean_eigenvalue=mean
+        warn_not_converged(
+            self, "CG", residual, indefinite, "or use method='direct' for small models"
         )
-        reason = (
-            "met non-positive curvature (H + λI is not positive definite)"
-            if indefinite
-            else f"did not converge in {self.maxiter_} iterations"
-        )
-        estimate = "" if smallest is None else f"; smallest eigenvalue of H + λI ≈ {smallest:.3g}"
-        warnings.warn(
-            f"CG {reason}: worst relative residual {residual:.3g} (rtol={self.rtol:g}, "
-            f"damping={self.damping_:g}){estimate}. Increase damping (e.g. "
-            f"damping={suggestion:.2g}), raise maxiter, or use method='direct' for small models.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+
+
+def warn_not_converged(solver, name, residual, indefinite, alternative):
+    """The ConvergenceWarning of a CG-type solver: why it stopped and which damping would help."""
+    smallest, mean = curvature_estimates(solver.operator_)
+    suggestion = suggest_damping(
+        solver.damping_, smallest_eigenvalue=smallest, mean_eigenvalue=mean
+    )
+    reason = (
+        "met non-positive curvature (H + λI is not positive definite)"
+        if indefinite
+        else f"did not converge in {solver.maxiter_} iterations"
+    )
+    estimate = "" if smallest is None else f"; smallest eigenvalue of H + λI ≈ {smallest:.3g}"
+    warnings.warn(
+        f"{name} {reason}: worst relative residual {residual:.3g} (rtol={solver.rtol:g}, "
+        f"damping={solver.damping_:g}){estimate}. Increase damping (e.g. "
+        f"damping={suggestion:.2g}), raise maxiter, {alternative}.",
+        ConvergenceWarning,
+        stacklevel=4,
+    )

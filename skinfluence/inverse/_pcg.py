@@ -24,17 +24,13 @@ themselves. The preconditioner acts as a control variate: the variance of row i'
 approximation of A (sparse rows that share few features).
 """
 
-import warnings
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from ..exceptions import ConvergenceWarning
 from ..models import GeneralizedLinear, LinearGradientMatrix
 from ._base import InverseHessianSolver, register_solver
-from ._cg import _HessianOperator
-from ._damping import curvature_estimates, suggest_damping
+from ._cg import _HessianOperator, warn_not_converged
 from ._docstrings import with_shared_docstrings
 
 #: Rows are solved exactly (one solve each) while that costs at most this many flops, with
@@ -357,21 +353,12 @@ class PreconditionedCGSolver(InverseHessianSolver):
         return X, residual, indefinite
 
     def _warn(self, residual, indefinite):
-        smallest, mean = curvature_estimates(self.operator_)
-        suggestion = suggest_damping(
-            self.damping_, smallest_eigenvalue=smallest, mean_eigenvalue=mean
-        )
-        reason = (
-            "met non-positive curvature (H + λI is not positive definite)"
-            if indefinite
-            else f"did not converge in {self.maxiter_} iterations"
-        )
-        warnings.warn(
-            f"Preconditioned CG {reason}: worst relative residual {residual:.3g} "
-            f"(rtol={self.rtol:g}, damping={self.damping_:g}). Increase damping (e.g. "
-            f"damping={suggestion:.2g}) or raise maxiter.",
-            ConvergenceWarning,
-            stacklevel=3,
+        warn_not_converged(
+            self,
+            "Preconditioned CG",
+            residual,
+            indefinite,
+            "or a larger memory_budget for 'direct'",
         )
 
 
