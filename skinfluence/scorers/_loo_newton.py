@@ -99,7 +99,9 @@ def refine_leave_one_out(
     """Iterate the leave-one-out Newton refits of ``rows`` from θ̂ to their fixed point.
 
     The objective is *tilted* so that θ̂ is its exact stationary point whatever the
-    tolerance the model was fitted at: ``J̃₋ᵢ(θ) = J₋ᵢ(θ) − ∇J(θ̂)ᵀθ``. Its first iteration
+    tolerance the model was fitted at: ``J̃₋ᵢ(θ) = J₋ᵢ(θ) − ∇J(θ̂)ᵀθ`` (and, where the share's
+    gradient is not its diagonal model, e.g. Lasso's l1 term on the active set, the removed
+    share's constant part is taken out as well). Its first iteration
     is the Newton step of ``InfluenceScorer(newton_step=True)``, its fixed point the
     minimiser of J₋ᵢ when θ̂ minimises J (the leave-one-out refit, with the active set of
     a piecewise-quadratic loss updated at every iterate: semi-smooth Newton on the
@@ -126,7 +128,7 @@ def refine_leave_one_out(
     converged = np.zeros(len(rows), dtype=bool)
     for batch in gen_batches(len(rows), problem.block_size):
         thetas[batch], _, converged[batch] = problem.solve(
-            rows[batch], tol, max_iter, offset=problem.g_full
+            rows[batch], tol, max_iter, offset=problem.offsets(rows[batch])
         )
     # The shared iteration stops where the gradient stops falling (e.g. a piecewise-
     # quadratic loss whose active set oscillates): those few rows get Newton steps with their
@@ -163,6 +165,12 @@ class _LeaveOneOutProblem:
         self.g_full = (
             self.features.features_rmatmul(self.w[:, None] * R0)[:, 0]
             + self.penalties[0] * self.theta_hat
+        )
+        share_gradient = adapter.penalty_share_gradient()
+        self.share_excess = (
+            np.zeros(self.n_params)
+            if share_gradient is None
+            else share_gradient - self.penalties[1] * self.theta_hat
         )
         self.block_size = int(max(1, min(n, _BLOCK_BYTES // (8 * 3 * n * self.K))))
         self._X, self._y, self._sw = X, y, sample_weight
@@ -222,7 +230,14 @@ class _LeaveOneOutProblem:
             (penalty - c[i] * share)[None],
             self.features.dense_features(rows),
         )
-        return grad[0] - self.g_full
+        return grad[0] - self.offsets(rows)[0]
+
+    def offsets(self, rows):
+        """The tilt of each row's objective, ``∇J(θ̂) + c_i e`` (b, p): e is the part of the
+        share's gradient ∇q(θ̂) its diagonal model D_q θ̂ leaves out (Lasso's α ρ sign(w)),
+        so that the tilted gradient at θ̂ is exactly ``−(w_i ∇ℓ_i + c_i ∇q)``."""
+        _, _, c = self.penalties
+        return self.g_full[None] + c[rows, None] * self.share_excess[None]
 
     def line_search_refit(self, i, tol, max_iter):
         """Damped Newton from θ̂ on J̃₋ᵢ: the direction ``H₋ᵢ(θ)⁻¹∇J̃₋ᵢ(θ)`` with the
@@ -299,8 +314,8 @@ def _solve_block(
         grad[sub] = _leave_one_out_gradients(
             adapter, features, t, w, rows[sub], theta[sub], penalty[sub], x_rows[sub]
         )
-        if offset is not None:  # the tilted objective J̃₋ᵢ = J₋ᵢ − ∇J(θ̂)ᵀθ
-            grad[sub] -= offset[None]
+        if offset is not None:  # the tilted objective J̃₋ᵢ (refine_leave_one_out)
+            grad[sub] -= offset[sub]
         size[sub] = np.abs(grad[sub]).max(axis=1) / np.maximum(denom[sub], np.finfo(float).tiny)
         converged |= active & (size <= tol)
         active &= ~converged

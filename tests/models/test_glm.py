@@ -194,7 +194,9 @@ def test_newton_step_removes_the_rows_share_of_the_curvature_too(weighted):
     estimator = _tight(TweedieRegressor(power=1.5, alpha=1.0))
     X, y, Xt, yt = _glm_data(estimator, n_train=30)
     sw = np.random.RandomState(2).uniform(0.5, 2.0, len(y)) if weighted else None
-    scorer = InfluenceScorer(estimator, newton_step=True).fit(X, y, sample_weight=sw)
+    scorer = InfluenceScorer(estimator, newton_step=True, newton_refine=0).fit(
+        X, y, sample_weight=sw
+    )
     first = InfluenceScorer(estimator).fit(X, y, sample_weight=sw).influence(Xt, yt)
     newton = scorer.influence(Xt, yt)
     a = scorer.adapter_
