@@ -187,8 +187,10 @@ registered solver, default="auto"
 
     First-order influence drifts from actual leave-one-out on weakly regularised, nearly
     separable data (few rows with large leverage): ``newton_step=True`` fixes most of it,
-    but no local approximation is reliable when removing a row changes the fit a lot (e.g.
-    logistic regression with a large C on almost separable data).
+    and ``newton_refine`` the rest, by iterating the refits of the rows with the largest
+    steps to their fixed point (the single step is a local approximation: removing a row
+    that changes the fit a lot, e.g. logistic regression with a large C on almost separable
+    data or a support row of a squared-hinge LinearSVC, needs the iterated refit).
 
     References
     ----------
