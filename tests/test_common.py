@@ -33,6 +33,7 @@ from skinfluence.toy import MarginScorer, PerceptronStudent
 
 ESTIMATORS = [
     InfluenceScorer(LogisticRegression()),
+    InfluenceScorer(LogisticRegression(), newton_step=True),  # + newton_refine="auto"
     InfluenceScorer(HistGradientBoostingClassifier(max_iter=5, random_state=0)),
     LeaveOneOutScorer(LogisticRegression()),
     LeaveOneGroupOutScorer(LogisticRegression()),

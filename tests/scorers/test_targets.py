@@ -476,7 +476,7 @@ def test_refined_loss_target_equals_the_default_call_and_scores(cancer_c1):
     np.testing.assert_allclose(chunks, default, atol=tol)
     # the refined rows' self-influence is their exact leave-one-out loss change
     rows = scorer.newton_refined_
-    # (to the refits' tolerance: lbfgs stops at max|∇J| ≈ 1e-8 here, 1e-6 relative)
+    # (to the truth's refit tolerance: measured 1e-6 relative)
     np.testing.assert_allclose(scorer.scores_[rows], loo.scores_[rows], rtol=1e-5)
 
 
