@@ -3,7 +3,8 @@
 Part 1 (targets; ``--targets`` runs it alone): ``InfluenceScorer.influence(..., target=...)``
 on bundled data, first order and with ``newton_step=True`` (the single step,
 ``newton_refine=0``, and the default ``newton_refine="auto"``), against
-``LeaveOneOutScorer`` (Newton refits to 1e-10, exact leave-one-out) evaluating the same target on every refit model. Pearson over all
+``LeaveOneOutScorer`` (Newton refits to 1e-10, exact leave-one-out) evaluating the same
+target on every refit model. Pearson over all
 (test row, training row) entries, or over training rows for the set targets.
 
 Part 2 (groups): ``influence(..., groups=g)`` first order and with
