@@ -436,7 +436,8 @@ def linear_datamodeling_score(
         predicted outputs instead of the score alone.
     %(random_state)s
         Draws the subsets and one seed per subset model (every ``random_state`` parameter
-        of the estimator, nested ones included, is set to it: independent runs).
+        of the estimator, nested ones included, is set to it, and a skorch net is seeded
+        through ``torch.manual_seed``: independent, reproducible runs).
     %(n_jobs)s
     %(verbose)s
 

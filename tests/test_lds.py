@@ -188,3 +188,23 @@ def test_constant_predictions_warn(ridge_data):
             A, Ridge(), X, y, Xt, yt, n_subsets=5, random_state=0, return_details=True
         )
     assert np.isnan(res.per_test[0]) and np.isfinite(res.score)
+
+
+def test_skorch_subset_models_are_seeded():
+    """A skorch net has no ``random_state``: the engine seeds torch for each subset model,
+    so two calls agree, and the caller's torch generator is left as it was."""
+    torch = pytest.importorskip("torch")
+    from tests._skorch_nets import data_sized_dropout_net
+
+    X, y = make_classification(40, 4, random_state=0)
+    X = X.astype(np.float32)
+    net = data_sized_dropout_net(max_epochs=3, batch_size=16)
+    A = np.random.default_rng(0).normal(size=(10, 30))
+    kw = {"n_subsets": 3, "random_state": 0, "return_details": True}
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    a = linear_datamodeling_score(A, net, X[:30], y[:30], X[30:], y[30:], **kw)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = linear_datamodeling_score(A, net, X[:30], y[:30], X[30:], y[30:], **kw)
+    np.testing.assert_array_equal(a.actual, b.actual)
+    assert not np.allclose(a.actual[0], a.actual[1])  # independent runs

@@ -19,6 +19,7 @@ from sklearn.utils import _safe_indexing, check_random_state, gen_batches, gen_e
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._utils._docstring import inject_docs
+from .._utils._estimators import is_skorch_net
 from .._utils._labels import encode_labels
 from .._utils._parallel import n_parallel_batches
 from .._utils._progress import progress
@@ -61,16 +62,25 @@ def _fit_subset(estimator, X, y, sample_weight, rows, seed, classifier):
     if classifier and len(np.unique(y_rows)) < 2:
         return DummyClassifier(strategy="prior").fit(_safe_indexing(X, rows), y_rows)
     model = set_random_states(clone(estimator), seed)
-    return fit_clone(model, _safe_indexing(X, rows), y_rows, sw)
+    if not is_skorch_net(model):
+        return fit_clone(model, _safe_indexing(X, rows), y_rows, sw)
+    import torch  # skorch is installed, hence torch
+
+    # A skorch net draws its initialisation and batch order from torch's global generator:
+    # seed it for this model, in a fork so that the caller's generator is left as it was.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return fit_clone(model, _safe_indexing(X, rows), y_rows, sw)
 
 
 def _fit_subsets(estimator, X, y, sample_weight, subsets, seeds, classifier, evaluate, keep):
     """Fit one clone per subset; returns ``(model, evaluate(model))`` for each (the model
     None unless ``keep``).
 
-    Every ``random_state`` of a clone is set to its own seed: the models must be independent
-    runs (Feldman & Zhang train each from its own random initialisation), not repeat the
-    same random choices with the user's fixed seed. As scikit-learn's bagging ensembles do.
+    Every ``random_state`` of a clone is set to its own seed (a skorch net's through
+    ``torch.manual_seed``): the models must be independent runs (Feldman & Zhang train each
+    from its own random initialisation), not repeat the same random choices with the user's
+    fixed seed. As scikit-learn's bagging ensembles do.
     """
     out = []
     for rows, seed in zip(subsets, seeds, strict=True):
