@@ -576,10 +576,9 @@ def linear_datamodeling_score(
         n_jobs=n_jobs, verbose=verbose, desc="linear_datamodeling_score",
     )  # fmt: skip
     actual = np.stack([np.asarray(values, dtype=np.float64) for _, values in results])
-    out = {
-        name: _lds_from_outputs(A, in_subset, actual, target, alpha, return_details, name)
-        for name, A in matrices.items()
-    }
+    out = {}
+    for name, A in matrices.items():  # a loop, not a comprehension: the warnings' stacklevel
+        out[name] = _lds_from_outputs(A, in_subset, actual, target, alpha, return_details, name)
     return out if several else out[None]
 
 
