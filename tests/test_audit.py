@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
-from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
@@ -12,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skinfluence import (
     CombinedScorer,
+    InfluenceScorer,
     LossScorer,
     OutOfBagScorer,
     PruningSelector,
@@ -72,8 +74,9 @@ def test_ranking_frame_columns_order_and_flags(breast_result, breast):
         "row",
         "label",
         "suggested_label",
-        "self-influence",
         "oof",
+        "linear-self-influence",
+        "linear-oof",
         "forest",
         "combined",
         "flagged",
@@ -87,7 +90,12 @@ def test_ranking_frame_columns_order_and_flags(breast_result, breast):
     n = breast_result.n_issues
     assert frame["flagged"].iloc[:n].all() and not frame["flagged"].iloc[n:].any()
     assert (frame["reason"].iloc[:n].str.len() > 0).all()
-    assert frame["reason"].iloc[0].split()[0] in ("self-influence", "oof", "forest")
+    assert frame["reason"].iloc[0].split()[0] in (
+        "oof",
+        "linear-self-influence",
+        "linear-oof",
+        "forest",
+    )
     # The suggested label is the out-of-sample prediction: on a flagged flip it is usually
     # the original label (the flip undone).
     top = frame.iloc[:n]
@@ -98,7 +106,7 @@ def test_ranking_frame_columns_order_and_flags(breast_result, breast):
 def test_result_combined_equals_the_combined_scorer_on_the_same_members(breast):
     """The audit is the public CombinedScorer on the public scorers, nothing hidden."""
     X, y, _ = breast
-    result = audit(X, y, scorers=["oof", "forest"])
+    result = audit(X, y, model="logistic", scorers=["oof", "forest"])
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     combined = CombinedScorer(
         [
@@ -109,6 +117,39 @@ def test_result_combined_equals_the_combined_scorer_on_the_same_members(breast):
     ).fit(X, y)
     np.testing.assert_array_equal(result.combined, combined.scores_)
     assert result.family_weights == combined.family_weights_
+
+
+def test_default_is_boosting_a_linear_family_and_the_forest(breast_result, breast):
+    """model="auto": the CombinedScorer of three families built from public scorers (the
+    boosting's out-of-fold loss, a logistic regression's self-influence and out-of-fold
+    loss, the forest), equal to the audit's combined score to the last bit."""
+    X, y, _ = breast
+    linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    combined = CombinedScorer(
+        [
+            (
+                "oof",
+                LossScorer(
+                    HistGradientBoostingClassifier(random_state=0), refit=False, random_state=0
+                ),
+            ),
+            (
+                "linear-self-influence",
+                InfluenceScorer(FrozenEstimator(clone(linear).fit(X, y))),
+            ),
+            ("linear-oof", LossScorer(linear, refit=False, random_state=0)),
+            ("forest", OutOfBagScorer(random_state=0)),
+        ],
+        families={
+            "oof": "model",
+            "linear-self-influence": "linear",
+            "linear-oof": "linear",
+            "forest": "forest",
+        },
+    ).fit(X, y)
+    np.testing.assert_array_equal(breast_result.combined, combined.scores_)
+    assert breast_result.family_weights == combined.family_weights_
+    assert set(breast_result.families) == {"model", "linear", "forest"}
 
 
 def test_loss_scorer_is_the_out_of_fold_log_loss(breast):

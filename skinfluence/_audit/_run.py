@@ -87,7 +87,7 @@ def run_audit(
     path=None,
     *,
     target=None,
-    model="logistic",
+    model="auto",
     scorers=None,
     output=None,
     report=None,
