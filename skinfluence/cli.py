@@ -68,13 +68,13 @@ def _build_parser():
     )
     audit.add_argument(
         "--model",
-        default="auto",
+        default="logistic",
         metavar="{" + ",".join(MODELS) + "} or FILE",
-        help="model to audit with: auto (default; class labels: histogram gradient "
-        "boosting's out-of-fold loss beside a standardised logistic regression's "
-        "self-influence and out-of-fold loss, a linear family, and the forest; a "
-        "continuous target: a standardised ridge regression), a standardised logistic "
-        "regression, histogram gradient boosting, a one-hidden-layer skorch MLP "
+        help="model to audit with: standardised logistic regression (default); auto "
+        "(class labels: histogram gradient boosting's out-of-fold loss beside the "
+        "logistic regression's self-influence and out-of-fold loss, a linear family, and "
+        "the forest; a continuous target: the standardised ridge regression), "
+        "histogram gradient boosting, a one-hidden-layer skorch MLP "
         "(gradient scores on its output layer; needs pip install skinfluence[torch]), "
         "LightGBM / XGBoost "
         "(needs pip install skinfluence[boosting]; boosted trees' self-influence is "

@@ -29,7 +29,7 @@ def audit(
     X,
     y,
     *,
-    model="auto",
+    model="logistic",
     scorers=None,
     weights="family",
     ids=None,
@@ -59,7 +59,7 @@ def audit(
     y : array-like of shape (n_samples,)
         The given class labels (numbers or strings). A class with a single row is not
         refused: the row is flagged (the models are fitted on the other rows).
-    model : {"auto", "logistic", "hgb", "mlp"} or estimator, default="auto"
+    model : {"auto", "logistic", "hgb", "mlp"} or estimator, default="logistic"
         The model whose scores are combined with the forest's. ``"auto"``: for class
         labels histogram gradient boosting (its out-of-fold loss) beside a standardised
         logistic regression (a linear family: its self-influence and out-of-fold loss),
@@ -100,10 +100,9 @@ def audit(
 
     Notes
     -----
-    Cost: that of the scores (default, class labels: k = 5 out-of-fold fits of the
-    boosting, one logistic fit, its self-influence and k out-of-fold logistic fits, one
-    300-tree forest; measured at most ~2.5x cleanlab on the same boosting model, see
-    :ref:`audit_speed`), plus O(n log n) per score for the ranks, a 200-resample
+    Cost: that of the scores (default: one model fit, its self-influence, k out-of-fold
+    fits, one 300-tree forest; ``model="auto"`` adds k out-of-fold fits of the boosting),
+    plus O(n log n) per score for the ranks, a 200-resample
     bootstrap of the count (O(200 n K)) and the data checks (a nearest-neighbour query,
     O(n log n p) with a tree, O(n² p) at worst).
 
@@ -129,7 +128,9 @@ def audit(
     )
 
 
-def audit_data(data, *, model="auto", scorers=None, weights="family", n_jobs=None, random_state=0):
+def audit_data(
+    data, *, model="logistic", scorers=None, weights="family", n_jobs=None, random_state=0
+):
     """:func:`audit` on checked :class:`~skinfluence._audit._data.AuditData`."""
     # Native thread pools (OpenMP in gradient boosting, BLAS) follow n_jobs: on small data and
     # busy machines, unlimited threads cost 100x more than they give (measured: 13.7 s vs 0.1 s

@@ -87,7 +87,7 @@ def run_audit(
     path=None,
     *,
     target=None,
-    model="auto",
+    model="logistic",
     scorers=None,
     output=None,
     report=None,
