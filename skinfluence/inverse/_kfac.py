@@ -18,7 +18,6 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy import linalg
 
 from ..exceptions import IllConditionedHessianWarning
 from ..models import GaussNewtonView, KroneckerFactored, with_curvature
@@ -27,39 +26,137 @@ from ._damping import auto_damping
 from ._docstrings import with_shared_docstrings
 
 
-class _Layer:
-    """One factorable layer: its indices in θ and its factors."""
+class _Numpy:
+    """The array operations of the factored solver, on numpy arrays (float64)."""
 
-    def __init__(self, spec):
+    def __init__(self):
+        self.dtype = np.float64
+
+    def asarray(self, x):
+        return np.asarray(x, dtype=np.float64)
+
+    def index(self, idx):
+        return np.asarray(idx)
+
+    def zeros(self, shape):
+        return np.zeros(shape)
+
+    def ones(self, shape):
+        return np.ones(shape)
+
+    def concat(self, parts, axis):
+        return np.concatenate(parts, axis=axis)
+
+    def eigh(self, M):
+        return np.linalg.eigh((M + M.T) / 2)
+
+    def clip0(self, x):
+        return np.clip(x, 0, None)
+
+    def repeat(self, w, times):
+        return np.repeat(w, times)
+
+    def to_numpy(self, x):
+        return np.asarray(x, dtype=np.float64)
+
+
+class _Torch(_Numpy):
+    """The same operations in torch, on the device and in the dtype of the net's tensors."""
+
+    def __init__(self, like):
+        import torch
+
+        self.torch, self.device, self.dtype = torch, like.device, like.dtype
+
+    def asarray(self, x):
+        if self.torch.is_tensor(x):
+            return x.to(device=self.device, dtype=self.dtype)
+        return self.torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=self.dtype,
+                                    device=self.device)  # fmt: skip
+
+    def index(self, idx):
+        return self.torch.as_tensor(np.asarray(idx), dtype=self.torch.long, device=self.device)
+
+    def zeros(self, shape):
+        return self.torch.zeros(shape, dtype=self.dtype, device=self.device)
+
+    def ones(self, shape):
+        return self.torch.ones(shape, dtype=self.dtype, device=self.device)
+
+    def concat(self, parts, axis):
+        return self.torch.cat(parts, dim=axis)
+
+    def eigh(self, M):
+        return self.torch.linalg.eigh((M + M.T) / 2)
+
+    def clip0(self, x):
+        return x.clamp(min=0)
+
+    def repeat(self, w, times):
+        return self.torch.repeat_interleave(w, times)
+
+    def to_numpy(self, x):
+        if self.torch.is_tensor(x):
+            x = x.detach().cpu().numpy()
+        return np.asarray(x, dtype=np.float64)
+
+
+def _backend(w):
+    """numpy for numpy statistics, torch (on their device) for torch tensors."""
+    if isinstance(w, np.ndarray):
+        return _Numpy()
+    return _Torch(w)
+
+
+class _Layer:
+    """One factorable layer: its indices in θ and its factors (in the backend's arrays)."""
+
+    def __init__(self, spec, xp):
         self.name = spec["name"]
+        self.kind = spec.get("kind", "linear")
         self.d_out = spec["d_out"]
         self.weight, self.bias = spec["weight"], spec["bias"]
+        self._weight = None if self.weight is None else xp.index(self.weight)
+        self._bias = None if self.bias is None else xp.index(self.bias)
         self.d_in = (spec["d_in"] if self.weight is not None else 0) + (self.bias is not None)
-        self.A = np.zeros((self.d_in, self.d_in))
-        self.S = np.zeros((self.d_out, self.d_out))
+        self.A = xp.zeros((self.d_in, self.d_in))
+        self.S = xp.zeros((self.d_out, self.d_out))
+        self.locations = None  # T: 1 for a layer applied once per row
+        self.xp = xp
 
     def inputs(self, a):
+        """ã: the inputs with a 1 appended for the bias, ``(b, d_in')`` or ``(b, T, d_in')``."""
         parts = ([a] if self.weight is not None else []) + (
-            [np.ones((len(a), 1))] if self.bias is not None else []
+            [self.xp.ones((*a.shape[:-1], 1))] if self.bias is not None else []
         )
-        return np.hstack(parts)
+        return self.xp.concat(parts, axis=-1)
+
+    def check_locations(self, a):
+        T = 1 if a.ndim == 2 else a.shape[1]
+        if self.locations is None:
+            self.locations = T
+        elif T != self.locations:
+            raise ValueError(
+                f"K-FAC: layer {self.name!r} acts at {T} locations on some rows and "
+                f"{self.locations} on others; give inputs of one size."
+            )
 
     def gather(self, V):
-        """The (k, d_out, d_in') matrices W̃ of the columns of V."""
+        """The (k, d_out, d_in') matrices W̃ of the columns of V (a backend array)."""
         k = V.shape[1]
         parts = []
         if self.weight is not None:
-            parts.append(V[self.weight].T.reshape(k, self.d_out, -1))
+            parts.append(V[self._weight].T.reshape(k, self.d_out, -1))
         if self.bias is not None:
-            parts.append(V[self.bias].T.reshape(k, self.d_out, 1))
-        return np.concatenate(parts, axis=2)
+            parts.append(V[self._bias].T.reshape(k, self.d_out, 1))
+        return self.xp.concat(parts, axis=2)
 
     def scatter(self, M, out):
         k = M.shape[0]
         if self.weight is not None:
-            out[self.weight] = M[:, :, : self.d_in - (self.bias is not None)].reshape(k, -1).T
+            out[self._weight] = M[:, :, : self.d_in - (self.bias is not None)].reshape(k, -1).T
         if self.bias is not None:
-            out[self.bias] = M[:, :, -1].T
+            out[self._bias] = M[:, :, -1].T
 
 
 @register_solver
@@ -139,38 +236,48 @@ class KFACSolver(InverseHessianSolver):
         if not isinstance(base, KroneckerFactored):
             raise TypeError(
                 f"method={self.name!r} needs a net whose layers K-FAC can factor (a torch "
-                f"model's nn.Linear layers); {type(base).__name__} has none. Use method='cg', "
-                "'arnoldi' or 'direct'."
+                f"model's nn.Linear / nn.Conv2d layers); {type(base).__name__} has none. Use "
+                "method='cg', 'arnoldi' or 'direct'."
             )
         specs, others = base.kronecker_layers()
         if not specs:
             raise ValueError(
-                f"method={self.name!r}: no nn.Linear layer has parameters in θ; use "
-                "method='direct' or 'cg'."
+                f"method={self.name!r}: no nn.Linear or nn.Conv2d layer has parameters in θ; "
+                "use method='direct' or 'cg'."
             )
         if len(others) > self.max_other_params:
             raise ValueError(
-                f"method={self.name!r} factors nn.Linear layers only; {len(others)} parameters "
-                f"belong to other layers (more than max_other_params={self.max_other_params} "
-                "to solve densely). Restrict θ to the linear layers with params=[...], raise "
+                f"method={self.name!r} factors nn.Linear and nn.Conv2d layers only (Conv2d "
+                f"with groups=1 and zero padding); {len(others)} parameters belong to other "
+                f"layers (more than max_other_params={self.max_other_params} to solve "
+                "densely). Restrict θ to the factorable layers with params=[...], raise "
                 "max_other_params, or use method='cg'."
             )
-        self.layers_ = layers = [_Layer(spec) for spec in specs]
-        total = 0.0
+        layers, xp, total = None, None, 0.0
         for w, samples in base.kronecker_samples(X, y, sample_weight):
-            total += w.sum()
+            if layers is None:
+                xp = _backend(w)
+                layers = [_Layer(spec, xp) for spec in specs]
+            w = xp.asarray(w)
+            total += float(w.sum())
             for layer, (a, g) in zip(layers, samples, strict=True):
-                a = layer.inputs(a)
-                layer.A += (w[:, None] * a).T @ a
+                a, g = xp.asarray(a), xp.asarray(g)
+                layer.check_locations(a)
+                a = layer.inputs(a).reshape(-1, layer.d_in)
+                layer.A += (xp.repeat(w, len(a) // max(1, len(w)))[:, None] * a).T @ a
                 g = g.reshape(-1, layer.d_out)
-                layer.S += (np.repeat(w, len(g) // max(1, len(w)))[:, None] * g).T @ g
+                layer.S += (xp.repeat(w, len(g) // max(1, len(w)))[:, None] * g).T @ g
+        if layers is None:
+            raise ValueError(f"method={self.name!r} needs at least one training row.")
+        self.layers_, self._xp = layers, xp
         n = len(np.asarray(y))
-        penalty = base.penalty_hessian_diagonal(n, sample_weight)
+        penalty = xp.asarray(base.penalty_hessian_diagonal(n, sample_weight))
         for layer in layers:
             layer.A /= max(total, np.finfo(float).tiny)
-            d_A, layer.Q_A = linalg.eigh(layer.A)
-            d_S, layer.Q_S = linalg.eigh(layer.S)
-            layer.eigenvalues = np.outer(np.clip(d_S, 0, None), np.clip(d_A, 0, None))
+            layer.S /= layer.locations  # KFC: E[Σ_t ããᵀ] ⊗ E[Σ_t g gᵀ] / T
+            d_A, layer.Q_A = xp.eigh(layer.A)
+            d_S, layer.Q_S = xp.eigh(layer.S)
+            layer.eigenvalues = xp.clip0(d_S)[:, None] * xp.clip0(d_A)[None, :]
             P = layer.gather(penalty[:, None])[0]  # (d_out, d_in'): the penalty's diagonal
             layer.penalty = (layer.Q_S**2).T @ P @ layer.Q_A**2
         if self.eigenvalue_correction:
@@ -184,13 +291,21 @@ class KFACSolver(InverseHessianSolver):
         return self
 
     def _correct_eigenvalues(self, base, X, y, sample_weight):
+        xp = self._xp
         for layer in self.layers_:
-            layer.eigenvalues = np.zeros_like(layer.eigenvalues)
+            layer.eigenvalues = xp.zeros(layer.eigenvalues.shape)
         for w, samples in base.kronecker_samples(X, y, sample_weight):
+            w = xp.asarray(w)
             for layer, (a, g) in zip(self.layers_, samples, strict=True):
-                a2 = (layer.inputs(a) @ layer.Q_A) ** 2  # (b, d_in')
-                g2 = ((g @ layer.Q_S) ** 2).sum(axis=1)  # (b, d_out), summed over the K
-                layer.eigenvalues += (w[:, None] * g2).T @ a2
+                a = layer.inputs(xp.asarray(a)) @ layer.Q_A  # (b, [T,] d_in')
+                g = xp.asarray(g) @ layer.Q_S  # (b, K, [T,] d_out)
+                if a.ndim == 2:  # once per row: the rotated gradient is an outer product
+                    g2 = (g**2).sum(1)  # (b, d_out), summed over the K
+                    layer.eigenvalues += (w[:, None] * g2).T @ a**2
+                    continue
+                for k in range(g.shape[1]):  # Σ_t over the locations, then squared
+                    M = g[:, k].swapaxes(1, 2) @ a  # (b, d_out, d_in')
+                    layer.eigenvalues += (w[:, None, None] * M**2).sum(0)
 
     def _fit_others(self, base, X, y, sample_weight, others):
         self.others_block_ = None
@@ -206,7 +321,7 @@ class KFACSolver(InverseHessianSolver):
         if self.damping != "auto":
             return float(self.damping)
         trace = sum(float((layer.eigenvalues + layer.penalty).sum()) for layer in layers)
-        size = sum(layer.eigenvalues.size for layer in layers)
+        size = sum(layer.d_out * layer.d_in for layer in layers)
         if self.others_block_ is not None:
             trace += float(np.trace(self.others_block_))
             size += len(self.others_block_)
@@ -214,30 +329,33 @@ class KFACSolver(InverseHessianSolver):
 
     def _factor_others(self):
         block = self.others_block_ + self.damping_ * np.eye(len(self.others_block_))
-        evals, evecs = linalg.eigh(block)
+        evals, evecs = np.linalg.eigh(block)
         if evals[0] <= 0:
             warnings.warn(
-                f"The Gauss–Newton block of the {len(block)} parameters outside nn.Linear "
+                f"The Gauss–Newton block of the {len(block)} parameters outside factorable "
                 f"layers (plus damping={self.damping_:g}) is singular: smallest eigenvalue "
                 f"{evals[0]:.3g}; its pseudo-inverse is used. Pass a larger damping.",
                 IllConditionedHessianWarning,
                 stacklevel=4,
             )
         keep = evals > len(block) * np.finfo(float).eps * max(abs(evals).max(), 1e-300)
-        self.others_inverse_ = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
+        self.others_inverse_ = self._xp.asarray((evecs[:, keep] / evals[keep]) @ evecs[:, keep].T)
+        self._others = self._xp.index(self.others_)
 
     def solve(self, V):
-        V = np.asarray(V, dtype=np.float64)
+        xp = self._xp
+        V = V if hasattr(V, "ndim") else np.asarray(V, dtype=np.float64)
         one_d = V.ndim == 1
-        V = V.reshape(self.n_params_, -1)
-        out = np.zeros_like(V)
+        V = xp.asarray(V).reshape(self.n_params_, -1)
+        out = xp.zeros(V.shape)
         for layer in self.layers_:
             M = layer.gather(V)  # (k, d_out, d_in')
             rotated = layer.Q_S.T @ M @ layer.Q_A
             rotated /= layer.eigenvalues + layer.penalty + self.damping_
             layer.scatter(layer.Q_S @ rotated @ layer.Q_A.T, out)
         if self.others_block_ is not None:
-            out[self.others_] = self.others_inverse_ @ V[self.others_]
+            out[self._others] = self.others_inverse_ @ V[self._others]
+        out = xp.to_numpy(out)
         return out.ravel() if one_d else out
 
 

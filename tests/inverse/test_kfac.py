@@ -65,10 +65,11 @@ def test_ekfac_eigenvalues_are_the_exact_diagonal_in_the_kronecker_basis():
     solver = EKFACSolver().fit(adapter, X, y)
     index = np.arange(adapter.n_params, dtype=float)[:, None]
     for layer in solver.layers_:
-        idx = layer.gather(index)[0].ravel().astype(int)  # W̃'s row-major order in θ
-        Q = np.kron(layer.Q_S, layer.Q_A)
+        idx = layer.gather(solver._xp.asarray(index))[0].cpu().numpy().ravel().astype(int)  # W̃'s row-major order in θ
+        Q = np.kron(layer.Q_S.cpu().numpy(), layer.Q_A.cpu().numpy())
         diagonal = np.diag(Q.T @ G[np.ix_(idx, idx)] @ Q).reshape(layer.d_out, layer.d_in)
-        np.testing.assert_allclose(layer.eigenvalues + layer.penalty, diagonal, atol=1e-9)
+        corrected = (layer.eigenvalues + layer.penalty).cpu().numpy()
+        np.testing.assert_allclose(corrected, diagonal, atol=1e-9)
 
 
 def test_ekfac_agrees_at_least_as_well_as_kfac_with_the_dense_solve():
