@@ -135,7 +135,7 @@ class _Layer:
         T = 1 if a.ndim == 2 else a.shape[1]
         if self.locations is None:
             self.locations = T
-        elif T != self.locations:
+        elif self.locations != T:
             raise ValueError(
                 f"K-FAC: layer {self.name!r} acts at {T} locations on some rows and "
                 f"{self.locations} on others; give inputs of one size."
