@@ -1,0 +1,170 @@
+"""EK-FAC against Kronfluence 1.0's EK-FAC (issue 18 §2): agreement with the dense
+Gauss–Newton solve and time, on the issue's net, one run.
+
+The net and data are ``bench_gauss_newton.py``'s: 7-class synthetic tabular data (500
+training rows, 18 features), a skorch MLP 18-32-7 with tanh, Adam (weight decay 1e-3, 400
+epochs; 839 parameters). Reference: ``∇ℓ_iᵀ (G + λI)⁻¹ ∇ℓ_q`` for every training row i and
+30 test rows q, G the dense Gauss–Newton matrix of the training objective (Σ_i ℓ_i + n wd/2
+‖θ‖², so G includes n·wd·I), solved exactly (``method="direct"``), λ its ``damping="auto"``.
+Each EK-FAC's scores are correlated (Pearson, all 500 × 30 pairs) with it.
+
+Like with like: Kronfluence's curvature is the *mean* Fisher of the loss alone, and its
+damping is added to the corrected eigenvalues as ours is; so it is run with
+``damping_factor = wd + λ/n`` (the penalty, uniform, is exactly that shift in any basis):
+the same matrix, divided by n. Its true Fisher (``use_empirical_fisher=False``, the
+default) draws one label per row from the model: in expectation the Gauss–Newton matrix of
+the cross-entropy, which ours computes exactly (a square root of each row's output
+Hessian). Its empirical Fisher (true labels) is another curvature, shown for reference.
+Kronfluence runs in its own environment (``/work/venvs/kronfluence``, or
+``KRONFLUENCE_PYTHON``) through ``_kronfluence_run.py``; its time (factors, written to disk
+as it does, and pairwise scores) is the runner's own clock, ours the same work in this
+process (adapter, gradients, factors, solve, scores), both on one thread.
+
+    python benchmarks/bench_kronfluence.py [--epochs 400] [--n-query 30]
+"""
+
+import argparse
+import copy
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_gauss_newton import make_data, pearson, train
+
+from skinfluence.inverse import DirectSolver, EKFACSolver, KFACSolver
+from skinfluence.models import adapter_for, with_curvature
+
+PEER_PYTHON = os.environ.get("KRONFLUENCE_PYTHON", "/work/venvs/kronfluence/bin/python")
+RUNNER = Path(__file__).with_name("_kronfluence_run.py")
+WD = 1e-3
+
+
+def ours(net, X, y, Xq, yq, solver_cls, damping, repeats=2):
+    """Scores (n, q), the best seconds of ``repeats`` runs (the whole computation, from the
+    fitted net) and the solver."""
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        adapter = adapter_for(net)
+        V = adapter.gradients(Xq, yq).dense_rows(slice(None)).T
+        solver = solver_cls(damping=damping).fit(with_curvature(adapter, "gauss-newton"), X, y)
+        scores = adapter.gradients(X, y).matmul(solver.solve(V))
+        best = min(best, time.perf_counter() - start)
+    return scores, best, solver
+
+
+def _relative(a, b):
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def sampled_noise(net, X, solver, draws=20, seed=0):
+    """Relative difference to our S of the logits layer's S from one label per row drawn
+    from the model (what Kronfluence's true Fisher does): mean and sd over ``draws``. The
+    layer's pseudo-gradients are ``p − e_ŷ``, so no autograd is needed."""
+    with torch.no_grad():
+        module = copy.deepcopy(net.module_).double()
+        logits = module(torch.as_tensor(X, dtype=torch.float64))
+    p = torch.softmax(logits, -1).numpy()
+    exact = solver.layers_[-1].S.cpu().numpy() / len(X)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(draws):
+        labels = (p.cumsum(1) > rng.uniform(size=(len(p), 1))).argmax(1)
+        g = p - np.eye(p.shape[1])[labels]
+        diffs.append(_relative(g.T @ g / len(X), exact))
+    return np.mean(diffs), np.std(diffs)
+
+
+def compare_factors(solver, peer, n, variant="true-f64"):
+    """Kronfluence's stored factors against ours (its are means, ours S and Λ sums)."""
+    print(f"\n## Kronfluence's factors ({variant}) against ours")
+    print("| layer | A: rel. diff | S: rel. diff | Σ corrected eigenvalues: Kronfluence / ours |")
+    print("|---|---|---|---|")
+    for layer in solver.layers_:
+
+        def get(name, layer=layer):
+            return peer[f"factor_{variant}:{name}:{layer.name}"]
+
+        Q, e = get("activation_eigenvectors"), get("activation_eigenvalues")
+        A = (Q * e) @ Q.T  # it keeps the eigendecompositions of its (mean) factors
+        Q, e = get("gradient_eigenvectors"), get("gradient_eigenvalues")
+        S = (Q * e) @ Q.T
+        lam = get("lambda_matrix") / get("num_lambda_processed")
+        ours_A, ours_S = layer.A.cpu().numpy(), layer.S.cpu().numpy() / n
+        ours_lam = layer.eigenvalues.cpu().numpy() / n
+        print(f"| {layer.name} | {_relative(A, ours_A):.2e} | {_relative(S, ours_S):.3f} | "
+              f"{lam.sum() / ours_lam.sum():.3f} |")  # fmt: skip
+
+
+def kronfluence(net, X, y, Xq, yq, damping, seed=0):
+    if not Path(PEER_PYTHON).exists():
+        print(f"(Kronfluence not found at {PEER_PYTHON}: skipped)")
+        return None
+    state = {k: v.detach().cpu().numpy() for k, v in net.module_.state_dict().items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp, "in.npz"), Path(tmp, "out.npz")
+        np.savez(src, X=X, y=y, Xq=Xq, yq=yq, damping=damping, seed=seed, **state)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        subprocess.run([PEER_PYTHON, str(RUNNER), str(src), str(dst), tmp], check=True, env=env)
+        return dict(np.load(dst))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=400)
+    parser.add_argument("--n-query", type=int, default=30)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    X, y, Xte, yte = make_data()
+    Xq, yq = Xte[: args.n_query], yte[: args.n_query]
+    net = train(X, y, args.epochs)
+    adapter = adapter_for(net)
+    G = with_curvature(adapter, "gauss-newton")
+    start = time.perf_counter()
+    direct = DirectSolver(damping="auto").fit(G, X, y)
+    V = adapter.gradients(Xq, yq).dense_rows(slice(None)).T
+    ref = adapter.gradients(X, y).matmul(direct.solve(V))
+    dense_seconds = time.perf_counter() - start
+    lam, n = direct.damping_, len(y)
+    print(f"net: {args.epochs} epochs, p = {adapter.n_params}; λ = {lam:.4g} (sum units), "
+          f"Kronfluence damping_factor = wd + λ/n = {WD + lam / n:.4g}")  # fmt: skip
+    rows = [("skinfluence", "dense Gauss–Newton (direct), the reference", 1.0, dense_seconds)]
+    solvers = {}
+    for name, cls in (("EK-FAC", EKFACSolver), ("K-FAC", KFACSolver)):
+        scores, seconds, solvers[name] = ours(net, X, y, Xq, yq, cls, lam)
+        rows.append(("skinfluence", f"{name}, true Gauss–Newton, float64", pearson(scores, ref),
+                     seconds))  # fmt: skip
+    ours_seconds = rows[1][3]
+    peer = kronfluence(net, X, y, Xq, yq, WD + lam / n)
+    labels = {
+        "true-f32": "EK-FAC, true Fisher (sampled labels), float32 — its defaults",
+        "true-f64": "EK-FAC, true Fisher (sampled labels), float64",
+        "empirical-f64": "EK-FAC, empirical Fisher (true labels), float64",
+    }
+    if peer is not None:
+        for key, label in labels.items():
+            r = pearson(peer[f"scores_{key}"].T, ref)
+            rows.append((f"Kronfluence {peer['version']}", label, r, float(peer[f"seconds_{key}"])))
+        _scores, again, _ = ours(net, X, y, Xq, yq, EKFACSolver, lam)  # after the peer's run
+        print(f"(our EK-FAC again after Kronfluence's run: {again:.2f} s)")
+        for variant in ("true-f64", "empirical-f64"):
+            compare_factors(solvers["EK-FAC"], peer, n, variant)
+        mean, sd = sampled_noise(net, X, solvers["EK-FAC"])
+        print(f"S of the logits layer from one sampled label per row (20 draws of our own): "
+              f"relative difference to ours {mean:.3f} ± {sd:.3f}")  # fmt: skip
+    print(f"\n## EK-FAC vs Kronfluence ({n} training rows × {len(yq)} queries, one run)")
+    print("| library | curvature | Pearson vs dense GGN solve | time (s) | time / our EK-FAC |")
+    print("|---|---|---|---|---|")
+    for lib, label, r, seconds in rows:
+        print(f"| {lib} | {label} | {r:.4f} | {seconds:.2f} | {seconds / ours_seconds:.1f}× |")
+
+
+if __name__ == "__main__":
+    main()
