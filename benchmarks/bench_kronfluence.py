@@ -21,6 +21,7 @@ as it does, and pairwise scores) is the runner's own clock, ours the same work i
 process (adapter, gradients, factors, solve, scores), both on one thread.
 
     python benchmarks/bench_kronfluence.py [--epochs 400] [--n-query 30]
+    python benchmarks/bench_kronfluence.py --conv   # K-FAC / EK-FAC on a Conv2d net
 """
 
 import argparse
@@ -43,6 +44,8 @@ from skinfluence.models import adapter_for, with_curvature
 
 PEER_PYTHON = os.environ.get("KRONFLUENCE_PYTHON", "/work/venvs/kronfluence/bin/python")
 RUNNER = Path(__file__).with_name("_kronfluence_run.py")
+PYDVL_PYTHON = os.environ.get("PYDVL_PYTHON", "/work/venvs/pydvl/bin/python")
+PYDVL_RUNNER = Path(__file__).with_name("_pydvl_ekfac_run.py")
 WD = 1e-3
 
 
@@ -103,25 +106,80 @@ def compare_factors(solver, peer, n, variant="true-f64"):
               f"{lam.sum() / ours_lam.sum():.3f} |")  # fmt: skip
 
 
-def kronfluence(net, X, y, Xq, yq, damping, seed=0):
-    if not Path(PEER_PYTHON).exists():
-        print(f"(Kronfluence not found at {PEER_PYTHON}: skipped)")
+def kronfluence(net, X, y, Xq, yq, damping, seed=0, python=PEER_PYTHON, runner=RUNNER):
+    if not Path(python).exists():
+        print(f"({python} not found: {runner.name} skipped)")
         return None
     state = {k: v.detach().cpu().numpy() for k, v in net.module_.state_dict().items()}
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp, "in.npz"), Path(tmp, "out.npz")
         np.savez(src, X=X, y=y, Xq=Xq, yq=yq, damping=damping, seed=seed, **state)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        subprocess.run([PEER_PYTHON, str(RUNNER), str(src), str(dst), tmp], check=True, env=env)
+        extra = [tmp] if runner == RUNNER else []
+        subprocess.run([python, str(runner), str(src), str(dst), *extra], check=True, env=env)
         return dict(np.load(dst))
+
+
+class CNN(torch.nn.Module):
+    """Conv2d(1→8, 3×3, padding 1) → tanh → 2×2 average pool → Linear(128→10): 1 370 params."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.Linear(128, 10)
+
+    def forward(self, x):
+        h = torch.nn.functional.avg_pool2d(torch.tanh(self.conv(x)), 2)
+        return self.fc(h.flatten(1))
+
+
+def conv_table(n=500, n_query=30, epochs=200):
+    """K-FAC / EK-FAC with a Conv2d layer (KFC factors) against the dense GGN solve, on
+    digits (8 × 8 images): Adam, weight decay 1e-3, full batch."""
+    from sklearn.datasets import load_digits
+
+    from skinfluence.models import TorchModule
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
+    Xq, yq, X, y = X[n : n + n_query], y[n : n + n_query], X[:n], y[:n]
+    torch.manual_seed(0)
+    module = CNN()
+    optimizer = torch.optim.Adam(module.parameters(), lr=0.01, weight_decay=WD)
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(module(Xt), yt).backward()
+        optimizer.step()
+    net = TorchModule(module, torch.nn.CrossEntropyLoss(), classes=np.arange(10),
+                      weight_decay=WD)  # fmt: skip
+    adapter = adapter_for(net)
+    G = with_curvature(adapter, "gauss-newton")
+    V = adapter.gradients(Xq, yq).dense_rows(slice(None)).T
+    train = adapter.gradients(X, y)
+    print(f"\n## A Conv2d net: digits 8×8, {n} rows × {n_query} queries, p = {adapter.n_params}"
+          f" (Conv2d 80, Linear 1 290), Adam {epochs} epochs")  # fmt: skip
+    print("| method | damping | Pearson vs dense GGN solve | time (s) |")
+    print("|---|---|---|---|")
+    ref, lam = None, "auto"
+    for name, cls in (("direct", DirectSolver), ("kfac", KFACSolver), ("ekfac", EKFACSolver)):
+        start = time.perf_counter()
+        solver = cls(damping=lam).fit(G, X, y)
+        scores = train.matmul(solver.solve(V))
+        seconds = time.perf_counter() - start
+        if ref is None:
+            ref, lam = scores, solver.damping_
+        print(f"| {name} | {lam:.3g} | {pearson(scores, ref):.4f} | {seconds:.2f} |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=400)
     parser.add_argument("--n-query", type=int, default=30)
+    parser.add_argument("--conv", action="store_true", help="only the Conv2d table")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.conv:
+        return conv_table()
     X, y, Xte, yte = make_data()
     Xq, yq = Xte[: args.n_query], yte[: args.n_query]
     net = train(X, y, args.epochs)
@@ -152,6 +210,12 @@ def main():
         for key, label in labels.items():
             r = pearson(peer[f"scores_{key}"].T, ref)
             rows.append((f"Kronfluence {peer['version']}", label, r, float(peer[f"seconds_{key}"])))
+    dvl = kronfluence(net, X, y, Xq, yq, WD + lam / n, python=PYDVL_PYTHON, runner=PYDVL_RUNNER)
+    if dvl is not None:
+        rows.append((f"pyDVL {dvl['version']}", "EkfacInfluence (one pseudo-gradient of "
+                     "Σ √p log p per row), float32", pearson(dvl["scores"].T, ref),
+                     float(dvl["seconds"])))  # fmt: skip
+    if peer is not None:
         _scores, again, _ = ours(net, X, y, Xq, yq, EKFACSolver, lam)  # after the peer's run
         print(f"(our EK-FAC again after Kronfluence's run: {again:.2f} s)")
         for variant in ("true-f64", "empirical-f64"):
