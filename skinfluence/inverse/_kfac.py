@@ -12,6 +12,14 @@ pass over the rows), which is the best diagonal in that basis. The penalty's dia
 added in the same basis (exact when, as usual, a layer's weight decay is one number).
 Blocks of different layers are independent (block-diagonal); the parameters of no
 factorable layer get their exact Gauss–Newton block, solved densely.
+
+A layer applied at T locations per row (a Conv2d: ``s_t = W̃ ã_t`` on the unfolded patches;
+Grosse & Martens 2016, "KFC") has the per-row pseudo-gradient ``Σ_t g_ikt ã_itᵀ``; KFC's
+factors, under spatial homogeneity and uncorrelated derivatives, are ``A = Σ_i w_i Σ_t
+ã_it ã_itᵀ / Σ_i w_i`` and ``S = Σ_i w_i Σ_k Σ_t g_ikt g_iktᵀ / T``; EK-FAC's diagonal is
+``Σ_i w_i Σ_k (Q_Sᵀ [Σ_t g_ikt ã_itᵀ] Q_A)²``, exact again. The arithmetic runs on the
+statistics' own arrays: numpy, or torch on the net's device (:class:`_Torch`), the same
+numbers either way.
 """
 
 import numbers
@@ -168,7 +176,12 @@ class KFACSolver(InverseHessianSolver):
     ``S ⊗ A``: A the second moment of the layer's inputs (a 1 appended for the bias), S the
     summed second moment of its outputs' Gauss–Newton pseudo-gradients, computed from a
     square root of each row's output Hessian (K backward passes per chunk: the true G,
-    not labels sampled from the model). Blocks of different layers are taken as
+    not labels sampled from the model). An ``nn.Conv2d`` (``groups=1``, zero padding) is
+    factored as KFC does (Grosse & Martens 2016): A sums the second moments of its T
+    unfolded input patches per row, S those of its output gradients at the T locations,
+    divided by T (exact when the output is 1 × 1). A torch net's factors,
+    eigendecompositions and solves are torch operations on its device, in its dtype.
+    Blocks of different layers are taken as
     independent; parameters outside such layers (a LayerNorm, an embedding) get their exact
     G block, formed with one G product per parameter and solved densely, up to
     ``max_other_params`` of them (more is refused, with what to do). It needs a model with
@@ -177,8 +190,9 @@ class KFACSolver(InverseHessianSolver):
     The curvature is always the Gauss–Newton one: ``InfluenceScorer(hessian="exact")``
     with this method is refused.
 
-    Cost per layer (d_in inputs, d_out outputs, n rows, K outputs of the net): the factors
-    O(n (d_in² + K d_out²)) time, their eigendecompositions O(d_in³ + d_out³), memory
+    Cost per layer (d_in inputs, d_out outputs, n rows, K outputs of the net, T locations:
+    1 for a Linear, the output pixels of a Conv2d, whose d_in is C_in·kh·kw): the factors
+    O(n T (d_in² + K d_out²)) time, their eigendecompositions O(d_in³ + d_out³), memory
     O(d_in² + d_out²), against O(p²) for the dense G; one solve O(k (d_out² d_in +
     d_out d_in²)) for k vectors. Accuracy: no knob; how close ``S ⊗ A`` is to the block
     (exact for a single linear layer under squared error, approximate otherwise) is
@@ -201,6 +215,8 @@ class KFACSolver(InverseHessianSolver):
     ----------
     Martens, J. & Grosse, R. (2015). Optimizing neural networks with Kronecker-factored
     approximate curvature. ICML.
+    Grosse, R. & Martens, J. (2016). A Kronecker-factored approximate Fisher matrix for
+    convolution layers. ICML.
 
     Examples
     --------
@@ -370,8 +386,12 @@ class EKFACSolver(KFACSolver):
     approximation Grosse et al. 2023 use for influence in large language models): the best
     diagonal approximation in that basis, never farther from the block than K-FAC's.
 
-    Cost per layer: K-FAC's plus a second pass O(n (d_in² + K d_out² + d_in d_out)); memory
-    O(d_in² + d_out² + d_in d_out) (the corrected eigenvalues are one per weight).
+    For a Conv2d the rotated per-row gradient ``Σ_t (Q_Sᵀ g_ikt)(Q_Aᵀ ã_it)ᵀ`` is summed
+    over the locations before it is squared, so the diagonal is exact there too.
+
+    Cost per layer: K-FAC's plus a second pass O(n (d_in² + K d_out² + d_in d_out)), for a
+    Conv2d O(n K T d_in d_out); memory O(d_in² + d_out² + d_in d_out) (the corrected
+    eigenvalues are one per weight), plus O(b d_in d_out) per chunk of b rows for a Conv2d.
 
     Parameters
     ----------

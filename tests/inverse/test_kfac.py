@@ -235,3 +235,26 @@ def test_torch_path_equals_the_numpy_path(problem, method_cls):
     assert type(on_torch._xp).__name__ == "_Torch" and type(on_numpy._xp).__name__ == "_Numpy"
     assert on_torch.damping_ == pytest.approx(on_numpy.damping_, rel=1e-12)
     np.testing.assert_allclose(on_torch.solve(V), on_numpy.solve(V), rtol=1e-9, atol=1e-12)
+
+
+def test_a_linear_layer_on_a_sequence_is_factored_over_its_positions():
+    """nn.Linear on (rows, 4, 3) inputs acts at 4 locations, like a Conv2d's patches."""
+
+    class SeqNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Linear(3, 5, dtype=torch.float64)
+            self.fc = nn.Linear(20, 3, dtype=torch.float64)
+
+        def forward(self, x):
+            return self.fc(torch.tanh(self.embed(x)).flatten(1))
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4, 3))
+    y = (X[:, 0, 0] > 0).astype(int) + (X[:, 1, 1] > 0)
+    torch.manual_seed(0)
+    from skinfluence.models import TorchAdapter
+
+    adapter = TorchAdapter(TorchModule(SeqNet(), nn.CrossEntropyLoss(), classes=[0, 1, 2]))
+    solver = _check_exact_diagonal(adapter, X, y)
+    assert [layer.locations for layer in solver.layers_] == [4, 1]
