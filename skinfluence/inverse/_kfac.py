@@ -33,6 +33,10 @@ from ._base import InverseHessianSolver, register_solver
 from ._damping import auto_damping
 from ._docstrings import with_shared_docstrings
 
+#: Elements of per-row statistics EK-FAC keeps from its first pass for the second (256 MiB
+#: of float64); beyond, the second pass recomputes them.
+_KEPT_ELEMENTS = 2**25
+
 
 class _Numpy:
     """The array operations of the factored solver, on numpy arrays (float64)."""
@@ -270,7 +274,12 @@ class KFACSolver(InverseHessianSolver):
                 "max_other_params, or use method='cg'."
             )
         layers, xp, total = None, None, 0.0
+        kept, size = [], 0  # EK-FAC: the statistics kept for its second pass while small
         for w, samples in base.kronecker_samples(X, y, sample_weight):
+            if self.eigenvalue_correction and kept is not None:
+                size += sum(a.numel() if hasattr(a, "numel") else a.size for a, _ in samples)
+                size += sum(g.numel() if hasattr(g, "numel") else g.size for _, g in samples)
+                kept = [*kept, (w, samples)] if size <= _KEPT_ELEMENTS else None
             if layers is None:
                 xp = _backend(w)
                 layers = [_Layer(spec, xp) for spec in specs]
@@ -297,7 +306,9 @@ class KFACSolver(InverseHessianSolver):
             P = layer.gather(penalty[:, None])[0]  # (d_out, d_in'): the penalty's diagonal
             layer.penalty = (layer.Q_S**2).T @ P @ layer.Q_A**2
         if self.eigenvalue_correction:
-            self._correct_eigenvalues(base, X, y, sample_weight)
+            chunks = kept if kept is not None else base.kronecker_samples(X, y, sample_weight)
+            self._correct_eigenvalues(chunks)
+            del kept, chunks
         self.others_ = others
         self._fit_others(base, X, y, sample_weight, others)
         self.damping_ = self._resolve_damping(layers)
@@ -306,11 +317,11 @@ class KFACSolver(InverseHessianSolver):
         self.n_params_ = base.n_params
         return self
 
-    def _correct_eigenvalues(self, base, X, y, sample_weight):
+    def _correct_eigenvalues(self, chunks):
         xp = self._xp
         for layer in self.layers_:
             layer.eigenvalues = xp.zeros(layer.eigenvalues.shape)
-        for w, samples in base.kronecker_samples(X, y, sample_weight):
+        for w, samples in chunks:
             w = xp.asarray(w)
             for layer, (a, g) in zip(self.layers_, samples, strict=True):
                 a = layer.inputs(xp.asarray(a)) @ layer.Q_A  # (b, [T,] d_in')
@@ -392,6 +403,9 @@ class EKFACSolver(KFACSolver):
     Cost per layer: K-FAC's plus a second pass O(n (d_in² + K d_out² + d_in d_out)), for a
     Conv2d O(n K T d_in d_out); memory O(d_in² + d_out² + d_in d_out) (the corrected
     eigenvalues are one per weight), plus O(b d_in d_out) per chunk of b rows for a Conv2d.
+    The per-row statistics of the first pass are kept for the second while they hold at
+    most 2²⁵ numbers (O(n T (d_in + K d_out)) per layer); beyond, the net's forward and K
+    backward passes are run again.
 
     Parameters
     ----------

@@ -258,3 +258,21 @@ def test_a_linear_layer_on_a_sequence_is_factored_over_its_positions():
     adapter = TorchAdapter(TorchModule(SeqNet(), nn.CrossEntropyLoss(), classes=[0, 1, 2]))
     solver = _check_exact_diagonal(adapter, X, y)
     assert [layer.locations for layer in solver.layers_] == [4, 1]
+
+
+def test_ekfac_second_pass_recomputed_when_too_large_to_keep(monkeypatch):
+    from skinfluence.inverse import _kfac
+
+    adapter, X, y = _conv_problem()
+    V = adapter.gradients(X[:5], y[:5]).dense_rows(slice(None)).T
+    kept = EKFACSolver(damping=0.05).fit(adapter, X, y).solve(V)
+    calls = []
+    original = type(adapter).kronecker_samples
+    monkeypatch.setattr(type(adapter), "kronecker_samples",
+                        lambda self, *a: calls.append(1) or original(self, *a))  # fmt: skip
+    EKFACSolver(damping=0.05).fit(adapter, X, y)
+    assert len(calls) == 1  # small: the first pass's statistics are reused
+    monkeypatch.setattr(_kfac, "_KEPT_ELEMENTS", 0)
+    recomputed = EKFACSolver(damping=0.05).fit(adapter, X, y).solve(V)
+    assert len(calls) == 3
+    np.testing.assert_allclose(recomputed, kept, rtol=1e-10, atol=1e-14)
