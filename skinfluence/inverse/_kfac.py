@@ -26,6 +26,7 @@ import numbers
 import warnings
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 from ..exceptions import IllConditionedHessianWarning
 from ..models import GaussNewtonView, KroneckerFactored, with_curvature
@@ -209,6 +210,14 @@ class KFACSolver(InverseHessianSolver):
         λ added to every eigenvalue.
     max_other_params : int, default=2000
         Most parameters outside factorable layers solved with their dense G block.
+    fisher : {"true", "sampled"}, default="true"
+        "true": S from a square root of each row's output Hessian (K backward passes per
+        chunk), the exact Gauss–Newton statistics. "sampled": one label per row drawn from
+        the model (softmax / sigmoid; Gaussian for squared error), one backward pass: the
+        same matrix in expectation, with Monte Carlo noise (Kronfluence's default; on the
+        issue's MLP it lowered the agreement with the dense solve, benchmarks/README.md).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the labels drawn when ``fisher="sampled"``.
 
     See Also
     --------
@@ -243,13 +252,23 @@ class KFACSolver(InverseHessianSolver):
     #: Whether the eigenvalues are corrected (EK-FAC).
     eigenvalue_correction = False
 
-    def __init__(self, damping=0.0, *, max_other_params=2000):
+    def __init__(self, damping=0.0, *, max_other_params=2000, fisher="true", random_state=None):
         super().__init__(damping)
         if not isinstance(max_other_params, numbers.Integral) or max_other_params < 0:
             raise ValueError(
                 f"max_other_params must be a non-negative integer; got {max_other_params!r}."
             )
+        if fisher not in ("true", "sampled"):
+            raise ValueError(f"fisher must be 'true' or 'sampled'; got {fisher!r}.")
         self.max_other_params = max_other_params
+        self.fisher = fisher
+        self.random_state = random_state
+
+    def _sample_kwargs(self):
+        if self.fisher == "true":
+            return {}
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        return {"fisher": "sampled", "random_state": seed}
 
     def fit(self, adapter, X, y, sample_weight=None):
         base = adapter.adapter if isinstance(adapter, GaussNewtonView) else adapter
@@ -275,11 +294,15 @@ class KFACSolver(InverseHessianSolver):
             )
         layers, xp, total = None, None, 0.0
         kept, size = [], 0  # EK-FAC: the statistics kept for its second pass while small
-        for w, samples in base.kronecker_samples(X, y, sample_weight):
+        sampling = self._sample_kwargs()  # the same draws in both passes
+        for w, samples in base.kronecker_samples(X, y, sample_weight, **sampling):
             if self.eigenvalue_correction and kept is not None:
                 size += sum(a.numel() if hasattr(a, "numel") else a.size for a, _ in samples)
                 size += sum(g.numel() if hasattr(g, "numel") else g.size for _, g in samples)
-                kept = [*kept, (w, samples)] if size <= _KEPT_ELEMENTS else None
+                if size <= _KEPT_ELEMENTS:
+                    kept.append((w, samples))
+                else:
+                    kept = None
             if layers is None:
                 xp = _backend(w)
                 layers = [_Layer(spec, xp) for spec in specs]
@@ -306,7 +329,9 @@ class KFACSolver(InverseHessianSolver):
             P = layer.gather(penalty[:, None])[0]  # (d_out, d_in'): the penalty's diagonal
             layer.penalty = (layer.Q_S**2).T @ P @ layer.Q_A**2
         if self.eigenvalue_correction:
-            chunks = kept if kept is not None else base.kronecker_samples(X, y, sample_weight)
+            if kept is None:
+                kept = base.kronecker_samples(X, y, sample_weight, **sampling)
+            chunks = kept
             self._correct_eigenvalues(chunks)
             del kept, chunks
         self.others_ = others
@@ -413,6 +438,11 @@ class EKFACSolver(KFACSolver):
         λ added to every eigenvalue.
     max_other_params : int, default=2000
         Most parameters outside factorable layers solved with their dense G block.
+    fisher : {"true", "sampled"}, default="true"
+        The true Gauss–Newton statistics, or one label per row drawn from the model (as
+        :class:`KFACSolver`; both passes use the same draws).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the labels drawn when ``fisher="sampled"``.
 
     See Also
     --------

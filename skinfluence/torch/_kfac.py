@@ -121,13 +121,65 @@ def _inputs_and_gradients(module, layer, a, g, b):
     return a, g
 
 
-def kronecker_samples(adapter, X, y, sample_weight=None):
+def _sampled_columns(adapter, xb, generator):
+    """One column per row, ``∂ℓ(o_i, ŷ_i)/∂o_i`` with ŷ_i drawn from the model: (b, K, 1).
+
+    Classification: ŷ from the softmax of the outputs (log-probabilities for NLLLoss) or
+    the sigmoid of a binary logit; squared error: ŷ ~ N(o_i, I / c) for ``Λ_i = c I``, so
+    that ``E[g gᵀ] = Λ_i`` in every case (the true Fisher by Monte Carlo, as Kronfluence
+    samples it). Other losses are refused.
+    """
+    torch = import_torch()
+    from torch.func import grad, vmap
+
+    with torch.no_grad():
+        out = adapter._outputs(adapter._theta, xb).detach()
+    b, shape = out.shape[0], out.shape[1:]
+    flat = out.reshape(b, -1)
+    criterion = adapter.criterion
+    if adapter.kind == "multiclass":
+        probs = torch.softmax(flat, -1)
+        target = torch.multinomial(probs, 1, generator=generator).flatten()
+    elif adapter.kind == "binary" and isinstance(criterion, torch.nn.BCEWithLogitsLoss):
+        target = torch.bernoulli(torch.sigmoid(flat.flatten()), generator=generator)
+    elif adapter.kind == "regression" and isinstance(criterion, torch.nn.MSELoss):
+        c = 2.0 / (flat.shape[1] if criterion.reduction == "mean" else 1.0)
+        noise = torch.randn(flat.shape, generator=generator, dtype=flat.dtype,
+                            device=flat.device)  # fmt: skip
+        target = flat + noise / c**0.5
+    else:
+        raise ValueError(
+            f"fisher='sampled' draws labels for CrossEntropyLoss / NLLLoss, "
+            f"BCEWithLogitsLoss or MSELoss; this net's criterion is "
+            f"{type(criterion).__name__}. Use fisher='true' (the default)."
+        )
+
+    def row_loss(o, t):
+        o, t = o.reshape(shape).unsqueeze(0), t.unsqueeze(0)
+        if adapter.kind == "regression":
+            t = t.reshape(o.shape)
+        if isinstance(criterion, torch.nn.NLLLoss):
+            return torch.nn.functional.cross_entropy(o, t, weight=criterion.weight)
+        return criterion(o, t)
+
+    return vmap(grad(row_loss))(flat, target).reshape(b, -1, 1).detach()
+
+
+def kronecker_samples(adapter, X, y, sample_weight=None, *, fisher="true", random_state=None):
     """Yield ``(w, [(a, g) per layer])`` chunk by chunk (:class:`KroneckerFactored`).
 
     Torch tensors on the net's device, in its dtype (see :func:`_inputs_and_gradients`
-    for the shapes).
+    for the shapes). ``fisher="sampled"``: one pseudo-gradient per row from a label drawn
+    from the model (:func:`_sampled_columns`; ``random_state`` an int seed), one backward
+    pass per chunk instead of K.
     """
     torch = import_torch()
+    generator = None
+    if fisher == "sampled":
+        generator = torch.Generator(device=adapter.device)
+        generator.manual_seed(int(random_state or 0))
+    elif fisher != "true":
+        raise ValueError(f"fisher must be 'true' or 'sampled'; got {fisher!r}.")
     layers, _ = kronecker_layers(adapter)
     modules = dict(adapter.module.named_modules())
     Xt, t = adapter.features(X), adapter.encode_target(y)
@@ -157,9 +209,12 @@ def kronecker_samples(adapter, X, y, sample_weight=None):
                 _refuse(layer, f"was called {len(calls)} time(s)")
             if calls[0][0].shape[0] != b:
                 _refuse(layer, f"got an input of shape {tuple(calls[0][0].shape)}, not rows first")
-        roots = _square_roots(output_hessians(adapter, xb, tb))  # (b, K, K): columns l_ik
+        if generator is None:  # (b, K, K): the columns l_ik of Λ_i's square root
+            roots = _square_roots(output_hessians(adapter, xb, tb))
+        else:  # (b, K, 1): one sampled label's output gradient
+            roots = _sampled_columns(adapter, xb, generator)
         outputs = [records[layer["name"]][0][1] for layer in layers]
-        K = out.shape[1]
+        K = roots.shape[2]
         grads = torch.autograd.grad(
             out,
             outputs,

@@ -276,3 +276,45 @@ def test_ekfac_second_pass_recomputed_when_too_large_to_keep(monkeypatch):
     recomputed = EKFACSolver(damping=0.05).fit(adapter, X, y).solve(V)
     assert len(calls) == 3
     np.testing.assert_allclose(recomputed, kept, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_sampled_fisher_is_the_true_one_in_expectation(kind):
+    """fisher="sampled": one label per row drawn from the model; the mean of S over many
+    seeds approaches the exact S, a single draw does not equal it, a seed repeats."""
+    if kind == "multiclass":
+        adapter, X, y = _problem()
+    else:
+        rng = np.random.default_rng(0)
+        X, y = rng.normal(size=(60, 5)), rng.normal(size=(60, 2))
+        torch.manual_seed(0)
+        from skinfluence.models import TorchAdapter
+
+        net = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+        adapter = TorchAdapter(TorchModule(net, nn.MSELoss()))
+    exact = [layer.S.numpy() for layer in KFACSolver().fit(adapter, X, y).layers_]
+    draws = [KFACSolver(fisher="sampled", random_state=s).fit(adapter, X, y) for s in range(200)]
+    for j, S in enumerate(exact):
+        one = draws[0].layers_[j].S.numpy()
+        mean = np.mean([d.layers_[j].S.numpy() for d in draws], axis=0)
+        err_one = np.linalg.norm(one - S) / np.linalg.norm(S)
+        err_mean = np.linalg.norm(mean - S) / np.linalg.norm(S)
+        assert err_mean < 0.3 * err_one and err_mean < 0.1, (err_one, err_mean)
+    again = KFACSolver(fisher="sampled", random_state=0).fit(adapter, X, y)
+    np.testing.assert_array_equal(again.layers_[0].S.numpy(), draws[0].layers_[0].S.numpy())
+
+
+def test_sampled_ekfac_uses_the_same_draws_in_both_passes(monkeypatch):
+    from skinfluence.inverse import _kfac
+
+    adapter, X, y = _problem()
+    kept = EKFACSolver(fisher="sampled", random_state=3).fit(adapter, X, y)
+    monkeypatch.setattr(_kfac, "_KEPT_ELEMENTS", 0)
+    recomputed = EKFACSolver(fisher="sampled", random_state=3).fit(adapter, X, y)
+    for a, b in zip(kept.layers_, recomputed.layers_, strict=True):
+        np.testing.assert_allclose(a.eigenvalues.numpy(), b.eigenvalues.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="fisher"):
+        KFACSolver(fisher="empirical")
+    l1 = TorchModule(nn.Linear(5, 1).double(), nn.L1Loss())
+    with pytest.raises(ValueError, match="fisher='true'"):
+        KFACSolver(fisher="sampled").fit(adapter_for(l1), X, X[:, 0])
