@@ -523,8 +523,8 @@ class TorchAdapter(ModelAdapter, GaussNewton, KroneckerFactored):
 
         return kronecker_layers(self)
 
-    def kronecker_samples(self, X, y, sample_weight=None):
-        """Per-row inputs and output pseudo-gradients of every ``nn.Linear`` layer.
+    def kronecker_samples(self, X, y, sample_weight=None, **kwargs):
+        """Per-row inputs and output pseudo-gradients of every ``nn.Linear`` / ``Conv2d``.
 
         Parameters
         ----------
@@ -533,16 +533,19 @@ class TorchAdapter(ModelAdapter, GaussNewton, KroneckerFactored):
         %(adapter_y)s
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights.
+        **kwargs
+            ``fisher="sampled"`` and ``random_state`` (an int): one label per row drawn
+            from the model instead of the exact output Hessian.
 
         Returns
         -------
         chunks : generator
             Of ``(w, [(a, g) per layer])`` (:meth:`KroneckerFactored.kronecker_samples`);
-            K backward passes per chunk (:mod:`skinfluence.torch._kfac`).
+            K backward passes per chunk, one when sampled (:mod:`skinfluence.torch._kfac`).
         """
         from ._kfac import kronecker_samples
 
-        return kronecker_samples(self, X, y, sample_weight)
+        return kronecker_samples(self, X, y, sample_weight, **kwargs)
 
     def penalty_hessian_diagonal(self, n_samples, sample_weight=None):
         """Return the diagonal of the penalty's Hessian, ``n diag(wd)``.
