@@ -26,6 +26,16 @@ linear : bool, default=False
     leaves' sums (the leaf rule is a ratio, far from linear in a small leaf), and the test
     loss is evaluated at the moved raw scores (its tangent vanishes at a zero residual);
     only the propagation through later trees stays first order. Same order of cost.""",
+        "tree_refit_rows": """\
+refit_rows : int or "auto", default="auto"
+    How many training rows get their exact fixed-structure leave-one-out (the
+    :func:`leaf_refit` of those rows) in place of the first-order propagation: the rows
+    of largest influence, ranked by the sum over test rows of ``|influence|`` relative to
+    the test row's largest. Large influence is where the propagation through later trees
+    is least linear (saturated rows, leaf Hessian sums near 0), and those entries dominate
+    a test row's correlation. "auto": ``min(n_train, max(32, n_test // 2))``, which adds
+    at most about the cost of the adjoint passes (O(r · n · T · K)); 0: none. Ignored
+    with ``linear=True`` (the pure derivative).""",
         "tree_checkpoints": """\
 checkpoints : bool, default=True
     True: the loss gradient of each tree (t, k) at the raw score before iteration t, the

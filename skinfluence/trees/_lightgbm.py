@@ -239,6 +239,32 @@ class LightGBMLeafApply:
         return (leaves + self.offsets[None, :]).reshape(-1, self.n_iter, self.K)
 
 
+_LEARNING_RATE_KEYS = ("learning_rate", "shrinkage_rate", "eta")
+
+
+def _exact_learning_rate(booster, estimator, written):
+    """The learning rate the trees were shrunk with, to full precision.
+
+    LightGBM writes ``shrinkage`` (and ``[learning_rate: …]``) into the model string with 6
+    significant digits, so a rate such as 0.123456789 would be read as 0.123457 and the
+    leaf check would refuse the model (error ~1e-6). The sklearn wrapper's
+    ``learning_rate`` and a trained Booster's ``params`` (what was passed to
+    ``lightgbm.train``, aliases included) hold the exact value: used when it rounds to the
+    written one (6 digits), else the written one.
+    """
+    sources = [getattr(booster, "params", None) or {}]
+    if estimator is not booster and hasattr(estimator, "get_params"):
+        sources.insert(0, estimator.get_params())
+    for params in sources:
+        for key in _LEARNING_RATE_KEYS:
+            value = params.get(key)
+            if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+                value = float(value)
+                if value > 0 and abs(value - written) <= 1e-5 * abs(written):
+                    return value
+    return written
+
+
 def _booster_of(estimator):
     lgb = _lightgbm()
     if isinstance(estimator, lgb.Booster):
@@ -346,7 +372,7 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
             f"{name} was fitted with a learning rate that changed between iterations "
             f"({sorted(shrinkages)}); the tree-influence methods need one. {RETRAINING}"
         )
-    learning_rate = shrinkages.pop()
+    learning_rate = _exact_learning_rate(booster, estimator, shrinkages.pop())
 
     values = [t["leaf_value"] for t in trees]
     offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])])
@@ -410,6 +436,14 @@ def _checked(ensemble, params, name, categorical):
             hints.append("monotone constraints that clipped leaf values")
         if categorical:
             hints.append("categorical splits (their leaves use lambda_l2 + cat_l2)")
+        written = f"{ensemble.learning_rate:.6g}"
+        digits = written.split("e")[0].replace(".", "").lstrip("-0")
+        if float(written) == ensemble.learning_rate and len(digits) >= 6:
+            hints.append(
+                "a learning rate with more than the 6 digits LightGBM writes into the model "
+                "string (pass the fitted LGBMClassifier / LGBMRegressor, or the Booster "
+                "returned by lightgbm.train, whose params hold the exact rate)"
+            )
         if not hints:
             raise
         raise TypeError(f"{exc} Likely cause for this {name}: {' or '.join(hints)}.") from exc

@@ -285,6 +285,7 @@ def leaf_influence_self(
     rows=None,
     row_weight=None,
     linear=False,
+    refit_rows="auto",
     chunk_size=None,
     trajectory=None,
     verbose=0,
@@ -293,13 +294,19 @@ def leaf_influence_self(
 
     Forward mode over blocks of training rows: each block's derivatives ``dF_j/dw_i`` for
     every training row j, through every tree. Cost O(n² · T · K) time, O(chunk · n · K +
-    n · T · K) memory.
+    n · T · K) memory; the ``refit_rows`` exact ones O(r · n · T · K).
 
     Parameters
     ----------
     %(tree_ensemble)s
     %(tree_rows)s
     %(tree_linear)s
+    refit_rows : int or "auto", default="auto"
+        How many of the rows of largest ``|self-influence|`` get their exact
+        fixed-structure leave-one-out (:func:`leaf_refit_self`) instead: where the
+        propagation is least linear. "auto": 32 (at most the number of rows); 0: none.
+        Ignored with ``linear=True``. (100 LightGBM trees on breast-cancer, saturated
+        rows: Pearson with the refit 0.972 without, 0.99999 with 16.)
     %(tree_chunk_size)s
     %(tree_trajectory)s
     %(verbose)s
@@ -338,6 +345,12 @@ def leaf_influence_self(
         moved = per_row_loss(e.objective, raw + (w if adding else -w)[:, None] * own, Y)
         here = per_row_loss(e.objective, raw, Y)
         out[block] = here - moved if adding else moved - here
+    r = 0 if linear else _n_refit_rows(refit_rows, 64, len(rows))
+    if r:
+        top = np.sort(np.argsort(-np.abs(out), kind="stable")[:r])
+        out[top] = leaf_refit_self(
+            e, rows=rows[top], row_weight=weight[top] if adding else None, chunk_size=chunk_size
+        )
     return out
 
 
@@ -402,6 +415,7 @@ def leaf_influence(
     *,
     aggregate=False,
     linear=False,
+    refit_rows="auto",
     chunk_size=None,
     trajectory=None,
     verbose=0,
@@ -426,6 +440,7 @@ def leaf_influence(
         O(n · T · K + m · T · K); otherwise the cost of the matrix, since each test row's
         loss is evaluated at its own moved raw scores.
     %(tree_linear)s
+    %(tree_refit_rows)s
     %(tree_chunk_size)s
     %(tree_trajectory)s
     %(verbose)s
@@ -470,6 +485,7 @@ def leaf_influence(
     # The test rows' raw-score changes, one adjoint pass per output, and their loss there.
     indicators = [_test_leaf_matrix(e, leaves, np.eye(K)[[k] * len(Y)]).tocsc() for k in range(K)]
     here = per_row_loss(e.objective, raw, Y)
+    size = np.zeros(e.n_train)  # Σ over test rows of |influence| / the row's largest
     for rows in blocks:
         seed_b = np.zeros((rows.stop - rows.start, K))
         dF = np.empty((rows.stop - rows.start, e.n_train, K))
@@ -479,11 +495,34 @@ def leaf_influence(
             dF[:, :, k] = -w * _reverse(traj, indicators[k][:, rows].toarray(), seed_b, False)
         change = per_row_loss(e.objective, raw[rows, None, :] + dF, Y[rows, None, :])
         change -= here[rows, None]
+        largest = np.abs(change).max(axis=1, keepdims=True)
+        size += (np.abs(change) / np.where(largest > 0, largest, 1.0)).sum(axis=0)
         if aggregate:
             out += change.sum(axis=0)
         else:
             out[rows] = change
+    r = _n_refit_rows(refit_rows, len(Y), e.n_train)
+    if r:
+        # The rows of the largest first-order influence, where the propagation is least
+        # linear: their exact fixed-structure leave-one-out (the quantity approximated).
+        top = np.sort(np.argsort(-size, kind="stable")[:r])
+        exact = _refit_test_change(e, leaves, Y, top, chunk_size, verbose)  # (m, r)
+        if aggregate:
+            out[top] = exact.sum(axis=0)
+        else:
+            out[:, top] = exact
     return out
+
+
+def _n_refit_rows(refit_rows, m, n):
+    """How many rows :func:`leaf_influence` refits exactly: ``"auto"`` = min(n, max(32, m/2))."""
+    if isinstance(refit_rows, str):
+        if refit_rows != "auto":
+            raise ValueError(f"refit_rows must be 'auto' or an int >= 0; got {refit_rows!r}.")
+        return min(n, max(32, m // 2))
+    if isinstance(refit_rows, bool) or not isinstance(refit_rows, int | np.integer) or refit_rows < 0:
+        raise ValueError(f"refit_rows must be 'auto' or an int >= 0; got {refit_rows!r}.")
+    return min(n, int(refit_rows))
 
 
 # -- BoostIn ----------------------------------------------------------------------------------
@@ -667,8 +706,13 @@ def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None, verbose=0):
     >>> leaf_refit(ensemble, X[200:203], y[200:203]).shape
     (3, 200)
     """
-    e = ensemble
-    leaves, Y, _ = query_rows(e, X_test, y_test)
+    leaves, Y, _ = query_rows(ensemble, X_test, y_test)
+    return _refit_test_change(ensemble, leaves, Y, None, chunk_size, verbose)
+
+
+def _refit_test_change(e, leaves, Y, rows, chunk_size, verbose=0):
+    """(m, b) fixed-structure leave-one-out of training ``rows`` (default all) on test rows
+    given by their leaf ids and targets. O(b · n · T · K + b · m · T · K)."""
     K = e.n_outputs
     # one sparse (L, m) leaf indicator per output: raw[:, j, k] = baseline_k + values @ S_k
     indicators = [
@@ -680,9 +724,9 @@ def leaf_refit(ensemble, X_test, y_test, *, chunk_size=None, verbose=0):
         return raw + baseline[:, None, :]
 
     base_loss = per_row_loss(e.objective, test_raw(*refit_leaf_values(e, e.train_weight)[:2]), Y)
-    out = np.empty((len(Y), e.n_train))
-    for _, idx, (values, baseline, _) in _refit_blocks(e, chunk_size, verbose=verbose):
-        out[:, idx] = (per_row_loss(e.objective, test_raw(values, baseline), Y) - base_loss).T
+    out = np.empty((len(Y), e.n_train if rows is None else len(rows)))
+    for block, _, (values, baseline, _) in _refit_blocks(e, chunk_size, rows, verbose=verbose):
+        out[:, block] = (per_row_loss(e.objective, test_raw(values, baseline), Y) - base_loss).T
     return out
 
 

@@ -57,9 +57,12 @@ def test_leaf_influence_matches_fixed_structure_loo(library, task):
     # BoostIn drops the propagation through later trees: a weaker but positive agreement.
     assert mean_row_pearson(boostin(ensemble, X_test, y_test, checkpoints=False), loo) > 0.8
     # Self-influence on the model's own rows equals the diagonal of the influence matrix.
-    own = leaf_influence(ensemble, X_train[:5], y_train[:5])[np.arange(5), np.arange(5)]
-    # (forward and reverse mode; measured to agree to 1e-7 relative on the float32-read models)
-    np.testing.assert_allclose(leaf_influence_self(ensemble)[:5], own, rtol=1e-6, atol=1e-12)
+    # (forward and reverse mode, without the exact refits of the largest rows; measured to
+    # agree to 1e-7 relative on the float32-read models)
+    own = leaf_influence(ensemble, X_train[:5], y_train[:5], refit_rows=0)
+    own = own[np.arange(5), np.arange(5)]
+    self_influence = leaf_influence_self(ensemble, refit_rows=0)[:5]
+    np.testing.assert_allclose(self_influence, own, rtol=1e-6, atol=1e-12)
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
