@@ -16,9 +16,10 @@ Parts (``--only speed,scale,removal,pearson`` by default; ``leafinfluence`` on r
 - ``pearson``: per-test-row Pearson (mean over the 100 test rows) of every method against
   the fixed-structure leave-one-out (LeafRefit) and against actual leave-one-out retraining
   (469 refits) on the ``speed`` model;
-- ``leafinfluence``: LeafInfluence's default against its pure derivative (``linear=True``),
-  per-test-row Pearson with LeafRefit at n = 2 000 and 100 trees (HGB and GradientBoosting,
-  binary, 3 classes, regression), and their time ratio.
+- ``leafinfluence``: LeafInfluence's default against its pure derivative (``linear=True``)
+  and against first-order propagation alone (``refit_rows=0``), per-test-row Pearson with
+  LeafRefit on the speed model and at n = 2 000 and 100 trees (HGB, GradientBoosting,
+  LightGBM, XGBoost; binary, 3 classes, regression), and their times relative to LeafRefit.
 
 tree-influence lives in its own virtual environment (never a dependency; see
 benchmarks/README.md for how it was built); it is called through a subprocess
@@ -342,8 +343,8 @@ def run_removal(args):
 
 
 # -- leafinfluence: the default against the pure derivative, 100 trees ----------------------
-def run_leafinfluence(args):
-    """Per-test-row Pearson with LeafRefit of LeafInfluence, default and ``linear=True``."""
+def _leafinfluence_models(n, m, T):
+    """(label, task, fitted model, X_train, y_train, X_test, y_test) for the comparison."""
     from sklearn.datasets import make_classification, make_regression
     from sklearn.ensemble import (
         GradientBoostingClassifier,
@@ -352,20 +353,9 @@ def run_leafinfluence(args):
         HistGradientBoostingRegressor,
     )
 
-    from skinfluence import trees
-    from skinfluence.trees._methods import Trajectory
-
-    n, m, T = 2000, 50, 100
-    print(
-        f"\n### LeafInfluence vs LeafRefit, n = {n}, {m} test rows, {T} trees: mean (min) "
-        "per-test-row Pearson; self-influence on every 10th row\n"
-    )
-    print(
-        "| model | task | matrix, derivative | matrix, default | self, derivative | "
-        "self, default | time × |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for kind in ("HGB", "GB"):
+    X_tr, X_te, y_tr, y_te = breast_cancer_split()
+    yield "LightGBM, breast-cancer (the speed model)", "binary", lgbm(100)(), X_tr, y_tr, X_te, y_te
+    for kind in ("HGB", "GB", "LightGBM", "XGBoost"):
         for task in ("binary", "3 classes", "regression"):
             if task == "regression":
                 X, y = make_regression(n + m, 6, n_informative=4, noise=20.0, random_state=0)
@@ -379,45 +369,72 @@ def run_leafinfluence(args):
                     flip_y=0.05,
                     random_state=0,
                 )
+            reg = task == "regression"
             if kind == "HGB":
-                cls = (
-                    HistGradientBoostingRegressor
-                    if task == "regression"
-                    else (HistGradientBoostingClassifier)
-                )
+                cls = HistGradientBoostingRegressor if reg else HistGradientBoostingClassifier
                 model = cls(max_iter=T, max_leaf_nodes=8, random_state=0)
-            else:
-                cls = (
-                    GradientBoostingRegressor
-                    if task == "regression"
-                    else (GradientBoostingClassifier)
-                )
+            elif kind == "GB":
+                cls = GradientBoostingRegressor if reg else GradientBoostingClassifier
                 model = cls(n_estimators=T, max_depth=3, min_samples_leaf=5, random_state=0)
-            model.fit(X[:n], y[:n])
-            e = trees.read_ensemble(model, X[:n], y[:n])
-            Xt, yt = X[n:], y[n:]
-            exact = trees.leaf_refit(e, Xt, yt)
-            traj = Trajectory(e)
-            start = time.perf_counter()
-            lin = trees.leaf_influence(e, Xt, yt, linear=True, trajectory=traj)
-            mid = time.perf_counter()
-            new = trees.leaf_influence(e, Xt, yt, trajectory=traj)
-            ratio = (time.perf_counter() - mid) / (mid - start)
-            rows = np.arange(0, n, 10)
-            s_exact = trees.leaf_refit_self(e, rows=rows)
-            s_lin = trees.leaf_influence_self(e, rows=rows, linear=True, trajectory=traj)
-            s_new = trees.leaf_influence_self(e, rows=rows, trajectory=traj)
+            elif kind == "LightGBM":
+                import lightgbm
 
-            def cell(A, B=exact):
-                r = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(A, B, strict=True)])
-                return f"{r.mean():.4f} ({r.min():.3f})"
+                cls = lightgbm.LGBMRegressor if reg else lightgbm.LGBMClassifier
+                model = cls(n_estimators=T, verbose=-1, random_state=0, n_jobs=1)
+            else:
+                import xgboost
 
-            print(
-                f"| {kind} | {task} | {cell(lin)} | {cell(new)} | "
-                f"{np.corrcoef(s_lin, s_exact)[0, 1]:.4f} | "
-                f"{np.corrcoef(s_new, s_exact)[0, 1]:.4f} | {ratio:.2g} |",
-                flush=True,
-            )
+                cls = xgboost.XGBRegressor if reg else xgboost.XGBClassifier
+                model = cls(n_estimators=T, max_depth=3, learning_rate=0.1, n_jobs=1)
+            yield kind, task, model, X[:n], y[:n], X[n:], y[n:]
+
+
+def run_leafinfluence(args):
+    """Per-test-row Pearson with LeafRefit of LeafInfluence: the pure derivative
+    (``linear=True``), first-order propagation only (``refit_rows=0``) and the default
+    (the 64 rows that move their leaves most refitted exactly), and their times."""
+    from skinfluence import trees
+    from skinfluence.trees._methods import Trajectory
+
+    n, m, T = 2000, 50, 100
+    print(
+        f"\n### LeafInfluence vs LeafRefit, n = {n}, {m} test rows, {T} trees: mean (min) "
+        "per-test-row Pearson; self-influence on every 10th row; seconds relative to "
+        "LeafRefit of the same test rows\n"
+    )
+    print(
+        "| model | task | matrix, derivative | matrix, refit_rows=0 | matrix, default | "
+        "self, refit_rows=0 | self, default | time: derivative / refit_rows=0 / default |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for kind, task, model, X_tr, y_tr, Xt, yt in _leafinfluence_models(n, m, T):
+        model.fit(X_tr, y_tr)
+        e = trees.read_ensemble(model, X_tr, y_tr)
+        start = time.perf_counter()
+        exact = trees.leaf_refit(e, Xt, yt)
+        refit_s = time.perf_counter() - start
+        seconds, results = [], []
+        for kw in ({"linear": True}, {"refit_rows": 0}, {}):
+            start = time.perf_counter()  # each with its own trajectory (built inside)
+            results.append(trees.leaf_influence(e, Xt, yt, **kw))
+            seconds.append((time.perf_counter() - start) / refit_s)
+        rows = np.arange(0, len(y_tr), 10)
+        traj = Trajectory(e)
+        s_exact = trees.leaf_refit_self(e, rows=rows)
+        s_first = trees.leaf_influence_self(e, rows=rows, refit_rows=0, trajectory=traj)
+        s_new = trees.leaf_influence_self(e, rows=rows, trajectory=traj)
+
+        def cell(A, B=exact):
+            r = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(A, B, strict=True)])
+            return f"{r.mean():.4f} ({r.min():.3f})"
+
+        print(
+            f"| {kind} | {task} | {' | '.join(cell(A) for A in results)} | "
+            f"{np.corrcoef(s_first, s_exact)[0, 1]:.4f} | "
+            f"{np.corrcoef(s_new, s_exact)[0, 1]:.4f} | "
+            f"{' / '.join(f'{x:.2g}' for x in seconds)} |",
+            flush=True,
+        )
 
 
 # -- c) pearson -----------------------------------------------------------------------------
