@@ -1,6 +1,7 @@
 """Influence for boosted trees: speed and quality against tree-influence 0.1.7 (Brophy et al.).
 
-Parts (``--only speed,scale,removal,pearson`` by default; ``leafinfluence`` on request):
+Parts (``--only speed,scale,removal,pearson`` by default; ``leafinfluence`` and
+``boostin-default`` on request):
 
 - ``speed``: the same fitted LightGBM model (breast-cancer, 100 trees, 469 training and 100
   test rows) explained by tree-influence's BoostIn, LeafInfluence and LeafRefit and by ours
@@ -16,6 +17,9 @@ Parts (``--only speed,scale,removal,pearson`` by default; ``leafinfluence`` on r
 - ``pearson``: per-test-row Pearson (mean over the 100 test rows) of every method against
   the fixed-structure leave-one-out (LeafRefit) and against actual leave-one-out retraining
   (469 refits) on the ``speed`` model;
+- ``boostin-default``: the removal test of BoostIn's two leaf derivatives ("exact" and
+  "tree-influence") on make_moons, make_classification and breast-cancer with HGB and
+  LightGBM (60 iterations), against random removal;
 - ``leafinfluence``: LeafInfluence's default against its pure derivative (``linear=True``)
   and against first-order propagation alone (``refit_rows=0``), per-test-row Pearson with
   LeafRefit on the speed model and at n = 2 000 and 100 trees (HGB, GradientBoosting,
@@ -323,7 +327,7 @@ def run_removal(args):
             cells = " | ".join(mean_se(v) for v in results[name].values())
             print(f"| {label} | {name} | {cells} | {sec:.3g} |", flush=True)
         result = removal_rise(
-            make, X_train, y_train, X_test, y_test, lambda j, k: random_sets[j, k], ks, base
+            make, X_train, y_train, X_test, y_test, lambda j, k, s=random_sets: s[j, k], ks, base
         )
         cells = " | ".join(mean_se(v) for v in result.values())
         print(f"| {label} | random | {cells} | – |", flush=True)
@@ -437,6 +441,87 @@ def run_leafinfluence(args):
         )
 
 
+# -- boostin-default: the two leaf derivatives of BoostIn in the removal test ----------------
+def _removal_sets(name, seed=0):
+    """(X_train, y_train, X_pool, y_pool) of the data sets of the BoostIn comparison."""
+    from sklearn.datasets import make_classification, make_moons
+
+    if name == "moons":
+        X, y = make_moons(2000, noise=0.3, random_state=seed)
+        return X[:1700], y[:1700], X[1700:], y[1700:]
+    if name == "classification":
+        X, y = make_classification(
+            2000, 10, n_informative=5, flip_y=0.05, class_sep=0.8, random_state=seed
+        )
+        return X[:1700], y[:1700], X[1700:], y[1700:]
+    X_tr, X_te, y_tr, y_te = breast_cancer_split()
+    return X_tr, y_tr, X_te, y_te
+
+
+def run_boostin_default(args):
+    """Removal test of BoostIn's leaf derivative, "exact" against "tree-influence", on
+    several data sets and two libraries (HGB and LightGBM, 60 iterations), with random."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    def hgb():
+        return HistGradientBoostingClassifier(max_iter=60, early_stopping=False, random_state=0)
+
+    print(
+        f"\n### BoostIn's leaf derivative in the removal test: {args.removal_rows} test rows, "
+        "mean rise of the test row's log-loss after removing its k most helpful rows (± s.e.)\n"
+    )
+    print(
+        "| data | model | k (1 %, 5 %) | exact | tree-influence's | random | "
+        "tree-influence's − exact (paired) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for data in args.removal_data:
+        X_train, y_train, X_pool, y_pool = _removal_sets(data)
+        rng = np.random.default_rng(0)
+        pick = rng.choice(len(y_pool), min(args.removal_rows, len(y_pool)), replace=False)
+        X_test, y_test = X_pool[pick], y_pool[pick]
+        n = len(y_train)
+        ks = [max(1, round(f * n)) for f in (0.01, 0.05)]
+        random_sets = {
+            (j, k): rng.choice(n, k, replace=False) for j in range(len(y_test)) for k in ks
+        }
+        for label, make in (("HGB, 60", hgb), ("LightGBM, 60", lgbm(60))):
+            model = make().fit(X_train, y_train)
+            base = log_loss_rows(model, X_test, y_test)
+            rises = {}
+            for name in ("BoostIn", "BoostIn, tree-influence's leaf derivative"):
+                values, _ = ours(model, X_train, y_train, X_test, y_test, name)
+                order = np.argsort(-values, axis=1, kind="stable")
+                rises[name] = removal_rise(
+                    make,
+                    X_train,
+                    y_train,
+                    X_test,
+                    y_test,
+                    lambda j, k, order=order: order[j, :k],
+                    ks,
+                    base,
+                )
+            rises["random"] = removal_rise(
+                make,
+                X_train,
+                y_train,
+                X_test,
+                y_test,
+                lambda j, k, s=random_sets: s[j, k],
+                ks,
+                base,
+            )
+            exact, theirs = rises["BoostIn"], rises["BoostIn, tree-influence's leaf derivative"]
+            for k in ks:
+                print(
+                    f"| {data} (n = {n}) | {label} | {k} ({k / n:.0%}) | {mean_se(exact[k])} | "
+                    f"{mean_se(theirs[k])} | {mean_se(rises['random'][k])} | "
+                    f"{mean_se(theirs[k] - exact[k])} |",
+                    flush=True,
+                )
+
+
 # -- c) pearson -----------------------------------------------------------------------------
 def run_pearson(args, cache):
     if "speed" not in cache:
@@ -476,6 +561,12 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="*", default=[10**4, 10**5])
     parser.add_argument("--removal-rows", type=int, default=50)
     parser.add_argument(
+        "--removal-data",
+        nargs="*",
+        default=["moons", "classification", "breast-cancer"],
+        help="data sets of --only boostin-default",
+    )
+    parser.add_argument(
         "--self-max-n",
         type=int,
         default=3000,
@@ -512,6 +603,7 @@ def main(argv=None):
             "removal": lambda: run_removal(args),
             "pearson": lambda: run_pearson(args, cache),
             "leafinfluence": lambda: run_leafinfluence(args),
+            "boostin-default": lambda: run_boostin_default(args),
         }[part]()
         print(
             f"\n({part}: {time.perf_counter() - start:.0f} s; load average "

@@ -29,6 +29,8 @@ splits were chosen and are fine. Monotone constraints or categorical splits that
 leaf value are caught by the leaf-value check.
 """
 
+import re
+
 import numpy as np
 
 from .._utils._optional import import_optional
@@ -168,13 +170,17 @@ def _check_options(params, name):
     return OBJECTIVES[objective]
 
 
+_TREE_KEYS = re.compile(r"\n(Tree|num_leaves|num_cat|shrinkage|leaf_value)=([^\n]*)")
+
+
 def _model_trees(text):
-    """The trees of a LightGBM model string: ``(K, [{num_leaves, num_cat, leaf_value,
-    shrinkage}, ...])`` with the leaf values in LightGBM's leaf-index order.
+    """The trees of a LightGBM model string: ``(K, trees)`` with ``trees`` a dict of arrays
+    over the trees, ``num_leaves``, ``num_cat``, ``shrinkage``, and ``leaf_value`` (all
+    leaves, tree after tree, in LightGBM's leaf-index order).
 
     Read from the text LightGBM itself saves (``leaf_value=`` at 17 significant digits, the
     same doubles as ``dump_model``) rather than from its JSON dump, which takes several
-    times longer to build and parse.
+    times longer to build and parse: one regular-expression pass over the tree blocks.
     """
     head, _, body = text.partition("\nTree=")
     K = 1
@@ -182,22 +188,29 @@ def _model_trees(text):
         if line.startswith("num_tree_per_iteration="):
             K = int(line.split("=", 1)[1])
     body = body.split("\nend of trees", 1)[0]
+    empty = {
+        "num_leaves": np.zeros(0, np.intp),
+        "num_cat": np.zeros(0, np.intp),
+        "shrinkage": np.zeros(0),
+        "leaf_value": np.zeros(0),
+    }
     if not body:
-        return K, []
-    # One pass per key over the whole text (each tree block has each key once;
-    # num_cat and shrinkage are absent from very old model files).
-    n_trees = body.count("\nTree=") + 1
+        return K, empty
+    found = {key: [] for key in ("Tree", "num_leaves", "num_cat", "shrinkage", "leaf_value")}
+    for key, value in _TREE_KEYS.findall("\nTree=" + body):
+        found[key].append(value)
+    n_trees = len(found["Tree"])
 
     def column(key, default=None):
-        # str.split on "\nkey=" is C-speed (several times faster than a MULTILINE regex)
-        found = [piece.partition("\n")[0] for piece in ("\n" + body).split(f"\n{key}=")[1:]]
-        if len(found) != n_trees:
+        # each tree block has each key once; num_cat and shrinkage are absent from very old
+        # model files
+        if len(found[key]) != n_trees:
             if default is None:
                 raise ValueError(
-                    f"LightGBM model string: {len(found)} '{key}=' lines for {n_trees} trees."
+                    f"LightGBM model string: {len(found[key])} '{key}=' lines for {n_trees} trees."
                 )
             return [default] * n_trees
-        return found
+        return found[key]
 
     num_leaves = np.array(column("num_leaves"), dtype=np.intp)
     values = np.array(" ".join(column("leaf_value")).split(), dtype=np.float64)
@@ -205,19 +218,12 @@ def _model_trees(text):
         raise ValueError(
             f"LightGBM model string: {num_leaves.sum()} leaves but {len(values)} leaf values."
         )
-    num_cat = column("num_cat", "0")
-    shrinkage = column("shrinkage", "1")
-    split = np.split(values, np.cumsum(num_leaves)[:-1])
-    trees = [
-        {
-            "num_leaves": int(num_leaves[i]),
-            "num_cat": int(num_cat[i]),
-            "leaf_value": split[i],
-            "shrinkage": float(shrinkage[i]),
-        }
-        for i in range(n_trees)
-    ]
-    return K, trees
+    return K, {
+        "num_leaves": num_leaves,
+        "num_cat": np.array(column("num_cat", "0"), dtype=np.intp),
+        "shrinkage": np.array(column("shrinkage", "1"), dtype=np.float64),
+        "leaf_value": values,
+    }
 
 
 class LightGBMLeafApply:
@@ -253,8 +259,8 @@ def _exact_learning_rate(booster, estimator, written):
     written one (6 digits), else the written one.
     """
     sources = [getattr(booster, "params", None) or {}]
-    if estimator is not booster and hasattr(estimator, "get_params"):
-        sources.insert(0, estimator.get_params())
+    if estimator is not booster:
+        sources.append({"learning_rate": getattr(estimator, "learning_rate", None)})
     for params in sources:
         for key in _LEARNING_RATE_KEYS:
             value = params.get(key)
@@ -357,15 +363,17 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
     params = booster_parameters(booster, text)
     objective = _check_options(params, name)
     K, trees = _model_trees(text)
-    n_iter = _n_iterations(booster, estimator, len(trees), K)
-    trees = trees[: n_iter * K]
+    n_iter = _n_iterations(booster, estimator, len(trees["num_leaves"]), K)
+    num_leaves = trees["num_leaves"][: n_iter * K]
+    offsets = np.concatenate([[0], np.cumsum(num_leaves)])
+    values = trees["leaf_value"][: offsets[-1]].copy()
 
     if classes is None and objective != "squared_error":
         classes = np.arange(max(K, 2))
     # (a tree LightGBM could not split is a constant, not shrunk: shrinkage 1)
-    shrinkages = {float(t["shrinkage"]) for t in trees[K:] if int(t["num_leaves"]) > 1}
-    shrinkages = shrinkages or {_number(params, "learning_rate")}
-    if len(trees) == 0:
+    later = trees["shrinkage"][K : n_iter * K][num_leaves[K:] > 1]
+    shrinkages = set(later.tolist()) or {_number(params, "learning_rate")}
+    if len(num_leaves) == 0:
         raise TypeError(f"{name} has no trees. {RETRAINING}")
     if len(shrinkages) != 1:
         raise TypeError(
@@ -374,8 +382,6 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
         )
     learning_rate = _exact_learning_rate(booster, estimator, shrinkages.pop())
 
-    values = [t["leaf_value"] for t in trees]
-    offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])])
     boost_from_average = params.get("boost_from_average", "1") not in ("0", "false")
     baseline = np.zeros(K)
     apply = LightGBMLeafApply(booster, n_iter, K, offsets[:-1])
@@ -389,7 +395,7 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
             # LightGBM skips an initial score of |s| <= kEpsilon (gbdt.cpp: BoostFromAverage).
             baseline[np.abs(baseline) <= _K_EPSILON] = 0.0
             for k in range(K):
-                values[k] = values[k] - baseline[k]
+                values[offsets[k] : offsets[k + 1]] -= baseline[k]
         raw = booster.predict(X, raw_score=True, num_iteration=n_iter)
         raw = np.asarray(raw, dtype=np.float64).reshape(len(y_enc), K)
         data = training_data(apply, X, y_enc, weight, raw)
@@ -405,8 +411,8 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
         max_delta_step=_number(params, "max_delta_step"),
         baseline=baseline,
         baseline_is_fitted=boost_from_average,
-        leaf_values=np.concatenate(values),
-        leaf_tree=np.repeat(np.arange(len(values)), [len(v) for v in values]),
+        leaf_values=values,
+        leaf_tree=np.repeat(np.arange(len(num_leaves)), num_leaves),
         apply=apply,
         gradient_dtype="float32",
         # Weighted L2 rounds the residual to float32 before multiplying it by the weight
@@ -423,7 +429,7 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
     )
     if X is None:
         return ensemble
-    _checked(ensemble, params, name, any(t["num_cat"] > 0 for t in trees))
+    _checked(ensemble, params, name, bool((trees["num_cat"][: n_iter * K] > 0).any()))
     return ensemble
 
 

@@ -245,14 +245,27 @@ def query_rows(ensemble, X_test, y_test):
     return leaves, Y, ensemble.raw_predict(leaves)
 
 
+def _row_leaf_matrix(ensemble, leaves, data):
+    """Sparse CSR (rows, L) with ``data`` (rows, T, K) at the rows' leaf ids (rows, T, K).
+
+    Built directly in CSR form: a row has one leaf per tree and the global leaf ids grow
+    with the tree index, so each row's column indices are sorted and distinct (no COO
+    conversion, no duplicate summing).
+    """
+    rows, T, K = leaves.shape
+    indptr = np.arange(0, rows * T * K + 1, T * K, dtype=np.int64)
+    data = np.ascontiguousarray(np.broadcast_to(data, (rows, T, K)), dtype=np.float64)
+    return sp.csr_matrix(
+        (data.reshape(-1), leaves.reshape(-1), indptr),
+        shape=(rows, len(ensemble.leaf_values)),
+    )
+
+
 def _test_leaf_matrix(ensemble, leaves, coef):
     """Sparse (L, m): entry (l, j) = Σ_k coef[j, k] over the trees (t, k) where test row j
     falls in leaf l; ``coef`` (m, K), or (m, T, K) for a coefficient per iteration."""
-    m, T, K = leaves.shape
     coef = coef if coef.ndim == 3 else coef[:, None, :]
-    data = np.broadcast_to(coef, (m, T, K)).ravel()
-    cols = np.broadcast_to(np.arange(m)[:, None, None], (m, T, K)).ravel()
-    return sp.csr_matrix((data, (leaves.ravel(), cols)), shape=(len(ensemble.leaf_values), m))
+    return _row_leaf_matrix(ensemble, leaves, coef).T.tocsc()
 
 
 def _blocks(n_rows, chunk, verbose, desc):
@@ -587,14 +600,12 @@ def _boostin_train_matrix(traj, leaf_derivative="exact"):
             f"leaf_derivative must be one of {_LEAF_DERIVATIVES}; got {leaf_derivative!r}."
         )
     e = traj.ensemble
-    n, T, K = e.train_leaves.shape
     leaves = e.train_leaves  # (n, T, K)
     factor = e.learning_rate if leaf_derivative == "tree-influence" else 1.0
     a = traj.dv_dG[leaves] * traj.g.transpose(1, 0, 2) + factor * traj.dv_dH[
         leaves
     ] * traj.h.transpose(1, 0, 2)
-    rows = np.broadcast_to(np.arange(n)[:, None, None], (n, T, K)).ravel()
-    return sp.csr_matrix((a.ravel(), (rows, leaves.ravel())), shape=(n, len(e.leaf_values))), a
+    return _row_leaf_matrix(e, leaves, a), a
 
 
 def _raw_before(ensemble, leaves):
@@ -654,11 +665,12 @@ def boostin(
     if checkpoints:
         coef = loss_raw_derivative(e.objective, _raw_before(e, leaves), Y[:, None, :])
     else:
-        coef = loss_raw_derivative(e.objective, raw, Y)
-    A, _ = _boostin_train_matrix(traj, leaf_derivative)
-    C = _test_leaf_matrix(e, leaves, coef)  # (L, m)
-    product = (A @ C).toarray()  # (n, m)
-    return -(e.train_weight[:, None] * product).T
+        coef = np.broadcast_to(loss_raw_derivative(e.objective, raw, Y)[:, None, :], leaves.shape)
+    A, _ = _boostin_train_matrix(traj, leaf_derivative)  # (n, L)
+    C = _row_leaf_matrix(e, leaves, coef)  # (m, L)
+    # (m, L) @ (L, n): the sparse product over shared leaves only
+    product = (C @ A.T.tocsr()).toarray()  # (m, n)
+    return -(product * e.train_weight[None, :])
 
 
 @inject_docs
