@@ -88,6 +88,27 @@ def test_lightgbm_parameters_are_read_from_the_model():
     np.testing.assert_allclose(from_booster.leaf_values, ensemble.leaf_values, atol=1e-12)
 
 
+def test_lightgbm_learning_rate_beyond_the_six_digits_of_the_model_string():
+    # LightGBM writes shrinkage and [learning_rate: ...] with 6 significant digits; with the
+    # written 0.123457 the leaf check would be off by ~1e-6 and refuse the model. The
+    # wrapper's learning_rate and a trained Booster's params (alias "eta") hold the exact rate.
+    lgb = pytest.importorskip("lightgbm")
+    X, y = task_data("binary")
+    rate = 0.123456789
+    model = lightgbm_model("binary", learning_rate=rate).fit(X, y)
+    assert "shrinkage=0.123457\n" in model.booster_.model_to_string()
+    assert read_ensemble(model, X, y).learning_rate == rate
+    params = {"objective": "binary", "eta": rate, "verbose": -1, "num_leaves": 8}
+    booster = lgb.train({**params, "min_data_in_leaf": 5}, lgb.Dataset(X, y), 20)
+    assert read_ensemble(booster, X, y).learning_rate == rate
+    # A Booster loaded from the text has only the 6 digits: refused, saying why.
+    loaded = lgb.Booster(model_str=booster.model_to_string())
+    with pytest.raises(TypeError, match="6 digits LightGBM writes"):
+        read_ensemble(loaded, X, y)
+    # A user's rate that is not the written one (another model's) is not taken.
+    assert read_ensemble(lightgbm_model("binary").fit(X, y), X, y).learning_rate == 0.1
+
+
 def test_xgboost_parameters_are_read_from_the_model():
     xgb = pytest.importorskip("xgboost")
     X, y = task_data("multiclass")

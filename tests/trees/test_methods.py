@@ -251,3 +251,37 @@ def test_new_rows_are_scored_as_if_added(method):
         np.testing.assert_allclose(new, own, rtol=0.3)
     else:
         np.testing.assert_allclose(new, own, rtol=1e-10)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_refit_rows_are_the_fixed_structure_leave_one_out(task):
+    # refit_rows = n: every column is refitted, so LeafInfluence is LeafRefit itself; the
+    # default refits the 64 rows that move their own leaves most, and no others.
+    ensemble, X_test, y_test = _fitted("hgb", task)
+    exact = leaf_refit(ensemble, X_test, y_test)
+    scale = np.abs(exact).max()
+    every = leaf_influence(ensemble, X_test, y_test, refit_rows=N_TRAIN)
+    np.testing.assert_allclose(every, exact, atol=1e-12 * scale)
+    traj = Trajectory(ensemble)
+    default = leaf_influence(ensemble, X_test, y_test, trajectory=traj)
+    first = leaf_influence(ensemble, X_test, y_test, refit_rows=0, trajectory=traj)
+    rows = traj.exact_refits(64)["rows"]
+    moved = np.abs(traj.removal).sum(axis=(0, 2))
+    assert len(rows) == 64 and moved[rows].min() >= np.delete(moved, rows).max()
+    changed = np.flatnonzero((default != first).any(axis=0))
+    assert set(changed) <= set(rows)
+    np.testing.assert_allclose(default[:, rows], exact[:, rows], atol=1e-12 * scale)
+    self_every = leaf_influence_self(ensemble, refit_rows=N_TRAIN)
+    np.testing.assert_allclose(self_every, leaf_refit_self(ensemble), atol=1e-12)
+    # linear=True stays the pure derivative
+    np.testing.assert_array_equal(
+        leaf_influence(ensemble, X_test, y_test, linear=True, refit_rows=N_TRAIN),
+        leaf_influence(ensemble, X_test, y_test, linear=True),
+    )
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "all"])
+def test_refit_rows_is_checked(bad):
+    ensemble, X_test, y_test = _fitted("hgb", "binary")
+    with pytest.raises(ValueError, match="refit_rows"):
+        leaf_influence(ensemble, X_test, y_test, refit_rows=bad)
