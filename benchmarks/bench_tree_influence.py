@@ -59,8 +59,11 @@ TI_METHODS = ("BoostIn", "LeafInfluence", "LeafRefit")
 
 
 # -- shared pieces --------------------------------------------------------------------------
-def tree_influence(python, model, X_train, y_train, X_test, y_test, names):
-    """tree-influence's local influence (n_test, n_train) and seconds per explainer, or None."""
+def tree_influence(python, model, X_train, y_train, X_test, y_test, names, repeats=None):
+    """tree-influence's local influence (n_test, n_train) and seconds per explainer, or None.
+
+    ``repeats`` {name: r}: median of r runs; the CPU seconds are in ``cpu_seconds`` (a dict
+    filled in as a side result: {name: seconds})."""
     if not python or not Path(python).exists():
         return None
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,25 +76,33 @@ def tree_influence(python, model, X_train, y_train, X_test, y_test, names):
                     "y_train": y_train,
                     "X_test": X_test,
                     "y_test": y_test,
+                    "repeats": repeats or {},
                 },
                 f,
             )
         subprocess.run([python, str(RUNNER), str(src), str(dst), *names], check=True)
         out = np.load(dst)
+        for name in names:
+            if f"{name}_cpu_seconds" in out:
+                PEER_CPU_SECONDS[name] = float(out[f"{name}_cpu_seconds"])
         return {name: (out[name], float(out[f"{name}_seconds"])) for name in names}
 
 
-def ours(model, X_train, y_train, X_test, y_test, method, *, fixed_baseline=False):
+PEER_CPU_SECONDS = {}  # tree-influence's CPU seconds of the last call, per explainer
+
+
+def ours(model, X_train, y_train, X_test, y_test, method, *, fixed_baseline=False, cpu=None):
     """Our influence (n_test, n_train) of ``method`` and the seconds of read + method.
 
     ``fixed_baseline``: hold LightGBM's initial score (boost_from_average) fixed when a row
     is removed, as tree-influence does; by default it is refitted, as LightGBM would.
+    ``cpu``: a list to which the CPU seconds are appended.
     """
     import dataclasses
 
     from skinfluence import trees
 
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     ensemble = trees.read_ensemble(model, X_train, y_train)
     if fixed_baseline:
         ensemble = dataclasses.replace(ensemble, baseline_is_fitted=False)
@@ -106,6 +117,8 @@ def ours(model, X_train, y_train, X_test, y_test, method, *, fixed_baseline=Fals
         "LeafRefit": trees.leaf_refit,
     }[method]
     values = fn(ensemble, X_test, y_test)
+    if cpu is not None:
+        cpu.append(time.process_time() - start_cpu)
     return values, time.perf_counter() - start
 
 
@@ -150,30 +163,42 @@ def run_speed(args, cache):
     X_train, X_test, y_train, y_test = breast_cancer_split()
     model, fit_s = fit_seconds(lgbm(100), X_train, y_train)
     cache["speed"] = (model, X_train, y_train, X_test, y_test)
-    peer = tree_influence(args.ti_python, model, X_train, y_train, X_test, y_test, args.ti_speed)
+    # BoostIn takes well under a second in both: the median of a few runs (CPU seconds too,
+    # which the other jobs of a loaded machine disturb less than the wall clock)
+    repeats = {"BoostIn": args.speed_repeats}
+    peer = tree_influence(
+        args.ti_python, model, X_train, y_train, X_test, y_test, args.ti_speed, repeats
+    )
     cache["peer"] = peer
     print(
         f"\n### Speed: breast-cancer, LightGBM 100 trees, {len(y_train)} training rows, "
         f"{len(y_test)} test rows (one fit: {fit_s:.3f} s)\n"
     )
     print(
-        "| method | tree-influence 0.1.7 s | skinfluence s | ratio | Pearson (ours, theirs) "
-        "| same, baseline held fixed as theirs | max abs diff (baseline fixed) |"
+        "| method | tree-influence 0.1.7 s | skinfluence s | ratio | CPU s theirs / ours "
+        "(ratio) | Pearson (ours, theirs) | same, baseline held fixed as theirs "
+        "| max abs diff (baseline fixed) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     cache["ours"] = {}
     for name in TI_METHODS:
-        mine, mine_s = ours(model, X_train, y_train, X_test, y_test, name)
+        runs, cpu = [], []
+        for _ in range(repeats.get(name, 1)):
+            mine, mine_s = ours(model, X_train, y_train, X_test, y_test, name, cpu=cpu)
+            runs.append(mine_s)
+        mine_s, mine_cpu = float(np.median(runs)), float(np.median(cpu))
         cache["ours"][name] = mine
         if peer is None or name not in peer:
-            print(f"| {name} | – | {mine_s:.3g} | – | – | – | – |")
+            print(f"| {name} | – | {mine_s:.3g} | – | – | – | – | – |")
             continue
         theirs, theirs_s = peer[name]
+        theirs_cpu = PEER_CPU_SECONDS.get(name, np.nan)
         fixed, _ = ours(model, X_train, y_train, X_test, y_test, name, fixed_baseline=True)
         ok = np.isfinite(theirs).all(axis=1)  # tree-influence's LeafRefit can give NaN rows
         diff = np.abs(fixed[ok] - theirs[ok]).max()
         print(
             f"| {name} | {theirs_s:.3g} | {mine_s:.3g} | {theirs_s / mine_s:.0f}× | "
+            f"{theirs_cpu:.3g} / {mine_cpu:.3g} ({theirs_cpu / mine_cpu:.0f}×) | "
             f"{row_pearson(mine[ok], theirs[ok]):.4f} | {row_pearson(fixed[ok], theirs[ok]):.4f}"
             f" | {diff:.2g}{'' if ok.all() else f' ({(~ok).sum()} NaN rows theirs)'} |"
         )
@@ -560,6 +585,9 @@ def main(argv=None):
     )
     parser.add_argument("--sizes", type=int, nargs="*", default=[10**4, 10**5])
     parser.add_argument("--removal-rows", type=int, default=50)
+    parser.add_argument(
+        "--speed-repeats", type=int, default=7, help="runs of BoostIn in the speed table (median)"
+    )
     parser.add_argument(
         "--removal-data",
         nargs="*",
