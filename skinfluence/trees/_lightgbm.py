@@ -32,6 +32,7 @@ leaf value are caught by the leaf-value check.
 import re
 
 import numpy as np
+from sklearn.utils import _safe_indexing
 
 from .._utils._optional import import_optional
 from ._ensemble import (
@@ -245,6 +246,7 @@ class LightGBMLeafApply:
         return (leaves + self.offsets[None, :]).reshape(-1, self.n_iter, self.K)
 
 
+_RAW_CHECK_ROWS = 64
 _LEARNING_RATE_KEYS = ("learning_rate", "shrinkage_rate", "eta")
 
 
@@ -396,9 +398,15 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
             baseline[np.abs(baseline) <= _K_EPSILON] = 0.0
             for k in range(K):
                 values[offsets[k] : offsets[k + 1]] -= baseline[k]
-        raw = booster.predict(X, raw_score=True, num_iteration=n_iter)
-        raw = np.asarray(raw, dtype=np.float64).reshape(len(y_enc), K)
+        # The model's raw scores on a sample of the training rows: every leaf value is
+        # checked on every row by the leaf rule (check_ensemble); the raw scores check that
+        # LightGBM predicts the sum of those leaves (no option adds anything).
+        rows = np.unique(np.linspace(0, len(y_enc) - 1, min(len(y_enc), _RAW_CHECK_ROWS)))
+        rows = rows.astype(np.intp)
+        raw = booster.predict(_safe_indexing(X, rows), raw_score=True, num_iteration=n_iter)
+        raw = np.asarray(raw, dtype=np.float64).reshape(len(rows), K)
         data = training_data(apply, X, y_enc, weight, raw)
+        data["raw_train_rows"] = rows
 
     ensemble = TreeEnsemble(
         objective=objective,

@@ -39,6 +39,7 @@ from ._ensemble import (
     leaf_rule_derivatives,
     loss_gradient_hessian,
     loss_raw_derivative,
+    model_trajectory,
     per_row_loss,
     refit_leaf_values,
 )
@@ -63,12 +64,16 @@ class Trajectory:
         # gradient and one bincount over the global leaf ids every leaf's sums.
         w = e.train_weight
         leaves = e.train_leaves.transpose(1, 0, 2)  # (T, n, K)
-        raw = np.empty((T + 1, n, K))
-        raw[0] = e.baseline
-        raw[1:] = e.leaf_values[leaves]
-        np.cumsum(raw, axis=0, out=raw)  # the same additions, in order, as boosting made
+        kept = model_trajectory(e)  # the leaf check's, when it computed them in one block
+        if kept is None:
+            raw = np.empty((T + 1, n, K))
+            raw[0] = e.baseline
+            raw[1:] = e.leaf_values[leaves]
+            np.cumsum(raw, axis=0, out=raw)  # the same additions, in order, as boosting made
+            g, h = loss_gradient_hessian(e.objective, raw[:T], self.Y)
+        else:
+            raw, g, h = kept
         self.raw_before, self.raw_final = raw[:T], raw[T]  # (T, n, K), (n, K)
-        g, h = loss_gradient_hessian(e.objective, self.raw_before, self.Y)
         self.h_floored = None
         if e.min_hessian > 0:
             self.h_floored = h < e.min_hessian
