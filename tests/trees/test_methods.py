@@ -138,11 +138,14 @@ def test_boostin_agrees_loosely_and_is_zero_without_a_shared_leaf(task):
     # through later trees), a loose bound. At the checkpoints (the default, Brophy et al.'s
     # definition) it is no approximation of the leave-one-out: measured 0.94 / 0.90 / 0.64
     # (binary / multiclass / regression, where the early residuals dominate).
-    final = boostin(ensemble, X_test, y_test, checkpoints=False)
+    # (the exact leaf derivative; the default, tree-influence's, ranks for removal instead)
+    final = boostin(ensemble, X_test, y_test, checkpoints=False, leaf_derivative="exact")
     assert _mean_pearson(final, exact) >= 0.85
     self_exact = leaf_refit_self(ensemble)
-    assert np.corrcoef(boostin_self(ensemble, checkpoints=False), self_exact)[0, 1] >= 0.95
-    assert np.corrcoef(boostin_self(ensemble), self_exact)[0, 1] >= 0.9
+    self_final = boostin_self(ensemble, checkpoints=False, leaf_derivative="exact")
+    assert np.corrcoef(self_final, self_exact)[0, 1] >= 0.95
+    self_checkpoints = boostin_self(ensemble, leaf_derivative="exact")
+    assert np.corrcoef(self_checkpoints, self_exact)[0, 1] >= 0.9
     approx = boostin(ensemble, X_test, y_test)
     test_leaves = ensemble.apply(X_test)
     shared = (test_leaves[:, None] == ensemble.train_leaves[None]).any(axis=(2, 3))
@@ -169,7 +172,7 @@ def test_boostin_sums_the_test_gradients_of_every_iteration(task):
         for k in range(ensemble.n_outputs):
             shared = leaves[:, None, t, k] == ensemble.train_leaves[None, :, t, k]  # (m, n)
             expected -= shared * grad[:, k, None] * traj.direct[t, :, k] * ensemble.train_weight
-    got = boostin(ensemble, X_test, y_test, trajectory=traj)
+    got = boostin(ensemble, X_test, y_test, leaf_derivative="exact", trajectory=traj)
     np.testing.assert_allclose(got, expected, atol=1e-6 * np.abs(expected).max())
     # tree-influence's leaf derivative, written out: lr (g_i + v h_i) / (H + λ) with v the
     # shrunk leaf value (HistGradientBoosting: no Hessian factor, λ = 0, 1e-15)
@@ -185,7 +188,7 @@ def test_boostin_sums_the_test_gradients_of_every_iteration(task):
             d = np.where(np.diff(ensemble.leaf_offsets)[ensemble.leaf_tree[leaf]] == 1, 0.0, d)
             shared = leaves[:, None, t, k] == leaf[None, :]
             theirs += shared * grad[:, k, None] * d * w
-    variant = boostin(ensemble, X_test, y_test, leaf_derivative="tree-influence")
+    variant = boostin(ensemble, X_test, y_test)  # the default
     np.testing.assert_allclose(variant, theirs, atol=1e-6 * np.abs(theirs).max())
     assert np.abs(variant - got).max() > 1e-3 * np.abs(got).max()
     # and self-influence is the diagonal of the training rows as test rows
