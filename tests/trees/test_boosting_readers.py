@@ -63,9 +63,13 @@ def test_reader_reproduces_leaves_and_raw_scores(library, params, task, weighted
     K = 3 if task == "multiclass" else 1
     assert ensemble.train_leaves.shape == (len(y), 20, K)
     assert ensemble.baseline_is_fitted
-    # The leaf ids of new rows give the model's own raw scores.
-    raw = ensemble.raw_predict(ensemble.apply(X[:50]))
-    np.testing.assert_allclose(raw, ensemble.raw_train[:50], rtol=tolerance, atol=tolerance)
+    # The leaf ids of new rows give the model's own raw scores (LightGBM's reader asks the
+    # library for those of 64 evenly spaced training rows, raw_train_rows).
+    rows = ensemble.raw_train_rows
+    rows = np.arange(len(y)) if rows is None else rows
+    assert len(rows) == min(len(y), 64 if library == "lightgbm" else len(y))
+    raw = ensemble.raw_predict(ensemble.apply(X[rows]))
+    np.testing.assert_allclose(raw, ensemble.raw_train, rtol=tolerance, atol=tolerance)
 
 
 def test_lightgbm_parameters_are_read_from_the_model():
