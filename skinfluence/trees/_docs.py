@@ -66,9 +66,9 @@ leaf_derivative : {"tree-influence", "exact"}, default="tree-influence"
     gradient more than by its Hessian), but it is BoostIn's purpose, ranking the rows to
     remove, that it serves better: in the removal test of benchmarks/README.md (50 test
     rows; 3 data sets, HistGradientBoosting and LightGBM) removing the 5 % most helpful
-    rows raised the test loss more with it in 5 of 6 pairs (paired differences +0.21 to
-    +0.36, about 2 standard errors each; −0.10 ± 0.14 on the sixth), so it is the
-    default. "exact" correlates better with the leave-one-out.""",
+    rows raised the test loss more with it in 5 of 6 pairs (paired differences +0.04 to
+    +0.36, three of them about 2 standard errors; −0.10 ± 0.14 on the sixth; at 1 %
+    the two tie), so it is the default. "exact" correlates better with the leave-one-out.""",
         "tree_chunk_size": """\
 chunk_size : int, default=None
     Rows per block of the vectorised pass: bounds the working memory (default about 2¹⁷
