@@ -641,8 +641,9 @@ def boostin(
     ``checkpoints=False`` takes every test gradient at the final model instead. Cost
     O((n + m) · T · K) for the derivatives plus the sparse product over shared leaves, at
     most O(m · n · T · K) (``Σ_leaves n_leaf · m_leaf``); memory O(n · T · K + m · n).
-    Measured on 100 LightGBM trees (469 training, 100 test rows): about 20 ms of CPU with
-    the read, of which LightGBM's own calls (model string, leaf predictions) are half.
+    Measured on 100 LightGBM trees (469 training, 100 test rows): 17 ms of CPU with the
+    read, 1/13 of tree-influence 0.1.7's; LightGBM's own calls (model string, leaf
+    predictions) are about half.
 
     Parameters
     ----------
