@@ -479,8 +479,12 @@ def leaf_influence(
     moves the leaves it is in, and every later leaf through the gradients and Hessians of
     the rows whose scores those leaves (and the fitted baseline) moved. Reverse mode, one
     adjoint pass per block of test rows (K passes unless ``linear``: one per output, for
-    the test rows' raw-score changes). Cost O(m · n · T · K) time (O(m · n · T · K²) for
-    the multinomial loss unless ``linear``), O(chunk · n · K + n · T · K) memory.
+    the test rows' raw-score changes). The ``refit_rows`` rows that move their own leaves
+    most (default 64) get their exact fixed-structure leave-one-out instead, where the
+    first-order propagation is least accurate. Cost O(m · n · T · K) time (O(m · n · T · K²)
+    for the multinomial loss unless ``linear``) plus O(r · n · T · K) once per trajectory
+    for the r refits and O(r · m · T · K) to apply them, O(chunk · n · K + n · T · K +
+    r · L) memory.
 
     Parameters
     ----------
