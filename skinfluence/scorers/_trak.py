@@ -173,16 +173,69 @@ def _features(adapter, X, y, projection, chunk, kernel):
     return phi, q
 
 
-def _kernel_inverse(K, damping):
-    """``(K + λI)⁺`` of a symmetric PSD k × k kernel: eigenvalues below k·eps·max dropped."""
-    K = (K + K.T) / 2
-    vals, vecs = np.linalg.eigh(K)
+class KernelInverse:
+    """``x ↦ x (K + λI)⁺`` for the k × k kernel of one model, in the cheapest exact form.
+
+    Three routes, chosen in :func:`kernel_inverse`: the n × n Gram matrix of the training
+    features when n < k (``K = ΦᵀΦ`` has rank ≤ n: ``V diag(1/(s² + λ)) Vᵀ`` on its range
+    plus ``(I − VVᵀ)/λ`` off it; O(n² k + n³)); a Cholesky factor when K + λI is expected to
+    be positive definite (O(k³/3)); else an eigendecomposition whose eigenvalues below
+    k·eps times the largest are dropped (the pseudo-inverse; O(k³), several times a
+    Cholesky's cost).
+    """
+
+    def __init__(self, *, factor=None, basis=None, inverse_values=None, off_range=0.0):
+        self.factor = factor
+        self.basis = basis
+        self.inverse_values = inverse_values
+        self.off_range = off_range
+
+    def apply(self, X):
+        """``X (K + λI)⁺`` for X of shape (m, k)."""
+        if self.factor is not None:
+            from scipy.linalg import cho_solve
+
+            return cho_solve((self.factor, True), X.T).T
+        XV = X @ self.basis
+        out = (XV * self.inverse_values) @ self.basis.T
+        if self.off_range:
+            out += (X - XV @ self.basis.T) * self.off_range
+        return out
+
+
+def _eigen_inverse(vals, vecs, damping):
     vals = vals + damping
-    cutoff = max(vals.max(initial=0.0), 0.0) * len(vals) * np.finfo(np.float64).eps
-    inv = np.zeros_like(vals)
+    cutoff = max(vals.max(initial=0.0), 0.0) * max(len(vals), 1) * np.finfo(np.float64).eps
     keep = vals > cutoff
-    inv[keep] = 1.0 / vals[keep]
-    return (vecs * inv) @ vecs.T
+    return vecs[:, keep], 1.0 / vals[keep]
+
+
+def kernel_inverse(damping, *, K=None, features=None, full_rank=False):
+    """The :class:`KernelInverse` of ``K`` (k × k) or of ``featuresᵀ features`` (n × k)."""
+    from scipy.linalg import LinAlgError, cholesky
+
+    if features is not None and features.shape[0] < features.shape[1]:
+        vals, U = np.linalg.eigh(features @ features.T)
+        U, inv = _eigen_inverse(vals, U, 0.0)
+        s2 = 1.0 / inv
+        basis = (features.T @ U) / np.sqrt(s2)
+        return KernelInverse(
+            basis=basis,
+            inverse_values=1.0 / (s2 + damping),
+            off_range=1.0 / damping if damping > 0 else 0.0,
+        )
+    if K is None:
+        K = features.T @ features
+    K = (K + K.T) / 2
+    if damping > 0 or full_rank:
+        try:
+            shifted = K + damping * np.eye(len(K))
+            return KernelInverse(factor=cholesky(shifted, lower=True, check_finite=False))
+        except LinAlgError:
+            pass
+    vals, vecs = np.linalg.eigh(K)
+    basis, inv = _eigen_inverse(vals, vecs, damping)
+    return KernelInverse(basis=basis, inverse_values=inv)
 
 
 def _ggn_kernel(adapter, X, y, sample_weight, projection):
@@ -228,24 +281,28 @@ def _fit_one(scorer, model_seed, projection_seed, X, y, sample_weight):
     weights = adapter.row_weights(y, sample_weight)
     phi, q = _features(adapter, X, y, projection, scorer._chunk, scorer.kernel)
     share = None
+    k = scorer.projection_dim
+    train = phi * weights[:, None]
     if scorer.kernel == "trak":
-        K = (phi * weights[:, None]).T @ phi
-        train = phi * weights[:, None]
+        inverse = kernel_inverse(
+            scorer.damping,
+            features=phi * np.sqrt(weights)[:, None],
+            full_rank=k <= min(len(y), adapter.n_params),
+        )
     else:
         K = _ggn_kernel(adapter, X, y, sample_weight, projection)
-        train = phi * weights[:, None]
+        inverse = kernel_inverse(scorer.damping, K=K, full_rank=k <= adapter.n_params)
         q_grad = adapter.penalty_share_gradient()
         if q_grad is not None:
             share = projection.project(np.asarray(q_grad, dtype=np.float64)[None, :])[0]
             train += adapter.penalty_shares(y, sample_weight)[:, None] * share
-    K_inv = _kernel_inverse(K, scorer.damping)
-    train_features = train @ K_inv
+    train_features = inverse.apply(train)
     self_influence = np.einsum("ij,ij->i", phi, train_features)
     return {
         "model": model,
         "adapter": adapter,
         "projection": projection,
-        "kernel_inverse": K_inv,
+        "kernel_inverse": inverse,
         "train_features": train_features,
         "share": share,
         "q": q,
@@ -330,8 +387,9 @@ class TRAKScorer(BaseInfluenceScorer):
         The ``n_models`` fitted models.
     projections_ : list of RandomProjection
         The projection of each model.
-    kernel_inverses_ : list of ndarray of shape (projection_dim, projection_dim)
-        ``(ΦᵀWΦ + λI)⁺`` (or ``(PᵀGP + λI)⁺``) of each model.
+    kernel_inverses_ : list of KernelInverse
+        ``x ↦ x (ΦᵀWΦ + λI)⁺`` (or ``(PᵀGP + λI)⁺``) of each model: a Cholesky factor,
+        or an eigenbasis of the kernel's range (from the n × n Gram matrix when n < k).
     train_features_ : list of ndarray of shape (n_train, projection_dim)
         ``w_i φ_iᵀ (ΦᵀWΦ + λI)⁺`` of each model (rows of the training side).
     out_to_loss_ : ndarray of shape (n_train,)
@@ -469,7 +527,7 @@ class TRAKScorer(BaseInfluenceScorer):
             train = phi * adapter.row_weights(y)[:, None]
             if share is not None:
                 train += adapter.penalty_shares(y)[:, None] * share
-            total += np.einsum("ij,ij->i", phi @ K_inv, train)
+            total += np.einsum("ij,ij->i", K_inv.apply(phi), train)
             q_sum += q
         n = len(self.adapters_)
         return (q_sum / n) * (total / n)
