@@ -17,14 +17,18 @@ import time
 import warnings
 
 import numpy as np
+import torch
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
+from skorch import NeuralNetClassifier
+from torch import nn
 
 from skinfluence import InfluenceScorer, TRAKScorer
 from skinfluence.metrics import linear_datamodeling_score
+from skinfluence.models import adapter_for
 
 
 def make_data(n_train, n_test, seed=0):
@@ -34,8 +38,32 @@ def make_data(n_train, n_test, seed=0):
     return X[:n_train], y[:n_train], X[n_train : n_train + n_test], y[n_train : n_train + n_test]
 
 
+class TorchMLP(nn.Module):
+    def __init__(self, d=64, h=64, k=10):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(d, h), nn.Linear(h, k)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+MODEL = {"kind": "sklearn"}
+
+
 def make_mlp():
-    return MLPClassifier(hidden_layer_sizes=(64,), alpha=1e-2, max_iter=300, random_state=0)
+    if MODEL["kind"] == "sklearn":
+        return MLPClassifier(hidden_layer_sizes=(64,), alpha=1e-2, max_iter=300, random_state=0)
+    return NeuralNetClassifier(
+        TorchMLP,
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        optimizer__weight_decay=1e-3,
+        lr=1e-2,
+        max_epochs=60,
+        batch_size=64,
+        train_split=None,
+        verbose=0,
+    )
 
 
 def main():
@@ -46,17 +74,22 @@ def main():
     parser.add_argument("--projection-dim", type=int, default=2048)
     parser.add_argument("--models", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--model", choices=["sklearn", "skorch"], default="sklearn")
     args = parser.parse_args()
+    MODEL["kind"] = args.model
     warnings.simplefilter("ignore", ConvergenceWarning)
 
     X, y, X_test, y_test = make_data(args.n_train, args.n_test)
+    if args.model == "skorch":
+        X, X_test = X.astype(np.float32), X_test.astype(np.float32)
     mlp = make_mlp()
     t0 = time.perf_counter()
+    torch.manual_seed(0)
     fitted = mlp.fit(X, y)
     unit = time.perf_counter() - t0
-    p = sum(c.size for c in fitted.coefs_) + sum(b.size for b in fitted.intercepts_)
+    p = adapter_for(fitted).n_params
     print(
-        f"digits: {len(y)} train / {len(y_test)} test, MLP 64-64-10, p = {p}, "
+        f"digits: {len(y)} train / {len(y_test)} test, {args.model} MLP 64-64-10, p = {p}, "
         f"test accuracy {fitted.score(X_test, y_test):.3f}, one fit {unit:.2f} s"
     )
 
@@ -73,9 +106,10 @@ def main():
             random_state=0,
             n_jobs=args.n_jobs,
         )
-    methods["TRAK gauss-newton kernel, 1 model"] = lambda: TRAKScorer(
-        make_mlp(), projection_dim=args.projection_dim, kernel="gauss-newton", random_state=0
-    )
+    if args.model == "skorch":  # scikit-learn's MLP adapter has no Gauss–Newton matrix
+        methods["TRAK gauss-newton kernel, 1 model"] = lambda: TRAKScorer(
+            make_mlp(), projection_dim=args.projection_dim, kernel="gauss-newton", random_state=0
+        )
 
     attributions, times = {}, {}
     for name, make in methods.items():

@@ -58,6 +58,34 @@ def test_projection_tiles_are_one_matrix(kind, monkeypatch):
     assert not np.allclose(RandomProjection(5000, 300, kind=kind, seed=4).dense(), dense)
 
 
+@pytest.mark.parametrize("damping", [0.0, 0.3])
+@pytest.mark.parametrize("n_rows", [10, 80])  # the n × n Gram route; the k × k kernel
+def test_kernel_inverse_routes_agree_with_a_dense_inverse(damping, n_rows):
+    rng = np.random.default_rng(0)
+    F = rng.normal(size=(n_rows, 40))
+    K = F.T @ F + damping * np.eye(40)
+    expected = np.linalg.pinv(K) if damping == 0 else np.linalg.inv(K)
+    X = np.vstack([F[:3], rng.normal(size=(2, 40))])  # in and (if n < k) off the range
+    for full_rank in (False, True):
+        inverse = trak_module.kernel_inverse(damping, features=F, full_rank=full_rank)
+        got = inverse.apply(X)
+        rows = slice(None) if damping > 0 or n_rows > 40 else slice(0, 3)
+        np.testing.assert_allclose(got[rows], (X @ expected)[rows], rtol=1e-8, atol=1e-10)
+    if n_rows < 40 and damping == 0:  # pseudo-inverse: off the range is dropped
+        np.testing.assert_allclose(
+            trak_module.kernel_inverse(0.0, features=F).apply(X), X @ expected, atol=1e-10
+        )
+
+
+def test_auto_damping_is_the_mean_eigenvalue_of_the_kernel(cancer):
+    X, y = cancer
+    scorer = TRAKScorer(LogisticRegression(), projection_dim=16, random_state=0).fit(X, y)
+    adapter = adapter_for(scorer.estimator_)
+    F = adapter.gradients(X, y).dense_rows(slice(None)) / -np.expm1(-adapter.loss(X, y))[:, None]
+    Phi = F @ scorer.projections_[0].dense()  # trace(ΦᵀΦ)/k = Σ‖Pᵀ∇f_i‖²/k
+    assert scorer.damping_[0] == pytest.approx(np.sum(Phi**2) / 16, rel=1e-10)
+
+
 # -- ground truth on a net -----------------------------------------------------------------
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
@@ -91,6 +119,7 @@ def test_gauss_newton_kernel_with_k_at_least_p_is_the_exact_influence(net, exact
         kernel="gauss-newton",
         projection_dim=factor * p,
         projection=kind,
+        damping=0,
         random_state=0,
     ).fit(X, y)
     got = scorer.influence(X[:15], y[:15])
@@ -109,7 +138,11 @@ def test_agreement_with_the_exact_influence_rises_with_k(net, exact_ggn):
     agreement = []
     for k in (p // 4, p // 2, p):
         scorer = TRAKScorer(
-            FrozenEstimator(model), kernel="gauss-newton", projection_dim=k, random_state=0
+            FrozenEstimator(model),
+            kernel="gauss-newton",
+            projection_dim=k,
+            damping=0,
+            random_state=0,
         ).fit(X, y)
         got = scorer.influence(X[:15], y[:15])
         agreement.append(np.corrcoef(got.ravel(), expected.ravel())[0, 1])
@@ -144,7 +177,9 @@ def _dense_trak(model, X, y, X_test, y_test):
 def test_trak_kernel_with_k_at_least_p_is_unprojected_trak(net):
     model, X, y = net
     p = adapter_for(model).n_params
-    scorer = TRAKScorer(FrozenEstimator(model), projection_dim=2 * p, random_state=0).fit(X, y)
+    scorer = TRAKScorer(
+        FrozenEstimator(model), projection_dim=2 * p, damping=0, random_state=0
+    ).fit(X, y)
     expected = _dense_trak(model, X, y, X[:10], y[:10])
     got = scorer.influence(X[:10], y[:10])
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-8 * np.abs(expected).max())
@@ -198,7 +233,7 @@ def test_gauss_newton_kernel_on_a_linear_model_is_the_influence(cancer):
     ridge = Ridge(alpha=1.0).fit(X, y)
     ref = InfluenceScorer(FrozenEstimator(ridge), method="direct").fit(X, y)
     scorer = TRAKScorer(
-        FrozenEstimator(ridge), kernel="gauss-newton", projection_dim=31, random_state=0
+        FrozenEstimator(ridge), kernel="gauss-newton", projection_dim=31, damping=0, random_state=0
     ).fit(X, y)
     np.testing.assert_allclose(
         scorer.influence(X[:5], y[:5]), ref.influence(X[:5], y[:5]), rtol=1e-7, atol=1e-12
