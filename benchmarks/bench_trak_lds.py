@@ -2,12 +2,14 @@
 models, next to TracIn / identity and the projected Gauss–Newton kernel.
 
 Digits (scikit-learn's 8 × 8 images, standardised), ``--n-train`` training rows and
-``--n-test`` test rows; scikit-learn's ``MLPClassifier(hidden_layer_sizes=(64,), alpha=1e-2,
-max_iter=300)`` (Adam), 4 810 parameters. The LDS (``skinfluence.metrics.linear_datamodeling_score``,
+``--n-test`` test rows. ``--model sklearn``: ``MLPClassifier(hidden_layer_sizes=(64,),
+alpha=1e-2, max_iter=300)`` (Adam), 4 810 parameters; ``--model skorch``: the same shape in
+torch (ReLU, Adam lr 1e-2, weight decay 1e-3, 60 epochs of batches of 64), which also gets the
+projected Gauss–Newton kernel. The LDS (``skinfluence.metrics.linear_datamodeling_score``,
 Park et al. 2023) retrains the MLP on ``--n-subsets`` random halves of the training set (a
-new seed each), and correlates each test row's margin over the subsets with the sum of the
-attributions of the rows in each subset (Spearman, mean over test rows). The subset models are
-fitted once and shared by every method (the same ``random_state``).
+new seed each) and correlates each test row's margin over the subsets with the sum of the
+attributions of the rows in each subset (Spearman, mean over test rows). The subset models
+are fitted once and shared by every method (the attributions are stacked).
 
     python benchmarks/bench_trak_lds.py [--n-train 500] [--n-test 100] [--n-subsets 50]
 """

@@ -51,6 +51,10 @@ class RandomProjection:
     seed : int, default=0
         The seed of every tile.
 
+    See Also
+    --------
+    TRAKScorer : projects per-sample gradients with it.
+
     Examples
     --------
     >>> import numpy as np
@@ -91,7 +95,12 @@ class RandomProjection:
         )
 
     def dense(self):
-        """P as a dense (p, k) array (for tests and small p·k)."""
+        """Return P as a dense array (for tests and small p·k).
+
+        Returns
+        -------
+        P : ndarray of shape (n_params, projection_dim)
+        """
         if self._whole is not None:
             return self._whole
         n_a, n_b = self._n_tiles()
@@ -101,13 +110,28 @@ class RandomProjection:
         return whole
 
     def columns(self, b):
-        """Columns ``b·256 …`` of P, shape (p, ≤ 256)."""
+        """Return the columns ``b·256 …`` of P (tile column ``b``).
+
+        Parameters
+        ----------
+        b : int
+            The tile column, in ``range(len(column_blocks()))``.
+
+        Returns
+        -------
+        block : ndarray of shape (n_params, at most 256)
+        """
         if self._cached():
             return self.dense()[:, b * _TILE_COLS : (b + 1) * _TILE_COLS]
         return np.vstack([self._tile(a, b) for a in range(self._n_tiles()[0])])
 
     def column_blocks(self):
-        """The column slices of the tiles, in order."""
+        """Return the column slices of the tiles, in order.
+
+        Returns
+        -------
+        slices : list of slice
+        """
         return [
             slice(b * _TILE_COLS, min((b + 1) * _TILE_COLS, self.projection_dim))
             for b in range(self._n_tiles()[1])
@@ -117,7 +141,17 @@ class RandomProjection:
         return self.n_params * self.projection_dim <= _CACHE_ENTRIES
 
     def project(self, G):
-        """``G @ P`` for G of shape (m, p), tile by tile: O(m p k) time, O(m k) memory."""
+        """Return ``G @ P``, tile by tile: O(m p k) time, O(m k) memory besides a tile.
+
+        Parameters
+        ----------
+        G : array-like of shape (m, n_params)
+            Rows to project (e.g. per-sample gradients).
+
+        Returns
+        -------
+        Z : ndarray of shape (m, projection_dim)
+        """
         G = np.asarray(G, dtype=np.float64)
         if self._cached():
             return G @ self.dense()
