@@ -1,5 +1,9 @@
 """Metrics for scores: detection of known bad rows, agreement with leave-one-out, removal curves."""
 
+import warnings
+from collections.abc import Mapping
+from functools import partial
+
 import numpy as np
 from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -402,12 +406,14 @@ def linear_datamodeling_score(
 
     Parameters
     ----------
-    attributions : array-like of shape (n_test, n_train) or fitted scorer
+    attributions : array-like of shape (n_test, n_train), scorer, or dict of them
         Attribution of training row i to test row t in skinfluence's sign (leave-one-out
         units: ``L(t, θ without i) − L(t, θ)``, positive = row i helps t), e.g.
         ``scorer.influence(X_test, y_test)``; or a scorer with an ``influence`` method,
         whose influence on ``(X_test, y_test)`` is used (a clone is fitted on ``(X, y)``
-        first if it is not fitted).
+        first if it is not fitted). A dict ``{name: attributions}`` scores several on
+        the same subset models (one retraining for all: the fair comparison) and
+        returns a dict of results.
     %(estimator_retrained)s
         Retrained on each subset.
     X : array-like of shape (n_train, n_features)
@@ -430,7 +436,9 @@ def linear_datamodeling_score(
         The output compared: the per-sample loss (the model's own loss where skinfluence
         has an adapter, else log-loss or squared error: as :class:`~skinfluence.LeaveOneOutScorer`
         measures influence), or, for classifiers, TRAK's margin ``log p_y − log Σ_{k≠y} p_k``
-        (the logit of the correct class against the others).
+        (the logit of the correct class against the others). For a classifier whose loss
+        is the log-loss both are monotone in ``p_y``, so the LDS, a rank correlation, is
+        the same (``actual`` in the details differs).
     return_details : bool, default=False
         Return a Bunch with the per-test-row scores, the subsets and the actual and
         predicted outputs instead of the score alone.
@@ -443,9 +451,10 @@ def linear_datamodeling_score(
 
     Returns
     -------
-    score : float or Bunch
-        The LDS, the mean over test rows of the Spearman correlations (NaN rows, where
-        the actual outputs or the predictions do not vary over the subsets, left out).
+    score : float, Bunch, or dict of them
+        The LDS (a dict by name for a dict of attributions): the mean over test rows of
+        the Spearman correlations (NaN rows, where the actual outputs or the predictions
+        do not vary over the subsets, left out).
         With ``return_details=True``, a Bunch with ``score``; ``per_test`` (n_test,);
         ``in_subset`` (n_subsets, n_train) bool, ``in_subset[j, i]``: row i in subset j;
         ``actual`` and ``predicted`` (n_subsets, n_test), the subset models' outputs and
@@ -543,17 +552,15 @@ def linear_datamodeling_score(
             "that keeps at least one row and leaves at least one out."
         )
     rng = check_random_state(random_state)
-    A = _lds_attributions(attributions, X, y, X_test, y_test, rng)
-    if A.shape != (m, n):
-        raise ValueError(
-            f"attributions must have shape (n_test, n_train) = ({m}, {n}); got {A.shape}. "
-            "Pass influence(X_test, y_test) of a scorer fitted on (X, y)."
+    several = isinstance(attributions, Mapping)
+    if several and not attributions:
+        raise ValueError("attributions is an empty dict; pass at least one attribution.")
+    matrices = {
+        name: _checked_attributions(
+            _lds_attributions(value, X, y, X_test, y_test, rng), (m, n), name if several else None
         )
-    if not np.all(np.isfinite(A)):
-        raise ValueError(
-            f"attributions contain {int(np.sum(~np.isfinite(A)))} NaN or infinite values; "
-            "an additive prediction needs a finite attribution for every (test, train) pair."
-        )
+        for name, value in (attributions.items() if several else [(None, attributions)])
+    }
 
     y = np.asarray(y)
     classes = np.unique(y) if classifier else None
@@ -563,27 +570,47 @@ def linear_datamodeling_score(
     for j, rows in enumerate(subsets):
         in_subset[j, rows] = True
 
-    from functools import partial
-
     evaluate = partial(_lds_outputs, X_test=X_test, y_test=y_test, classes=classes, target=target)
     results = fit_on_subsets(
         estimator, X, y, None, subsets, seeds, evaluate, keep_models=False,
         n_jobs=n_jobs, verbose=verbose, desc="linear_datamodeling_score",
     )  # fmt: skip
     actual = np.stack([np.asarray(values, dtype=np.float64) for _, values in results])
+    out = {}
+    for name, A in matrices.items():  # a loop, not a comprehension: the warnings' stacklevel
+        out[name] = _lds_from_outputs(A, in_subset, actual, target, alpha, return_details, name)
+    return out if several else out[None]
+
+
+def _checked_attributions(A, shape, name):
+    what = "attributions" if name is None else f"attributions[{name!r}]"
+    if A.shape != shape:
+        raise ValueError(
+            f"{what} must have shape (n_test, n_train) = {shape}; got {A.shape}. "
+            "Pass influence(X_test, y_test) of a scorer fitted on (X, y)."
+        )
+    if not np.all(np.isfinite(A)):
+        raise ValueError(
+            f"{what} contain {int(np.sum(~np.isfinite(A)))} NaN or infinite values; "
+            "an additive prediction needs a finite attribution for every (test, train) pair."
+        )
+    return A
+
+
+def _lds_from_outputs(A, in_subset, actual, target, alpha, return_details, name):
+    """The LDS of one attribution matrix against the subset models' outputs."""
     # Including row i lowers the loss (raises the margin) by A[t, i].
     sign = -1.0 if target == "loss" else 1.0
     predicted = sign * (in_subset.astype(np.float64) @ A.T)
     per_test = _rowwise_spearman(actual, predicted)
     score = float(np.nanmean(per_test)) if np.isfinite(per_test).any() else np.nan
     if np.isnan(per_test).any():
-        import warnings
-
+        what = "" if name is None else f" (attributions {name!r})"
         warnings.warn(
-            f"{int(np.isnan(per_test).sum())} of {m} test rows have outputs or predictions "
-            "that do not vary over the subsets; they are left out of the LDS.",
+            f"{int(np.isnan(per_test).sum())} of {len(per_test)} test rows{what} have outputs "
+            "or predictions that do not vary over the subsets; they are left out of the LDS.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     if not return_details:
         return score
