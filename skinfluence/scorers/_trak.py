@@ -465,12 +465,15 @@ class TRAKScorer(BaseInfluenceScorer):
     -----
     Cost per model, with n training rows, m test rows, p parameters and k =
     ``projection_dim``: the training of the model; ``fit`` O(n p k) for the projections
-    (one per-sample gradient per row) plus O(n k² + k³) for the kernel and its inverse
-    (``kernel="gauss-newton"``: k Gauss–Newton products, O(n p k + p k²), instead of
-    ΦᵀΦ); ``influence`` O(m p k + m n k). Memory: O(chunk · p) for the gradients being
-    projected and O(p k) for P only when p·k ≤ 2²² (else O(4096 · 256) per tile); the
-    fitted state is O(n k + k²) per model, O(n_models (n k + k²)) in all, besides the
-    models. The n × p gradient matrix is never formed.
+    (one per-sample gradient per row) plus the kernel's inverse: O(n² k + n³) from the
+    n × n Gram matrix when n < k, else O(n k² + k³) (a Cholesky factor; an
+    eigendecomposition, several times slower, only for a singular kernel with
+    ``damping=0``); ``kernel="gauss-newton"`` forms ``PᵀGP`` by k Gauss–Newton products,
+    O(n p k + p k²). ``influence`` O(m p k + m n k). Memory: O(chunk · p) for the gradients
+    being projected and O(p k) for P only when p·k ≤ 2²² (else one 4096 × 256 tile at a
+    time, regenerated from the seed); the fitted state is O(n k + k · min(n, k)) per model,
+    O(n_models · n k) in all for k ≤ n, besides the models. The n × p gradient matrix is
+    never formed.
 
     References
     ----------
