@@ -14,7 +14,9 @@ Methods (the ``METHODS`` dict; each takes the context ``ctx`` and returns the
 - cg: ``InfluenceScorer(method="cg")`` on the Gauss–Newton curvature, default damping;
 - ekfac: ``InfluenceScorer(method="ekfac")``, default damping;
 - trak-1, trak-5, trak-10: ``TRAKScorer`` (Park et al. 2023) at its defaults over 1, 5 and 10
-  nets trained from their own seeds (the projection ensemble of issue 18 §3).
+  nets trained from their own seeds (the projection ensemble of issue 18 §3); trak-gn-1,
+  trak-gn-5: the same with ``kernel="gauss-newton"`` (projected loss gradients and
+  Gauss–Newton matrix).
 
 Add a method by adding an entry to ``METHODS`` (e.g. the projection ensemble of TRAK:
 ``ctx.make_net(seed)`` builds an unfitted net like the benchmark's, ``ctx.fit_net(seed)``
@@ -136,12 +138,14 @@ def ekfac(ctx):
     return scorer.influence(ctx.X_test, ctx.y_test)
 
 
-def trak(n_models):
+def trak(n_models, kernel="trak"):
     """TRAKScorer at its defaults (k = 2048, damping "auto") over ``n_models`` nets trained
     from their own seeds (the first is the benchmark's net's seed)."""
 
     def attribute(ctx):
-        scorer = TRAKScorer(ctx.make_net(ctx.seed), n_models=n_models, random_state=ctx.seed)
+        scorer = TRAKScorer(
+            ctx.make_net(ctx.seed), n_models=n_models, kernel=kernel, random_state=ctx.seed
+        )
         return scorer.fit(ctx.X, ctx.y).influence(ctx.X_test, ctx.y_test)
 
     return attribute
@@ -156,6 +160,8 @@ METHODS = {
     "trak-1": trak(1),
     "trak-5": trak(5),
     "trak-10": trak(10),
+    "trak-gn-1": trak(1, kernel="gauss-newton"),
+    "trak-gn-5": trak(5, kernel="gauss-newton"),
 }
 
 
