@@ -12,7 +12,11 @@ Methods (the ``METHODS`` dict; each takes the context ``ctx`` and returns the
 - identity: the gradient dot product at the trained net (TracIn with one checkpoint);
 - tracin-cp: TracInCP over ``--checkpoints`` checkpoints saved during training;
 - cg: ``InfluenceScorer(method="cg")`` on the Gauss–Newton curvature, default damping;
-- ekfac: ``InfluenceScorer(method="ekfac")``, default damping.
+- ekfac: ``InfluenceScorer(method="ekfac")``, default damping;
+- trak-1, trak-5, trak-10: ``TRAKScorer`` (Park et al. 2023) at its defaults over 1, 5 and 10
+  nets trained from their own seeds (the projection ensemble of issue 18 §3); trak-gn-1,
+  trak-gn-5: the same with ``kernel="gauss-newton"`` (projected loss gradients and
+  Gauss–Newton matrix).
 
 Add a method by adding an entry to ``METHODS`` (e.g. the projection ensemble of TRAK:
 ``ctx.make_net(seed)`` builds an unfitted net like the benchmark's, ``ctx.fit_net(seed)``
@@ -36,7 +40,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
 from torch import nn
 
-from skinfluence import InfluenceScorer, TracInScorer
+from skinfluence import InfluenceScorer, TracInScorer, TRAKScorer
 from skinfluence.metrics import _rowwise_spearman, linear_datamodeling_score
 
 
@@ -134,12 +138,30 @@ def ekfac(ctx):
     return scorer.influence(ctx.X_test, ctx.y_test)
 
 
+def trak(n_models, kernel="trak"):
+    """TRAKScorer at its defaults (k = 2048, damping "auto") over ``n_models`` nets trained
+    from their own seeds (the first is the benchmark's net's seed)."""
+
+    def attribute(ctx):
+        scorer = TRAKScorer(
+            ctx.make_net(ctx.seed), n_models=n_models, kernel=kernel, random_state=ctx.seed
+        )
+        return scorer.fit(ctx.X, ctx.y).influence(ctx.X_test, ctx.y_test)
+
+    return attribute
+
+
 # name -> function(ctx) returning (n_test, n_train) attributions, positive = the row helps.
 METHODS = {
     "identity (TracIn, last checkpoint)": identity,
     "tracin-cp": tracin_cp,
     "cg (Gauss-Newton)": cg,
     "ekfac": ekfac,
+    "trak-1": trak(1),
+    "trak-5": trak(5),
+    "trak-10": trak(10),
+    "trak-gn-1": trak(1, kernel="gauss-newton"),
+    "trak-gn-5": trak(5, kernel="gauss-newton"),
 }
 
 
