@@ -90,6 +90,8 @@ class ArnoldiSolver(InverseHessianSolver):
     """
 
     name = "arnoldi"
+    #: ``solve`` takes a torch tensor and returns one on its device (``inverse._backend``).
+    accepts_tensors = True
 
     def __init__(self, damping=0.0, *, rank=200, tol=0.0, remainder="mean", random_state=0):
         super().__init__(damping)

@@ -104,6 +104,8 @@ class ConjugateGradientSolver(InverseHessianSolver):
     """
 
     name = "cg"
+    #: ``solve`` takes a torch tensor and returns one on its device (``inverse._backend``).
+    accepts_tensors = True
 
     def __init__(self, damping=0.0, *, rtol=1e-6, maxiter=None, block=True):
         super().__init__(damping)

@@ -61,6 +61,8 @@ class DirectSolver(InverseHessianSolver):
     """
 
     name = "direct"
+    #: ``solve`` takes a torch tensor and returns one on its device (``inverse._backend``).
+    accepts_tensors = True
 
     def fit(self, adapter, X, y, sample_weight=None):
         H = adapter.hessian(X, y, sample_weight=sample_weight)

@@ -132,6 +132,8 @@ class LissaSolver(InverseHessianSolver):
     """
 
     name = "lissa"
+    #: ``solve`` takes a torch tensor and returns one on its device (``inverse._backend``).
+    accepts_tensors = True
 
     def __init__(
         self,
