@@ -26,7 +26,8 @@ class _HessianOperator:
         self.damping = damping
         self.backend = backend_for(adapter)
         self.null_space = adapter.null_space()
-        self._null_space = None if self.null_space is None else self.backend.asarray(self.null_space)
+        B = self.null_space
+        self._null_space = None if B is None else self.backend.asarray(B)
         self.n_params = adapter.n_params
         self.n_products = 0  # HVP columns computed, for cost reporting
         self._products = adapter.hvp_operator(X, y, sample_weight)
@@ -62,6 +63,11 @@ class ConjugateGradientSolver(InverseHessianSolver):
     ``LinearOperator`` for each column. For torch models both reuse a traced linearisation of
     the gradient, which makes single HVPs nearly as cheap per vector as batched ones, so the
     two take about the same time there (benchmarks/README.md).
+
+    For a torch model the block recursion runs in torch on the net's device (float64; a
+    tensor ``V`` gives a tensor on that device, an ndarray an ndarray, moved once each way):
+    memory O(p k) there (four p × k blocks), one scalar synchronisation per iteration, no
+    p-sized copy to the host (``block=False`` runs scipy's CG on the host).
 
     Warns :class:`~skinfluence.exceptions.ConvergenceWarning` with the worst relative residual
     and a suggested ``damping`` when a column has not converged after ``maxiter`` iterations

@@ -23,6 +23,10 @@ class DirectSolver(InverseHessianSolver):
     Cost: O(n p² + p³) time once (forming H, factorising), O(p²) memory, O(p² k) per block of
     k vectors. Exact up to rounding; no accuracy knob besides ``damping``.
 
+    For a torch model H is formed on the net's device and factorised on the host; the first
+    solve of a tensor copies the factor to the device (O(p²) memory there), and solves of
+    tensors then run there (``torch.cholesky_solve``, O(p² k)).
+
     H is scaled symmetrically by its diagonal before the factorisation (so that features on
     very different scales do not make it look ill-conditioned). When the scaled H + λI is not
     positive definite or its condition number exceeds 1e12, the solver

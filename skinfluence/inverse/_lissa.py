@@ -62,6 +62,12 @@ class LissaSolver(InverseHessianSolver):
     (an untrained net or a saddle point without enough damping) warns with a
     ``ConvergenceWarning``; one that overflows raises ``FloatingPointError``.
 
+    For a torch model the recursion runs in torch on the net's device (float64, three
+    p × k blocks and ``depth`` step sizes there; minibatches are sliced from the features
+    already on the device; a finiteness check, one scalar synchronisation, every 32 steps):
+    no p-sized copy to the host. The ``scale`` estimate (a few Lanczos steps of ARPACK at
+    fit) runs on the host, one p-vector each way per product.
+
     With minibatches the recursion is stochastic gradient descent on ``½ hᵀ(H + λI)h/scale −
     vᵀh`` with unbiased Hessian estimates: once the bias has decayed its iterates scatter
     around the solution without approaching it (the last iterate keeps the noise of the last
@@ -195,7 +201,8 @@ class LissaSolver(InverseHessianSolver):
         self.n_samples_ = len(self.y_)
         self.n_params_ = adapter.n_params
         self.null_space_ = adapter.null_space()
-        self._null_space = None if self.null_space_ is None else self.backend_.asarray(self.null_space_)
+        B = self.null_space_
+        self._null_space = None if B is None else self.backend_.asarray(B)
         # minibatches of a torch model are sliced from its features on the device
         self._X_rows = adapter.features(X) if self.backend_.name == "torch" else X
         # full-batch products (the scale estimate, batch_size=None) reuse one operator: for

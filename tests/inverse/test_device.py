@@ -40,7 +40,7 @@ SOLVERS = [
     ("cg", {"rtol": 1e-12, "maxiter": 2000}),
     ("cg", {"block": False, "rtol": 1e-10}),
     ("lissa", {"depth": 300}),
-    ("lissa", {"depth": 300, "batch_size": 20, "repeats": 2, "random_state": 0}),
+    ("lissa", {"depth": 20, "batch_size": 20, "repeats": 2, "random_state": 0}),
     ("lissa", {"depth": 200, "dtype": np.float32}),
     ("arnoldi", {"rank": 30}),
     ("arnoldi", {"rank": 30, "remainder": "drop"}),
