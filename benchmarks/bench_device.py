@@ -99,7 +99,7 @@ def main():
             print(f"{device}: not available (torch.cuda.is_available() is False); skipped")
             continue
         module = copy.deepcopy(net.module_).to(device)
-        model = TorchModule(module, torch.nn.CrossEntropyLoss(), classes, weight_decay=1e-3)
+        model = TorchModule(module, torch.nn.CrossEntropyLoss(), classes=classes, weight_decay=1e-3)
         name = torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu"
         print(f"\n{device} ({name}), torch {torch.__version__}")
         reference = None
