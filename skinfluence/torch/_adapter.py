@@ -634,9 +634,22 @@ class TorchGradientMatrix(GradientMatrix):
         return _numpy(out)
 
     def iter_tensors(self, chunk_size=None):
-        """Yield ``(rows, block)``: the gradients of consecutive rows as tensors on the
-        adapter's device (in its dtype), ``chunk_size`` rows at a time (None: the adapter's
-        ``chunk_size``), never copied to the host. O(chunk · p) memory per block.
+        """Iterate over the gradients of consecutive rows as tensors on the adapter's device.
+
+        The device path of the scorers (:mod:`skinfluence.scorers._device`) reads them:
+        nothing is copied to the host. O(chunk · p) memory per block.
+
+        Parameters
+        ----------
+        chunk_size : int, default=None
+            Rows per block; None: the adapter's ``chunk_size``.
+
+        Yields
+        ------
+        rows : slice
+            The block's rows.
+        block : torch.Tensor of shape (rows, p)
+            Their gradients, in the adapter's dtype.
         """
         torch = import_torch()
         step = self.adapter.chunk_size if chunk_size is None else int(chunk_size)
