@@ -175,11 +175,15 @@ class ConjugateGradientSolver(InverseHessianSolver):
             if not bool(active.any()):  # on a device: one scalar synchronisation
                 break
             idx = xp.flatnonzero(active)
+            if len(idx) == V.shape[1]:  # every column active: views, not gathered copies
+                idx = slice(None)
             AP = matvec(P[:, idx])
             curvature = xp.column_dots(P[:, idx], AP)
             bad = curvature <= 0
             if bool(bad.any()):  # not positive definite along P: stop those columns
                 indefinite = True
+                if isinstance(idx, slice):
+                    idx = xp.flatnonzero(active)
                 active[idx[bad]] = False
                 keep = ~bad
                 idx, AP, curvature = idx[keep], AP[:, keep], curvature[keep]
