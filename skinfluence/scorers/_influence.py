@@ -22,6 +22,7 @@ from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvatu
 from ..models._sparse_rows import sparse_self_quadratic
 from ..trees import is_tree_ensemble
 from . import _dask_linear as dask_path  # InfluenceScorer on dask input (never imports dask)
+from . import _device as device_path  # torch models: gradients and solves on the net's device
 from ._base import BaseInfluenceScorer, _check_aggregate, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
 from ._newton_refine import refined_shifts, refinement, step_sizes
@@ -540,6 +541,10 @@ registered solver, default="auto"
             out, error = fast
             self._scores_error = None if error is None else error * weights
             return self._add_share_terms(out * weights, X, y, shares)
+        device = device_path.device_backend(self)
+        if device is not None:
+            out = device_path.self_influence(self, device, X, y, np.empty(n)) * weights
+            return self._add_share_terms(out, X, y, shares)
         # With the dense factorisation at hand, g_iᵀ H⁻¹ g_i is one GEMM against the explicit
         # inverse (p solves, once): a triangular solve with thousands of right-hand sides
         # runs several times slower than GEMM in OpenBLAS.
@@ -775,6 +780,9 @@ registered solver, default="auto"
             # The stepped loss is not linear in the test set: sum the rows.
             return self._influence(X_test, y_test).sum(axis=0)
         m, n = len(y_test), len(self.train_y_)
+        device = device_path.device_backend(self)
+        if device is not None:
+            return device_path.total_influence(self, device, X_test, y_test, np.empty((1, n)))[0]
         g_sum = self.adapter_.gradients(X_test, y_test).rmatmul(np.ones((m, 1)))
         result = np.empty((1, n))
         self._train_products_into(self.solver_.solve(g_sum), result)
@@ -796,6 +804,9 @@ registered solver, default="auto"
             for rows in gen_batches(m, rows_per_chunk):
                 out[rows] = self._newton_influence(_safe_indexing(X_test, rows), y_test[rows])
             return out
+        device = device_path.device_backend(self)
+        if device is not None:
+            return device_path.influence_into(self, device, X_test, y_test, out)
         G_test = self.adapter_.gradients(X_test, y_test)
         for rows, block in G_test.iter_dense(self._chunk):
             self._train_products_into(self.solver_.solve(block.T), out[rows])

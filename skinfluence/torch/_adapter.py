@@ -224,6 +224,17 @@ class TorchAdapter(ModelAdapter, GaussNewton, KroneckerFactored):
         )
 
     @property
+    def array_backend(self):
+        """Where the solvers iterate for this net: torch on its device (``inverse._backend``).
+
+        Hessian and Gauss–Newton products, and the solvers' recursions, take and return
+        tensors there: nothing p-sized goes to the host inside an iteration.
+        """
+        from ..inverse._backend import TorchBackend
+
+        return TorchBackend(self.device)
+
+    @property
     def output_link(self):
         """The output link, from the criterion: see ``ModelAdapter.output_link``.
 
@@ -624,6 +635,30 @@ class TorchGradientMatrix(GradientMatrix):
         for rows, block in self._blocks():
             out += block.T @ U[rows]
         return _numpy(out)
+
+    def iter_tensors(self, chunk_size=None):
+        """Iterate over the gradients of consecutive rows as tensors on the adapter's device.
+
+        The device path of the scorers (:mod:`skinfluence.scorers._device`) reads them:
+        nothing is copied to the host. O(chunk · p) memory per block.
+
+        Parameters
+        ----------
+        chunk_size : int, default=None
+            Rows per block; None: the adapter's ``chunk_size``.
+
+        Yields
+        ------
+        rows : slice
+            The block's rows.
+        block : torch.Tensor of shape (rows, p)
+            Their gradients, in the adapter's dtype.
+        """
+        torch = import_torch()
+        step = self.adapter.chunk_size if chunk_size is None else int(chunk_size)
+        for rows in gen_batches(self.shape[0], max(1, step)):
+            parts = [block for _, block in self.take(rows)._blocks()]
+            yield rows, torch.cat(parts) if len(parts) > 1 else parts[0]
 
     def dense_rows(self, rows):
         idx = np.arange(self.shape[0])[rows]

@@ -67,17 +67,16 @@ def _weights(adapter, n, sample_weight):
 
 
 def _columns(adapter, V):
-    torch = import_torch()
-    V = np.asarray(V, dtype=np.float64)
-    Vt = torch.as_tensor(
-        V.reshape(adapter.n_params, -1), dtype=adapter.dtype, device=adapter.device
-    )
-    return V.ndim == 1, Vt
+    # a tensor V stays on the device and the product comes back as one (torch._hvp)
+    from ._hvp import _as_columns
+
+    return _as_columns(adapter, V)
 
 
 def _to_numpy(out, one_d):
-    out = out.detach().cpu().numpy().astype(np.float64, copy=False)
-    return out.ravel() if one_d else out
+    from ._hvp import _to_numpy as to_kind
+
+    return to_kind(out, one_d)
 
 
 class _Block:
