@@ -15,7 +15,7 @@ from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping, shared_constraints
 from ..exceptions import ApproximationWarning
 from ..inverse import available_methods, make_solver
-from ..inverse._auto import DEFAULT_MEMORY_BUDGET, choose_method
+from ..inverse._auto import DEFAULT_MEMORY_BUDGET, plan_route
 from ..inverse._explicit import explicit_inverse
 from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for, training_gradients
 from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvature
@@ -333,9 +333,15 @@ registered solver, default="auto"
         )
         if damping == "auto" and convex:
             damping = 0.0
-        self.solver_ = make_solver(self.method_, damping=damping, **(self.solver_params or {}))
+        plan = getattr(self, "_auto_plan", None)
+        params = {**(plan.solver_params if plan is not None else {}), **(self.solver_params or {})}
+        self.solver_ = make_solver(self.method_, damping=damping, **params)
         curvature = with_curvature(self.adapter_, self.curvature_)
         self.solver_.fit(curvature, X, y, sample_weight=sample_weight)
+        # auto → pcg may fall back to the exact factorisation for scores_ (plan_route)
+        self._fallback_weight = (
+            (sample_weight,) if plan is not None and plan.fallback_direct else None
+        )
         self.damping_ = self.solver_.damping_
         # SGD fits rarely sit at the optimum: the adapter measures the distance and warns
         self.adapter_.check_optimum(X, y, sample_weight, solve=self.solver_.solve)
@@ -422,10 +428,13 @@ registered solver, default="auto"
 
     def _resolve_method(self, X, n_samples):
         self.method_reason_ = None
+        self._auto_plan = None
         if self.method != "auto":
             return self.method
         budget = DEFAULT_MEMORY_BUDGET if self.memory_budget is None else self.memory_budget
-        method, self.method_reason_ = choose_method(self.adapter_, X, n_samples, budget)
+        plan = plan_route(self.adapter_, X, n_samples, budget)
+        method, self.method_reason_ = plan.method, plan.reason
+        self._auto_plan = plan
         if method == "arnoldi":
             warnings.warn(
                 f"method='auto' chose 'arnoldi' ({self.method_reason_}, {n_samples} rows): "
