@@ -249,6 +249,41 @@ class _Preconditioner:
         return r2 * q
 
 
+def probes_needed(values, stderr, n_probes, target):
+    """Probes at which an estimate from ``n_probes`` would state correlation ``target``.
+
+    The sampling variance falls as 1/k: ``k = n_probes · mean(se²) / (var_exact (1/target² −
+    1))`` with ``var_exact = var(values) − mean(se²)``; a very large number when the
+    sampling error explains all of the spread.
+
+    Parameters
+    ----------
+    values, stderr : ndarray of shape (n,)
+        The current estimate and its standard errors.
+    n_probes : int
+        Probes behind them.
+    target : float
+        Correlation in (0, 1).
+
+    Returns
+    -------
+    k : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skinfluence.inverse._pcg import probes_needed
+    >>> values = np.random.RandomState(0).standard_normal(10000) * np.sqrt(1.25)
+    >>> probes_needed(values, np.full(10000, 0.5), 16, 0.97)  # var 1, se² 0.25 at 16
+    66
+    """
+    noise = float(np.mean(np.square(stderr)))
+    signal = float(np.var(values)) - noise
+    if signal <= 0:
+        return np.iinfo(np.int64).max
+    return int(np.ceil(n_probes * noise / (signal * (1.0 / target**2 - 1.0))))
+
+
 @register_solver
 @with_shared_docstrings
 class PreconditionedCGSolver(InverseHessianSolver):
@@ -281,7 +316,7 @@ class PreconditionedCGSolver(InverseHessianSolver):
         1/√k). "auto": 16, doubled until the estimate's stated correlation with the exact
         scores (:attr:`estimated_correlation_`) reaches ``target_correlation``, or
         ``max_probes``. Sets of at most k rows are solved exactly instead.
-    target_correlation : float, default=0.97
+    target_correlation : float, default=0.96
         With ``n_probes="auto"``: the Pearson correlation between estimated and exact
         self-influence the probes must reach, as stated from their own spread.
     max_probes : int, default=1024
@@ -341,7 +376,7 @@ class PreconditionedCGSolver(InverseHessianSolver):
         rtol=1e-6,
         maxiter=None,
         n_probes="auto",
-        target_correlation=0.97,
+        target_correlation=0.96,
         max_probes=1024,
         probe_rtol=1e-3,
         n_head=64,
@@ -476,7 +511,10 @@ class PreconditionedCGSolver(InverseHessianSolver):
             corr = stated_correlation(values, stderr)
             if not auto or corr >= self.target_correlation or used >= self.max_probes:
                 break
-            batch = min(used, self.max_probes - used)  # double
+            needed = probes_needed(values, stderr, used, self.target_correlation)
+            if needed > self.max_probes:  # out of reach: stop here, the caller is told
+                break
+            batch = min(max(used, needed - used), self.max_probes - used)  # at least double
         self.n_probes_ = used
         self.estimated_correlation_ = corr
         return values, stderr
