@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..models import GeneralizedLinear
+from ._pcg import _SOLVE_FLOPS_PER_NNZ, EXACT_SELF_INFLUENCE_FLOPS
 
 #: Default ``memory_budget`` of ``method="auto"``: 1 GiB.
 DEFAULT_MEMORY_BUDGET = 2**30
@@ -101,6 +102,7 @@ def route_costs(
     rates,
     *,
     sparse_rows=True,
+    estimated=None,
     probes=PLANNED_PROBES,
     iterations=ASSUMED_CG_ITERATIONS,
     n_head=64,
@@ -125,7 +127,10 @@ def route_costs(
     rates : Rates
         Flop rates (:func:`measured_rates`).
     sparse_rows : bool, default=True
-        Whether the features are sparse (pcg then estimates self-influence from probes).
+        Whether the features are sparse (the Hessian's products then at the sparse rate).
+    estimated : bool, default=None
+        Whether pcg estimates self-influence from probes (None: ``sparse_rows``), else
+        solves every row.
     probes, iterations, n_head : int
         pcg's planned probes, iterations per solve and preconditioner head.
 
@@ -143,12 +148,12 @@ def route_costs(
     """
     n, p, K = float(n_samples), float(n_params), float(n_outputs)
     pairs = n * (nnz_row * K) ** 2
-    direct = p**3 / rates.dense + 2 * pairs / rates.sparse
+    direct = p**3 / rates.dense + 2 * pairs / (rates.sparse if sparse_rows else rates.dense)
     per_iteration = 4 * n * nnz_row * K / rates.sparse
     if K == 1:
         per_iteration += 4 * p * (n_head + 1) / rates.dense
     solve = iterations * per_iteration
-    solves = probes if sparse_rows else n
+    solves = probes if (sparse_rows if estimated is None else estimated) else n
     return {"direct": direct, "pcg": solves * solve, "pcg_solve": solve}
 
 
@@ -196,16 +201,24 @@ def plan_route(adapter, X, n_samples, memory_budget=DEFAULT_MEMORY_BUDGET, rates
         return Plan("arnoldi", over, {}, False)
     K = adapter.n_outputs
     nnz_row, sparse_rows = _mapped_nnz_per_row(adapter, X, n_samples)
+    # pcg solves few rows exactly (PreconditionedCGSolver.self_influence): n solves then
+    estimated = (
+        sparse_rows
+        and n_samples > PLANNED_PROBES
+        and n_samples * _SOLVE_FLOPS_PER_NNZ * n_samples * nnz_row * K > EXACT_SELF_INFLUENCE_FLOPS
+    )
     rates = measured_rates() if rates is None else rates
-    costs = route_costs(n_samples, p, nnz_row, K, rates, sparse_rows=sparse_rows)
+    costs = route_costs(
+        n_samples, p, nnz_row, K, rates, sparse_rows=sparse_rows, estimated=estimated
+    )
     what = (
         f"{PLANNED_PROBES} probe solves, self-influence estimated to a stated correlation "
         f"≥ {TARGET_CORRELATION} with the exact scores (scores_error_)"
-        if sparse_rows
+        if estimated
         else f"{n_samples} exact solves"
     )
     if not fits:
-        params = {"target_correlation": TARGET_CORRELATION} if sparse_rows else {}
+        params = {"target_correlation": TARGET_CORRELATION} if estimated else {}
         return Plan(
             "pcg",
             f"the dense Hessian would take {need / 2**20:.0f} MiB > memory_budget: "
@@ -215,7 +228,7 @@ def plan_route(adapter, X, n_samples, memory_budget=DEFAULT_MEMORY_BUDGET, rates
         )
     if costs["pcg"] < costs["direct"]:
         params = {}
-        if sparse_rows:
+        if estimated:
             # more probes only while they stay cheaper than the exact factorisation
             afford = int(costs["direct"] // max(costs["pcg_solve"], 1e-12))
             params = {
@@ -230,11 +243,11 @@ def plan_route(adapter, X, n_samples, memory_budget=DEFAULT_MEMORY_BUDGET, rates
             + (
                 "; if the probes do not reach that correlation, scores_ come from the "
                 "exact factorisation"
-                if sparse_rows
+                if estimated
                 else ""
             ),
             params,
-            sparse_rows,
+            estimated,
         )
     return Plan(
         "direct",

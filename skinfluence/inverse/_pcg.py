@@ -428,6 +428,8 @@ class PreconditionedCGSolver(InverseHessianSolver):
         )
         self.n_params_ = adapter.n_params
         self.maxiter_ = self.maxiter or min(10 * self.n_params_, 1000)
+        self.n_probes_ = None
+        self.estimated_correlation_ = None
         return self
 
     def solve(self, V):
@@ -514,7 +516,7 @@ class PreconditionedCGSolver(InverseHessianSolver):
             needed = probes_needed(values, stderr, used, self.target_correlation)
             if needed > self.max_probes:  # out of reach: stop here, the caller is told
                 break
-            batch = min(max(used, needed - used), self.max_probes - used)  # at least double
+            batch = min(max(used, int(1.1 * needed) - used), self.max_probes - used)  # ≥ double
         self.n_probes_ = used
         self.estimated_correlation_ = corr
         return values, stderr
