@@ -157,7 +157,10 @@ class _LinearHessianOperator:
         if m:
             Xs = sp.csr_matrix(X) if not sp.issparse(X) else X
             Xh = Xs[:, cols]
-            Hh[:d, :m] = (Xs.T @ sp.diags(ws) @ Xh).toarray()
+            if Xh.nnz > 0.05 * Xh.shape[0] * m:  # frequent features: a dense (n, m) block
+                Hh[:d, :m] = np.asarray(Xs.T @ (ws[:, None] * Xh.toarray()))
+            else:
+                Hh[:d, :m] = (Xs.T @ sp.diags(ws) @ Xh).toarray()
             if self.fit_intercept:
                 Hh[d, :m] = np.asarray(Xh.T @ ws).ravel()
         if self.fit_intercept:
