@@ -4,7 +4,6 @@ By the memory the dense factorisation needs, and by the measured cost of each ro
 the accuracy it states, not by p alone (see :func:`plan_route`).
 """
 
-import time
 from typing import NamedTuple
 
 import numpy as np
@@ -58,40 +57,12 @@ class Rates(NamedTuple):
     sparse: float
 
 
-#: Used where measuring fails: a loaded 2-core machine (OpenBLAS GEMM, scipy CSR × dense).
-DEFAULT_RATES = Rates(dense=5e9, sparse=3e8)
-_MEASURED = []
-
-
-def measured_rates():
-    """Time a 384³ GEMM and a 200 000-non-zero CSR × dense (16 columns) product, once.
-
-    Best of three each (about 20 ms in all); cached for the process. Returns
-    :class:`Rates` in flop/s.
-    """
-    if _MEASURED:
-        return _MEASURED[0]
-    try:
-        rng = np.random.RandomState(0)
-        A = rng.standard_normal((384, 384))
-        S = sp.random(20000, 20000, density=5e-4, format="csr", random_state=rng)
-        V = rng.standard_normal((20000, 16))
-
-        def best(f):
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                f()
-                times.append(time.perf_counter() - start)
-            return max(min(times), 1e-7)
-
-        dense = 2 * 384**3 / best(lambda: A @ A)
-        sparse = 2 * S.nnz * 16 / best(lambda: S @ V)
-        rates = Rates(dense=float(dense), sparse=float(sparse))
-    except Exception:  # pragma: no cover - timing never fails in practice
-        rates = DEFAULT_RATES
-    _MEASURED.append(rates)
-    return rates
+#: Flop rates of the cost model, measured on the 2-core development machine: OpenBLAS GEMM
+#: (2 000³: 13–15 GFlop/s at load 12, more when idle) and scipy's CSR × dense with 64
+#: columns at 5 M non-zeros (0.15 GFlop/s at load 12: memory-bound, single-threaded). Only
+#: their ratio matters much: one sparse flop costs ~80 dense ones. Timing them at every fit
+#: took 0.2–0.5 s on the loaded machine (more than a small model fit) and was noisy.
+DEFAULT_RATES = Rates(dense=2e10, sparse=2.5e8)
 
 
 def route_costs(
@@ -125,7 +96,7 @@ def route_costs(
     n_outputs : int
         K.
     rates : Rates
-        Flop rates (:func:`measured_rates`).
+        Flop rates (``DEFAULT_RATES``).
     sparse_rows : bool, default=True
         Whether the features are sparse (the Hessian's products then at the sparse rate).
     estimated : bool, default=None
@@ -182,7 +153,7 @@ def plan_route(adapter, X, n_samples, memory_budget=DEFAULT_MEMORY_BUDGET, rates
     memory_budget : int, default=2**30
         Bytes the dense path may take.
     rates : Rates, default=None
-        Flop rates; None: :func:`measured_rates`.
+        Flop rates; None: ``DEFAULT_RATES``.
 
     Returns
     -------
@@ -207,7 +178,7 @@ def plan_route(adapter, X, n_samples, memory_budget=DEFAULT_MEMORY_BUDGET, rates
         and n_samples > PLANNED_PROBES
         and n_samples * _SOLVE_FLOPS_PER_NNZ * n_samples * nnz_row * K > EXACT_SELF_INFLUENCE_FLOPS
     )
-    rates = measured_rates() if rates is None else rates
+    rates = DEFAULT_RATES if rates is None else rates
     costs = route_costs(
         n_samples, p, nnz_row, K, rates, sparse_rows=sparse_rows, estimated=estimated
     )
@@ -265,9 +236,9 @@ def choose_method(adapter, X, n_samples, memory_budget=DEFAULT_MEMORY_BUDGET, ra
     * Linear models (every :class:`~skinfluence.models.GeneralizedLinear`, also in a
       Pipeline): the cheaper of "direct" (exact; only while its dense p × p arrays fit
       ``memory_budget``, :func:`direct_bytes`) and "pcg" (preconditioned block CG, exact to
-      its tolerance for test rows), by :func:`route_costs` at this machine's measured flop
-      rates. On sparse rows pcg estimates self-influence from a few probe solves, with a
-      standard error and a stated correlation with the exact scores that must reach 0.96
+      its tolerance for test rows), by :func:`route_costs` at measured flop rates
+      (``DEFAULT_RATES``). On sparse rows pcg estimates self-influence from a few probe
+      solves, with a standard error and a stated correlation with the exact scores that must reach 0.96
       (probes are added until it does); where it does not within the factorisation's cost,
       the exact factorisation computes ``scores_`` instead, or, above the memory budget, a
       warning says so. On dense rows pcg's self-influence takes one exact solve per row.
@@ -287,7 +258,7 @@ def choose_method(adapter, X, n_samples, memory_budget=DEFAULT_MEMORY_BUDGET, ra
     memory_budget : int, default=2**30
         Bytes the dense path may take.
     rates : Rates, default=None
-        Flop rates; None: measured once per process (:func:`measured_rates`).
+        Flop rates; None: ``DEFAULT_RATES`` (this machine's, measured).
 
     Returns
     -------

@@ -271,7 +271,7 @@ def test_auto_pcg_falls_back_to_exact_scores_or_warns(monkeypatch):
     X, y = _sparse_problem(n=3000, p=400, density=0.01, seed=2)
     model = FrozenEstimator(LogisticRegression(max_iter=2000).fit(X, y))
     exact = InfluenceScorer(model, method="direct").fit(X, y).scores_
-    monkeypatch.setattr(_auto, "measured_rates", lambda: _auto.Rates(dense=1e6, sparse=5e8))
+    monkeypatch.setattr(_auto, "DEFAULT_RATES", _auto.Rates(dense=1e6, sparse=5e8))
     # a target the probes cannot reach within the factorisation's cost: exact scores instead
     strict = {"target_correlation": 0.99999, "max_probes": 64}
     scorer = InfluenceScorer(model, solver_params=strict).fit(X, y)
