@@ -238,8 +238,8 @@ def choose_method(adapter, X, n_samples, memory_budget=DEFAULT_MEMORY_BUDGET, ra
       ``memory_budget``, :func:`direct_bytes`) and "pcg" (preconditioned block CG, exact to
       its tolerance for test rows), by :func:`route_costs` at measured flop rates
       (``DEFAULT_RATES``). On sparse rows pcg estimates self-influence from a few probe
-      solves, with a standard error and a stated correlation with the exact scores that must reach 0.96
-      (probes are added until it does); where it does not within the factorisation's cost,
+      solves, with a standard error and a stated correlation with the exact scores that
+      must reach 0.96 (probes are added until it does); where it does not within the factorisation's cost,
       the exact factorisation computes ``scores_`` instead, or, above the memory budget, a
       warning says so. On dense rows pcg's self-influence takes one exact solve per row.
     * Other models: "direct" while it fits the budget, else "cg" while n ≤ 1 000 (one solve
