@@ -239,9 +239,10 @@ def choose_method(adapter, X, n_samples, memory_budget=DEFAULT_MEMORY_BUDGET, ra
       its tolerance for test rows), by :func:`route_costs` at measured flop rates
       (``DEFAULT_RATES``). On sparse rows pcg estimates self-influence from a few probe
       solves, with a standard error and a stated correlation with the exact scores that
-      must reach 0.96 (probes are added until it does); where it does not within the factorisation's cost,
-      the exact factorisation computes ``scores_`` instead, or, above the memory budget, a
-      warning says so. On dense rows pcg's self-influence takes one exact solve per row.
+      must reach 0.96 (probes are added until it does); where it does not within the
+      factorisation's cost, the exact factorisation computes ``scores_`` instead, or, above
+      the memory budget, a warning says so. On dense rows pcg's self-influence takes one
+      exact solve per row.
     * Other models: "direct" while it fits the budget, else "cg" while n ≤ 1 000 (one solve
       per row), else "arnoldi" (rank 200), whose self-influence is a low-rank approximation
       of unknown error (it agreed with the exact one at Pearson 0.26 on sparse linear
