@@ -84,7 +84,7 @@ def route_costs(
       quadratic forms against the inverse (the same count), at the sparse rate; Cholesky
       and explicit inverse (p³ flops) at the dense rate.
     * "pcg": ``probes`` solves when rows are sparse (the estimator), else one per row
-      (exact), each ``iterations`` products of 4 nnz(X̃) K sparse flops plus the
+      (exact), each ``iterations`` products of 4 nnz(X̃) K flops (sparse or dense) plus the
       head-block preconditioner's 4 p (n_head + 1) dense flops.
 
     Parameters
@@ -120,7 +120,7 @@ def route_costs(
     n, p, K = float(n_samples), float(n_params), float(n_outputs)
     pairs = n * (nnz_row * K) ** 2
     direct = p**3 / rates.dense + 2 * pairs / (rates.sparse if sparse_rows else rates.dense)
-    per_iteration = 4 * n * nnz_row * K / rates.sparse
+    per_iteration = 4 * n * nnz_row * K / (rates.sparse if sparse_rows else rates.dense)
     if K == 1:
         per_iteration += 4 * p * (n_head + 1) / rates.dense
     solve = iterations * per_iteration
