@@ -56,11 +56,15 @@ class InfluenceScorer(BaseInfluenceScorer):
     method : {"auto", "direct", "leafinfluence", "boostin", "leafrefit"} or other \
 registered solver, default="auto"
         How ``(H + λI)⁻¹`` is applied. "direct": dense Hessian and Cholesky (exact).
-        "pcg": preconditioned block CG (exact to its tolerance; linear models' self-influence
-        estimated from ``n_probes`` solves with a standard error, ``scores_error_``).
-        "auto": "direct" while its dense arrays (4 × 8 p² bytes) fit ``memory_budget`` and
-        factorising (≈ p³ flops) is cheaper than the n solves it replaces; otherwise "pcg"
-        for linear models (also in a Pipeline, e.g. TF-IDF text), and for other models "cg"
+        "pcg": preconditioned block CG (exact to its tolerance; on sparse rows linear models'
+        self-influence estimated from probe solves, with a standard error, ``scores_error_``,
+        and probes added until its stated correlation with the exact scores reaches 0.96).
+        "auto", for linear models (also in a Pipeline, e.g. TF-IDF text): the cheaper of
+        "direct" (only while its dense arrays, 4 × 8 p² bytes, fit ``memory_budget``) and
+        "pcg" at measured flop rates; where pcg was chosen but its estimate falls short of
+        0.96 within the factorisation's cost, ``scores_`` are computed exactly by it
+        instead (``method_reason_`` says which and why). For other models
+        "direct" within the budget, else "cg"
         (exact to its tolerance) with at most 1 000 training rows, else "arnoldi" (rank 200,
         a fixed cost for any number of rows, but its self-influence is a low-rank
         approximation, Pearson 0.26 against the exact one on sparse linear data: a warning
