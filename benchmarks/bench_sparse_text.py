@@ -80,6 +80,7 @@ def run_one(
     n_probes=None,
     method="auto",
     check=True,
+    ref_rows=500,
 ):
     from sklearn.linear_model import LogisticRegression
 
@@ -163,7 +164,7 @@ def run_one(
         result["reference"] = "dense explicit inverse (2 000 rows; test: 5 000 training rows)"
         infl_cmp = infl[:, :5000]
     else:
-        rows = np.sort(rng.choice(n, size=500, replace=False))
+        rows = np.sort(rng.choice(n, size=ref_rows, replace=False))
         tight = PreconditionedCGSolver(rtol=1e-10, maxiter=2000).fit(adapter, X, y)
         G = adapter.gradients(X[rows], y[rows])
         exact_self = np.empty(len(rows))
@@ -176,7 +177,7 @@ def run_one(
         test_grad = adapter.gradients(Xt, yt).dense_rows(slice(None))
         solved = tight.solve(test_grad.T)
         exact_infl = (adapter.gradients(X, y).matmul(solved) * weights[:, None]).T
-        result["reference"] = "PCG rtol=1e-10 on 500 rows; test rows rtol=1e-12"
+        result["reference"] = f"PCG rtol=1e-10 on {ref_rows} rows; test rows rtol=1e-12"
         infl_cmp = infl
     est = scorer.scores_[rows]
     result["self_pearson"] = _pearson(est, exact_self)
@@ -244,6 +245,9 @@ def main():
         "each run twice (the reference check in the first run only), as markdown",
     )
     parser.add_argument("--no-check", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--ref-rows", type=int, default=500, help="rows of the tight-CG reference (p > 10 001)"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -260,6 +264,7 @@ def main():
                 n_probes=args.probes,
                 method=args.method,
                 check=not args.no_check,
+                ref_rows=args.ref_rows,
             )
             print(json.dumps(result))
         return
@@ -276,12 +281,14 @@ def main():
                 args.probes,
                 args.method,
                 check=run == 0,
+                ref_rows=args.ref_rows,
             )
             print(json.dumps(result, indent=1), flush=True)
 
 
-def _subprocess(job, density, columns, budget, probes, method, check=True):
+def _subprocess(job, density, columns, budget, probes, method, check=True, ref_rows=500):
     cmd = [sys.executable, __file__, "--one", job, "--density", str(density)]
+    cmd += ["--ref-rows", str(ref_rows)]
     cmd += ["--columns", columns, "--method", method]
     if budget is not None:
         cmd += ["--budget", str(budget)]
@@ -314,7 +321,16 @@ def table(args):
     for size, columns, method in TABLE:
         runs = []
         for run in range(repeat):
-            result = _subprocess(size, args.density, columns, None, None, method, check=run == 0)
+            result = _subprocess(
+                size,
+                args.density,
+                columns,
+                None,
+                None,
+                method,
+                check=run == 0,
+                ref_rows=args.ref_rows,
+            )
             print(json.dumps(result), flush=True)
             runs.append(result)
         rows.append(runs)
