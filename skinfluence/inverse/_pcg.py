@@ -543,35 +543,47 @@ class PreconditionedCGSolver(InverseHessianSolver):
         else:
             X = np.array(x0, dtype=np.float64)
             R = V - matvec(X)
-        Zr = precond(R)
-        P = Zr.copy()
-        rz = np.einsum("ij,ij->j", R, Zr)
         res = np.linalg.norm(R, axis=0)
-        active = res > rtol * norms
         indefinite = False
         self.n_iterations_ = 0
+        # The working arrays hold only the unconverged columns (contiguous, compacted when
+        # columns finish): no fancy indexing of p × k blocks at every iteration.
+        cols = np.flatnonzero(res > rtol * norms)
+        if cols.size == 0:
+            return X, float(np.max(res / norms)) if V.size else 0.0, False
+        Xa, Ra = X[:, cols], R[:, cols]
+        Z = precond(Ra)
+        Pa = Z.copy()
+        rz = np.einsum("ij,ij->j", Ra, Z)
+        tol = rtol * norms[cols]
         for _ in range(self.maxiter_):
-            if not active.any():
-                break
             self.n_iterations_ += 1
-            idx = np.flatnonzero(active)
-            AP = matvec(P[:, idx])
-            curvature = np.einsum("ij,ij->j", P[:, idx], AP)
+            AP = matvec(Pa)
+            curvature = np.einsum("ij,ij->j", Pa, AP)
             bad = curvature <= 0
             if bad.any():
                 indefinite = True
-                active[idx[bad]] = False
-                keep = ~bad
-                idx, AP, curvature = idx[keep], AP[:, keep], curvature[keep]
-            alpha = rz[idx] / curvature
-            X[:, idx] += alpha * P[:, idx]
-            R[:, idx] -= alpha * AP
-            res[idx] = np.linalg.norm(R[:, idx], axis=0)
-            Zi = precond(R[:, idx])
-            rz_new = np.einsum("ij,ij->j", R[:, idx], Zi)
-            P[:, idx] = Zi + (rz_new / rz[idx]) * P[:, idx]
-            rz[idx] = rz_new
-            active[idx] = res[idx] > rtol * norms[idx]
+                curvature = np.where(bad, 1.0, curvature)
+            alpha = np.where(bad, 0.0, rz / curvature)
+            Xa += alpha * Pa
+            Ra -= alpha * AP
+            r = np.linalg.norm(Ra, axis=0)
+            done = (r <= tol) | bad
+            res[cols] = r
+            if done.any():
+                X[:, cols[done]] = Xa[:, done]
+                keep = ~done
+                if not keep.any():
+                    break
+                cols, tol, rz = cols[keep], tol[keep], rz[keep]
+                Xa, Ra, Pa = Xa[:, keep], Ra[:, keep], Pa[:, keep]
+            Z = precond(Ra)
+            rz_new = np.einsum("ij,ij->j", Ra, Z)
+            Pa *= rz_new / rz
+            Pa += Z
+            rz = rz_new
+        else:
+            X[:, cols] = Xa
         residual = float(np.max(res / norms)) if V.size else 0.0
         return X, residual, indefinite
 
