@@ -79,6 +79,9 @@ except ImportError:
 NOISE_RATE = 0.1
 SEEDS = (0, 1, 2)
 MODELS = ("logistic", "hgb")
+# --peers: the audit's default model ("auto": boosting's out-of-fold loss beside a linear
+# family and the forest; cleanlab on the same boosting model) and the single models.
+PEER_MODELS = ("auto", "logistic")
 # The data-valuation scores of issue 20 (not audit scores: computed directly, see _valuation).
 VALUATION = ("data-oob", "knn-shapley", "banzhaf")
 CANDIDATES = (
@@ -335,7 +338,7 @@ def _data_oob(X, y, seed, trees=500):
     return DataOOBScorer(forest).fit(X, y).scores_
 
 
-def run_peers(name, data, noise, seed, results, models=MODELS):
+def run_peers(name, data, noise, seed, results, models=MODELS, data_oob=True):
     """The audit's default (end to end, per model) beside cleanlab on the same model's
     out-of-fold probabilities (end to end) and Data-OOB on a 500-tree random forest.
     Every entry: (AUPRC, seconds); ``{model} best family`` is the best single family's
@@ -362,8 +365,9 @@ def run_peers(name, data, noise, seed, results, models=MODELS):
         if cleanlab is not None:
             scores, seconds = _timed(lambda m=model_name: _cleanlab_end_to_end(X, y, m, seed))
             row[f"cleanlab {model_name}"] = (auprc(scores), seconds)
-    scores, seconds = _timed(lambda: _data_oob(X, y, seed))
-    row["Data-OOB, 500-tree random forest"] = (auprc(scores), seconds)
+    if data_oob:
+        scores, seconds = _timed(lambda: _data_oob(X, y, seed))
+        row["Data-OOB, 500-tree random forest"] = (auprc(scores), seconds)
     results.setdefault((name, noise), []).append(row)
     return row
 
@@ -504,9 +508,9 @@ def main(argv=None):
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument(
         "--models",
-        default=",".join(MODELS),
-        help=f"comma-separated audit models (default {','.join(MODELS)}; 'mlp' needs the "
-        "torch extra, absent from cleanlab's environment)",
+        help=f"comma-separated audit models (default {','.join(MODELS)}; --peers: "
+        f"{','.join(PEER_MODELS)}; 'mlp' needs the torch extra, absent from cleanlab's "
+        "environment)",
     )
     parser.add_argument(
         "--scores",
@@ -530,6 +534,11 @@ def main(argv=None):
         help="corrupted regression targets: the audit beside cleanlab.regression",
     )
     parser.add_argument("--seeds", type=int, help="number of seeds (default 3; --quick: 1)")
+    parser.add_argument(
+        "--no-data-oob",
+        action="store_true",
+        help="with --peers: leave out Data-OOB (a 500-tree forest; for timing runs)",
+    )
     args = parser.parse_args(argv)
     only = args.scores.split(",") if args.scores else None
     if args.peers or args.regression:
@@ -541,7 +550,7 @@ def main(argv=None):
     elif args.quick:
         names = ["breast-cancer", "synthetic-nonlinear"]
     seeds = SEEDS[: args.seeds or (1 if args.quick else len(SEEDS))]
-    models = args.models.split(",")
+    models = args.models.split(",") if args.models else MODELS
     print(
         f"cleanlab {cleanlab.__version__ if cleanlab else 'not installed: its rows are left out'}"
         f"; seeds {list(seeds)}; one thread per process"
@@ -565,7 +574,7 @@ def main(argv=None):
 def main_peers(args):
     """``--peers`` / ``--regression``: the comparison tables of benchmarks/README.md."""
     seeds = SEEDS[: args.seeds or (1 if args.quick else len(SEEDS))]
-    models = args.models.split(",")
+    models = args.models.split(",") if args.models else (MODELS if args.regression else PEER_MODELS)
     datasets = _regression_datasets() if args.regression else _datasets()
     names = args.datasets.split(",") if args.datasets else list(datasets)
     noises = list(SHIFTS) if args.regression else args.noise.split(",")
@@ -582,7 +591,9 @@ def main_peers(args):
                     if args.regression:
                         row = run_regression(name, data, noise, seed, results, models)
                     else:
-                        row = run_peers(name, data, noise, seed, results, models)
+                        row = run_peers(
+                            name, data, noise, seed, results, models, not args.no_data_oob
+                        )
                     print(
                         name,
                         noise,

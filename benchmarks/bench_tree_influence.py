@@ -1,6 +1,7 @@
 """Influence for boosted trees: speed and quality against tree-influence 0.1.7 (Brophy et al.).
 
-Parts (``--only speed,scale,removal,pearson`` by default; ``leafinfluence`` on request):
+Parts (``--only speed,scale,removal,pearson`` by default; ``leafinfluence`` and
+``boostin-default`` on request):
 
 - ``speed``: the same fitted LightGBM model (breast-cancer, 100 trees, 469 training and 100
   test rows) explained by tree-influence's BoostIn, LeafInfluence and LeafRefit and by ours
@@ -16,9 +17,13 @@ Parts (``--only speed,scale,removal,pearson`` by default; ``leafinfluence`` on r
 - ``pearson``: per-test-row Pearson (mean over the 100 test rows) of every method against
   the fixed-structure leave-one-out (LeafRefit) and against actual leave-one-out retraining
   (469 refits) on the ``speed`` model;
-- ``leafinfluence``: LeafInfluence's default against its pure derivative (``linear=True``),
-  per-test-row Pearson with LeafRefit at n = 2 000 and 100 trees (HGB and GradientBoosting,
-  binary, 3 classes, regression), and their time ratio.
+- ``boostin-default``: the removal test of BoostIn's two leaf derivatives ("exact" and
+  "tree-influence") on make_moons, make_classification and breast-cancer with HGB and
+  LightGBM (60 iterations), against random removal;
+- ``leafinfluence``: LeafInfluence's default against its pure derivative (``linear=True``)
+  and against first-order propagation alone (``refit_rows=0``), per-test-row Pearson with
+  LeafRefit on the speed model and at n = 2 000 and 100 trees (HGB, GradientBoosting,
+  LightGBM, XGBoost; binary, 3 classes, regression), and their times relative to LeafRefit.
 
 tree-influence lives in its own virtual environment (never a dependency; see
 benchmarks/README.md for how it was built); it is called through a subprocess
@@ -54,8 +59,11 @@ TI_METHODS = ("BoostIn", "LeafInfluence", "LeafRefit")
 
 
 # -- shared pieces --------------------------------------------------------------------------
-def tree_influence(python, model, X_train, y_train, X_test, y_test, names):
-    """tree-influence's local influence (n_test, n_train) and seconds per explainer, or None."""
+def tree_influence(python, model, X_train, y_train, X_test, y_test, names, repeats=None):
+    """tree-influence's local influence (n_test, n_train) and seconds per explainer, or None.
+
+    ``repeats`` {name: r}: median of r runs; the CPU seconds are in ``cpu_seconds`` (a dict
+    filled in as a side result: {name: seconds})."""
     if not python or not Path(python).exists():
         return None
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,25 +76,33 @@ def tree_influence(python, model, X_train, y_train, X_test, y_test, names):
                     "y_train": y_train,
                     "X_test": X_test,
                     "y_test": y_test,
+                    "repeats": repeats or {},
                 },
                 f,
             )
         subprocess.run([python, str(RUNNER), str(src), str(dst), *names], check=True)
         out = np.load(dst)
+        for name in names:
+            if f"{name}_cpu_seconds" in out:
+                PEER_CPU_SECONDS[name] = float(out[f"{name}_cpu_seconds"])
         return {name: (out[name], float(out[f"{name}_seconds"])) for name in names}
 
 
-def ours(model, X_train, y_train, X_test, y_test, method, *, fixed_baseline=False):
+PEER_CPU_SECONDS = {}  # tree-influence's CPU seconds of the last call, per explainer
+
+
+def ours(model, X_train, y_train, X_test, y_test, method, *, fixed_baseline=False, cpu=None):
     """Our influence (n_test, n_train) of ``method`` and the seconds of read + method.
 
     ``fixed_baseline``: hold LightGBM's initial score (boost_from_average) fixed when a row
     is removed, as tree-influence does; by default it is refitted, as LightGBM would.
+    ``cpu``: a list to which the CPU seconds are appended.
     """
     import dataclasses
 
     from skinfluence import trees
 
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     ensemble = trees.read_ensemble(model, X_train, y_train)
     if fixed_baseline:
         ensemble = dataclasses.replace(ensemble, baseline_is_fitted=False)
@@ -101,6 +117,8 @@ def ours(model, X_train, y_train, X_test, y_test, method, *, fixed_baseline=Fals
         "LeafRefit": trees.leaf_refit,
     }[method]
     values = fn(ensemble, X_test, y_test)
+    if cpu is not None:
+        cpu.append(time.process_time() - start_cpu)
     return values, time.perf_counter() - start
 
 
@@ -145,30 +163,42 @@ def run_speed(args, cache):
     X_train, X_test, y_train, y_test = breast_cancer_split()
     model, fit_s = fit_seconds(lgbm(100), X_train, y_train)
     cache["speed"] = (model, X_train, y_train, X_test, y_test)
-    peer = tree_influence(args.ti_python, model, X_train, y_train, X_test, y_test, args.ti_speed)
+    # BoostIn takes well under a second in both: the median of a few runs (CPU seconds too,
+    # which the other jobs of a loaded machine disturb less than the wall clock)
+    repeats = {"BoostIn": args.speed_repeats}
+    peer = tree_influence(
+        args.ti_python, model, X_train, y_train, X_test, y_test, args.ti_speed, repeats
+    )
     cache["peer"] = peer
     print(
         f"\n### Speed: breast-cancer, LightGBM 100 trees, {len(y_train)} training rows, "
         f"{len(y_test)} test rows (one fit: {fit_s:.3f} s)\n"
     )
     print(
-        "| method | tree-influence 0.1.7 s | skinfluence s | ratio | Pearson (ours, theirs) "
-        "| same, baseline held fixed as theirs | max abs diff (baseline fixed) |"
+        "| method | tree-influence 0.1.7 s | skinfluence s | ratio | CPU s theirs / ours "
+        "(ratio) | Pearson (ours, theirs) | same, baseline held fixed as theirs "
+        "| max abs diff (baseline fixed) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     cache["ours"] = {}
     for name in TI_METHODS:
-        mine, mine_s = ours(model, X_train, y_train, X_test, y_test, name)
+        runs, cpu = [], []
+        for _ in range(repeats.get(name, 1)):
+            mine, mine_s = ours(model, X_train, y_train, X_test, y_test, name, cpu=cpu)
+            runs.append(mine_s)
+        mine_s, mine_cpu = float(np.median(runs)), float(np.median(cpu))
         cache["ours"][name] = mine
         if peer is None or name not in peer:
-            print(f"| {name} | – | {mine_s:.3g} | – | – | – | – |")
+            print(f"| {name} | – | {mine_s:.3g} | – | – | – | – | – |")
             continue
         theirs, theirs_s = peer[name]
+        theirs_cpu = PEER_CPU_SECONDS.get(name, np.nan)
         fixed, _ = ours(model, X_train, y_train, X_test, y_test, name, fixed_baseline=True)
         ok = np.isfinite(theirs).all(axis=1)  # tree-influence's LeafRefit can give NaN rows
         diff = np.abs(fixed[ok] - theirs[ok]).max()
         print(
             f"| {name} | {theirs_s:.3g} | {mine_s:.3g} | {theirs_s / mine_s:.0f}× | "
+            f"{theirs_cpu:.3g} / {mine_cpu:.3g} ({theirs_cpu / mine_cpu:.0f}×) | "
             f"{row_pearson(mine[ok], theirs[ok]):.4f} | {row_pearson(fixed[ok], theirs[ok]):.4f}"
             f" | {diff:.2g}{'' if ok.all() else f' ({(~ok).sum()} NaN rows theirs)'} |"
         )
@@ -322,7 +352,7 @@ def run_removal(args):
             cells = " | ".join(mean_se(v) for v in results[name].values())
             print(f"| {label} | {name} | {cells} | {sec:.3g} |", flush=True)
         result = removal_rise(
-            make, X_train, y_train, X_test, y_test, lambda j, k: random_sets[j, k], ks, base
+            make, X_train, y_train, X_test, y_test, lambda j, k, s=random_sets: s[j, k], ks, base
         )
         cells = " | ".join(mean_se(v) for v in result.values())
         print(f"| {label} | random | {cells} | – |", flush=True)
@@ -342,8 +372,8 @@ def run_removal(args):
 
 
 # -- leafinfluence: the default against the pure derivative, 100 trees ----------------------
-def run_leafinfluence(args):
-    """Per-test-row Pearson with LeafRefit of LeafInfluence, default and ``linear=True``."""
+def _leafinfluence_models(n, m, T):
+    """(label, task, fitted model, X_train, y_train, X_test, y_test) for the comparison."""
     from sklearn.datasets import make_classification, make_regression
     from sklearn.ensemble import (
         GradientBoostingClassifier,
@@ -352,20 +382,9 @@ def run_leafinfluence(args):
         HistGradientBoostingRegressor,
     )
 
-    from skinfluence import trees
-    from skinfluence.trees._methods import Trajectory
-
-    n, m, T = 2000, 50, 100
-    print(
-        f"\n### LeafInfluence vs LeafRefit, n = {n}, {m} test rows, {T} trees: mean (min) "
-        "per-test-row Pearson; self-influence on every 10th row\n"
-    )
-    print(
-        "| model | task | matrix, derivative | matrix, default | self, derivative | "
-        "self, default | time × |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for kind in ("HGB", "GB"):
+    X_tr, X_te, y_tr, y_te = breast_cancer_split()
+    yield "LightGBM, breast-cancer (the speed model)", "binary", lgbm(100)(), X_tr, y_tr, X_te, y_te
+    for kind in ("HGB", "GB", "LightGBM", "XGBoost"):
         for task in ("binary", "3 classes", "regression"):
             if task == "regression":
                 X, y = make_regression(n + m, 6, n_informative=4, noise=20.0, random_state=0)
@@ -379,45 +398,153 @@ def run_leafinfluence(args):
                     flip_y=0.05,
                     random_state=0,
                 )
+            reg = task == "regression"
             if kind == "HGB":
-                cls = (
-                    HistGradientBoostingRegressor
-                    if task == "regression"
-                    else (HistGradientBoostingClassifier)
-                )
+                cls = HistGradientBoostingRegressor if reg else HistGradientBoostingClassifier
                 model = cls(max_iter=T, max_leaf_nodes=8, random_state=0)
-            else:
-                cls = (
-                    GradientBoostingRegressor
-                    if task == "regression"
-                    else (GradientBoostingClassifier)
-                )
+            elif kind == "GB":
+                cls = GradientBoostingRegressor if reg else GradientBoostingClassifier
                 model = cls(n_estimators=T, max_depth=3, min_samples_leaf=5, random_state=0)
-            model.fit(X[:n], y[:n])
-            e = trees.read_ensemble(model, X[:n], y[:n])
-            Xt, yt = X[n:], y[n:]
-            exact = trees.leaf_refit(e, Xt, yt)
-            traj = Trajectory(e)
-            start = time.perf_counter()
-            lin = trees.leaf_influence(e, Xt, yt, linear=True, trajectory=traj)
-            mid = time.perf_counter()
-            new = trees.leaf_influence(e, Xt, yt, trajectory=traj)
-            ratio = (time.perf_counter() - mid) / (mid - start)
-            rows = np.arange(0, n, 10)
-            s_exact = trees.leaf_refit_self(e, rows=rows)
-            s_lin = trees.leaf_influence_self(e, rows=rows, linear=True, trajectory=traj)
-            s_new = trees.leaf_influence_self(e, rows=rows, trajectory=traj)
+            elif kind == "LightGBM":
+                import lightgbm
 
-            def cell(A, B=exact):
-                r = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(A, B, strict=True)])
-                return f"{r.mean():.4f} ({r.min():.3f})"
+                cls = lightgbm.LGBMRegressor if reg else lightgbm.LGBMClassifier
+                model = cls(n_estimators=T, verbose=-1, random_state=0, n_jobs=1)
+            else:
+                import xgboost
 
-            print(
-                f"| {kind} | {task} | {cell(lin)} | {cell(new)} | "
-                f"{np.corrcoef(s_lin, s_exact)[0, 1]:.4f} | "
-                f"{np.corrcoef(s_new, s_exact)[0, 1]:.4f} | {ratio:.2g} |",
-                flush=True,
+                cls = xgboost.XGBRegressor if reg else xgboost.XGBClassifier
+                model = cls(n_estimators=T, max_depth=3, learning_rate=0.1, n_jobs=1)
+            yield kind, task, model, X[:n], y[:n], X[n:], y[n:]
+
+
+def run_leafinfluence(args):
+    """Per-test-row Pearson with LeafRefit of LeafInfluence: the pure derivative
+    (``linear=True``), first-order propagation only (``refit_rows=0``) and the default
+    (the 64 rows that move their leaves most refitted exactly), and their times."""
+    from skinfluence import trees
+    from skinfluence.trees._methods import Trajectory
+
+    n, m, T = 2000, 50, 100
+    print(
+        f"\n### LeafInfluence vs LeafRefit, n = {n}, {m} test rows, {T} trees: mean (min) "
+        "per-test-row Pearson; self-influence on every 10th row; seconds relative to "
+        "LeafRefit of the same test rows\n"
+    )
+    print(
+        "| model | task | matrix, derivative | matrix, refit_rows=0 | matrix, default | "
+        "self, refit_rows=0 | self, default | time: derivative / refit_rows=0 / default |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for kind, task, model, X_tr, y_tr, Xt, yt in _leafinfluence_models(n, m, T):
+        model.fit(X_tr, y_tr)
+        e = trees.read_ensemble(model, X_tr, y_tr)
+        start = time.perf_counter()
+        exact = trees.leaf_refit(e, Xt, yt)
+        refit_s = time.perf_counter() - start
+        seconds, results = [], []
+        for kw in ({"linear": True}, {"refit_rows": 0}, {}):
+            start = time.perf_counter()  # each with its own trajectory (built inside)
+            results.append(trees.leaf_influence(e, Xt, yt, **kw))
+            seconds.append((time.perf_counter() - start) / refit_s)
+        rows = np.arange(0, len(y_tr), 10)
+        traj = Trajectory(e)
+        s_exact = trees.leaf_refit_self(e, rows=rows)
+        s_first = trees.leaf_influence_self(e, rows=rows, refit_rows=0, trajectory=traj)
+        s_new = trees.leaf_influence_self(e, rows=rows, trajectory=traj)
+
+        def cell(A, B=exact):
+            r = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(A, B, strict=True)])
+            return f"{r.mean():.4f} ({r.min():.3f})"
+
+        print(
+            f"| {kind} | {task} | {' | '.join(cell(A) for A in results)} | "
+            f"{np.corrcoef(s_first, s_exact)[0, 1]:.4f} | "
+            f"{np.corrcoef(s_new, s_exact)[0, 1]:.4f} | "
+            f"{' / '.join(f'{x:.2g}' for x in seconds)} |",
+            flush=True,
+        )
+
+
+# -- boostin-default: the two leaf derivatives of BoostIn in the removal test ----------------
+def _removal_sets(name, seed=0):
+    """(X_train, y_train, X_pool, y_pool) of the data sets of the BoostIn comparison."""
+    from sklearn.datasets import make_classification, make_moons
+
+    if name == "moons":
+        X, y = make_moons(2000, noise=0.3, random_state=seed)
+        return X[:1700], y[:1700], X[1700:], y[1700:]
+    if name == "classification":
+        X, y = make_classification(
+            2000, 10, n_informative=5, flip_y=0.05, class_sep=0.8, random_state=seed
+        )
+        return X[:1700], y[:1700], X[1700:], y[1700:]
+    X_tr, X_te, y_tr, y_te = breast_cancer_split()
+    return X_tr, y_tr, X_te, y_te
+
+
+def run_boostin_default(args):
+    """Removal test of BoostIn's leaf derivative, "exact" against "tree-influence", on
+    several data sets and two libraries (HGB and LightGBM, 60 iterations), with random."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    def hgb():
+        return HistGradientBoostingClassifier(max_iter=60, early_stopping=False, random_state=0)
+
+    print(
+        f"\n### BoostIn's leaf derivative in the removal test: {args.removal_rows} test rows, "
+        "mean rise of the test row's log-loss after removing its k most helpful rows (± s.e.)\n"
+    )
+    print(
+        "| data | model | k (1 %, 5 %) | exact | tree-influence's | random | "
+        "tree-influence's − exact (paired) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for data in args.removal_data:
+        X_train, y_train, X_pool, y_pool = _removal_sets(data)
+        rng = np.random.default_rng(0)
+        pick = rng.choice(len(y_pool), min(args.removal_rows, len(y_pool)), replace=False)
+        X_test, y_test = X_pool[pick], y_pool[pick]
+        n = len(y_train)
+        ks = [max(1, round(f * n)) for f in (0.01, 0.05)]
+        random_sets = {
+            (j, k): rng.choice(n, k, replace=False) for j in range(len(y_test)) for k in ks
+        }
+        for label, make in (("HGB, 60", hgb), ("LightGBM, 60", lgbm(60))):
+            model = make().fit(X_train, y_train)
+            base = log_loss_rows(model, X_test, y_test)
+            rises = {}
+            for name in ("BoostIn", "BoostIn, tree-influence's leaf derivative"):
+                values, _ = ours(model, X_train, y_train, X_test, y_test, name)
+                order = np.argsort(-values, axis=1, kind="stable")
+                rises[name] = removal_rise(
+                    make,
+                    X_train,
+                    y_train,
+                    X_test,
+                    y_test,
+                    lambda j, k, order=order: order[j, :k],
+                    ks,
+                    base,
+                )
+            rises["random"] = removal_rise(
+                make,
+                X_train,
+                y_train,
+                X_test,
+                y_test,
+                lambda j, k, s=random_sets: s[j, k],
+                ks,
+                base,
             )
+            exact, theirs = rises["BoostIn"], rises["BoostIn, tree-influence's leaf derivative"]
+            for k in ks:
+                print(
+                    f"| {data} (n = {n}) | {label} | {k} ({k / n:.0%}) | {mean_se(exact[k])} | "
+                    f"{mean_se(theirs[k])} | {mean_se(rises['random'][k])} | "
+                    f"{mean_se(theirs[k] - exact[k])} |",
+                    flush=True,
+                )
 
 
 # -- c) pearson -----------------------------------------------------------------------------
@@ -459,6 +586,15 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="*", default=[10**4, 10**5])
     parser.add_argument("--removal-rows", type=int, default=50)
     parser.add_argument(
+        "--speed-repeats", type=int, default=7, help="runs of BoostIn in the speed table (median)"
+    )
+    parser.add_argument(
+        "--removal-data",
+        nargs="*",
+        default=["moons", "classification", "breast-cancer"],
+        help="data sets of --only boostin-default",
+    )
+    parser.add_argument(
         "--self-max-n",
         type=int,
         default=3000,
@@ -495,6 +631,7 @@ def main(argv=None):
             "removal": lambda: run_removal(args),
             "pearson": lambda: run_pearson(args, cache),
             "leafinfluence": lambda: run_leafinfluence(args),
+            "boostin-default": lambda: run_boostin_default(args),
         }[part]()
         print(
             f"\n({part}: {time.perf_counter() - start:.0f} s; load average "

@@ -23,6 +23,7 @@ from .scorers import (
     PrototypeScorer,
     ResidualScorer,
     TracInScorer,
+    TRAKScorer,
     TurnOverDropoutScorer,
 )
 from .selection import CleansingSelector, PruningSelector
@@ -48,6 +49,7 @@ __all__ = [
     "PrototypeScorer",
     "PruningSelector",
     "ResidualScorer",
+    "TRAKScorer",
     "TracInScorer",
     "TurnOverDropoutScorer",
     "audit",

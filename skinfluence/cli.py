@@ -8,7 +8,7 @@ from . import __version__
 
 
 def _build_parser():
-    from ._audit import DEFAULT_SCORES, EXIT_CODES_HELP, MODELS, SCORES
+    from ._audit import AUTO_SCORES, DEFAULT_SCORES, EXIT_CODES_HELP, MODELS, SCORES
 
     parser = argparse.ArgumentParser(
         prog="skinfluence",
@@ -70,9 +70,13 @@ def _build_parser():
         "--model",
         default="logistic",
         metavar="{" + ",".join(MODELS) + "} or FILE",
-        help="model to audit with: standardised logistic regression (default), "
-        "histogram gradient boosting, a one-hidden-layer skorch MLP (gradient scores on "
-        "its output layer; needs pip install skinfluence[torch]), LightGBM / XGBoost "
+        help="model to audit with: standardised logistic regression (default); auto "
+        "(class labels: histogram gradient boosting's out-of-fold loss beside the "
+        "logistic regression's self-influence and out-of-fold loss, a linear family, and "
+        "the forest; a continuous target: the standardised ridge regression), "
+        "histogram gradient boosting, a one-hidden-layer skorch MLP "
+        "(gradient scores on its output layer; needs pip install skinfluence[torch]), "
+        "LightGBM / XGBoost "
         "(needs pip install skinfluence[boosting]; boosted trees' self-influence is "
         "LeafInfluence with the splits held fixed), or the path of your own "
         "pickled/joblib scikit-learn classifier or Pipeline (cloned and refitted on the "
@@ -83,6 +87,7 @@ def _build_parser():
         metavar="LIST",
         type=_comma_list,
         help=f"comma-separated scores to compute and combine (default: "
+        f"{','.join(AUTO_SCORES)} with --model auto and class labels, else "
         f"{','.join(DEFAULT_SCORES)}, skipping any the model cannot give)",
     )
     audit.add_argument(

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
-from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
@@ -12,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skinfluence import (
     CombinedScorer,
+    InfluenceScorer,
     LossScorer,
     OutOfBagScorer,
     PruningSelector,
@@ -109,6 +111,48 @@ def test_result_combined_equals_the_combined_scorer_on_the_same_members(breast):
     ).fit(X, y)
     np.testing.assert_array_equal(result.combined, combined.scores_)
     assert result.family_weights == combined.family_weights_
+
+
+def test_auto_model_is_boosting_a_linear_family_and_the_forest(breast):
+    """model="auto": the CombinedScorer of three families built from public scorers (the
+    boosting's out-of-fold loss, a logistic regression's self-influence and out-of-fold
+    loss, the forest), equal to the audit's combined score to the last bit."""
+    X, y, flipped = breast
+    result = audit(X, y, model="auto", known_issues=flipped)
+    linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    combined = CombinedScorer(
+        [
+            (
+                "oof",
+                LossScorer(
+                    HistGradientBoostingClassifier(random_state=0), refit=False, random_state=0
+                ),
+            ),
+            (
+                "linear-self-influence",
+                InfluenceScorer(FrozenEstimator(clone(linear).fit(X, y))),
+            ),
+            ("linear-oof", LossScorer(linear, refit=False, random_state=0)),
+            ("forest", OutOfBagScorer(random_state=0)),
+        ],
+        families={
+            "oof": "model",
+            "linear-self-influence": "linear",
+            "linear-oof": "linear",
+            "forest": "forest",
+        },
+    ).fit(X, y)
+    np.testing.assert_array_equal(result.combined, combined.scores_)
+    assert result.family_weights == combined.family_weights_
+    assert set(result.families) == {"model", "linear", "forest"}
+    assert list(result.ranking.columns[3:7]) == [
+        "oof",
+        "linear-self-influence",
+        "linear-oof",
+        "forest",
+    ]
+    # Its count, like the default's, within a quarter of the truth (57 flips).
+    assert abs(result.n_issues - flipped.sum()) <= 0.25 * flipped.sum()
 
 
 def test_loss_scorer_is_the_out_of_fold_log_loss(breast):

@@ -27,17 +27,20 @@ from skinfluence import (
     PruningSelector,
     ResidualScorer,
     TracInScorer,
+    TRAKScorer,
     TurnOverDropoutScorer,
 )
 from skinfluence.toy import MarginScorer, PerceptronStudent
 
 ESTIMATORS = [
     InfluenceScorer(LogisticRegression()),
+    InfluenceScorer(LogisticRegression(), newton_step=True),  # + newton_refine="auto"
     InfluenceScorer(HistGradientBoostingClassifier(max_iter=5, random_state=0)),
     LeaveOneOutScorer(LogisticRegression()),
     LeaveOneGroupOutScorer(LogisticRegression()),
     MemorizationScorer(LogisticRegression(), n_estimators=20),
     TracInScorer(LogisticRegression()),
+    TRAKScorer(LogisticRegression(), projection_dim=8, random_state=0),
     GradientOutlierScorer(LogisticRegression(), random_state=0),
     EL2NScorer(LogisticRegression(), n_repeats=2, random_state=0),
     GraNdScorer(LogisticRegression(), n_repeats=2, probe_params={"max_iter": 3}, random_state=0),

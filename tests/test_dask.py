@@ -72,3 +72,23 @@ def test_scorers_on_process_local_cluster(breast_cancer, wine):
     mem_remote, n_tasks = _on_cluster(True, lambda: _memorization(Xw, yw))
     assert n_tasks >= 2
     np.testing.assert_allclose(mem_remote.scores_, _memorization(Xw, yw).scores_, equal_nan=True)
+
+
+def test_linear_datamodeling_score_on_threaded_local_cluster(wine):
+    """The LDS retrains on the same engine: its subset models go to dask too."""
+    from skinfluence.metrics import linear_datamodeling_score
+
+    X, y = wine
+    A = np.random.default_rng(0).normal(size=(20, len(y) - 20))
+
+    def score():
+        return linear_datamodeling_score(
+            A, DecisionTreeClassifier(), X[20:], y[20:], X[:20], y[:20], n_subsets=8,
+            random_state=0, return_details=True,
+        )  # fmt: skip
+
+    local = score()
+    remote, n_tasks = _on_cluster(False, score)
+    assert n_tasks >= 2
+    np.testing.assert_array_equal(remote.in_subset, local.in_subset)
+    np.testing.assert_allclose(remote.actual, local.actual)

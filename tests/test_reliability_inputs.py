@@ -47,13 +47,20 @@ _SETTINGS = {
     "EL2NScorer": lambda: {"n_repeats": 2},
     "GraNdScorer": lambda: {"n_repeats": 2},
     "PrototypeScorer": lambda: {"n_clusters": 2},
+    "TRAKScorer": lambda: {"projection_dim": 8},
     "TurnOverDropoutScorer": lambda: {"estimator": _dropout_net()},
     # With an estimator: the meta-estimator (fit, predict, score); without, a sampler.
     "PruningSelector": lambda: {"estimator": _model()},
 }
 
 # Estimators whose scores come from gradients: a model without an adapter must be refused.
-GRADIENT_SCORERS = {"InfluenceScorer", "GraNdScorer", "GradientOutlierScorer", "TracInScorer"}
+GRADIENT_SCORERS = {
+    "InfluenceScorer",
+    "GraNdScorer",
+    "GradientOutlierScorer",
+    "TracInScorer",
+    "TRAKScorer",
+}
 # Estimators whose computation is exact in float64 (no sampling, no iterative solver).
 EXACT_SCORERS = {"InfluenceScorer", "LeaveOneOutScorer"}
 

@@ -20,9 +20,10 @@ from ._errors import (
 )
 from ._result import AuditResult
 from ._run import run_audit
-from ._scores import DEFAULT_SCORES, MODELS, SCORES
+from ._scores import AUTO_SCORES, DEFAULT_SCORES, MODELS, SCORES
 
 __all__ = [
+    "AUTO_SCORES",
     "DEFAULT_SCORES",
     "EXIT_CODES_HELP",
     "EXIT_DATA",

@@ -59,14 +59,21 @@ def audit(
     y : array-like of shape (n_samples,)
         The given class labels (numbers or strings). A class with a single row is not
         refused: the row is flagged (the models are fitted on the other rows).
-    model : {"logistic", "hgb", "mlp"} or estimator, default="logistic"
-        The model whose scores are combined with the forest's: a standardised logistic
-        regression, histogram gradient boosting, a one-hidden-layer skorch MLP (the
-        ``torch`` extra), or your own scikit-learn classifier or Pipeline (cloned and
-        refitted on the numeric features).
+    model : {"auto", "logistic", "hgb", "mlp"} or estimator, default="logistic"
+        The model whose scores are combined with the forest's. ``"auto"``: for class
+        labels histogram gradient boosting (its out-of-fold loss) beside a standardised
+        logistic regression (a linear family: its self-influence and out-of-fold loss),
+        the family rule keeping those that fit; for a continuous target a standardised
+        ridge regression. Or one model: a standardised logistic regression, histogram
+        gradient boosting, a one-hidden-layer skorch MLP (the ``torch`` extra), or your
+        own scikit-learn classifier or Pipeline (cloned and refitted on the numeric
+        features).
     scorers : list of str, default=None
         Names of the scores to combine (``skinfluence audit --help`` lists them); None:
-        ``self-influence``, ``oof`` and ``forest``, skipping any the model cannot give.
+        with ``model="auto"`` and class labels ``oof``, ``linear-self-influence``,
+        ``linear-oof`` and ``forest``; otherwise ``self-influence``, ``oof`` and
+        ``forest`` (``residual`` for ``oof`` on a continuous target), skipping any the
+        model cannot give.
     weights : {"family", "kappa", "equal"} or dict, default="family"
         How families are weighted, see :class:`~skinfluence.CombinedScorer`.
     ids : array-like of shape (n_samples,), default=None
@@ -94,7 +101,8 @@ def audit(
     Notes
     -----
     Cost: that of the scores (default: one model fit, its self-influence, k out-of-fold
-    fits, one 300-tree forest), plus O(n log n) per score for the ranks, a 200-resample
+    fits, one 300-tree forest; ``model="auto"`` adds k out-of-fold fits of the boosting),
+    plus O(n log n) per score for the ranks, a 200-resample
     bootstrap of the count (O(200 n K)) and the data checks (a nearest-neighbour query,
     O(n log n p) with a tree, O(n² p) at worst).
 

@@ -8,6 +8,7 @@ from scipy.sparse.linalg import eigsh
 from sklearn.utils import check_random_state
 
 from ..exceptions import IllConditionedHessianWarning
+from ._backend import backend_for
 from ._base import InverseHessianSolver, register_solver
 from ._cg import _HessianOperator
 from ._damping import suggest_damping
@@ -39,6 +40,10 @@ class ArnoldiSolver(InverseHessianSolver):
     linearisation of the gradient (``TorchAdapter.hvp_operator``), which makes a single HVP
     about as cheap per vector as a batched one, so a block Lanczos iteration with batched
     HVPs would gain nothing (the comparison is in benchmarks/README.md).
+    For a torch model the products run on the net's device and ARPACK on the host (one
+    p-vector each way per product at fit, O(p) against the product's O(n p)); the
+    eigenvectors are then copied to the device once (O(p · rank) memory there) and every
+    solve of a tensor stays there.
     Accuracy knob: ``rank`` (the test suite documents the rank that reaches a Pearson
     correlation ≥ 0.9 with ``direct`` on an MLP). Eigenvalues with
     ``λ_j + damping ≤ 0`` (negative curvature of a non-convex objective) are dropped with an
@@ -89,6 +94,8 @@ class ArnoldiSolver(InverseHessianSolver):
     """
 
     name = "arnoldi"
+    #: ``solve`` takes a torch tensor and returns one on its device (``inverse._backend``).
+    accepts_tensors = True
 
     def __init__(self, damping=0.0, *, rank=200, tol=0.0, remainder="mean", random_state=0):
         super().__init__(damping)
@@ -130,6 +137,12 @@ class ArnoldiSolver(InverseHessianSolver):
             )
         self.eigenvalues_ = evals[keep]
         self.eigenvectors_ = evecs[:, keep]
+        # the solve's copies, on the net's device for a torch model (numpy: the same arrays)
+        self.backend_ = xp = backend_for(adapter)
+        self._Q = self.eigenvectors_ if xp.name == "numpy" else xp.asarray(self.eigenvectors_)
+        self._inv = 1.0 / (self.eigenvalues_ + damping)
+        if xp.name != "numpy":
+            self._inv = xp.asarray(self._inv)
         self.n_params_ = p
         self.remainder_ = None  # the eigenvalue given to the complement, if any
         if self.remainder == "mean" and len(evals) < p and keep.all():
@@ -152,11 +165,11 @@ class ArnoldiSolver(InverseHessianSolver):
         return float(np.clip(quotient, 0.0, max(evals.min(), 0.0)))
 
     def solve(self, V):
-        V = np.asarray(V, dtype=np.float64)
-        Q = self.eigenvectors_
-        inv = 1.0 / (self.eigenvalues_ + self.damping_)
-        QtV = Q.T @ V
+        xp = self.backend_
+        Vb = xp.asarray(V)
+        Q, inv = self._Q, self._inv
+        QtV = Q.T @ Vb
         out = Q @ (inv[:, None] * QtV if QtV.ndim == 2 else inv * QtV)
         if self.remainder_ is not None:
-            out += (V - Q @ QtV) / (self.remainder_ + self.damping_)
-        return out
+            out += (Vb - Q @ QtV) / (self.remainder_ + self.damping_)
+        return xp.like(V, out)

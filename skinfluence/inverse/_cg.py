@@ -6,6 +6,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, cg
 
 from ..exceptions import ConvergenceWarning
+from ._backend import backend_for
 from ._base import InverseHessianSolver, register_solver
 from ._damping import curvature_estimates, suggest_damping
 from ._docstrings import with_shared_docstrings
@@ -15,23 +16,30 @@ class _HessianOperator:
     """``(H + λI + B Bᵀ) V`` through the adapter's HVPs (B: exact flat directions).
 
     Products go through the adapter's ``hvp_operator(X, y, sample_weight)`` (torch models:
-    the primal pass on these rows cached across products).
+    the primal pass on these rows cached across products). The sums run in the adapter's
+    backend (:mod:`._backend`: torch on the net's device for torch models) and the result
+    has the kind of ``V``: an ndarray for an ndarray (what ARPACK and the damping estimates
+    pass), a device tensor for a tensor (what the solvers' iterations pass).
     """
 
     def __init__(self, adapter, X, y, sample_weight, damping):
         self.damping = damping
+        self.backend = backend_for(adapter)
         self.null_space = adapter.null_space()
+        B = self.null_space
+        self._null_space = None if B is None else self.backend.asarray(B)
         self.n_params = adapter.n_params
         self.n_products = 0  # HVP columns computed, for cost reporting
         self._products = adapter.hvp_operator(X, y, sample_weight)
 
     def __call__(self, V):
-        V = np.asarray(V, dtype=np.float64).reshape(self.n_params, -1)
-        self.n_products += V.shape[1]
-        out = self._products(V) + self.damping * V
-        if self.null_space is not None:
-            out += self.null_space @ (self.null_space.T @ V)
-        return out
+        xp = self.backend
+        Vb = xp.asarray(V).reshape(self.n_params, -1)
+        self.n_products += Vb.shape[1]
+        out = self._products(Vb) + self.damping * Vb
+        if self._null_space is not None:
+            out += self._null_space @ (self._null_space.T @ Vb)
+        return xp.like(V, out)
 
     def linear_operator(self):
         p = self.n_params
@@ -55,6 +63,11 @@ class ConjugateGradientSolver(InverseHessianSolver):
     ``LinearOperator`` for each column. For torch models both reuse a traced linearisation of
     the gradient, which makes single HVPs nearly as cheap per vector as batched ones, so the
     two take about the same time there (benchmarks/README.md).
+
+    For a torch model the block recursion runs in torch on the net's device (float64; a
+    tensor ``V`` gives a tensor on that device, an ndarray an ndarray, moved once each way):
+    memory O(p k) there (four p × k blocks), one scalar synchronisation per iteration, no
+    p-sized copy to the host (``block=False`` runs scipy's CG on the host).
 
     Warns :class:`~skinfluence.exceptions.ConvergenceWarning` with the worst relative residual
     and a suggested ``damping`` when a column has not converged after ``maxiter`` iterations
@@ -97,6 +110,8 @@ class ConjugateGradientSolver(InverseHessianSolver):
     """
 
     name = "cg"
+    #: ``solve`` takes a torch tensor and returns one on its device (``inverse._backend``).
+    accepts_tensors = True
 
     def __init__(self, damping=0.0, *, rtol=1e-6, maxiter=None, block=True):
         super().__init__(damping)
@@ -117,17 +132,19 @@ class ConjugateGradientSolver(InverseHessianSolver):
         return self
 
     def solve(self, V):
-        V = np.asarray(V, dtype=np.float64)
-        one_d = V.ndim == 1
-        V = V.reshape(self.n_params_, -1)
+        xp = self.operator_.backend
+        Vb = xp.asarray(V)
+        one_d = Vb.ndim == 1
+        Vb = Vb.reshape(self.n_params_, -1)
         if self.block:
-            X, residual, indefinite = self._block_cg(V)
-        else:
-            X, residual, indefinite = self._scipy_cg(V)
+            X, residual, indefinite = self._block_cg(Vb)
+        else:  # scipy's CG runs on the host: a tensor goes there and back
+            X, residual, indefinite = self._scipy_cg(xp.to_numpy(Vb))
+            X = xp.asarray(X)
         self.last_residual_ = residual
         if residual > self.rtol or indefinite:
             self._warn(residual, indefinite)
-        return X.ravel() if one_d else X
+        return xp.like(V, X.reshape(-1) if one_d else X)
 
     def _scipy_cg(self, V):
         op = self.operator_.linear_operator()
@@ -145,34 +162,39 @@ class ConjugateGradientSolver(InverseHessianSolver):
     def _block_cg(self, V):
         """k independent CG recursions sharing one batched HVP per iteration."""
         matvec = self.operator_
-        norms = np.linalg.norm(V, axis=0)
+        xp = matvec.backend  # numpy, or torch on the net's device: V is already there
+        norms = xp.column_norms(V)
         norms[norms == 0] = 1.0
-        X = np.zeros_like(V)
-        R = V.copy()
-        P = R.copy()
-        rs = np.einsum("ij,ij->j", R, R)
-        active = np.sqrt(rs) > self.rtol * norms
+        X = xp.zeros(tuple(V.shape))
+        R = xp.copy(V)
+        P = xp.copy(R)
+        rs = xp.column_dots(R, R)
+        active = xp.sqrt(rs) > self.rtol * norms
         indefinite = False
         for _ in range(self.maxiter_):
-            if not active.any():
+            if not bool(active.any()):  # on a device: one scalar synchronisation
                 break
-            idx = np.flatnonzero(active)
+            idx = xp.flatnonzero(active)
+            if len(idx) == V.shape[1]:  # every column active: views, not gathered copies
+                idx = slice(None)
             AP = matvec(P[:, idx])
-            curvature = np.einsum("ij,ij->j", P[:, idx], AP)
+            curvature = xp.column_dots(P[:, idx], AP)
             bad = curvature <= 0
-            if bad.any():  # not positive definite along P: stop those columns
+            if bool(bad.any()):  # not positive definite along P: stop those columns
                 indefinite = True
+                if isinstance(idx, slice):
+                    idx = xp.flatnonzero(active)
                 active[idx[bad]] = False
                 keep = ~bad
                 idx, AP, curvature = idx[keep], AP[:, keep], curvature[keep]
             alpha = rs[idx] / curvature
             X[:, idx] += alpha * P[:, idx]
             R[:, idx] -= alpha * AP
-            rs_new = np.einsum("ij,ij->j", R[:, idx], R[:, idx])
+            rs_new = xp.column_dots(R[:, idx], R[:, idx])
             P[:, idx] = R[:, idx] + (rs_new / rs[idx]) * P[:, idx]
             rs[idx] = rs_new
-            active[idx] = np.sqrt(rs_new) > self.rtol * norms[idx]
-        residual = float(np.max(np.sqrt(rs) / norms)) if V.size else 0.0
+            active[idx] = xp.sqrt(rs_new) > self.rtol * norms[idx]
+        residual = float((xp.sqrt(rs) / norms).max()) if V.shape[0] * V.shape[1] else 0.0
         return X, residual, indefinite
 
     def _warn(self, residual, indefinite):

@@ -6,6 +6,7 @@ import numpy as np
 from scipy import linalg
 
 from ..exceptions import IllConditionedHessianWarning
+from ._backend import backend_for
 from ._base import InverseHessianSolver, register_solver
 from ._damping import suggest_damping
 from ._docstrings import with_shared_docstrings
@@ -21,6 +22,10 @@ class DirectSolver(InverseHessianSolver):
 
     Cost: O(n p² + p³) time once (forming H, factorising), O(p²) memory, O(p² k) per block of
     k vectors. Exact up to rounding; no accuracy knob besides ``damping``.
+
+    For a torch model H is formed on the net's device and factorised on the host; the first
+    solve of a tensor copies the factor to the device (O(p²) memory there), and solves of
+    tensors then run there (``torch.cholesky_solve``, O(p² k)).
 
     H is scaled symmetrically by its diagonal before the factorisation (so that features on
     very different scales do not make it look ill-conditioned). When the scaled H + λI is not
@@ -60,6 +65,8 @@ class DirectSolver(InverseHessianSolver):
     """
 
     name = "direct"
+    #: ``solve`` takes a torch tensor and returns one on its device (``inverse._backend``).
+    accepts_tensors = True
 
     def fit(self, adapter, X, y, sample_weight=None):
         H = adapter.hessian(X, y, sample_weight=sample_weight)
@@ -69,6 +76,8 @@ class DirectSolver(InverseHessianSolver):
         if B is not None:
             H += B @ B.T
         self.n_params_ = H.shape[0]
+        self.backend_ = backend_for(adapter)
+        self._device_factors = None
         self.cholesky_ = None
         self.eigen_ = None
         # Symmetric diagonal (Jacobi) scaling before factorising: features on very different
@@ -106,6 +115,9 @@ class DirectSolver(InverseHessianSolver):
         return self
 
     def solve(self, V):
+        xp = getattr(self, "backend_", None)
+        if xp is not None and xp.name != "numpy" and xp.is_native(V):
+            return self._device_solve(xp, xp.asarray(V))
         V = np.asarray(V, dtype=np.float64)
         if self.cholesky_ is not None:
             s = self.scale_ if V.ndim == 1 else self.scale_[:, None]
@@ -113,3 +125,24 @@ class DirectSolver(InverseHessianSolver):
         Q, inv = self.eigen_
         QtV = Q.T @ V
         return Q @ (inv[:, None] * QtV if QtV.ndim == 2 else inv * QtV)
+
+    def _device_solve(self, xp, V):
+        """The same solve on a tensor, on the net's device: the factors are copied there
+        once (O(p²) memory), then each block is two triangular solves (O(p² k))."""
+        import torch
+
+        if self._device_factors is None:
+            if self.cholesky_ is not None:
+                lower = np.tril(self.cholesky_[0])
+                self._device_factors = ("cholesky", xp.asarray(lower), xp.asarray(self.scale_))
+            else:
+                Q, inv = self.eigen_
+                self._device_factors = ("eigen", xp.asarray(Q), xp.asarray(inv))
+        kind, A, b = self._device_factors
+        one_d = V.ndim == 1
+        V = V.reshape(self.n_params_, -1)
+        if kind == "cholesky":
+            out = torch.cholesky_solve(V / b[:, None], A, upper=False) / b[:, None]
+        else:
+            out = A @ (b[:, None] * (A.T @ V))
+        return out.reshape(-1) if one_d else out

@@ -39,6 +39,8 @@ class IdentitySolver(InverseHessianSolver):
     """
 
     name = "identity"
+    #: ``solve`` takes a torch tensor and returns one on its device (``inverse._backend``).
+    accepts_tensors = True
 
     def fit(self, adapter, X, y, sample_weight=None):
         self.n_params_ = None if adapter is None else adapter.n_params

@@ -8,6 +8,7 @@ from scipy.sparse.linalg import eigsh
 from sklearn.utils import check_random_state
 
 from ..exceptions import ConvergenceWarning
+from ._backend import backend_for
 from ._base import InverseHessianSolver, register_solver
 from ._cg import _HessianOperator
 from ._damping import curvature_estimates, suggest_damping
@@ -19,13 +20,19 @@ from ._docstrings import with_shared_docstrings
 _DIVERGENCE_GROWTH = 10.0
 
 
+#: Steps between the finiteness checks of the recursion (each check is one scalar
+#: synchronisation on a device; an overflow is caught at most this many steps late).
+_CHECK_EVERY = 32
+
+
 def _step_growth(sizes):
     """Mean size of the last twentieth of the steps over the smallest such mean (windows of
-    depth // 20 steps: minibatch noise averages out, geometric growth does not)."""
+    depth // 20 steps: minibatch noise averages out, geometric growth does not). ``sizes``
+    is an ndarray or a tensor (on the device: only the ratio crosses to the host)."""
     window = max(1, len(sizes) // 20)
-    means = sizes[len(sizes) % window :].reshape(-1, window).mean(axis=1)
-    smallest = means.min()
-    return float(means[-1] / smallest) if smallest > 0 else 1.0
+    means = sizes[len(sizes) % window :].reshape(-1, window).mean(1)
+    smallest = float(means.min())
+    return float(means[-1]) / smallest if smallest > 0 else 1.0
 
 
 @register_solver
@@ -54,6 +61,12 @@ class LissaSolver(InverseHessianSolver):
     is positive definite with eigenvalues below 2 × scale: a run whose steps keep growing
     (an untrained net or a saddle point without enough damping) warns with a
     ``ConvergenceWarning``; one that overflows raises ``FloatingPointError``.
+
+    For a torch model the recursion runs in torch on the net's device (float64, three
+    p × k blocks and ``depth`` step sizes there; minibatches are sliced from the features
+    already on the device; a finiteness check, one scalar synchronisation, every 32 steps):
+    no p-sized copy to the host. The ``scale`` estimate (a few Lanczos steps of ARPACK at
+    fit) runs on the host, one p-vector each way per product.
 
     With minibatches the recursion is stochastic gradient descent on ``½ hᵀ(H + λI)h/scale −
     vᵀh`` with unbiased Hessian estimates: once the bias has decayed its iterates scatter
@@ -125,6 +138,8 @@ class LissaSolver(InverseHessianSolver):
     """
 
     name = "lissa"
+    #: ``solve`` takes a torch tensor and returns one on its device (``inverse._backend``).
+    accepts_tensors = True
 
     def __init__(
         self,
@@ -180,11 +195,16 @@ class LissaSolver(InverseHessianSolver):
                     "float64."
                 ) from exc
         self.adapter_ = adapter
+        self.backend_ = backend_for(adapter)
         self.X_, self.y_ = X, np.asarray(y)
         self.sample_weight_ = None if sample_weight is None else np.asarray(sample_weight, float)
         self.n_samples_ = len(self.y_)
         self.n_params_ = adapter.n_params
         self.null_space_ = adapter.null_space()
+        B = self.null_space_
+        self._null_space = None if B is None else self.backend_.asarray(B)
+        # minibatches of a torch model are sliced from its features on the device
+        self._X_rows = adapter.features(X) if self.backend_.name == "torch" else X
         # full-batch products (the scale estimate, batch_size=None) reuse one operator: for
         # torch models its primal pass is traced once and cached
         operator = _HessianOperator(adapter, X, y, sample_weight, 0.0)
@@ -209,21 +229,22 @@ class LissaSolver(InverseHessianSolver):
         sw = np.full(len(H_rows), n / len(H_rows))
         if self.sample_weight_ is not None:
             sw *= self.sample_weight_[H_rows]
-        out = self.adapter_.hvp(self.X_[H_rows], self.y_[H_rows], V, sample_weight=sw)
+        out = self.adapter_.hvp(self._X_rows[H_rows], self.y_[H_rows], V, sample_weight=sw)
         out = out + self.damping_ * V
-        if self.null_space_ is not None:
-            out += self.null_space_ @ (self.null_space_.T @ V)
+        if self._null_space is not None:
+            out += self._null_space @ (self._null_space.T @ V)
         return out
 
     def solve(self, V):
-        V = np.asarray(V, dtype=np.float64)
-        one_d = V.ndim == 1
-        V = V.reshape(self.n_params_, -1)
-        total = np.zeros_like(V)
+        xp = self.backend_
+        Vb = xp.asarray(V)
+        one_d = Vb.ndim == 1
+        Vb = Vb.reshape(self.n_params_, -1)
+        total = xp.zeros(tuple(Vb.shape))
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
-            self._recurse(V, total)
+            self._recurse(Vb, total)
         out = total / self.repeats
-        return out.ravel() if one_d else out
+        return xp.like(V, out.reshape(-1) if one_d else out)
 
     def _recurse(self, V, total):
         n, b = self.n_samples_, self.batch_size
@@ -233,10 +254,11 @@ class LissaSolver(InverseHessianSolver):
             burn_in = self.depth - 1 if full_batch else self.depth // 2
         # full batch, every repeat runs the same deterministic recursion: run it once
         growth = 1.0
+        xp = self.backend_  # numpy, or torch on the net's device (V is already there)
         for _ in range(1 if full_batch else self.repeats):
-            h = V.copy()
-            h_sum = np.zeros_like(V)
-            sizes = np.empty(self.depth)
+            h = xp.copy(V)
+            h_sum = xp.zeros(tuple(V.shape))
+            sizes = xp.zeros(self.depth)
             for step in range(1, self.depth + 1):
                 rows = None if full_batch else self._rng.choice(n, b, replace=False)
                 # the step h_j − h_{j−1} = v − (Ĥ_j + λI) h_{j−1} / scale, in place
@@ -244,8 +266,10 @@ class LissaSolver(InverseHessianSolver):
                 increment *= -1.0 / self.scale_
                 increment += V
                 h += increment
-                sizes[step - 1] = np.linalg.norm(increment)
-                if not np.isfinite(sizes[step - 1]):
+                sizes[step - 1] = xp.norm(increment)
+                if (step % _CHECK_EVERY == 0 or step == self.depth) and not xp.all_finite(
+                    sizes[step - _CHECK_EVERY if step > _CHECK_EVERY else 0 : step]
+                ):
                     raise FloatingPointError(f"LiSSA diverged. {self._divergence_hint()}")
                 if step > burn_in:
                     h_sum += h

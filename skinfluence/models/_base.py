@@ -64,7 +64,8 @@ unless they first check for a capability with ``isinstance``:
   GeneralizedLinear)``, never ``hasattr``.
 * **Capability** :class:`KroneckerFactored`: the layers whose Gauss–Newton block K-FAC can
   factor (``kronecker_layers``) and their per-row inputs and output pseudo-gradients
-  (``kronecker_samples``), for the ``kfac``/``ekfac`` solvers (torch nets' ``nn.Linear``).
+  (``kronecker_samples``), for the ``kfac``/``ekfac`` solvers (torch nets' ``nn.Linear``,
+  ``nn.Conv2d``).
 
 Methods that take ``X`` take raw inputs (what the user's estimator accepts); methods that take
 ``Xf`` or ``eta`` take features already mapped by :meth:`ModelAdapter.features` or outputs.
@@ -793,7 +794,8 @@ class KroneckerFactored(ABC):
         Returns
         -------
         layers : list of dict
-            One per layer: ``name``, ``d_in``, ``d_out``, ``weight`` and ``bias`` (index
+            One per layer: ``name``, ``kind`` (optional: "linear", "conv2d"), ``d_in``
+            (C_in·kh·kw for a convolution), ``d_out``, ``weight`` and ``bias`` (index
             arrays into θ of the (d_out, d_in) weight, row-major, and of the d_out biases,
             or None where that parameter is not in θ).
         others : ndarray of int
@@ -810,9 +812,11 @@ class KroneckerFactored(ABC):
         ------
         w : ndarray of shape (b,)
             The chunk's row weights.
-        samples : list of (ndarray of shape (b, d_in), ndarray of shape (b, K, d_out))
+        samples : list of (array of shape (b, d_in), array of shape (b, K, d_out))
             Per layer of :meth:`kronecker_layers`, the inputs a_i (without the 1) and the K
-            pseudo-gradients ``g_ik`` of its outputs.
+            pseudo-gradients ``g_ik`` of its outputs; for a layer applied at T locations
+            per row (a Conv2d's unfolded patches), shapes (b, T, d_in) and (b, K, T, d_out).
+            numpy arrays, or torch tensors (the solver then works on their device).
         """
 
     @abstractmethod

@@ -263,8 +263,10 @@ class _KroneckerPipelineAdapter(_GaussNewtonPipelineAdapter, KroneckerFactored):
     def kronecker_layers(self):
         return self.inner.kronecker_layers()
 
-    def kronecker_samples(self, X, y, sample_weight=None):
-        return self.inner.kronecker_samples(self.feature_map.transform(X), y, sample_weight)
+    def kronecker_samples(self, X, y, sample_weight=None, **kwargs):
+        return self.inner.kronecker_samples(
+            self.feature_map.transform(X), y, sample_weight, **kwargs
+        )
 
     def penalty_hessian_diagonal(self, n_samples, sample_weight=None):
         return self.inner.penalty_hessian_diagonal(n_samples, sample_weight)

@@ -24,6 +24,7 @@ from ._out_of_bag import OutOfBagScorer
 from ._prototype import PrototypeScorer
 from ._residual import ResidualScorer
 from ._tracin import TracInScorer
+from ._trak import RandomProjection, TRAKScorer
 from ._turnover import TurnOverDropoutScorer
 
 __all__ = [
@@ -43,7 +44,9 @@ __all__ = [
     "MemorizationScorer",
     "OutOfBagScorer",
     "PrototypeScorer",
+    "RandomProjection",
     "ResidualScorer",
+    "TRAKScorer",
     "TracInScorer",
     "TurnOverDropoutScorer",
     "family_fit",

@@ -22,8 +22,10 @@ from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvatu
 from ..models._sparse_rows import sparse_self_quadratic
 from ..trees import is_tree_ensemble
 from . import _dask_linear as dask_path  # InfluenceScorer on dask input (never imports dask)
+from . import _device as device_path  # torch models: gradients and solves on the net's device
 from ._base import BaseInfluenceScorer, _check_aggregate, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
+from ._newton_refine import refined_shifts, refinement, step_sizes
 from ._target_influence import is_default, target_influence
 from ._train_cache import FitState, FitStateContainer, build_training_cache, products_into
 from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
@@ -99,6 +101,16 @@ registered solver, default="auto"
         high-leverage rows, exact for Ridge/LinearRegression. Linear models with
         ``method="direct"`` only. Costs an extra O(n d² K²) once and, with K > 1 classes,
         K times the first-order cost per test row.
+    newton_refine : int or "auto", default="auto"
+        With ``newton_step=True``: the number of rows whose Newton step is iterated to the
+        exact leave-one-out refit, those with the largest steps ``‖Δθᵢ‖_H`` (where the
+        single step's second-order error concentrates; for a piecewise-quadratic loss
+        such as LinearSVC's squared hinge the active set is updated at each iterate).
+        Every target, ``scores_`` included, is evaluated at the same refined parameters.
+        0: the single step everywhere; an int ≥ n: every row (exact leave-one-out);
+        "auto": ⌈√n⌉ rows, at most 256. Costs O(nnz(X) K + p²) per refined row and
+        iteration (usually 2–6) once, plus O(m k p) per call on m test rows. See
+        ``newton_refined_``.
     solver_params : dict, default=None
         Extra parameters of the solver (e.g. ``{"rtol": 1e-8}`` for CG, ``{"n_probes":
         256}`` for "pcg").
@@ -134,6 +146,9 @@ registered solver, default="auto"
         Self-influence of each training row. Computed on first access and kept (``fit``
         followed by ``influence`` does not pay its O(n p²)); defined from ``fit`` on, also
         on an unpickled scorer, which computes it from its fitted state.
+    newton_refined_ : ndarray of int or None
+        With ``newton_step=True``: the training rows whose Newton step was iterated to the
+        exact refit (``newton_refine``), computed on first use; None otherwise.
     scores_exact_ : bool or None
         Whether ``scores_`` are exact (to rounding, or to an iterative solver's tolerance:
         "direct", "cg", "pcg" on few rows) or estimated ("pcg" on many rows, "arnoldi",
@@ -177,8 +192,10 @@ registered solver, default="auto"
 
     First-order influence drifts from actual leave-one-out on weakly regularised, nearly
     separable data (few rows with large leverage): ``newton_step=True`` fixes most of it,
-    but no local approximation is reliable when removing a row changes the fit a lot (e.g.
-    logistic regression with a large C on almost separable data).
+    and ``newton_refine`` the rest, by iterating the refits of the rows with the largest
+    steps to their fixed point (the single step is a local approximation: removing a row
+    that changes the fit a lot, e.g. logistic regression with a large C on almost separable
+    data or a support row of a squared-hinge LinearSVC, needs the iterated refit).
 
     References
     ----------
@@ -218,6 +235,7 @@ registered solver, default="auto"
         "hessian": [StrOptions(set(HESSIAN_OPTIONS))],
         "damping": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "newton_step": ["boolean"],
+        "newton_refine": [Interval(numbers.Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "solver_params": [dict, None],
         "memory_budget": [Interval(numbers.Integral, 0, None, closed="left"), None],
     }
@@ -230,6 +248,7 @@ registered solver, default="auto"
         hessian="auto",
         damping="auto",
         newton_step=False,
+        newton_refine="auto",
         solver_params=None,
         memory_budget=None,
         chunk_size=None,
@@ -240,6 +259,7 @@ registered solver, default="auto"
         self.hessian = hessian
         self.damping = damping
         self.newton_step = newton_step
+        self.newton_refine = newton_refine
         self.solver_params = solver_params
         self.memory_budget = memory_budget
         self.chunk_size = chunk_size
@@ -256,6 +276,8 @@ registered solver, default="auto"
     _newton_inverses = FitState("_newton_inverses")
     _train_rho = FitState("_train_rho")
     _train_share_outputs = FitState("_train_share_outputs")
+    _train_step_sizes = FitState("_train_step_sizes")
+    _newton_refinement = FitState("_newton_refinement")
 
     # -- fitting -------------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None):
@@ -362,6 +384,7 @@ registered solver, default="auto"
         self._share_solved = None
         self._newton_inverses = {}
         self._train_rho = None
+        self._newton_refinement = None
         self._train_cache = None
         # scores_ is computed on first access (see the property): fit + influence need not
         # pay for every row's self-influence.
@@ -389,6 +412,29 @@ registered solver, default="auto"
     @scores_.setter
     def scores_(self, value):
         self._scores = value
+
+    @property
+    def newton_refined_(self):
+        """The training rows whose Newton step is refined to the exact refit, or None."""
+        check_is_fitted(self)
+        if not self.newton_step:
+            return None
+        return self._refined_steps()[0]
+
+    def _train_newton_terms(self):
+        """ρ and share outputs of the training rows' Newton steps, and the steps' sizes
+        ``‖Δθᵢ‖²_H`` (which ``newton_refine`` ranks), computed once per fit."""
+        if self._train_rho is None:
+            M, self._train_rho, self._train_share_outputs = self._newton_terms(
+                self.train_X_, self.train_y_, self.train_weights_, self.train_shares_
+            )
+            self._train_step_sizes = step_sizes(M, self._train_rho)
+        return self._train_rho, self._train_share_outputs
+
+    def _refined_steps(self):
+        """(rows, θ₋ᵢ − θ̂ of shape (k, p)) of the refined rows (``newton_refine``)."""
+        self._train_newton_terms()
+        return refinement(self, self._train_step_sizes)
 
     @property
     def scores_error_(self):
@@ -491,6 +537,14 @@ registered solver, default="auto"
                 step += shares[:, None] * share_outputs
             loss = self.adapter_.loss_from_outputs
             if in_training:
+                if X is self.train_X_:  # the refined rows' own outputs at their refits
+                    rows, steps = self._refined_steps()
+                    if len(rows):
+                        dense = self.adapter_.gradients(_safe_indexing(X, rows), y[rows])
+                        own = refined_shifts(
+                            steps, dense.dense_features(slice(None)), step.shape[1]
+                        )
+                        step[rows] = own[np.arange(len(rows)), np.arange(len(rows))]
                 return loss(eta + step, y) - loss(eta, y)
             return loss(eta, y) - loss(eta - step, y)
         n, p = _n_rows(X), self.adapter_.n_params
@@ -500,6 +554,10 @@ registered solver, default="auto"
             out, error = fast
             self._scores_error = None if error is None else error * weights
             return self._add_share_terms(out * weights, X, y, shares)
+        device = device_path.device_backend(self)
+        if device is not None:
+            out = device_path.self_influence(self, device, X, y, np.empty(n)) * weights
+            return self._add_share_terms(out, X, y, shares)
         # With the dense factorisation at hand, g_iᵀ H⁻¹ g_i is one GEMM against the explicit
         # inverse (p solves, once): a triangular solve with thousands of right-hand sides
         # runs several times slower than GEMM in OpenBLAS.
@@ -735,6 +793,9 @@ registered solver, default="auto"
             # The stepped loss is not linear in the test set: sum the rows.
             return self._influence(X_test, y_test).sum(axis=0)
         m, n = len(y_test), len(self.train_y_)
+        device = device_path.device_backend(self)
+        if device is not None:
+            return device_path.total_influence(self, device, X_test, y_test, np.empty((1, n)))[0]
         g_sum = self.adapter_.gradients(X_test, y_test).rmatmul(np.ones((m, 1)))
         result = np.empty((1, n))
         self._train_products_into(self.solver_.solve(g_sum), result)
@@ -756,6 +817,9 @@ registered solver, default="auto"
             for rows in gen_batches(m, rows_per_chunk):
                 out[rows] = self._newton_influence(_safe_indexing(X_test, rows), y_test[rows])
             return out
+        device = device_path.device_backend(self)
+        if device is not None:
+            return device_path.influence_into(self, device, X_test, y_test, out)
         G_test = self.adapter_.gradients(X_test, y_test)
         for rows, block in G_test.iter_dense(self._chunk):
             self._train_products_into(self.solver_.solve(block.T), out[rows])
@@ -793,10 +857,7 @@ registered solver, default="auto"
     def _newton_influence(self, X_test, y_test):
         """Exact test loss at the Newton-stepped parameters, shape (m, n_train)."""
         adapter = self.adapter_  # a GeneralizedLinear (newton_step is refused otherwise)
-        if self._train_rho is None:
-            _, self._train_rho, self._train_share_outputs = self._newton_terms(
-                self.train_X_, self.train_y_, self.train_weights_, self.train_shares_
-            )
+        self._train_newton_terms()
         share_inverse = (
             None
             if self._share_gradient is None
@@ -824,6 +885,8 @@ registered solver, default="auto"
             # + c_i U_tᵀ H⁻¹ ∇q: the share's part of every step, the same direction for all i
             share_t = feats.outputs_dot(share_inverse @ self._share_gradient[:, None])[:, :, 0]
             delta += self.train_shares_[None, :, None] * share_t[:, None, :]
+        rows, steps = self._refined_steps()  # iterated to the exact refits (newton_refine)
+        delta[:, rows] = refined_shifts(steps, Xt_dense, K)
         stepped = adapter.loss_from_outputs(
             (eta[:, None, :] + delta).reshape(-1, K), np.repeat(y_test, n, axis=0)
         ).reshape(m, n)

@@ -10,6 +10,7 @@ of a fitted bagging model instead of drawing them and shares the in/out statisti
 """
 
 import warnings
+from functools import partial
 
 import numpy as np
 from sklearn.base import clone, is_classifier
@@ -18,6 +19,7 @@ from sklearn.utils import _safe_indexing, check_random_state, gen_batches, gen_e
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._utils._docstring import inject_docs
+from .._utils._estimators import is_skorch_net
 from .._utils._labels import encode_labels
 from .._utils._parallel import n_parallel_batches
 from .._utils._progress import progress
@@ -60,21 +62,75 @@ def _fit_subset(estimator, X, y, sample_weight, rows, seed, classifier):
     if classifier and len(np.unique(y_rows)) < 2:
         return DummyClassifier(strategy="prior").fit(_safe_indexing(X, rows), y_rows)
     model = set_random_states(clone(estimator), seed)
-    return fit_clone(model, _safe_indexing(X, rows), y_rows, sw)
+    if not is_skorch_net(model):
+        return fit_clone(model, _safe_indexing(X, rows), y_rows, sw)
+    import torch  # skorch is installed, hence torch
+
+    # A skorch net draws its initialisation and batch order from torch's global generator:
+    # seed it for this model, in a fork so that the caller's generator is left as it was.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return fit_clone(model, _safe_indexing(X, rows), y_rows, sw)
 
 
-def _fit_subsets(estimator, X, y, sample_weight, subsets, seeds, classes, scoring):
-    """Fit one clone per subset; returns the models and their scores on every training row.
+def _fit_subsets(estimator, X, y, sample_weight, subsets, seeds, classifier, evaluate, keep):
+    """Fit one clone per subset; returns ``(model, evaluate(model))`` for each (the model
+    None unless ``keep``).
 
-    Every ``random_state`` of a clone is set to its own seed: the models must be independent
-    runs (Feldman & Zhang train each from its own random initialisation), not repeat the
-    same random choices with the user's fixed seed. As scikit-learn's bagging ensembles do.
+    Every ``random_state`` of a clone is set to its own seed (a skorch net's through
+    ``torch.manual_seed``): the models must be independent runs (Feldman & Zhang train each
+    from its own random initialisation), not repeat the same random choices with the user's
+    fixed seed. As scikit-learn's bagging ensembles do.
     """
     out = []
     for rows, seed in zip(subsets, seeds, strict=True):
-        model = _fit_subset(estimator, X, y, sample_weight, rows, seed, classes is not None)
-        out.append((model, _performance(model, X, y, classes, scoring)))
+        model = _fit_subset(estimator, X, y, sample_weight, rows, seed, classifier)
+        out.append((model if keep else None, evaluate(model)))
     return out
+
+
+def fit_on_subsets(
+    estimator,
+    X,
+    y,
+    sample_weight,
+    subsets,
+    seeds,
+    evaluate,
+    *,
+    keep_models=True,
+    n_jobs=None,
+    verbose=0,
+    desc=None,
+):
+    """The retraining engine: one clone of ``estimator`` per subset of the rows.
+
+    Fits a clone on each index array of ``subsets`` (with every ``random_state`` set to its
+    entry of ``seeds``), in joblib tasks (so ``joblib.parallel_config(backend="dask")``
+    sends them to a cluster; X is memory-mapped by joblib, not copied), and yields
+    ``(model, evaluate(model))`` in the order of ``subsets``. ``evaluate`` runs in the
+    worker, on the model (None for an empty subset), so only its result travels back;
+    with ``keep_models=False`` the models are dropped there (``model`` is None).
+    """
+    classifier = is_classifier(estimator)
+    n_batches = n_parallel_batches(len(subsets), n_jobs, verbose)
+    tasks = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_fit_subsets)(
+            estimator,
+            X,
+            y,
+            sample_weight,
+            subsets[s],
+            seeds[s],
+            classifier,
+            evaluate,
+            keep_models,
+        )
+        for s in gen_even_slices(len(subsets), n_batches)
+    )
+    tasks = progress(tasks, verbose=verbose, total=n_batches, desc=desc, unit="batch")
+    for batch in tasks:
+        yield from batch
 
 
 def _difference_stats(sum_in, sumsq_in, n_in, sum_out, sumsq_out, n_out):
@@ -186,21 +242,16 @@ class SubsetScorer(BaseInfluenceScorer):
             in_bag[k, rows] = True
         self._check_coverage(in_bag)
 
-        # One extra task fits the full-data model; X is memory-mapped by joblib, not copied.
+        # One extra task fits the full-data model.
         jobs = [*subsets, np.arange(n)]
         seeds = draw_seeds(rng, len(jobs))
-        n_batches = n_parallel_batches(len(jobs), self.n_jobs, self.verbose)
-        tasks = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(_fit_subsets)(
-                self.estimator, X, y, sample_weight, jobs[s], seeds[s], self.classes_, self.scoring
-            )
-            for s in gen_even_slices(len(jobs), n_batches)
-        )
-        tasks = progress(
-            tasks, verbose=self.verbose, total=n_batches, desc=type(self).__name__, unit="batch"
-        )
+        evaluate = partial(_performance, X=X, y=y, classes=self.classes_, scoring=self.scoring)
+        results = fit_on_subsets(
+            self.estimator, X, y, sample_weight, jobs, seeds, evaluate,
+            n_jobs=self.n_jobs, verbose=self.verbose, desc=type(self).__name__,
+        )  # fmt: skip
         models, moments = [], RowMoments(n)
-        for model, perf in (result for batch in tasks for result in batch):
+        for model, perf in results:
             if len(models) < len(subsets):  # the last one is the full-data model
                 moments.add(self._row_values(perf, in_bag[len(models)]), in_bag[len(models)])
             models.append(model)

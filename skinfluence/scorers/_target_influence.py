@@ -25,6 +25,7 @@ from ..models._targets import (
     set_target_value,
 )
 from ..trees import is_tree_ensemble
+from ._newton_refine import refined_shifts
 
 GROUP_CORRECTIONS = (None, "newton")
 # Doubles of the (test rows × training rows × K) output shifts held at once.
@@ -216,10 +217,8 @@ def _shifts_of_steps(dense, steps, K):
 def newton_loo_shifts(scorer, X_test, y_test):
     """Yield (training rows, (m, rows, K) output shifts of the leave-one-out Newton steps)."""
     adapter = scorer.adapter_
-    if scorer._train_rho is None:
-        _, scorer._train_rho, scorer._train_share_outputs = scorer._newton_terms(
-            scorer.train_X_, scorer.train_y_, scorer.train_weights_, scorer.train_shares_
-        )
+    scorer._train_newton_terms()
+    refined, steps = scorer._refined_steps()  # iterated to the exact refits (newton_refine)
     share_inverse = (
         None
         if scorer._share_gradient is None
@@ -244,6 +243,9 @@ def newton_loo_shifts(scorer, X_test, y_test):
         delta = np.stack([step.matmul(B).T for B in Bs], axis=2)  # (m, rows, K)
         if share_t is not None:
             delta += scorer.train_shares_[None, rows, None] * share_t[:, None, :]
+        here = (refined >= rows.start) & (refined < rows.stop)
+        if here.any():
+            delta[:, refined[here] - rows.start] = refined_shifts(steps[here], dense, K)
         yield rows, eta, delta
 
 

@@ -224,6 +224,17 @@ class TorchAdapter(ModelAdapter, GaussNewton, KroneckerFactored):
         )
 
     @property
+    def array_backend(self):
+        """Where the solvers iterate for this net: torch on its device (``inverse._backend``).
+
+        Hessian and Gauss–Newton products, and the solvers' recursions, take and return
+        tensors there: nothing p-sized goes to the host inside an iteration.
+        """
+        from ..inverse._backend import TorchBackend
+
+        return TorchBackend(self.device)
+
+    @property
     def output_link(self):
         """The output link, from the criterion: see ``ModelAdapter.output_link``.
 
@@ -523,8 +534,8 @@ class TorchAdapter(ModelAdapter, GaussNewton, KroneckerFactored):
 
         return kronecker_layers(self)
 
-    def kronecker_samples(self, X, y, sample_weight=None):
-        """Per-row inputs and output pseudo-gradients of every ``nn.Linear`` layer.
+    def kronecker_samples(self, X, y, sample_weight=None, **kwargs):
+        """Per-row inputs and output pseudo-gradients of every ``nn.Linear`` / ``Conv2d``.
 
         Parameters
         ----------
@@ -533,16 +544,19 @@ class TorchAdapter(ModelAdapter, GaussNewton, KroneckerFactored):
         %(adapter_y)s
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights.
+        **kwargs
+            ``fisher="sampled"`` and ``random_state`` (an int): one label per row drawn
+            from the model instead of the exact output Hessian.
 
         Returns
         -------
         chunks : generator
             Of ``(w, [(a, g) per layer])`` (:meth:`KroneckerFactored.kronecker_samples`);
-            K backward passes per chunk (:mod:`skinfluence.torch._kfac`).
+            K backward passes per chunk, one when sampled (:mod:`skinfluence.torch._kfac`).
         """
         from ._kfac import kronecker_samples
 
-        return kronecker_samples(self, X, y, sample_weight)
+        return kronecker_samples(self, X, y, sample_weight, **kwargs)
 
     def penalty_hessian_diagonal(self, n_samples, sample_weight=None):
         """Return the diagonal of the penalty's Hessian, ``n diag(wd)``.
@@ -621,6 +635,30 @@ class TorchGradientMatrix(GradientMatrix):
         for rows, block in self._blocks():
             out += block.T @ U[rows]
         return _numpy(out)
+
+    def iter_tensors(self, chunk_size=None):
+        """Iterate over the gradients of consecutive rows as tensors on the adapter's device.
+
+        The device path of the scorers (:mod:`skinfluence.scorers._device`) reads them:
+        nothing is copied to the host. O(chunk · p) memory per block.
+
+        Parameters
+        ----------
+        chunk_size : int, default=None
+            Rows per block; None: the adapter's ``chunk_size``.
+
+        Yields
+        ------
+        rows : slice
+            The block's rows.
+        block : torch.Tensor of shape (rows, p)
+            Their gradients, in the adapter's dtype.
+        """
+        torch = import_torch()
+        step = self.adapter.chunk_size if chunk_size is None else int(chunk_size)
+        for rows in gen_batches(self.shape[0], max(1, step)):
+            parts = [block for _, block in self.take(rows)._blocks()]
+            yield rows, torch.cat(parts) if len(parts) > 1 else parts[0]
 
     def dense_rows(self, rows):
         idx = np.arange(self.shape[0])[rows]

@@ -67,17 +67,16 @@ def _weights(adapter, n, sample_weight):
 
 
 def _columns(adapter, V):
-    torch = import_torch()
-    V = np.asarray(V, dtype=np.float64)
-    Vt = torch.as_tensor(
-        V.reshape(adapter.n_params, -1), dtype=adapter.dtype, device=adapter.device
-    )
-    return V.ndim == 1, Vt
+    # a tensor V stays on the device and the product comes back as one (torch._hvp)
+    from ._hvp import _as_columns
+
+    return _as_columns(adapter, V)
 
 
 def _to_numpy(out, one_d):
-    out = out.detach().cpu().numpy().astype(np.float64, copy=False)
-    return out.ravel() if one_d else out
+    from ._hvp import _to_numpy as to_kind
+
+    return to_kind(out, one_d)
 
 
 class _Block:
@@ -194,13 +193,20 @@ def _n_outputs(adapter, Xt):
 def _jacobian_blocks(adapter, Xt, t, w):
     """``(J_b, w Λ_b)`` per chunk of rows: the (b, K, p) output Jacobian (``jacrev``) and the
     weighted output Hessians (b, K, K)."""
-    from torch.func import jacrev
+    from torch.func import jacrev, vmap
 
     K, p = _n_outputs(adapter, Xt), adapter.n_params
     rows_per_block = max(1, _JACOBIAN_ELEMENTS // max(1, K * p))
+
+    def row_jacobian(th, x):  # one row's (K, p): vmapped, memory O(b K (p + activations))
+        return _row_outputs(adapter, th, x.unsqueeze(0))[0]
+
+    # (not jacrev of the whole chunk's outputs: its b·K cotangents each carry the chunk's
+    # activations, O(b² K) memory, gigabytes on a small conv net)
+    jacobian = vmap(jacrev(row_jacobian), in_dims=(None, 0))
     for rows in gen_batches(len(t), rows_per_block):
         xb = Xt[rows]
-        J = jacrev(lambda th, xb=xb: _row_outputs(adapter, th, xb))(adapter._theta)
+        J = jacobian(adapter._theta, xb)
         yield J.detach(), w[rows, None, None] * output_hessians(adapter, xb, t[rows])
 
 

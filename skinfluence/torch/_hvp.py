@@ -45,7 +45,12 @@ def _penalty(adapter, n, sample_weight):
 
 
 def _as_columns(adapter, V):
+    """``(kind, Vt)``: V as (p, k) columns in the adapter's dtype on its device, and what
+    :func:`_to_numpy` needs to return the product in V's kind (a tensor stays a tensor)."""
     torch = import_torch()
+    if isinstance(V, torch.Tensor):
+        Vt = V.detach().to(device=adapter.device, dtype=adapter.dtype)
+        return ("tensor", V.ndim == 1), Vt.reshape(adapter.n_params, -1)
     V = np.asarray(V, dtype=np.float64)
     Vt = torch.as_tensor(
         V.reshape(adapter.n_params, -1), dtype=adapter.dtype, device=adapter.device
@@ -94,6 +99,12 @@ def _apply(fn, Vt, col_chunk, out):
 
 
 def _to_numpy(out, one_d):
+    """The product in the kind of the argument: an ndarray, or for a tensor argument a
+    float64 tensor on the device (``("tensor", one_d)`` from :func:`_as_columns`)."""
+    if isinstance(one_d, tuple):
+        torch = import_torch()
+        out = out.detach().to(torch.float64)
+        return out.reshape(-1) if one_d[1] else out
     out = out.detach().cpu().numpy().astype(np.float64, copy=False)
     return out.ravel() if one_d else out
 

@@ -112,6 +112,10 @@ class TreeEnsemble:
         Who fitted it, for messages.
     raw_train : ndarray of shape (n_train, K) or None, default=None
         The model's own raw scores on the training rows, for :func:`check_ensemble`.
+    raw_train_rows : ndarray of int or None, default=None
+        The training rows ``raw_train`` holds, when the library was asked for a sample of
+        them (LightGBM: 64 evenly spaced rows, since every leaf value is checked on every
+        row by the leaf rule); None: all rows.
 
     See Also
     --------
@@ -155,6 +159,7 @@ class TreeEnsemble:
     tolerance: float = 1e-8
     library: str = ""
     raw_train: np.ndarray | None = field(default=None, repr=False)
+    raw_train_rows: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -209,7 +214,8 @@ class TreeEnsemble:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_indicators", None)  # a cache, rebuilt on use
+        state.pop("_indicators", None)  # caches, rebuilt on use
+        state.pop("_model_trajectory", None)
         return state
 
     @property
@@ -510,6 +516,24 @@ def loss_gradient_hessian_kn(objective, raw, YK):
     return p - YK, p * (1.0 - p)
 
 
+_SHARED_TRAJECTORY_MAX = 2**19  # row-iteration-outputs up to which the check's is kept
+
+
+def model_trajectory(ensemble):
+    """The model's raw scores before each iteration and the per-row gradients and (unfloored)
+    Hessians there, ``(raw (T + 1, n, K), g (T, n, K), h (T, n, K))``, as the leaf check
+    computed them (taken from the ensemble: computed once); None when not kept (large
+    models, or the ensemble's leaves or baseline replaced since)."""
+    kept = ensemble.__dict__.pop("_model_trajectory", None)
+    if kept is None:
+        return None
+    (values, leaves, baseline), raw, g, h = kept
+    same = values is ensemble.leaf_values and leaves is ensemble.train_leaves
+    if not same or not np.array_equal(baseline, ensemble.baseline):
+        return None
+    return raw, g, h
+
+
 def model_leaf_rule(ensemble, *, block=2**21):
     """Every leaf value by the rule, from the gradients at the model's own raw scores.
 
@@ -562,6 +586,14 @@ def model_leaf_rule(ensemble, *, block=2**21):
         np.cumsum(before, axis=0, out=before)  # the model's raw scores, in boosting order
         raw = before[-1]
         g, h = loss_gradient_hessian(ensemble.objective, before[:-1], Y)
+        if step >= T and n * T * K <= _SHARED_TRAJECTORY_MAX:
+            # one block: the float64 trajectory the methods' Trajectory recomputes otherwise
+            ensemble.__dict__["_model_trajectory"] = (
+                (ensemble.leaf_values, ensemble.train_leaves, ensemble.baseline),
+                before,
+                g,
+                h,
+            )
         if ensemble.min_hessian > 0:
             h = np.maximum(h, ensemble.min_hessian)
         wg, wh = w * g, w * h
@@ -644,7 +676,9 @@ def check_ensemble(ensemble, *, raw_train=None, tolerance=None):
         b_err = _baseline_error(ensemble, baseline[0]) / b_scale
         errors["baseline"] = b_err
     if raw_train is not None:
-        raw = ensemble.raw_predict(ensemble.train_leaves)
+        rows = ensemble.raw_train_rows if raw_train is ensemble.raw_train else None
+        leaves = ensemble.train_leaves if rows is None else ensemble.train_leaves[rows]
+        raw = ensemble.raw_predict(leaves)
         raw_train = np.asarray(raw_train, dtype=np.float64).reshape(raw.shape)
         r_scale = max(np.abs(raw_train).max(initial=0.0), 1.0)
         errors["raw_train"] = np.abs(raw - raw_train).max(initial=0.0) / r_scale

@@ -29,7 +29,10 @@ splits were chosen and are fine. Monotone constraints or categorical splits that
 leaf value are caught by the leaf-value check.
 """
 
+import re
+
 import numpy as np
+from sklearn.utils import _safe_indexing
 
 from .._utils._optional import import_optional
 from ._ensemble import (
@@ -168,13 +171,17 @@ def _check_options(params, name):
     return OBJECTIVES[objective]
 
 
+_TREE_KEYS = re.compile(r"\n(Tree|num_leaves|num_cat|shrinkage|leaf_value)=([^\n]*)")
+
+
 def _model_trees(text):
-    """The trees of a LightGBM model string: ``(K, [{num_leaves, num_cat, leaf_value,
-    shrinkage}, ...])`` with the leaf values in LightGBM's leaf-index order.
+    """The trees of a LightGBM model string: ``(K, trees)`` with ``trees`` a dict of arrays
+    over the trees, ``num_leaves``, ``num_cat``, ``shrinkage``, and ``leaf_value`` (all
+    leaves, tree after tree, in LightGBM's leaf-index order).
 
     Read from the text LightGBM itself saves (``leaf_value=`` at 17 significant digits, the
     same doubles as ``dump_model``) rather than from its JSON dump, which takes several
-    times longer to build and parse.
+    times longer to build and parse: one regular-expression pass over the tree blocks.
     """
     head, _, body = text.partition("\nTree=")
     K = 1
@@ -182,22 +189,29 @@ def _model_trees(text):
         if line.startswith("num_tree_per_iteration="):
             K = int(line.split("=", 1)[1])
     body = body.split("\nend of trees", 1)[0]
+    empty = {
+        "num_leaves": np.zeros(0, np.intp),
+        "num_cat": np.zeros(0, np.intp),
+        "shrinkage": np.zeros(0),
+        "leaf_value": np.zeros(0),
+    }
     if not body:
-        return K, []
-    # One pass per key over the whole text (each tree block has each key once;
-    # num_cat and shrinkage are absent from very old model files).
-    n_trees = body.count("\nTree=") + 1
+        return K, empty
+    found = {key: [] for key in ("Tree", "num_leaves", "num_cat", "shrinkage", "leaf_value")}
+    for key, value in _TREE_KEYS.findall("\nTree=" + body):
+        found[key].append(value)
+    n_trees = len(found["Tree"])
 
     def column(key, default=None):
-        # str.split on "\nkey=" is C-speed (several times faster than a MULTILINE regex)
-        found = [piece.partition("\n")[0] for piece in ("\n" + body).split(f"\n{key}=")[1:]]
-        if len(found) != n_trees:
+        # each tree block has each key once; num_cat and shrinkage are absent from very old
+        # model files
+        if len(found[key]) != n_trees:
             if default is None:
                 raise ValueError(
-                    f"LightGBM model string: {len(found)} '{key}=' lines for {n_trees} trees."
+                    f"LightGBM model string: {len(found[key])} '{key}=' lines for {n_trees} trees."
                 )
             return [default] * n_trees
-        return found
+        return found[key]
 
     num_leaves = np.array(column("num_leaves"), dtype=np.intp)
     values = np.array(" ".join(column("leaf_value")).split(), dtype=np.float64)
@@ -205,19 +219,12 @@ def _model_trees(text):
         raise ValueError(
             f"LightGBM model string: {num_leaves.sum()} leaves but {len(values)} leaf values."
         )
-    num_cat = column("num_cat", "0")
-    shrinkage = column("shrinkage", "1")
-    split = np.split(values, np.cumsum(num_leaves)[:-1])
-    trees = [
-        {
-            "num_leaves": int(num_leaves[i]),
-            "num_cat": int(num_cat[i]),
-            "leaf_value": split[i],
-            "shrinkage": float(shrinkage[i]),
-        }
-        for i in range(n_trees)
-    ]
-    return K, trees
+    return K, {
+        "num_leaves": num_leaves,
+        "num_cat": np.array(column("num_cat", "0"), dtype=np.intp),
+        "shrinkage": np.array(column("shrinkage", "1"), dtype=np.float64),
+        "leaf_value": values,
+    }
 
 
 class LightGBMLeafApply:
@@ -237,6 +244,33 @@ class LightGBMLeafApply:
         leaves = self.booster.predict(X, pred_leaf=True, num_iteration=self.n_iter)
         leaves = np.asarray(leaves, dtype=np.intp).reshape(-1, self.n_iter * self.K)
         return (leaves + self.offsets[None, :]).reshape(-1, self.n_iter, self.K)
+
+
+_RAW_CHECK_ROWS = 64
+_LEARNING_RATE_KEYS = ("learning_rate", "shrinkage_rate", "eta")
+
+
+def _exact_learning_rate(booster, estimator, written):
+    """The learning rate the trees were shrunk with, to full precision.
+
+    LightGBM writes ``shrinkage`` (and ``[learning_rate: …]``) into the model string with 6
+    significant digits, so a rate such as 0.123456789 would be read as 0.123457 and the
+    leaf check would refuse the model (error ~1e-6). The sklearn wrapper's
+    ``learning_rate`` and a trained Booster's ``params`` (what was passed to
+    ``lightgbm.train``, aliases included) hold the exact value: used when it rounds to the
+    written one (6 digits), else the written one.
+    """
+    sources = [getattr(booster, "params", None) or {}]
+    if estimator is not booster:
+        sources.append({"learning_rate": getattr(estimator, "learning_rate", None)})
+    for params in sources:
+        for key in _LEARNING_RATE_KEYS:
+            value = params.get(key)
+            if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+                value = float(value)
+                if value > 0 and abs(value - written) <= 1e-5 * abs(written):
+                    return value
+    return written
 
 
 def _booster_of(estimator):
@@ -331,25 +365,25 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
     params = booster_parameters(booster, text)
     objective = _check_options(params, name)
     K, trees = _model_trees(text)
-    n_iter = _n_iterations(booster, estimator, len(trees), K)
-    trees = trees[: n_iter * K]
+    n_iter = _n_iterations(booster, estimator, len(trees["num_leaves"]), K)
+    num_leaves = trees["num_leaves"][: n_iter * K]
+    offsets = np.concatenate([[0], np.cumsum(num_leaves)])
+    values = trees["leaf_value"][: offsets[-1]].copy()
 
     if classes is None and objective != "squared_error":
         classes = np.arange(max(K, 2))
     # (a tree LightGBM could not split is a constant, not shrunk: shrinkage 1)
-    shrinkages = {float(t["shrinkage"]) for t in trees[K:] if int(t["num_leaves"]) > 1}
-    shrinkages = shrinkages or {_number(params, "learning_rate")}
-    if len(trees) == 0:
+    later = trees["shrinkage"][K : n_iter * K][num_leaves[K:] > 1]
+    shrinkages = set(later.tolist()) or {_number(params, "learning_rate")}
+    if len(num_leaves) == 0:
         raise TypeError(f"{name} has no trees. {RETRAINING}")
     if len(shrinkages) != 1:
         raise TypeError(
             f"{name} was fitted with a learning rate that changed between iterations "
             f"({sorted(shrinkages)}); the tree-influence methods need one. {RETRAINING}"
         )
-    learning_rate = shrinkages.pop()
+    learning_rate = _exact_learning_rate(booster, estimator, shrinkages.pop())
 
-    values = [t["leaf_value"] for t in trees]
-    offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])])
     boost_from_average = params.get("boost_from_average", "1") not in ("0", "false")
     baseline = np.zeros(K)
     apply = LightGBMLeafApply(booster, n_iter, K, offsets[:-1])
@@ -363,10 +397,16 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
             # LightGBM skips an initial score of |s| <= kEpsilon (gbdt.cpp: BoostFromAverage).
             baseline[np.abs(baseline) <= _K_EPSILON] = 0.0
             for k in range(K):
-                values[k] = values[k] - baseline[k]
-        raw = booster.predict(X, raw_score=True, num_iteration=n_iter)
-        raw = np.asarray(raw, dtype=np.float64).reshape(len(y_enc), K)
+                values[offsets[k] : offsets[k + 1]] -= baseline[k]
+        # The model's raw scores on a sample of the training rows: every leaf value is
+        # checked on every row by the leaf rule (check_ensemble); the raw scores check that
+        # LightGBM predicts the sum of those leaves (no option adds anything).
+        rows = np.unique(np.linspace(0, len(y_enc) - 1, min(len(y_enc), _RAW_CHECK_ROWS)))
+        rows = rows.astype(np.intp)
+        raw = booster.predict(_safe_indexing(X, rows), raw_score=True, num_iteration=n_iter)
+        raw = np.asarray(raw, dtype=np.float64).reshape(len(rows), K)
         data = training_data(apply, X, y_enc, weight, raw)
+        data["raw_train_rows"] = rows
 
     ensemble = TreeEnsemble(
         objective=objective,
@@ -379,8 +419,8 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
         max_delta_step=_number(params, "max_delta_step"),
         baseline=baseline,
         baseline_is_fitted=boost_from_average,
-        leaf_values=np.concatenate(values),
-        leaf_tree=np.repeat(np.arange(len(values)), [len(v) for v in values]),
+        leaf_values=values,
+        leaf_tree=np.repeat(np.arange(len(num_leaves)), num_leaves),
         apply=apply,
         gradient_dtype="float32",
         # Weighted L2 rounds the residual to float32 before multiplying it by the weight
@@ -397,7 +437,7 @@ def read_lightgbm(estimator, X=None, y=None, sample_weight=None):
     )
     if X is None:
         return ensemble
-    _checked(ensemble, params, name, any(t["num_cat"] > 0 for t in trees))
+    _checked(ensemble, params, name, bool((trees["num_cat"][: n_iter * K] > 0).any()))
     return ensemble
 
 
@@ -410,6 +450,14 @@ def _checked(ensemble, params, name, categorical):
             hints.append("monotone constraints that clipped leaf values")
         if categorical:
             hints.append("categorical splits (their leaves use lambda_l2 + cat_l2)")
+        written = f"{ensemble.learning_rate:.6g}"
+        digits = written.split("e")[0].replace(".", "").lstrip("-0")
+        if float(written) == ensemble.learning_rate and len(digits) >= 6:
+            hints.append(
+                "a learning rate with more than the 6 digits LightGBM writes into the model "
+                "string (pass the fitted LGBMClassifier / LGBMRegressor, or the Booster "
+                "returned by lightgbm.train, whose params hold the exact rate)"
+            )
         if not hints:
             raise
         raise TypeError(f"{exc} Likely cause for this {name}: {' or '.join(hints)}.") from exc

@@ -98,8 +98,9 @@ SOLVER_SETTINGS = {
                 0.01,
                 1e-8,
                 1e-12,
-                problems=("torch-linear-regression",),
-                why="S ⊗ A is the exact Gauss–Newton matrix (= Hessian) of one linear layer",
+                problems=("torch-linear-regression", "torch-conv-regression"),
+                why="S ⊗ A is the exact Gauss–Newton matrix (= Hessian) of one linear layer "
+                "(a Conv2d with a 1×1 output is one)",
             )
         ]
         for method in ("kfac", "ekfac")
@@ -124,10 +125,16 @@ def problems(wine, breast_cancer):
     Yr = Xr @ rng.normal(size=(4, 2)) + 0.1 * rng.normal(size=(60, 2))
     torch.manual_seed(0)
     linear = TorchModule(torch.nn.Linear(4, 2), torch.nn.MSELoss(), weight_decay=0.01)
+    rc = np.random.default_rng(1)
+    Xc = rc.normal(size=(60, 2, 3, 3))
+    Yc = Xc.reshape(60, -1) @ rc.normal(size=(18, 2))
+    conv = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3), torch.nn.Flatten())
+    conv = TorchModule(conv, torch.nn.MSELoss(), weight_decay=0.01)
     return {
         "wine": (wine_adapter, X, y, None),
         "breast-cancer-weighted": (binary, Xb, yb, sw),
         "torch-linear-regression": (adapter_for(linear), Xr, Yr, rng.uniform(0.5, 2.0, 60)),
+        "torch-conv-regression": (adapter_for(conv), Xc, Yc, rc.uniform(0.5, 2.0, 60)),
     }
 
 

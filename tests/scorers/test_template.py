@@ -25,6 +25,7 @@ from skinfluence import (
     MemorizationScorer,
     PrototypeScorer,
     TracInScorer,
+    TRAKScorer,
 )
 from skinfluence._utils._docstring import inject_docs
 from skinfluence._utils._labels import align_proba, encode_labels, label_log_loss
@@ -37,6 +38,7 @@ SCORERS = [
     lambda: LeaveOneGroupOutScorer(LogisticRegression()),
     lambda: MemorizationScorer(LogisticRegression(), n_estimators=30, random_state=0),
     lambda: TracInScorer(LogisticRegression()),
+    lambda: TRAKScorer(LogisticRegression(), projection_dim=8, random_state=0),
     lambda: GradientOutlierScorer(LogisticRegression(), random_state=0),
     lambda: EL2NScorer(LogisticRegression(), n_repeats=1),
     lambda: GraNdScorer(LogisticRegression(), n_repeats=1),

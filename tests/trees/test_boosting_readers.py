@@ -63,9 +63,13 @@ def test_reader_reproduces_leaves_and_raw_scores(library, params, task, weighted
     K = 3 if task == "multiclass" else 1
     assert ensemble.train_leaves.shape == (len(y), 20, K)
     assert ensemble.baseline_is_fitted
-    # The leaf ids of new rows give the model's own raw scores.
-    raw = ensemble.raw_predict(ensemble.apply(X[:50]))
-    np.testing.assert_allclose(raw, ensemble.raw_train[:50], rtol=tolerance, atol=tolerance)
+    # The leaf ids of new rows give the model's own raw scores (LightGBM's reader asks the
+    # library for those of 64 evenly spaced training rows, raw_train_rows).
+    rows = ensemble.raw_train_rows
+    rows = np.arange(len(y)) if rows is None else rows
+    assert len(rows) == min(len(y), 64 if library == "lightgbm" else len(y))
+    raw = ensemble.raw_predict(ensemble.apply(X[rows]))
+    np.testing.assert_allclose(raw, ensemble.raw_train, rtol=tolerance, atol=tolerance)
 
 
 def test_lightgbm_parameters_are_read_from_the_model():
@@ -86,6 +90,27 @@ def test_lightgbm_parameters_are_read_from_the_model():
     booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=20)
     from_booster = read_ensemble(booster, X, y)
     np.testing.assert_allclose(from_booster.leaf_values, ensemble.leaf_values, atol=1e-12)
+
+
+def test_lightgbm_learning_rate_beyond_the_six_digits_of_the_model_string():
+    # LightGBM writes shrinkage and [learning_rate: ...] with 6 significant digits; with the
+    # written 0.123457 the leaf check would be off by ~1e-6 and refuse the model. The
+    # wrapper's learning_rate and a trained Booster's params (alias "eta") hold the exact rate.
+    lgb = pytest.importorskip("lightgbm")
+    X, y = task_data("binary")
+    rate = 0.123456789
+    model = lightgbm_model("binary", learning_rate=rate).fit(X, y)
+    assert "shrinkage=0.123457\n" in model.booster_.model_to_string()
+    assert read_ensemble(model, X, y).learning_rate == rate
+    params = {"objective": "binary", "eta": rate, "verbose": -1, "num_leaves": 8}
+    booster = lgb.train({**params, "min_data_in_leaf": 5}, lgb.Dataset(X, y), 20)
+    assert read_ensemble(booster, X, y).learning_rate == rate
+    # A Booster loaded from the text has only the 6 digits: refused, saying why.
+    loaded = lgb.Booster(model_str=booster.model_to_string())
+    with pytest.raises(TypeError, match="6 digits LightGBM writes"):
+        read_ensemble(loaded, X, y)
+    # A user's rate that is not the written one (another model's) is not taken.
+    assert read_ensemble(lightgbm_model("binary").fit(X, y), X, y).learning_rate == 0.1
 
 
 def test_xgboost_parameters_are_read_from_the_model():

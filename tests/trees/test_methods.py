@@ -105,8 +105,9 @@ def test_forward_and_reverse_mode_agree(task):
     # reverse mode's influence of each row on itself is forward mode's self-influence.
     X, y = task_data(task, n=N_TRAIN + 40)
     rows = np.arange(0, N_TRAIN, 13)
-    on_itself = leaf_influence(ensemble, X[rows], y[rows], chunk_size=5)[np.arange(len(rows)), rows]
-    own = leaf_influence_self(ensemble, rows=rows, chunk_size=8)
+    on_itself = leaf_influence(ensemble, X[rows], y[rows], chunk_size=5, refit_rows=0)
+    on_itself = on_itself[np.arange(len(rows)), rows]
+    own = leaf_influence_self(ensemble, rows=rows, chunk_size=8, refit_rows=0)
     np.testing.assert_allclose(on_itself, own, atol=1e-12 * np.abs(own).max())
 
 
@@ -137,11 +138,14 @@ def test_boostin_agrees_loosely_and_is_zero_without_a_shared_leaf(task):
     # through later trees), a loose bound. At the checkpoints (the default, Brophy et al.'s
     # definition) it is no approximation of the leave-one-out: measured 0.94 / 0.90 / 0.64
     # (binary / multiclass / regression, where the early residuals dominate).
-    final = boostin(ensemble, X_test, y_test, checkpoints=False)
+    # (the exact leaf derivative; the default, tree-influence's, ranks for removal instead)
+    final = boostin(ensemble, X_test, y_test, checkpoints=False, leaf_derivative="exact")
     assert _mean_pearson(final, exact) >= 0.85
     self_exact = leaf_refit_self(ensemble)
-    assert np.corrcoef(boostin_self(ensemble, checkpoints=False), self_exact)[0, 1] >= 0.95
-    assert np.corrcoef(boostin_self(ensemble), self_exact)[0, 1] >= 0.9
+    self_final = boostin_self(ensemble, checkpoints=False, leaf_derivative="exact")
+    assert np.corrcoef(self_final, self_exact)[0, 1] >= 0.95
+    self_checkpoints = boostin_self(ensemble, leaf_derivative="exact")
+    assert np.corrcoef(self_checkpoints, self_exact)[0, 1] >= 0.9
     approx = boostin(ensemble, X_test, y_test)
     test_leaves = ensemble.apply(X_test)
     shared = (test_leaves[:, None] == ensemble.train_leaves[None]).any(axis=(2, 3))
@@ -168,7 +172,7 @@ def test_boostin_sums_the_test_gradients_of_every_iteration(task):
         for k in range(ensemble.n_outputs):
             shared = leaves[:, None, t, k] == ensemble.train_leaves[None, :, t, k]  # (m, n)
             expected -= shared * grad[:, k, None] * traj.direct[t, :, k] * ensemble.train_weight
-    got = boostin(ensemble, X_test, y_test, trajectory=traj)
+    got = boostin(ensemble, X_test, y_test, leaf_derivative="exact", trajectory=traj)
     np.testing.assert_allclose(got, expected, atol=1e-6 * np.abs(expected).max())
     # tree-influence's leaf derivative, written out: lr (g_i + v h_i) / (H + λ) with v the
     # shrunk leaf value (HistGradientBoosting: no Hessian factor, λ = 0, 1e-15)
@@ -184,7 +188,7 @@ def test_boostin_sums_the_test_gradients_of_every_iteration(task):
             d = np.where(np.diff(ensemble.leaf_offsets)[ensemble.leaf_tree[leaf]] == 1, 0.0, d)
             shared = leaves[:, None, t, k] == leaf[None, :]
             theirs += shared * grad[:, k, None] * d * w
-    variant = boostin(ensemble, X_test, y_test, leaf_derivative="tree-influence")
+    variant = boostin(ensemble, X_test, y_test)  # the default
     np.testing.assert_allclose(variant, theirs, atol=1e-6 * np.abs(theirs).max())
     assert np.abs(variant - got).max() > 1e-3 * np.abs(got).max()
     # and self-influence is the diagonal of the training rows as test rows
@@ -250,3 +254,37 @@ def test_new_rows_are_scored_as_if_added(method):
         np.testing.assert_allclose(new, own, rtol=0.3)
     else:
         np.testing.assert_allclose(new, own, rtol=1e-10)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_refit_rows_are_the_fixed_structure_leave_one_out(task):
+    # refit_rows = n: every column is refitted, so LeafInfluence is LeafRefit itself; the
+    # default refits the 64 rows that move their own leaves most, and no others.
+    ensemble, X_test, y_test = _fitted("hgb", task)
+    exact = leaf_refit(ensemble, X_test, y_test)
+    scale = np.abs(exact).max()
+    every = leaf_influence(ensemble, X_test, y_test, refit_rows=N_TRAIN)
+    np.testing.assert_allclose(every, exact, atol=1e-12 * scale)
+    traj = Trajectory(ensemble)
+    default = leaf_influence(ensemble, X_test, y_test, trajectory=traj)
+    first = leaf_influence(ensemble, X_test, y_test, refit_rows=0, trajectory=traj)
+    rows = traj.exact_refits(64)["rows"]
+    moved = np.abs(traj.removal).sum(axis=(0, 2))
+    assert len(rows) == 64 and moved[rows].min() >= np.delete(moved, rows).max()
+    changed = np.flatnonzero((default != first).any(axis=0))
+    assert set(changed) <= set(rows)
+    np.testing.assert_allclose(default[:, rows], exact[:, rows], atol=1e-12 * scale)
+    self_every = leaf_influence_self(ensemble, refit_rows=N_TRAIN)
+    np.testing.assert_allclose(self_every, leaf_refit_self(ensemble), atol=1e-12)
+    # linear=True stays the pure derivative
+    np.testing.assert_array_equal(
+        leaf_influence(ensemble, X_test, y_test, linear=True, refit_rows=N_TRAIN),
+        leaf_influence(ensemble, X_test, y_test, linear=True),
+    )
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "all"])
+def test_refit_rows_is_checked(bad):
+    ensemble, X_test, y_test = _fitted("hgb", "binary")
+    with pytest.raises(ValueError, match="refit_rows"):
+        leaf_influence(ensemble, X_test, y_test, refit_rows=bad)
