@@ -15,7 +15,7 @@ from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping, shared_constraints
 from ..exceptions import ApproximationWarning
 from ..inverse import available_methods, make_solver
-from ..inverse._auto import DEFAULT_MEMORY_BUDGET, plan_route
+from ..inverse._auto import DEFAULT_MEMORY_BUDGET, direct_bytes, plan_route
 from ..inverse._explicit import explicit_inverse
 from ..models import GeneralizedLinear, LinearGradientMatrix, adapter_for, training_gradients
 from ..models._curvature import HESSIAN_OPTIONS, resolve_curvature, with_curvature
@@ -483,6 +483,15 @@ registered solver, default="auto"
             return self.method
         budget = DEFAULT_MEMORY_BUDGET if self.memory_budget is None else self.memory_budget
         plan = plan_route(self.adapter_, X, n_samples, budget)
+        need = direct_bytes(self.adapter_.n_params)
+        if self.newton_step and plan.method == "pcg" and need <= budget:
+            plan = plan._replace(
+                method="direct",
+                reason=f"newton_step=True needs the factorisation (the dense Hessian takes "
+                f"{need / 2**20:.0f} MiB)",
+                solver_params={},
+                fallback_direct=False,
+            )
         method, self.method_reason_ = plan.method, plan.reason
         self._auto_plan = plan
         if method == "arnoldi":
