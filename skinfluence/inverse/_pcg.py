@@ -6,10 +6,12 @@ O(nnz(X) K k) for k vectors, and its diagonal is one more such pass. The solver 
 mapped features and the row curvatures once (a Pipeline's transformers run once, not once per
 product) and preconditions CG with
 
-* binary / single-output models with an intercept: the **arrowhead** part of H, its diagonal
-  plus the exact intercept row and column (``Σ_i w_i s_i x_i``; shrunk where that part alone
-  would not be positive definite), inverted in O(p) by a Schur complement: the intercept
-  couples every feature, and is what makes plain Jacobi slow;
+* single-output models: the **head block** of H, its diagonal plus the exact rows and columns
+  of the intercept and of the ``n_head`` features of largest curvature (shrunk where that
+  part alone would not be positive definite), inverted in O(p h) by an h × h Schur
+  complement: the intercept and the frequent features (words) couple most others, and are
+  what makes plain Jacobi slow and the probes' variance large (with the intercept alone,
+  the "arrowhead");
 * otherwise the diagonal of H (Jacobi).
 
 Other models get unpreconditioned block CG through the adapter's HVPs.
@@ -296,9 +298,10 @@ class PreconditionedCGSolver(InverseHessianSolver):
     Solves ``(H + λI) x = v`` for the k columns of V as k CG recursions sharing one batched
     Hessian product per iteration. Linear models (every
     :class:`~skinfluence.models.GeneralizedLinear`, also inside a Pipeline) use cached mapped
-    features, so a product costs O(nnz(X) K k), and a preconditioner built in one pass: the
-    diagonal of H plus its exact intercept row and column for single-output models (inverted
-    in O(p) by a Schur complement), the diagonal (Jacobi) otherwise. Other models run
+    features, so a product costs O(nnz(X) K k), and a preconditioner: the diagonal of H plus
+    its exact rows and columns for the intercept and the ``n_head`` features of largest
+    curvature for single-output models (inverted in O(p · n_head) by a Schur complement),
+    the diagonal (Jacobi) otherwise. Other models run
     unpreconditioned block CG on their HVPs. Memory O(p k) plus the cached features
     (O(nnz(X) + n K²)). Exact to ``rtol`` (relative residual per column); iterations grow with
     √cond(P⁻¹(H + λI)).
