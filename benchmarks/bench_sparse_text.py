@@ -30,6 +30,7 @@ Usage::
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -69,12 +70,24 @@ def _pearson(a, b):
     return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
 
 
-def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform", n_probes=None):
+def run_one(
+    n,
+    p,
+    density,
+    seed=0,
+    memory_budget=None,
+    columns="uniform",
+    n_probes=None,
+    method="auto",
+    check=True,
+    ref_rows=500,
+):
     from sklearn.linear_model import LogisticRegression
 
     from skinfluence import InfluenceScorer
     from skinfluence.inverse import PreconditionedCGSolver
 
+    load_start = os.getloadavg()[0]
     X, y, Xt, yt = make_data(n, p, density, seed=seed, columns=columns)
     model = LogisticRegression(max_iter=500)
     fits = []
@@ -88,7 +101,10 @@ def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform", n_prob
     start = time.perf_counter()
     solver_params = None if n_probes is None else {"n_probes": n_probes}
     scorer = InfluenceScorer(
-        LogisticRegression(max_iter=500), memory_budget=memory_budget, solver_params=solver_params
+        LogisticRegression(max_iter=500),
+        method=method,
+        memory_budget=memory_budget,
+        solver_params=solver_params,
     )
     scorer.fit(X, y)
     fit_only_seconds = time.perf_counter() - start
@@ -121,8 +137,15 @@ def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform", n_prob
         "influence_ratio": infl_seconds / unit,
         "traced_peak_mb": traced_peak / 2**20,
     }
+    result["lr_n_iter"] = int(np.max(model.n_iter_))
     if scorer.method_ == "pcg":
         result["cg_iterations_last_solve"] = int(scorer.solver_.n_iterations_)
+        result["probes_used"] = getattr(scorer.solver_, "n_probes_", None)
+        result["stated_correlation"] = getattr(scorer.solver_, "estimated_correlation_", None)
+    result["load_1min"] = [load_start, os.getloadavg()[0]]
+    result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if not check:
+        return result
     weights = scorer.train_weights_
     if n_params_dense_ok(adapter.n_params):
         # Exact reference: dense rows against the explicit inverse (a different route)
@@ -141,7 +164,7 @@ def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform", n_prob
         result["reference"] = "dense explicit inverse (2 000 rows; test: 5 000 training rows)"
         infl_cmp = infl[:, :5000]
     else:
-        rows = np.sort(rng.choice(n, size=500, replace=False))
+        rows = np.sort(rng.choice(n, size=ref_rows, replace=False))
         tight = PreconditionedCGSolver(rtol=1e-10, maxiter=2000).fit(adapter, X, y)
         G = adapter.gradients(X[rows], y[rows])
         exact_self = np.empty(len(rows))
@@ -151,11 +174,12 @@ def run_one(n, p, density, seed=0, memory_budget=None, columns="uniform", n_prob
             exact_self[start : start + 100] = np.einsum("ij,ji->i", block, solved)
         exact_self *= weights[rows]
         tight.rtol = 1e-12
-        test_grad = adapter.gradients(Xt, yt).dense_rows(slice(None))
+        m_ref = min(len(yt), ref_rows)  # test rows checked
+        test_grad = adapter.gradients(Xt[:m_ref], yt[:m_ref]).dense_rows(slice(None))
         solved = tight.solve(test_grad.T)
         exact_infl = (adapter.gradients(X, y).matmul(solved) * weights[:, None]).T
-        result["reference"] = "PCG rtol=1e-10 on 500 rows; test rows rtol=1e-12"
-        infl_cmp = infl
+        result["reference"] = f"PCG rtol=1e-10 on {ref_rows} rows; {m_ref} test rows rtol=1e-12"
+        infl_cmp = infl[:m_ref]
     est = scorer.scores_[rows]
     result["self_pearson"] = _pearson(est, exact_self)
     result["self_max_rel_err"] = float(np.abs(est - exact_self).max() / np.abs(exact_self).max())
@@ -213,6 +237,18 @@ def main():
         "--budget", type=int, default=None, help="memory_budget (0 forces 'pcg' at every size)"
     )
     parser.add_argument("--probes", type=int, default=None, help="solver_params n_probes")
+    parser.add_argument("--method", default="auto", help="InfluenceScorer method")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each configuration")
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="the issue-22 table: 50000x5000 (auto, direct) and 50000x100000 (uniform, zipf), "
+        "each run twice (the reference check in the first run only), as markdown",
+    )
+    parser.add_argument("--no-check", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--ref-rows", type=int, default=500, help="rows of the tight-CG reference (p > 10 001)"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -227,19 +263,98 @@ def main():
                 memory_budget=args.budget,
                 columns=args.columns,
                 n_probes=args.probes,
+                method=args.method,
+                check=not args.no_check,
+                ref_rows=args.ref_rows,
             )
             print(json.dumps(result))
         return
+    if args.table:
+        return table(args)
     jobs = list(args.sizes) + ([] if args.no_loo else ["loo"])
     for job in jobs:
-        cmd = [sys.executable, __file__, "--one", job, "--density", str(args.density)]
-        cmd += ["--columns", args.columns]
-        if args.budget is not None:
-            cmd += ["--budget", str(args.budget)]
-        if args.probes is not None:
-            cmd += ["--probes", str(args.probes)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        print(json.dumps(json.loads(out.strip().splitlines()[-1]), indent=1), flush=True)
+        for run in range(args.repeat if job != "loo" else 1):
+            result = _subprocess(
+                job,
+                args.density,
+                args.columns,
+                args.budget,
+                args.probes,
+                args.method,
+                check=run == 0,
+                ref_rows=args.ref_rows,
+            )
+            print(json.dumps(result, indent=1), flush=True)
+
+
+def _subprocess(job, density, columns, budget, probes, method, check=True, ref_rows=500):
+    cmd = [sys.executable, __file__, "--one", job, "--density", str(density)]
+    cmd += ["--ref-rows", str(ref_rows)]
+    cmd += ["--columns", columns, "--method", method]
+    if budget is not None:
+        cmd += ["--budget", str(budget)]
+    if probes is not None:
+        cmd += ["--probes", str(probes)]
+    if not check:
+        cmd += ["--no-check"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+#: The issue-22 configurations of ``--table``: (size, columns, method).
+TABLE = [
+    ("50000x5000", "uniform", "auto"),
+    ("50000x5000", "uniform", "direct"),
+    ("50000x100000", "zipf", "auto"),
+    ("50000x100000", "uniform", "auto"),
+]
+
+
+def _both(runs, key, fmt):
+    return " / ".join(fmt.format(r[key]) for r in runs)
+
+
+def table(args):
+    """Run every TABLE configuration ``args.repeat`` (default 2) times, print markdown."""
+    repeat = max(args.repeat, 2) if args.repeat == 1 else args.repeat
+    print(f"uptime at start: {os.getloadavg()}", flush=True)
+    rows = []
+    for size, columns, method in TABLE:
+        runs = []
+        for run in range(repeat):
+            result = _subprocess(
+                size,
+                args.density,
+                columns,
+                None,
+                None,
+                method,
+                check=run == 0,
+                ref_rows=args.ref_rows,
+            )
+            print(json.dumps(result), flush=True)
+            runs.append(result)
+        rows.append(runs)
+    print(
+        "\n| n × p, columns | method → | LR fit | fit + `scores_` | influence (100 rows) | "
+        "probes, stated corr. | self-infl. vs exact | test infl. vs exact | load (1 min) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for runs in rows:
+        first = runs[0]
+        probes = (
+            f"{first.get('probes_used')}, {first.get('stated_correlation'):.3f}"
+            if first.get("stated_correlation") is not None
+            else "exact"
+        )
+        print(
+            f"| {first['n']} × {first['p']}, {first['columns']} | {first['method']} | "
+            f"{_both(runs, 'lr_fit_s', '{:.2f} s')} | {_both(runs, 'fit_ratio', '{:.0f}×')} | "
+            f"{_both(runs, 'influence_ratio', '{:.0f}×')} | {probes} | "
+            f"Pearson {first['self_pearson']:.4f} | Pearson {first['influence_pearson']:.7f} | "
+            f"{' / '.join('{:.1f}'.format(r['load_1min'][0]) for r in runs)} |"
+        )
+    print(f"uptime at end: {os.getloadavg()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@ chunk of rows are gathered at once (vectorised; no Python loop per row), in chun
 """
 
 import itertools
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..exceptions import ApproximationWarning
 from ._linear import LinearGradientMatrix
 
 #: Pairs (a, b) gathered per chunk: about 40 bytes each (two int64 indices, values, row ids).
@@ -154,7 +156,8 @@ def sparse_self_quadratic(scorer, X, y):
         return None
     if method == "pcg":
         G = scorer.adapter_.gradients(X, y)
-        return scorer.solver_.self_influence(G)
+        values, stderr = scorer.solver_.self_influence(G)
+        return _checked_estimate(scorer, X, y, values, stderr)
     if scorer._inverse_cache is None and n < scorer.adapter_.n_params:
         return None
     inverse = scorer._inverse_hessian()
@@ -165,3 +168,43 @@ def sparse_self_quadratic(scorer, X, y):
         rows = slice(start, min(n, start + step))
         out[rows] = sparse_row_quadratic(scorer._gradient_matrix(X, y, rows), inverse)
     return out, None
+
+
+def _checked_estimate(scorer, X, y, values, stderr):
+    """pcg's estimate if its stated correlation reaches the solver's target; else the exact
+    quadratic forms from the factorisation where ``method="auto"`` planned that fallback
+    (training rows only), else the estimate with an ApproximationWarning."""
+    solver = scorer.solver_
+    corr = getattr(solver, "estimated_correlation_", None)
+    target = getattr(solver, "target_correlation", None)
+    if stderr is None or corr is None or target is None or corr >= target:
+        return values, stderr
+    fallback = getattr(scorer, "_fallback_weight", None)
+    if fallback is not None and X is scorer.train_X_:
+        from ..inverse import DirectSolver
+        from ..inverse._explicit import explicit_inverse
+        from ._curvature import with_curvature
+
+        direct = DirectSolver(damping=solver.damping_)
+        direct.fit(with_curvature(scorer.adapter_, scorer.curvature_), X, y, fallback[0])
+        inverse = explicit_inverse(direct)
+        out = np.empty(len(y))
+        step = max(scorer._chunk, 4096)
+        for start in range(0, len(y), step):
+            rows = slice(start, min(len(y), start + step))
+            out[rows] = sparse_row_quadratic(scorer._gradient_matrix(X, y, rows), inverse)
+        scorer.method_reason_ = (
+            f"{scorer.method_reason_}; the probes ({solver.n_probes_}) reached a stated "
+            f"correlation of {corr:.3f} < {target}, so scores_ are exact, from the "
+            "factorisation"
+        )
+        return out, None
+    warnings.warn(
+        f"pcg's self-influence estimate (scores_) states a correlation of {corr:.3f} with "
+        f"the exact scores after {solver.n_probes_} probes, below target_correlation="
+        f"{target}: its per-row standard errors are in scores_error_. Raise "
+        "solver_params={'max_probes': ...} or memory_budget for the exact 'direct' route.",
+        ApproximationWarning,
+        stacklevel=4,
+    )
+    return values, stderr

@@ -97,8 +97,8 @@ def test_block_pcg_influence_equals_direct(classes):
     np.testing.assert_allclose(
         pcg.influence(X[:9], y[:9]), exact, rtol=1e-7, atol=1e-9 * np.abs(exact).max()
     )
-    if classes == 2:  # the arrowhead preconditioner: few iterations
-        assert pcg.solver_.preconditioner_.arrow is not None
+    if classes == 2:  # the head-block preconditioner (intercept + 64 features): few iterations
+        assert pcg.solver_.preconditioner_.head.size == 65
         assert pcg.solver_.n_iterations_ < 60
 
 
@@ -223,3 +223,121 @@ def test_pcg_solver_validates_its_parameters():
         PreconditionedCGSolver(rtol=2.0)
     with pytest.raises(ValueError, match="maxiter"):
         PreconditionedCGSolver(maxiter=0)
+
+
+# -- the auto rule's cost model, the head-block preconditioner, the stated accuracy ----------
+
+
+def test_route_costs_with_fixed_rates():
+    from skinfluence.inverse._auto import Rates, route_costs
+
+    rates = Rates(dense=2e10, sparse=5e8)
+    # the 50 000 × 5 000 text at 0.1 %: probing is far cheaper than p³
+    costs = route_costs(50_000, 5_001, 6.0, 1, rates)
+    assert costs["direct"] == pytest.approx(5_001**3 / 2e10 + 2 * 50_000 * 36 / 5e8)
+    solve = 10 * (4 * 50_000 * 6.0 / 5e8 + 4 * 5_001 * 65 / 2e10)
+    assert costs["pcg_solve"] == pytest.approx(solve)
+    assert costs["pcg"] == pytest.approx(16 * solve) and costs["pcg"] < costs["direct"]
+    # dense rows: pcg's self-influence is one exact solve per row
+    dense = route_costs(50_000, 5_001, 5_001.0, 1, rates, sparse_rows=False)
+    assert dense["pcg"] == pytest.approx(50_000 * dense["pcg_solve"])
+    assert dense["pcg"] > dense["direct"]
+    # small p: factorising wins
+    small = route_costs(3_000, 401, 5.0, 1, rates)
+    assert small["direct"] < small["pcg"]
+
+
+def test_auto_decisions_by_cost_with_fixed_rates():
+    from skinfluence.inverse._auto import Rates, plan_route
+
+    X, y = _sparse_problem(n=3000, p=400, density=0.01, seed=2)
+    adapter = adapter_for(LogisticRegression(max_iter=2000).fit(X, y))
+    fast_blas = Rates(dense=2e10, sparse=5e8)
+    plan = plan_route(adapter, X, 3000, rates=fast_blas)
+    assert plan.method == "direct" and "cheaper than preconditioned CG" in plan.reason
+    slow_blas = Rates(dense=1e6, sparse=5e8)  # p³ now costs a minute
+    plan = plan_route(adapter, X, 3000, rates=slow_blas)
+    assert plan.method == "pcg" and plan.fallback_direct
+    assert "stated correlation ≥ 0.96" in plan.reason and "exact factorisation" in plan.reason
+    assert plan.solver_params["target_correlation"] == 0.96
+    assert plan.solver_params["max_probes"] >= 32
+    over = plan_route(adapter, X, 3000, memory_budget=0, rates=fast_blas)
+    assert over.method == "pcg" and not over.fallback_direct and "memory_budget" in over.reason
+
+
+def test_auto_pcg_falls_back_to_exact_scores_or_warns(monkeypatch):
+    from skinfluence.inverse import _auto
+
+    X, y = _sparse_problem(n=3000, p=400, density=0.01, seed=2)
+    model = FrozenEstimator(LogisticRegression(max_iter=2000).fit(X, y))
+    exact = InfluenceScorer(model, method="direct").fit(X, y).scores_
+    monkeypatch.setattr(_auto, "DEFAULT_RATES", _auto.Rates(dense=1e6, sparse=5e8))
+    # a target the probes cannot reach within the factorisation's cost: exact scores instead
+    strict = {"target_correlation": 0.99999, "max_probes": 64}
+    scorer = InfluenceScorer(model, solver_params=strict).fit(X, y)
+    assert scorer.method_ == "pcg"
+    np.testing.assert_allclose(scorer.scores_, exact, rtol=1e-8)
+    assert scorer.scores_exact_ and scorer.scores_error_ is None
+    assert "scores_ are exact, from the factorisation" in scorer.method_reason_
+    # above the memory budget there is nothing to fall back to: a warning
+    over = InfluenceScorer(model, memory_budget=0, solver_params=strict).fit(X, y)
+    with pytest.warns(ApproximationWarning, match="states a correlation"):
+        _ = over.scores_
+    assert not over.scores_exact_
+    # a reachable target: the estimate, with its stated correlation
+    ok = InfluenceScorer(model).fit(X, y)
+    assert ok.method_ == "pcg" and not ok.scores_exact_  # (computes scores_)
+    assert ok.solver_.estimated_correlation_ >= 0.96
+
+
+@pytest.mark.parametrize("n_head", [0, 5, 64])
+def test_head_block_preconditioner_is_the_stated_matrix(n_head):
+    X, y = _sparse_problem(n=800, p=60, density=0.1, seed=3)
+    X = sp.hstack([np.ones((800, 3)) + X[:, :3].toarray(), X[:, 3:]], format="csr")
+    adapter = adapter_for(LogisticRegression(max_iter=2000).fit(X, y))
+    solver = PreconditionedCGSolver(n_head=n_head, rtol=1e-12).fit(adapter, X, y)
+    P_inv = solver.preconditioner_
+    p = adapter.n_params
+    H = solver.operator_(np.eye(p))  # the exact H + λI
+    head = P_inv.head
+    assert head.size == min(n_head, 60) + 1 and head[-1] == p - 1
+    if n_head >= 3:  # the frequent features are in the head
+        assert {0, 1, 2} <= set(head.tolist())
+    # the matrix it inverts: H's head rows and columns (shrunk by s), H's diagonal elsewhere
+    s = P_inv.shrink
+    P = np.diag(np.diag(H))
+    P[:, head] = s * H[:, head]
+    P[head, :] = s * H[head, :]
+    P[np.ix_(head, head)] = H[np.ix_(head, head)]
+    np.testing.assert_allclose(P_inv(np.eye(p)), np.linalg.inv(P), rtol=1e-8, atol=1e-12)
+    assert np.linalg.eigvalsh(P).min() > 0
+    # g_iᵀ P⁻¹ g_i of every row against the dense form
+    G = adapter.gradients(X, y)
+    dense = G.dense_rows(slice(None))
+    np.testing.assert_allclose(
+        P_inv.row_quadratic(G), np.einsum("ij,jk,ik->i", dense, np.linalg.inv(P), dense)
+    )
+    # and CG with it solves exactly, in fewer iterations with a larger head
+    V = dense[:5].T
+    np.testing.assert_allclose(
+        solver.solve(V), np.linalg.solve(H, V), rtol=1e-7, atol=1e-10 * np.abs(V).max()
+    )
+
+
+def test_stated_correlation_matches_the_actual_one_on_seeded_data():
+    X, y = _sparse_problem(n=3000, p=400, density=0.01, seed=2)
+    model = FrozenEstimator(LogisticRegression(max_iter=2000).fit(X, y))
+    exact = InfluenceScorer(model, method="direct").fit(X, y).scores_
+    for params in (
+        {"n_probes": 16, "n_head": 0},
+        {"n_probes": 64},
+        {"target_correlation": 0.998, "n_head": 0},
+    ):
+        est = InfluenceScorer(model, method="pcg", solver_params=params).fit(X, y)
+        _ = est.scores_  # computed on first access
+        stated = est.solver_.estimated_correlation_
+        actual = np.corrcoef(est.scores_, exact)[0, 1]
+        assert abs(stated - actual) <= 0.01, (params, stated, actual)
+        within = np.abs(est.scores_ - exact) <= 2 * est.scores_error_
+        assert within.mean() >= 0.9
+    assert est.solver_.n_probes_ > 16 and actual >= 0.996  # probes added to reach 0.998
