@@ -4,6 +4,12 @@ Per-sample gradients are projected to k dimensions chunk by chunk with a seeded 
 matrix P (p × k) generated tile by tile from its seed (never the n × p gradient matrix, nor
 P whole when p·k is large); the kernel is inverted in the projected space and the scores are
 averaged over independently trained models.
+
+For a torch net (skorch, ``TorchModule``) all of this runs in torch on the net's device
+(:mod:`skinfluence.inverse._backend`): per-sample gradients from
+``TorchGradientMatrix.iter_tensors``, P's tiles drawn with numpy from the same seeds and
+moved there (so the numbers are the numpy path's to rounding), the kernel and its factor
+kept there; only the result blocks and n-vectors come back. Other models use numpy.
 """
 
 import numbers
@@ -181,7 +187,19 @@ class RandomProjection:
         return torch.as_tensor(self._tile(a, b), device=device)
 
     def columns_tensor(self, b, device):
-        """:meth:`columns` as a float64 tensor on ``device`` (each tile moved there once)."""
+        """Return :meth:`columns` as a float64 tensor on ``device`` (tiles moved there once).
+
+        Parameters
+        ----------
+        b : int
+            The tile column, in ``range(len(column_blocks()))``.
+        device : torch.device or str
+            Where the block is wanted.
+
+        Returns
+        -------
+        block : torch.Tensor of shape (n_params, at most 256)
+        """
         import torch
 
         if self._cached():
@@ -189,7 +207,7 @@ class RandomProjection:
         return torch.cat([self._tile_tensor(a, b, device) for a in range(self._n_tiles()[0])])
 
     def project_tensor(self, G):
-        """``G @ P`` for a torch tensor G (m, p), on G's device, in float64.
+        """Return ``G @ P`` for a torch tensor G (m, p), on G's device, in float64.
 
         The same matrix as :meth:`project` (tiles drawn with numpy from the same seeds and
         moved to the device, or P kept there whole when p·k ≤ 2²²): the two agree to
@@ -635,9 +653,11 @@ class TRAKScorer(BaseInfluenceScorer):
         The projection of each model.
     kernel_inverses_ : list of KernelInverse
         ``x ↦ x (ΦᵀWΦ + λI)⁺`` (or ``(PᵀGP + λI)⁺``) of each model: a Cholesky factor,
-        or an eigenbasis of the kernel's range (from the n × n Gram matrix when n < k).
+        or an eigenbasis of the kernel's range (from the n × n Gram matrix when n < k);
+        torch tensors on the net's device for a torch net.
     train_features_ : list of ndarray of shape (n_train, projection_dim)
-        ``w_i φ_iᵀ (ΦᵀWΦ + λI)⁺`` of each model (rows of the training side).
+        ``w_i φ_iᵀ (ΦᵀWΦ + λI)⁺`` of each model (rows of the training side); a float64
+        torch tensor on the net's device for a torch net.
     damping_ : ndarray of shape (n_models,)
         The λ of each model.
     out_to_loss_ : ndarray of shape (n_train,)
@@ -666,6 +686,16 @@ class TRAKScorer(BaseInfluenceScorer):
     time, regenerated from the seed); the fitted state is O(n k + k · min(n, k)) per model,
     O(n_models · n k) in all for k ≤ n, besides the models. The n × p gradient matrix is
     never formed.
+
+    On a torch net (a skorch net or ``TorchModule``, on a GPU or the CPU) the gradients,
+    their projections, the kernel and its Cholesky factor (or eigenbasis) are computed in
+    torch, in float64, on the net's device: device memory O(chunk · p) for a gradient
+    block, O(k · chunk + k²) for its projection and the kernel (O(n² + n k) on the Gram
+    route), O(p k) for P when p·k ≤ 2²² (else one tile at a time, drawn on the host from
+    its seed and moved there), and the fitted O(n k) per model. Only the (test chunk ×
+    n) influence blocks and the n-vectors (``scores_``, ``out_to_loss_``) come back to the
+    host. P is the same matrix as on the numpy path (other models): the two paths agree to
+    rounding.
 
     References
     ----------
