@@ -4,6 +4,12 @@ Per-sample gradients are projected to k dimensions chunk by chunk with a seeded 
 matrix P (p × k) generated tile by tile from its seed (never the n × p gradient matrix, nor
 P whole when p·k is large); the kernel is inverted in the projected space and the scores are
 averaged over independently trained models.
+
+For a torch net (skorch, ``TorchModule``) all of this runs in torch on the net's device
+(:mod:`skinfluence.inverse._backend`): per-sample gradients from
+``TorchGradientMatrix.iter_tensors``, P's tiles drawn with numpy from the same seeds and
+moved there (so the numbers are the numpy path's to rounding), the kernel and its factor
+kept there; only the result blocks and n-vectors come back. Other models use numpy.
 """
 
 import numbers
@@ -19,6 +25,7 @@ from .._utils._estimators import is_frozen, is_skorch_net
 from .._utils._progress import progress
 from .._utils._random import draw_seeds, set_random_states
 from .._validation import shared_constraints
+from ..inverse._backend import backend_for
 from ..models import adapter_for
 from ..models._curvature import with_curvature
 from ._base import BaseInfluenceScorer, sample_weight_param
@@ -71,9 +78,10 @@ class RandomProjection:
         self.kind = kind
         self.seed = int(seed)
         self._whole = None
+        self._on_device = {}
 
     def __getstate__(self):
-        return {**self.__dict__, "_whole": None}
+        return {**self.__dict__, "_whole": None, "_on_device": {}}
 
     def _tile(self, a, b):
         rows = min(_TILE_ROWS, self.n_params - a * _TILE_ROWS)
@@ -163,6 +171,71 @@ class RandomProjection:
                 out[:, b * _TILE_COLS : (b + 1) * _TILE_COLS] += Ga @ self._tile(a, b)
         return out
 
+    def _device_whole(self, device):
+        """P whole on ``device`` (cached there when p·k ≤ 2²², like the host copy)."""
+        import torch
+
+        cache = self.__dict__.setdefault("_on_device", {})
+        key = str(device)
+        if key not in cache:
+            cache[key] = torch.as_tensor(self.dense(), device=device)
+        return cache[key]
+
+    def _tile_tensor(self, a, b, device):
+        import torch
+
+        return torch.as_tensor(self._tile(a, b), device=device)
+
+    def columns_tensor(self, b, device):
+        """Return :meth:`columns` as a float64 tensor on ``device`` (tiles moved there once).
+
+        Parameters
+        ----------
+        b : int
+            The tile column, in ``range(len(column_blocks()))``.
+        device : torch.device or str
+            Where the block is wanted.
+
+        Returns
+        -------
+        block : torch.Tensor of shape (n_params, at most 256)
+        """
+        import torch
+
+        if self._cached():
+            return self._device_whole(device)[:, b * _TILE_COLS : (b + 1) * _TILE_COLS]
+        return torch.cat([self._tile_tensor(a, b, device) for a in range(self._n_tiles()[0])])
+
+    def project_tensor(self, G):
+        """Return ``G @ P`` for a torch tensor G (m, p), on G's device, in float64.
+
+        The same matrix as :meth:`project` (tiles drawn with numpy from the same seeds and
+        moved to the device, or P kept there whole when p·k ≤ 2²²): the two agree to
+        rounding. Nothing is copied to the host; O(m k) device memory besides a tile.
+
+        Parameters
+        ----------
+        G : torch.Tensor of shape (m, n_params)
+
+        Returns
+        -------
+        Z : torch.Tensor of shape (m, projection_dim)
+        """
+        import torch
+
+        G = G.detach().to(torch.float64)
+        if self._cached():
+            return G @ self._device_whole(G.device)
+        n_a, n_b = self._n_tiles()
+        out = torch.zeros((G.shape[0], self.projection_dim), dtype=torch.float64, device=G.device)
+        for a in range(n_a):
+            Ga = G[:, a * _TILE_ROWS : (a + 1) * _TILE_ROWS]
+            for b in range(n_b):
+                out[:, b * _TILE_COLS : (b + 1) * _TILE_COLS] += Ga @ self._tile_tensor(
+                    a, b, G.device
+                )
+        return out
+
 
 def _one_minus_p(losses):
     """``1 − p_y`` from the log loss ``ℓ = −log p_y``, without cancellation."""
@@ -207,6 +280,45 @@ def _features(adapter, X, y, projection, chunk, kernel):
     return phi, q
 
 
+def _device(adapter):
+    """The torch backend of a torch net (the device path), else None (numpy)."""
+    backend = backend_for(adapter)
+    if backend.name == "numpy" or not hasattr(adapter, "_batch_losses"):
+        return None
+    return backend
+
+
+def _projected_tensors(adapter, X, y, projection, chunk):
+    """:func:`_projected` on the net's device: per-sample gradients
+    (``TorchGradientMatrix.iter_tensors``), their projections and the losses stay there."""
+    import torch
+
+    G = adapter.gradients(X, y)
+    n, k = G.shape[0], projection.projection_dim
+    device = adapter.device
+    out = torch.empty((n, k), dtype=torch.float64, device=device)
+    losses = torch.empty(n, dtype=torch.float64, device=device)
+    for rows, block in G.iter_tensors(chunk):
+        out[rows] = projection.project_tensor(block)
+        with torch.no_grad():
+            batch = adapter._batch_losses(adapter._theta, G.Xt[rows], G.t[rows])
+        losses[rows] = batch.detach().to(torch.float64)
+    return out, losses
+
+
+def _features_tensors(adapter, X, y, projection, chunk, kernel):
+    """:func:`_features` on the net's device (tensors in float64)."""
+    import torch
+
+    psi, losses = _projected_tensors(adapter, X, y, projection, chunk)
+    if kernel != "trak":
+        return psi, torch.ones_like(losses)
+    q = -torch.expm1(-losses)
+    safe = q > np.finfo(np.float64).tiny
+    phi = torch.where(safe[:, None], -psi / torch.where(safe, q, 1.0)[:, None], 0.0)
+    return phi, q
+
+
 class KernelInverse:
     """``x ↦ x (K + λI)⁺`` for the k × k kernel of one model, in the cheapest exact form.
 
@@ -227,6 +339,10 @@ class KernelInverse:
     def apply(self, X):
         """``X (K + λI)⁺`` for X of shape (m, k)."""
         if self.factor is not None:
+            if not isinstance(self.factor, np.ndarray):  # a torch factor: solve on its device
+                import torch
+
+                return torch.cholesky_solve(X.T, self.factor).T
             from scipy.linalg import cho_solve
 
             return cho_solve((self.factor, True), X.T).T
@@ -272,9 +388,43 @@ def kernel_inverse(damping, *, K=None, features=None, full_rank=False):
     return KernelInverse(basis=basis, inverse_values=inv)
 
 
-def _ggn_kernel(adapter, X, y, sample_weight, projection):
-    """``Pᵀ G P`` of the training objective's Gauss–Newton matrix (weight decay included):
-    one block of products ``G P_b`` per tile column, projected. O(n p k + p k²)."""
+def _eigen_inverse_tensor(vals, vecs, damping):
+    vals = vals + damping
+    top = float(vals.max()) if len(vals) else 0.0
+    cutoff = max(top, 0.0) * max(len(vals), 1) * np.finfo(np.float64).eps
+    keep = vals > cutoff
+    return vecs[:, keep], 1.0 / vals[keep]
+
+
+def kernel_inverse_tensor(damping, *, K=None, features=None, full_rank=False):
+    """:func:`kernel_inverse` in torch, on the device of ``K`` / ``features``: the same
+    three routes (``torch.linalg.eigh``, ``cholesky_ex``); the factor stays there."""
+    import torch
+
+    if features is not None and features.shape[0] < features.shape[1]:
+        vals, U = torch.linalg.eigh(features @ features.T)
+        U, inv = _eigen_inverse_tensor(vals, U, 0.0)
+        s2 = 1.0 / inv
+        basis = (features.T @ U) / torch.sqrt(s2)
+        return KernelInverse(
+            basis=basis,
+            inverse_values=1.0 / (s2 + damping),
+            off_range=1.0 / damping if damping > 0 else 0.0,
+        )
+    if K is None:
+        K = features.T @ features
+    K = (K + K.T) / 2
+    if damping > 0 or full_rank:
+        eye = torch.eye(len(K), dtype=K.dtype, device=K.device)
+        factor, info = torch.linalg.cholesky_ex(K + damping * eye)
+        if int(info) == 0:  # one scalar synchronisation
+            return KernelInverse(factor=factor)
+    vals, vecs = torch.linalg.eigh(K)
+    basis, inv = _eigen_inverse_tensor(vals, vecs, damping)
+    return KernelInverse(basis=basis, inverse_values=inv)
+
+
+def _curvature_operator(adapter, X, y, sample_weight):
     try:
         curvature = with_curvature(adapter, "gauss-newton")
     except TypeError as exc:
@@ -282,7 +432,27 @@ def _ggn_kernel(adapter, X, y, sample_weight, projection):
             f"kernel='gauss-newton' needs a model family with a Gauss–Newton matrix; "
             f"{type(adapter).__name__} has none. Use kernel='trak'."
         ) from exc
-    operator = curvature.hvp_operator(X, y, sample_weight=sample_weight)
+    return curvature.hvp_operator(X, y, sample_weight=sample_weight)
+
+
+def _ggn_kernel_tensor(adapter, X, y, sample_weight, projection):
+    """:func:`_ggn_kernel` on the net's device: each tile column of P moved there once, the
+    products and their projections made there, K (k × k) kept there."""
+    import torch
+
+    operator = _curvature_operator(adapter, X, y, sample_weight)
+    k, device = projection.projection_dim, adapter.device
+    K = torch.empty((k, k), dtype=torch.float64, device=device)
+    for b, cols in enumerate(projection.column_blocks()):
+        GP = operator(projection.columns_tensor(b, device)).reshape(projection.n_params, -1)
+        K[cols] = projection.project_tensor(GP.T)
+    return K
+
+
+def _ggn_kernel(adapter, X, y, sample_weight, projection):
+    """``Pᵀ G P`` of the training objective's Gauss–Newton matrix (weight decay included):
+    one block of products ``G P_b`` per tile column, projected. O(n p k + p k²)."""
+    operator = _curvature_operator(adapter, X, y, sample_weight)
     k = projection.projection_dim
     K = np.empty((k, k))
     for b, cols in enumerate(projection.column_blocks()):
@@ -326,6 +496,49 @@ def _fit_one(scorer, model_seed, projection_seed, X, y, sample_weight):
     projection = RandomProjection(
         adapter.n_params, scorer.projection_dim, kind=scorer.projection, seed=projection_seed
     )
+    xp = _device(adapter)
+    if xp is None:
+        state = _fit_features(scorer, adapter, projection, X, y, sample_weight)
+    else:
+        state = _fit_features_tensor(scorer, adapter, projection, xp, X, y, sample_weight)
+    return {"model": model, "adapter": adapter, "projection": projection, "backend": xp, **state}
+
+
+def _fit_features_tensor(scorer, adapter, projection, xp, X, y, sample_weight):
+    """:func:`_fit_features` on the net's device: only q and the self-influence (n values
+    each) come back to the host; the kernel, its factor and the training features stay."""
+    weights = xp.asarray(adapter.row_weights(y, sample_weight))
+    phi, q = _features_tensors(adapter, X, y, projection, scorer._chunk, scorer.kernel)
+    share = None
+    k = scorer.projection_dim
+    train = phi * weights[:, None]
+    if scorer.kernel == "trak":
+        features = phi * xp.sqrt(weights)[:, None]
+        damping = _damping(scorer.damping, float((features**2).sum()) / k, AUTO_DAMPING["trak"])
+        inverse = kernel_inverse_tensor(
+            damping, features=features, full_rank=k <= min(len(y), adapter.n_params)
+        )
+    else:
+        K = _ggn_kernel_tensor(adapter, X, y, sample_weight, projection)
+        damping = _damping(scorer.damping, float(K.trace()) / k, AUTO_DAMPING["gauss-newton"])
+        inverse = kernel_inverse_tensor(damping, K=K, full_rank=k <= adapter.n_params)
+        q_grad = adapter.penalty_share_gradient()
+        if q_grad is not None:
+            share = projection.project_tensor(xp.asarray(q_grad)[None, :])[0]
+            train += xp.asarray(adapter.penalty_shares(y, sample_weight))[:, None] * share
+    train_features = inverse.apply(train)
+    return {
+        "kernel_inverse": inverse,
+        "damping": damping,
+        "train_features": train_features,
+        "share": share,
+        "q": xp.to_numpy(q),
+        "self_influence": xp.to_numpy((phi * train_features).sum(1)),
+    }
+
+
+def _fit_features(scorer, adapter, projection, X, y, sample_weight):
+    """The fitted state of one model from its training features (numpy)."""
     weights = adapter.row_weights(y, sample_weight)
     phi, q = _features(adapter, X, y, projection, scorer._chunk, scorer.kernel)
     share = None
@@ -348,9 +561,6 @@ def _fit_one(scorer, model_seed, projection_seed, X, y, sample_weight):
     train_features = inverse.apply(train)
     self_influence = np.einsum("ij,ij->i", phi, train_features)
     return {
-        "model": model,
-        "adapter": adapter,
-        "projection": projection,
         "kernel_inverse": inverse,
         "damping": damping,
         "train_features": train_features,
@@ -443,9 +653,11 @@ class TRAKScorer(BaseInfluenceScorer):
         The projection of each model.
     kernel_inverses_ : list of KernelInverse
         ``x ↦ x (ΦᵀWΦ + λI)⁺`` (or ``(PᵀGP + λI)⁺``) of each model: a Cholesky factor,
-        or an eigenbasis of the kernel's range (from the n × n Gram matrix when n < k).
+        or an eigenbasis of the kernel's range (from the n × n Gram matrix when n < k);
+        torch tensors on the net's device for a torch net.
     train_features_ : list of ndarray of shape (n_train, projection_dim)
-        ``w_i φ_iᵀ (ΦᵀWΦ + λI)⁺`` of each model (rows of the training side).
+        ``w_i φ_iᵀ (ΦᵀWΦ + λI)⁺`` of each model (rows of the training side); a float64
+        torch tensor on the net's device for a torch net.
     damping_ : ndarray of shape (n_models,)
         The λ of each model.
     out_to_loss_ : ndarray of shape (n_train,)
@@ -474,6 +686,16 @@ class TRAKScorer(BaseInfluenceScorer):
     time, regenerated from the seed); the fitted state is O(n k + k · min(n, k)) per model,
     O(n_models · n k) in all for k ≤ n, besides the models. The n × p gradient matrix is
     never formed.
+
+    On a torch net (a skorch net or ``TorchModule``, on a GPU or the CPU) the gradients,
+    their projections, the kernel and its Cholesky factor (or eigenbasis) are computed in
+    torch, in float64, on the net's device: device memory O(chunk · p) for a gradient
+    block, O(k · chunk + k²) for its projection and the kernel (O(n² + n k) on the Gram
+    route), O(p k) for P when p·k ≤ 2²² (else one tile at a time, drawn on the host from
+    its seed and moved there), and the fitted O(n k) per model. Only the (test chunk ×
+    n) influence blocks and the n-vectors (``scores_``, ``out_to_loss_``) come back to the
+    host. P is the same matrix as on the numpy path (other models): the two paths agree to
+    rounding.
 
     References
     ----------
@@ -565,6 +787,7 @@ class TRAKScorer(BaseInfluenceScorer):
         self.kernel_inverses_ = [m["kernel_inverse"] for m in members]
         self.train_features_ = [m["train_features"] for m in members]
         self._shares = [m["share"] for m in members]
+        self._backends = [m["backend"] for m in members]
         self.damping_ = np.array([m["damping"] for m in members])
         self.out_to_loss_ = np.mean([m["q"] for m in members], axis=0)
         self.n_params_ = self.adapters_[0].n_params
@@ -577,25 +800,43 @@ class TRAKScorer(BaseInfluenceScorer):
             self.kernel_inverses_,
             self.train_features_,
             self._shares,
+            getattr(self, "_backends", [None] * len(self.adapters_)),
             strict=True,
         )
 
     def _score_samples(self, X, y):
         total, q_sum = np.zeros(len(y)), np.zeros(len(y))
-        for adapter, projection, K_inv, _, share in self._members():
-            phi, q = _features(adapter, X, y, projection, self._chunk, self.kernel)
-            train = phi * adapter.row_weights(y)[:, None]
+        for adapter, projection, K_inv, _, share, xp in self._members():
+            if xp is None:
+                phi, q = _features(adapter, X, y, projection, self._chunk, self.kernel)
+                weights = adapter.row_weights(y)
+                shares = None if share is None else adapter.penalty_shares(y)
+            else:  # on the net's device: n values of each come back
+                phi, q = _features_tensors(adapter, X, y, projection, self._chunk, self.kernel)
+                weights = xp.asarray(adapter.row_weights(y))
+                shares = None if share is None else xp.asarray(adapter.penalty_shares(y))
+            train = phi * weights[:, None]
             if share is not None:
-                train += adapter.penalty_shares(y)[:, None] * share
-            total += np.einsum("ij,ij->i", K_inv.apply(phi), train)
-            q_sum += q
+                train += shares[:, None] * share
+            if xp is None:
+                total += np.einsum("ij,ij->i", K_inv.apply(phi), train)
+                q_sum += q
+            else:
+                total += xp.to_numpy((K_inv.apply(phi) * train).sum(1))
+                q_sum += xp.to_numpy(q)
         n = len(self.adapters_)
         return (q_sum / n) * (total / n)
 
     def _influence(self, X_test, y_test):
         out = np.zeros((len(y_test), len(self.out_to_loss_)))
-        for adapter, projection, _, train, _ in self._members():
-            phi, _ = _features(adapter, X_test, y_test, projection, self._chunk, self.kernel)
-            out += phi @ train.T
+        for adapter, projection, _, train, _, xp in self._members():
+            if xp is None:
+                phi, _ = _features(adapter, X_test, y_test, projection, self._chunk, self.kernel)
+                out += phi @ train.T
+                continue
+            chunk = self._chunk
+            phi, _ = _features_tensors(adapter, X_test, y_test, projection, chunk, self.kernel)
+            for rows in gen_batches(len(y_test), chunk):  # (chunk × n) blocks to the host
+                out[rows] += xp.to_numpy(phi[rows] @ train.T)
         out *= self.out_to_loss_ / len(self.adapters_)
         return out

@@ -253,3 +253,79 @@ def test_verbose_shows_progress_over_models(cancer, capsys):
     X, y = cancer
     TRAKScorer(LogisticRegression(), projection_dim=8, n_models=2, verbose=1).fit(X, y)
     assert "TRAKScorer" in capsys.readouterr().err
+
+
+# -- the device path (issue 18 §5) ---------------------------------------------------------
+from tests.inverse.test_device import DEVICES, _net, count_host_copies, numpy_path  # noqa: E402
+
+
+def _fit_both(device, kernel, k, chunk=16, sample_weight=None):
+    model, X, y = _net(device)  # 5-8-3 tanh net with weight decay: p = 75
+    params = {"kernel": kernel, "projection_dim": k, "chunk_size": chunk, "random_state": 0}
+    scorer = TRAKScorer(FrozenEstimator(model), **params).fit(X[:40], y[:40], sample_weight)
+    with numpy_path():
+        reference = TRAKScorer(FrozenEstimator(model), **params).fit(X[:40], y[:40], sample_weight)
+    return scorer, reference, X, y
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kernel", ["trak", "gauss-newton"])
+@pytest.mark.parametrize("k", [24, 300])  # k < n: k × k Cholesky; k > n: the n × n Gram route
+def test_device_path_equals_the_numpy_path(device, kernel, k, monkeypatch):
+    """A torch net is projected and solved on its device; the numbers are the numpy path's
+    (the same random matrix, tile by tile from the seeds) to rounding."""
+    if k == 300:  # P regenerated tile by tile (two tile columns), never kept whole
+        monkeypatch.setattr(trak_module, "_CACHE_ENTRIES", 0)
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, 40)
+    scorer, reference, X, y = _fit_both(device, kernel, k, sample_weight=weights)
+    assert scorer._backends[0] is not None and reference._backends[0] is None
+    assert isinstance(scorer.train_features_[0], torch.Tensor)
+    assert scorer.train_features_[0].device.type == device
+    assert isinstance(reference.train_features_[0], np.ndarray)
+    got, expected = scorer.influence(X[40:], y[40:]), reference.influence(X[40:], y[40:])
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10 * np.abs(expected).max())
+    for a, b in [
+        (scorer.scores_, reference.scores_),
+        (scorer.score_samples(X[40:], y[40:]), reference.score_samples(X[40:], y[40:])),
+        (scorer.out_to_loss_, reference.out_to_loss_),
+        (scorer.damping_, reference.damping_),
+    ]:
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * np.abs(b).max())
+    restored = pickle.loads(pickle.dumps(scorer))
+    np.testing.assert_allclose(restored.influence(X[40:], y[40:]), got, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("kernel", ["trak", "gauss-newton"])
+def test_device_path_copies_no_gradient_chunk_to_the_host(kernel):
+    """Fit copies the same few n-vectors to the host however many chunks there are, and
+    influence one result block per test chunk; no host gradient block is ever made."""
+    from skinfluence.torch._adapter import TorchGradientMatrix
+
+    model, X, y = _net()
+    saved = TorchGradientMatrix.dense_rows
+
+    def refuse(self, rows):
+        raise AssertionError("a host gradient block was made on the device path")
+
+    counts = {}
+    TorchGradientMatrix.dense_rows = refuse
+    try:
+        for chunk in (20, 4):  # 2 and 10 training chunks; 1 and 5 test chunks
+            scorer = TRAKScorer(
+                FrozenEstimator(model), kernel=kernel, projection_dim=24, chunk_size=chunk
+            )
+            with count_host_copies() as fit_calls:
+                scorer.fit(X[:40], y[:40])
+            with count_host_copies() as influence_calls:
+                scorer.influence(X[40:], y[40:])
+            counts[chunk] = len(fit_calls), len(influence_calls)
+    finally:
+        TorchGradientMatrix.dense_rows = saved
+    assert counts[20][0] == counts[4][0] <= 8, counts  # q and the self-influence (cpu + numpy)
+    assert counts[20][1] == 2 and counts[4][1] == 2 * 5, counts  # one block per test chunk
+    with numpy_path():  # the counter can fail: the numpy path copies every gradient chunk
+        scorer = TRAKScorer(FrozenEstimator(model), kernel=kernel, projection_dim=24, chunk_size=4)
+        with count_host_copies() as calls:
+            scorer.fit(X[:40], y[:40])
+    assert len(calls) >= 10
