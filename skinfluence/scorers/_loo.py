@@ -19,6 +19,8 @@ from .._utils._progress import progress_bar
 from .._validation import shared_constraints
 from ..models import GeneralizedLinear, adapter_for
 from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen, sample_weight_param
+from ._loo_logistic_cv import estimator_at as logistic_cv_estimator_at
+from ._loo_logistic_cv import logistic_cv_applies, logistic_cv_leave_one_out
 from ._loo_losses import own_losses, stacked_losses
 from ._loo_newton import newton_leave_one_out
 from ._loo_ridge_cv import estimator_at, ridge_cv_applies, ridge_cv_leave_one_out
@@ -238,7 +240,12 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
 
     def _fit(self, X, y, sample_weight):
         refuse_frozen(self)
-        self.refit_tol_ = tol = resolve_refit_tol(self.estimator, self.refit_tol)
+        # LogisticRegressionCV with its search re-run by Newton refits (_loo_logistic_cv):
+        # "auto" is the 1e-10 of the other Newton refits.
+        search = self.warm_start and logistic_cv_applies(self.estimator, X, y, sample_weight)
+        auto = isinstance(self.refit_tol, str) and self.refit_tol == "auto"
+        tol = 1e-10 if search and auto else resolve_refit_tol(self.estimator, self.refit_tol)
+        self.refit_tol_ = tol
         base = fit_clone(_tightened(self.estimator, tol), X, y, sample_weight)
         n = len(y)
         bar = progress_bar(verbose=self.verbose, total=n, desc=type(self).__name__, unit="fit")
@@ -272,6 +279,17 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
                 ]
                 self._newton_rows, self._newton_thetas = np.arange(n), thetas
                 bar.update(n)
+        if adapter is None and search and tol:
+            # LogisticRegressionCV: every fold model and the final one by Newton refits.
+            thetas, Cs, _, converged = logistic_cv_leave_one_out(base, X, y, tol=tol)
+            if thetas is not None:
+                self._newton_base = adapter_for(base)
+                done = np.flatnonzero(converged)
+                for i in done:
+                    models[i] = logistic_cv_estimator_at(self._newton_base, thetas[i], Cs[i])
+                self._newton_rows, self._newton_thetas = done, thetas[done]
+                bar.update(len(done))
+                adapter = self._newton_base  # refit_method_: "newton" (or "mixed")
         todo = np.array([i for i, m in enumerate(models) if m is None], dtype=int)
         self.refit_method_ = "newton" if len(todo) == 0 else "refit" if len(todo) == n else "mixed"
         if len(todo) == 0 and adapter is None:
