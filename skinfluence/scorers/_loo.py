@@ -145,15 +145,26 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         ``RidgeCV`` (``cv=None``, ``scoring=None``, one target, no sample weights, dense X)
         gets every refit, its selection of α included, in closed form from the full-data
         hat matrix (exact; O(n² p) per α, see :mod:`skinfluence.scorers._loo_ridge_cv`).
+        ``LogisticRegressionCV`` (l2, ``refit=True``, lbfgs / newton-cg / newton-cholesky,
+        the default, ``"accuracy"`` or ``"neg_log_loss"`` scoring, no ``class_weight`` or
+        sample weights, dense X) re-runs its C search without each row by Newton refits:
+        every (fold, C) model without the row, the fold scores without it, the first best C,
+        then the final model at that C (:mod:`skinfluence.scorers._loo_logistic_cv`; about
+        |folds| × |Cs| × (1 − 1/|folds|)² + 1 times the ``LogisticRegression`` cost). The
+        folds held fixed are the full data's with the row taken out: scikit-learn's own refit
+        re-splits the n − 1 rows for an integer ``cv`` (the same as an explicit list of
+        splits in the remaining rows' indices; the difference is measured in
+        benchmarks/README.md).
         Other models that have a ``warm_start`` parameter get it set. False: every refit
         starts from scratch with the model's own solver.
     refit_tol : float, None or "auto", default="auto"
         Tolerance set on the model (and on the full-data fit it is compared with) where it
         has a ``tol`` parameter, so that differences reflect the data, not the optimiser.
-        None keeps the model's own tolerance. "auto": 1e-10, except for a model that selects
-        its hyper-parameters by an internal cross-validation (``LogisticRegressionCV``,
-        ``LassoCV``, ...: a class whose name ends in "CV" with a ``cv`` parameter), refitted
-        n times by its own solver, which keeps its own tolerance: re-running the search at
+        None keeps the model's own tolerance. "auto": 1e-10 (also for the Newton refits of
+        ``LogisticRegressionCV`` above), except for a model that selects
+        its hyper-parameters by an internal cross-validation (``LogisticRegressionCV``
+        otherwise, ``LassoCV``, ...: a class whose name ends in "CV" with a ``cv`` parameter),
+        refitted n times by its own solver, which keeps its own tolerance: re-running the search at
         1e-10 costs 2-4× more (newton-cholesky or lbfgs), while its leave-one-out at the
         model's tol agrees with the 1e-10 one to Pearson 0.99999 (LogisticRegressionCV, 300
         rows, 50 features: benchmarks/README.md), far inside what the re-run selection itself
@@ -170,11 +181,13 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
     estimators_ : list of estimators
         ``estimators_[i]`` was fitted without row i.
     refit_method_ : {"newton", "closed-form", "refit", "mixed"}
-        How the leave-one-out models were obtained: shared-factorisation Newton iterations,
+        How the leave-one-out models were obtained: shared-factorisation Newton iterations
+        (for ``LogisticRegressionCV``, of its whole search),
         ``RidgeCV``'s closed form, the model's own ``fit``, or both (rows whose Newton
         iteration did not converge in 50 iterations are refitted with ``fit``).
     n_iter_ : ndarray of shape (n_train,)
-        Newton iterations of each refit (0 where the model's ``fit`` was used).
+        Newton iterations of each refit (0 where the model's ``fit`` was used, and for the
+        ``LogisticRegressionCV`` search, whose refits are many per row).
     scores_ : ndarray of shape (n_train,)
         Actual self-influence.
 
