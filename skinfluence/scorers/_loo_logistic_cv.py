@@ -6,9 +6,12 @@ l2 logistic model on the fold's training rows, scores it on the fold's validatio
 that C. Its leave-one-out model without row i re-runs all of it. Here:
 
 - for every (fold k, C) the fold model is fitted once (``LogisticRegression(C)``,
-  newton-cholesky, to ``tol``; ``coefs_paths_`` are at the model's own tolerance, 1e-4 by
-  default, too far from the optimum to start Newton refits from) and, for every row i of the
-  fold's training part, its refit without i comes from the Newton iterations of
+  newton-cholesky, to ``tol``). ``coefs_paths_`` of a search run at the model's own tolerance
+  (lbfgs, 1e-4) are 1e-3 from that optimum (gradient / n ≈ 1e-4 at 10⁴ × 20), no start for the
+  refits; those of the search tightened to 1e-10 equal it to 1e-10, but the |folds| × |Cs|
+  fits cost about 1 % of the whole (0.5 s of 32 s at 10⁴ × 20), so they are simply redone.
+  For every row i of the fold's training part, its refit without i comes from the Newton
+  iterations of
   :mod:`~skinfluence.scorers._loo_newton` (to ``tol``, vectorised over blocks of rows); the
   fold's validation rows are scored under each refit with the estimator's own scoring;
 - a row i in fold k's validation part leaves that fold's model unchanged and is dropped from
@@ -21,8 +24,10 @@ that C. Its leave-one-out model without row i re-runs all of it. Here:
 (``check_cv(cv, y, classifier=True).split(X, y)``), with row i taken out of its fold. That is
 exactly scikit-learn's refit when ``cv`` is an explicit list of splits given in the indices of
 the remaining rows; with an integer ``cv`` or a ``(Stratified)KFold`` splitter, scikit-learn's
-refit on n − 1 rows re-splits them, which moves up to a fold's worth of rows between folds
-and can change the selected C (measured in benchmarks/README.md). Supported scorings: the
+refit on n − 1 rows re-splits them: unshuffled, each class's contiguous fold blocks shift by
+up to one row at each boundary after row i (a few rows change folds); shuffled, the whole
+assignment changes. That can change the selected C (how often is measured in
+benchmarks/README.md, ``bench_loo_logistic_cv_folds.py``). Supported scorings: the
 default (accuracy), ``"accuracy"`` and ``"neg_log_loss"``; anything else, sample weights,
 ``class_weight``, sparse X, l1/elastic-net, ``refit=False``, liblinear/sag/saga or a fold
 without every class is left to the model's own refits.
