@@ -303,6 +303,9 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
                 self._newton_rows, self._newton_thetas = done, thetas[done]
                 bar.update(len(done))
                 adapter = self._newton_base  # refit_method_: "newton" (or "mixed")
+            elif auto:  # the folds did not qualify: the model's own refits, at its own tol
+                self.refit_tol_ = tol = resolve_refit_tol(self.estimator, self.refit_tol)
+                base = fit_clone(_tightened(self.estimator, tol), X, y, sample_weight)
         todo = np.array([i for i, m in enumerate(models) if m is None], dtype=int)
         self.refit_method_ = "newton" if len(todo) == 0 else "refit" if len(todo) == n else "mixed"
         if len(todo) == 0 and adapter is None:

@@ -67,6 +67,8 @@ def logistic_cv_applies(estimator, X, y, sample_weight):
         return False
     if not isinstance(X, np.ndarray) or X.ndim != 2 or np.ndim(y) != 1:
         return False
+    if _reshuffles(params["cv"]):
+        return False
     return isinstance(params["Cs"], numbers.Integral) or np.all(np.asarray(params["Cs"]) > 0)
 
 
@@ -92,7 +94,9 @@ def logistic_cv_leave_one_out(base, X, y, *, tol, max_iter=50):
     -------
     thetas : ndarray of shape (n, p) or None
         None when the folds do not qualify (a fold's training part without every class, a
-        validation part of one row) or a fold model is not a usable start: the caller refits.
+        validation part of one row, folds that cannot be split again as the model did), the
+        search on all rows does not select ``base.C_`` (a check that it is the model's own
+        search) or a fold model is not a usable start: the caller refits.
     Cs : ndarray of shape (n,)
         The C the search without row i selects.
     cv_scores : ndarray of shape (n, n_Cs)
@@ -107,10 +111,9 @@ def logistic_cv_leave_one_out(base, X, y, *, tol, max_iter=50):
     classes = base.classes_
     codes = np.searchsorted(classes, y)
     Cs = np.asarray(base.Cs_, dtype=np.float64)
-    folds = [
-        (np.asarray(tr), np.asarray(te))
-        for tr, te in check_cv(base.cv, y, classifier=True).split(X, y)
-    ]
+    folds = _folds(base.cv, X, y)
+    if folds is None:
+        return None, None, None, None
     for train, test in folds:
         if len(test) < 2 or np.unique(codes[train]).size != len(classes):
             return None, None, None, None
@@ -119,6 +122,7 @@ def logistic_cv_leave_one_out(base, X, y, *, tol, max_iter=50):
     scoring = base.scoring if isinstance(base.scoring, str) else None
     log_loss = scoring == "neg_log_loss"
     scores = np.empty((n, len(folds), len(Cs)))
+    full_scores = np.empty((len(folds), len(Cs)))
     converged = np.ones(n, dtype=bool)
     for k, (train, test) in enumerate(folds):
         Xv, cv_ = X[test], codes[test]
@@ -129,6 +133,7 @@ def logistic_cv_leave_one_out(base, X, y, *, tol, max_iter=50):
             # the fold model without a validation row: unchanged, the row left out of the score
             full = _row_scores(adapter, adapter.params()[None], Xv, cv_, log_loss)[:, 0]
             total = full.sum()
+            full_scores[k, c] = full.mean()
             scores[test, k, c] = (total - full) / (len(test) - 1)
             thetas, conv = _newton_rows(adapter, X[train], y[train], tol, max_iter)
             if thetas is None:
@@ -138,7 +143,10 @@ def logistic_cv_leave_one_out(base, X, y, *, tol, max_iter=50):
                 per = _row_scores(adapter, thetas[batch], Xv, cv_, log_loss)
                 scores[train[batch], k, c] = per.mean(axis=0)
     if log_loss:
-        scores = -scores
+        scores, full_scores = -scores, -full_scores
+    if Cs[np.argmax(full_scores.sum(axis=0))] != np.ravel(base.C_)[0]:
+        # not the search the model ran (other folds, or a near-tie scored differently)
+        return None, None, None, None
     cv_scores = scores.sum(axis=1)  # over folds, as LogisticRegressionCV
     chosen = np.argmax(cv_scores, axis=1)  # the first best C
     thetas = np.empty((n, adapter_for(base).n_params))
@@ -151,6 +159,28 @@ def logistic_cv_leave_one_out(base, X, y, *, tol, max_iter=50):
         thetas[rows] = theta_c
         converged[rows] &= conv
     return thetas, Cs[chosen], cv_scores, converged
+
+
+def _folds(cv, X, y):
+    """The full data's folds, or None where splitting again would not give the model's own
+    (a shuffling splitter without an integer seed, a splitter that needs groups, a consumed
+    iterator)."""
+    if _reshuffles(cv):
+        return None
+    try:
+        folds = [
+            (np.asarray(tr), np.asarray(te))
+            for tr, te in check_cv(cv, y, classifier=True).split(X, y)
+        ]
+    except (TypeError, ValueError):
+        return None
+    return folds or None
+
+
+def _reshuffles(cv):
+    """A shuffling splitter without an integer seed: each split differs."""
+    seed = getattr(cv, "random_state", None)
+    return bool(getattr(cv, "shuffle", False)) and not isinstance(seed, numbers.Integral)
 
 
 def _fitted_adapter(base, C, X, y, tol):

@@ -90,6 +90,8 @@ def test_other_searches_are_refitted_by_the_model():
         (LogisticRegressionCV(refit=False, **base), {}),
         (LogisticRegressionCV(class_weight="balanced", **base), {}),
         (LogisticRegressionCV(**base), {"sample_weight": np.ones(len(y))}),
+        # folds that splitting again would not reproduce
+        (LogisticRegressionCV(**{**base, "cv": StratifiedKFold(2, shuffle=True)}), {}),
     ]
     for model, kwargs in cases:
         with warnings.catch_warnings():
@@ -97,6 +99,11 @@ def test_other_searches_are_refitted_by_the_model():
             loo = LeaveOneOutScorer(model).fit(X, y, **kwargs)
         assert loo.refit_method_ == "refit"
         assert loo.refit_tol_ is None  # the model's own tolerance, as before
+    # a class with 2 rows: a fold's training part has one, the search is refitted by the model
+    y3 = y.copy()
+    y3[:2] = 2
+    loo = LeaveOneOutScorer(LogisticRegressionCV(**base)).fit(X, y3)
+    assert (loo.refit_method_, loo.refit_tol_) == ("refit", None)
     # explicit refit_tol=None or warm_start=False: the model's own refits too
     assert LeaveOneOutScorer(LogisticRegressionCV(**base), refit_tol=None).fit(
         X, y
