@@ -19,6 +19,8 @@ from .._utils._progress import progress_bar
 from .._validation import shared_constraints
 from ..models import GeneralizedLinear, adapter_for
 from ._base import BaseInfluenceScorer, fit_clone, refuse_frozen, sample_weight_param
+from ._loo_logistic_cv import estimator_at as logistic_cv_estimator_at
+from ._loo_logistic_cv import logistic_cv_applies, logistic_cv_leave_one_out
 from ._loo_losses import own_losses, stacked_losses
 from ._loo_newton import newton_leave_one_out
 from ._loo_ridge_cv import estimator_at, ridge_cv_applies, ridge_cv_leave_one_out
@@ -143,15 +145,26 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         ``RidgeCV`` (``cv=None``, ``scoring=None``, one target, no sample weights, dense X)
         gets every refit, its selection of α included, in closed form from the full-data
         hat matrix (exact; O(n² p) per α, see :mod:`skinfluence.scorers._loo_ridge_cv`).
+        ``LogisticRegressionCV`` (l2, ``refit=True``, lbfgs / newton-cg / newton-cholesky,
+        the default, ``"accuracy"`` or ``"neg_log_loss"`` scoring, no ``class_weight`` or
+        sample weights, dense X) re-runs its C search without each row by Newton refits:
+        every (fold, C) model without the row, the fold scores without it, the first best C,
+        then the final model at that C (:mod:`skinfluence.scorers._loo_logistic_cv`; about
+        |folds| × |Cs| × (1 − 1/|folds|)² + 1 times the ``LogisticRegression`` cost). The
+        folds held fixed are the full data's with the row taken out: scikit-learn's own refit
+        re-splits the n − 1 rows for an integer ``cv`` (the same as an explicit list of
+        splits in the remaining rows' indices; the difference is measured in
+        benchmarks/README.md).
         Other models that have a ``warm_start`` parameter get it set. False: every refit
         starts from scratch with the model's own solver.
     refit_tol : float, None or "auto", default="auto"
         Tolerance set on the model (and on the full-data fit it is compared with) where it
         has a ``tol`` parameter, so that differences reflect the data, not the optimiser.
-        None keeps the model's own tolerance. "auto": 1e-10, except for a model that selects
-        its hyper-parameters by an internal cross-validation (``LogisticRegressionCV``,
-        ``LassoCV``, ...: a class whose name ends in "CV" with a ``cv`` parameter), refitted
-        n times by its own solver, which keeps its own tolerance: re-running the search at
+        None keeps the model's own tolerance. "auto": 1e-10 (also for the Newton refits of
+        ``LogisticRegressionCV`` above), except for a model that selects
+        its hyper-parameters by an internal cross-validation (``LogisticRegressionCV``
+        otherwise, ``LassoCV``, ...: a class whose name ends in "CV" with a ``cv`` parameter),
+        refitted n times by its own solver, which keeps its own tolerance: re-running the search at
         1e-10 costs 2-4× more (newton-cholesky or lbfgs), while its leave-one-out at the
         model's tol agrees with the 1e-10 one to Pearson 0.99999 (LogisticRegressionCV, 300
         rows, 50 features: benchmarks/README.md), far inside what the re-run selection itself
@@ -168,11 +181,13 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
     estimators_ : list of estimators
         ``estimators_[i]`` was fitted without row i.
     refit_method_ : {"newton", "closed-form", "refit", "mixed"}
-        How the leave-one-out models were obtained: shared-factorisation Newton iterations,
+        How the leave-one-out models were obtained: shared-factorisation Newton iterations
+        (for ``LogisticRegressionCV``, of its whole search),
         ``RidgeCV``'s closed form, the model's own ``fit``, or both (rows whose Newton
         iteration did not converge in 50 iterations are refitted with ``fit``).
     n_iter_ : ndarray of shape (n_train,)
-        Newton iterations of each refit (0 where the model's ``fit`` was used).
+        Newton iterations of each refit (0 where the model's ``fit`` was used, and for the
+        ``LogisticRegressionCV`` search, whose refits are many per row).
     scores_ : ndarray of shape (n_train,)
         Actual self-influence.
 
@@ -238,7 +253,12 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
 
     def _fit(self, X, y, sample_weight):
         refuse_frozen(self)
-        self.refit_tol_ = tol = resolve_refit_tol(self.estimator, self.refit_tol)
+        # LogisticRegressionCV with its search re-run by Newton refits (_loo_logistic_cv):
+        # "auto" is the 1e-10 of the other Newton refits.
+        search = self.warm_start and logistic_cv_applies(self.estimator, X, y, sample_weight)
+        auto = isinstance(self.refit_tol, str) and self.refit_tol == "auto"
+        tol = 1e-10 if search and auto else resolve_refit_tol(self.estimator, self.refit_tol)
+        self.refit_tol_ = tol
         base = fit_clone(_tightened(self.estimator, tol), X, y, sample_weight)
         n = len(y)
         bar = progress_bar(verbose=self.verbose, total=n, desc=type(self).__name__, unit="fit")
@@ -272,6 +292,20 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
                 ]
                 self._newton_rows, self._newton_thetas = np.arange(n), thetas
                 bar.update(n)
+        if adapter is None and search and tol:
+            # LogisticRegressionCV: every fold model and the final one by Newton refits.
+            thetas, Cs, _, converged = logistic_cv_leave_one_out(base, X, y, tol=tol)
+            if thetas is not None:
+                self._newton_base = adapter_for(base)
+                done = np.flatnonzero(converged)
+                for i in done:
+                    models[i] = logistic_cv_estimator_at(self._newton_base, thetas[i], Cs[i])
+                self._newton_rows, self._newton_thetas = done, thetas[done]
+                bar.update(len(done))
+                adapter = self._newton_base  # refit_method_: "newton" (or "mixed")
+            elif auto:  # the folds did not qualify: the model's own refits, at its own tol
+                self.refit_tol_ = tol = resolve_refit_tol(self.estimator, self.refit_tol)
+                base = fit_clone(_tightened(self.estimator, tol), X, y, sample_weight)
         todo = np.array([i for i, m in enumerate(models) if m is None], dtype=int)
         self.refit_method_ = "newton" if len(todo) == 0 else "refit" if len(todo) == n else "mixed"
         if len(todo) == 0 and adapter is None:
