@@ -82,8 +82,8 @@ import functools
 from abc import ABC, abstractmethod
 
 import numpy as np
-from sklearn.utils import gen_batches
 
+from .._utils._batches import gen_batches
 from .._utils._docstring import inherit_docstrings, inject_docs
 
 
@@ -279,6 +279,13 @@ class TrainingGradientMatrix(GradientMatrix):
     def shape(self):
         return self.loss_gradients.shape
 
+    def _unit_weights(self):
+        """Whether every ``w_i`` is 1 (checked once, O(n))."""
+        unit = self.__dict__.get("_unit")
+        if unit is None:
+            unit = self._unit = bool(np.all(self.weights == 1.0))
+        return unit
+
     @property
     def has_share(self):
         """Whether the rows carry a penalty share (``share_gradient`` is not None)."""
@@ -300,7 +307,8 @@ class TrainingGradientMatrix(GradientMatrix):
 
     def dense_rows(self, rows):
         block = self.loss_gradients.dense_rows(rows)
-        block *= self.weights[rows, None]
+        if not self._unit_weights():  # w_i = 1 (no sample or class weights): x · 1 = x
+            block *= self.weights[rows, None]
         if self.has_share:
             block += self.shares[rows, None] * self.share_gradient[None]
         return block

@@ -93,6 +93,17 @@ def _kernel_for(X, w):
     return name
 
 
+def _unit_gram(X, name):
+    """Upper triangle (at least) of ``XᵀX`` by blocks, a SYRK route of ``_KERNELS``."""
+    n, d = X.shape
+    rows = _block_rows(d)
+    out = np.zeros((d, d))
+    for start in range(0, n, rows):
+        Xb = X[start : start + rows]
+        out += blas.dsyrk(1.0, Xb.T) if name == "scipy_syrk" else Xb.T @ Xb
+    return out
+
+
 def _nonnegative_gram(X, w, kernel):
     """Upper triangle (at least) of ``Xᵀ diag(w) X`` for w ≥ 0, block by block."""
     n, d = X.shape
@@ -118,6 +129,14 @@ def dense_weighted_gram(X, w, kernel=None):
     w = np.asarray(w, dtype=np.float64)
     name = _kernel_for(X, w) if kernel is None else kernel
     block_kernel = _KERNELS[name]
+    c = w[0] if len(w) else 0.0
+    if c > 0 and name != "numpy_gemm" and np.all(w == c):
+        # One weight for every row (least squares without sample weights: w = 2): c XᵀX,
+        # the SYRK on X's own blocks, without the √w-scaled copy of each block (equal to the
+        # scaled product to rounding).
+        out = _unit_gram(X, name)
+        out *= c
+        return np.triu(out) + np.triu(out, 1).T
     positive, negative = w > 0, w < 0
     if not negative.any():
         out = _nonnegative_gram(X, w, block_kernel)

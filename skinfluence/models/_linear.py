@@ -353,7 +353,7 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
     def _weighted_curvature(self, X, y, sample_weight):
         X = self.features(X)
         t = self.encode_target(y)
-        _, S = self.output_derivatives(self.outputs(X), t)
+        S = self._output_curvature(X, t)
         w = self.row_weights(y, sample_weight)
         share_weight = (
             0.0
@@ -361,6 +361,10 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
             else float(np.sum(self.penalty_shares(y, sample_weight)))
         )
         return X, S * w[:, None, None], share_weight
+
+    def _output_curvature(self, X, t):
+        """``S_i = ∂²ℓ_i/∂η²`` (n, K, K) of mapped rows X with encoded targets t."""
+        return self.output_derivatives(self.outputs(X), t)[1]
 
     def hessian(self, X, y, sample_weight=None):
         """Compute the dense Hessian of J: O(n d² K²) time, O(p²) memory (p = d K).
@@ -644,6 +648,13 @@ class _SquaredLossAdapter(LinearModelAdapter):
         n, K = eta.shape
         S = np.broadcast_to(2.0 * np.eye(K), (n, K, K))
         return 2.0 * (eta - t), S
+
+    def _output_curvature(self, X, t):
+        if type(self).output_derivatives is not _SquaredLossAdapter.output_derivatives:
+            return super()._output_curvature(X, t)
+        # 2I whatever η: the Hessian needs no pass over X for the outputs
+        n, K = X.shape[0], self.n_outputs
+        return np.broadcast_to(2.0 * np.eye(K), (n, K, K))
 
 
 @inherit_docstrings

@@ -5,11 +5,12 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import _safe_indexing, gen_batches
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.utils.validation import validate_data
 
+from .._utils._batches import gen_batches
 from .._utils._docstring import inject_docs
 from .._utils._progress import progress
 from .._validation import check_chunk_size, check_damping, shared_constraints

@@ -18,9 +18,10 @@ already holds, or O(n d) with a copy of the features.
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import _safe_indexing, gen_batches
+from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples
 
+from .._utils._batches import gen_batches
 from ..models import GeneralizedLinear, LinearGradientMatrix, TrainingGradientMatrix
 from ..models._linear import LinearModelAdapter
 

@@ -189,7 +189,7 @@ def test_unknown_labels_and_wrong_feature_count(breast_cancer):
 @pytest.mark.parametrize("kernel", sorted(_gram._KERNELS))
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("fit_intercept", [False, True])
-@pytest.mark.parametrize("sign", ["nonnegative", "nonpositive", "mixed"])
+@pytest.mark.parametrize("sign", ["nonnegative", "nonpositive", "mixed", "constant"])
 def test_weighted_gram_equals_plain_product(monkeypatch, kernel, sparse, fit_intercept, sign):
     # X̃ᵀ diag(w) X̃ against the plain product, each route forced through the per-width choice
     # the probe would fill. Blocks of 700 rows: 3 000 rows make four full blocks and a partial
@@ -204,6 +204,8 @@ def test_weighted_gram_equals_plain_product(monkeypatch, kernel, sparse, fit_int
         sign, rng.standard_normal(n)
     )
     w[::7] = 0.0
+    if sign == "constant":  # least squares without weights: c XᵀX from X's own blocks
+        w = np.full(n, 2.0)
     Xa = np.hstack([X, np.ones((n, 1))]) if fit_intercept else X
     expected = Xa.T @ np.diag(w) @ Xa
     monkeypatch.setattr(_gram, "_GRAM_BLOCK_BYTES", 8 * d0 * 700)  # 700-row blocks

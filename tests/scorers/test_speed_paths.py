@@ -189,3 +189,30 @@ def test_logistic_regression_cv_refits_by_newton_cholesky():
     newton = _tightened(model, 1e-10).fit(X, y)
     assert newton.C_ == lbfgs.C_
     np.testing.assert_allclose(newton.coef_, lbfgs.coef_, atol=1e-6)
+
+
+def test_plain_gen_batches_are_sklearns():
+    # the hot paths' batches without scikit-learn's per-call validation: the same slices
+    from sklearn.utils import gen_batches as sklearn_batches
+
+    from skinfluence._utils._batches import gen_batches
+
+    for n in range(1, 30):
+        for size in range(1, 12):
+            assert list(gen_batches(n, size)) == list(sklearn_batches(n, size))
+    with pytest.raises(ValueError, match="positive"):
+        list(gen_batches(5, 0))
+
+
+@pytest.mark.parametrize("weights", ["unit", "sampled"])
+def test_training_rows_skip_unit_weights_only(weights):
+    # w_i = 1 skips the scaling (x · 1 = x exactly); other weights are applied
+    from skinfluence.models import LinearGradientMatrix, TrainingGradientMatrix
+
+    rng = np.random.default_rng(0)
+    X, R = rng.standard_normal((40, 3)), rng.standard_normal((40, 1))
+    w = np.ones(40) if weights == "unit" else rng.random(40)
+    T = TrainingGradientMatrix(LinearGradientMatrix(X, R, True), w)
+    expected = w[:, None] * np.hstack([X * R, R])
+    np.testing.assert_array_equal(T.dense_rows(slice(None)), expected)
+    np.testing.assert_array_equal(T.dense_rows(slice(5, 9)), expected[5:9])
