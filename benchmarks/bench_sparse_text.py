@@ -6,7 +6,9 @@ l2-normalised as TfidfVectorizer does), labels from
 a sparse linear model with 10 % label noise; 100 test rows drawn the same way. For each size,
 in its own process (so that its peak memory is its own):
 
-- ``LogisticRegression(max_iter=500)`` fit, the unit of the ratios (minimum of 3 fits);
+- ``LogisticRegression(max_iter=500)`` fit (``tol`` sklearn's 1e-4, or ``--lr-tol``), the unit
+  of the ratios (minimum of 3 fits); at 50 000 × 100 000 with uniform columns the default
+  stops at iteration 0 (θ = 0, see TABLE), ``--lr-tol 1e-6`` makes it learn;
 - ``InfluenceScorer(LogisticRegression(max_iter=500))`` with the default ``method="auto"``:
   ``fit`` (model fit + solver + every row's self-influence) and ``influence`` on the test rows;
 - self-influence of the default against an exact reference: at p ≤ 10 000 the dense path

@@ -140,10 +140,9 @@ def test_auto_chooses_by_memory_budget_and_cost():
     small = InfluenceScorer(model, memory_budget=1000).fit(X, y)
     assert small.method_ == "pcg" and "memory_budget" in small.method_reason_
     exact = default.influence(X[:3], y[:3])
-    # PCG to its default rtol (1e-3): error a small fraction of the largest entry
-    np.testing.assert_allclose(
-        small.influence(X[:3], y[:3]), exact, rtol=0, atol=1e-4 * np.abs(exact).max()
-    )
+    approx = small.influence(X[:3], y[:3])  # PCG to its default rtol (1e-3)
+    np.testing.assert_allclose(approx, exact, rtol=0, atol=2e-3 * np.abs(exact).max())
+    assert np.corrcoef(approx.ravel(), exact.ravel())[0, 1] >= 1 - 1e-5
     # a dense Hessian that fits, but 40 rows: 40 CG solves are cheaper than factorising
     Xw, yw = _sparse_problem(n=40, p=3000, density=0.002, seed=5)
     assert InfluenceScorer(model).fit(Xw, yw).method_ == "pcg"
@@ -381,7 +380,7 @@ def test_block_pcg_makes_one_sparse_block_product_per_iteration():
 
 
 def test_pcg_default_rtol_is_the_measured_one():
-    # benchmarks/README.md (session 8, sparse2): test-row influence Pearson ≥ 1 − 1e-7 at
+    # benchmarks/README.md (session 8, sparse2): test-row influence Pearson ≥ 1 − 7e-8 at
     # rtol 1e-3 against rtol 1e-11 on 50 000 × 5 000 / 100 000, uniform and Zipf columns
     assert PreconditionedCGSolver().rtol == PCG_DEFAULT_RTOL
     X, y = _sparse_problem(n=2000, p=300, density=0.02, seed=6)
