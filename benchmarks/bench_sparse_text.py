@@ -379,7 +379,8 @@ def table(args):
             f"{first['method']} | {_both(runs, 'lr_fit_s', '{:.2f} s')} ({first['lr_n_iter']}) | "
             f"{_both(runs, 'fit_ratio', '{:.0f}×')} | "
             f"{_both(runs, 'influence_ratio', '{:.0f}×')} | {probes} | "
-            f"Pearson {first['self_pearson']:.4f} | Pearson {first['influence_pearson']:.7f} | "
+            f"Pearson {first['self_pearson']:.4f} | "
+            f"Pearson 1 − {1 - first['influence_pearson']:.1e} | "
             f"{' / '.join('{:.1f}'.format(r['load_1min'][0]) for r in runs)} |"
         )
     print(f"uptime at end: {os.getloadavg()}", flush=True)
