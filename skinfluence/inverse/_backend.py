@@ -69,6 +69,18 @@ class NumpyBackend:
     def all_finite(self, a):
         return bool(np.all(np.isfinite(a)))
 
+    def eigh(self, A):
+        return np.linalg.eigh(A)
+
+    def cholesky(self, A):
+        """The lower Cholesky factor of ``A``, or None when it is not positive definite."""
+        from scipy.linalg import LinAlgError, cholesky
+
+        try:
+            return cholesky(A, lower=True, check_finite=False)
+        except LinAlgError:
+            return None
+
     def __repr__(self):
         return "NumpyBackend()"
 
@@ -144,6 +156,14 @@ class TorchBackend:
 
     def all_finite(self, a):
         return bool(self._torch.isfinite(a).all())  # one scalar synchronisation, no copy
+
+    def eigh(self, A):
+        return self._torch.linalg.eigh(A)
+
+    def cholesky(self, A):
+        """The lower Cholesky factor of ``A``, or None when it is not positive definite."""
+        factor, info = self._torch.linalg.cholesky_ex(A)
+        return factor if int(info) == 0 else None  # one scalar synchronisation
 
     def __repr__(self):
         return f"TorchBackend(device={str(self.device)!r})"

@@ -25,7 +25,7 @@ from .._utils._estimators import is_frozen, is_skorch_net
 from .._utils._progress import progress
 from .._utils._random import draw_seeds, set_random_states
 from .._validation import shared_constraints
-from ..inverse._backend import backend_for
+from ..inverse._backend import NUMPY, backend_for
 from ..models import adapter_for
 from ..models._curvature import with_curvature
 from ._base import BaseInfluenceScorer, sample_weight_param
@@ -355,57 +355,20 @@ class KernelInverse:
 
 def _eigen_inverse(vals, vecs, damping):
     vals = vals + damping
-    cutoff = max(vals.max(initial=0.0), 0.0) * max(len(vals), 1) * np.finfo(np.float64).eps
-    keep = vals > cutoff
-    return vecs[:, keep], 1.0 / vals[keep]
-
-
-def kernel_inverse(damping, *, K=None, features=None, full_rank=False):
-    """The :class:`KernelInverse` of ``K`` (k × k) or of ``featuresᵀ features`` (n × k)."""
-    from scipy.linalg import LinAlgError, cholesky
-
-    if features is not None and features.shape[0] < features.shape[1]:
-        vals, U = np.linalg.eigh(features @ features.T)
-        U, inv = _eigen_inverse(vals, U, 0.0)
-        s2 = 1.0 / inv
-        basis = (features.T @ U) / np.sqrt(s2)
-        return KernelInverse(
-            basis=basis,
-            inverse_values=1.0 / (s2 + damping),
-            off_range=1.0 / damping if damping > 0 else 0.0,
-        )
-    if K is None:
-        K = features.T @ features
-    K = (K + K.T) / 2
-    if damping > 0 or full_rank:
-        try:
-            shifted = K + damping * np.eye(len(K))
-            return KernelInverse(factor=cholesky(shifted, lower=True, check_finite=False))
-        except LinAlgError:
-            pass
-    vals, vecs = np.linalg.eigh(K)
-    basis, inv = _eigen_inverse(vals, vecs, damping)
-    return KernelInverse(basis=basis, inverse_values=inv)
-
-
-def _eigen_inverse_tensor(vals, vecs, damping):
-    vals = vals + damping
     top = float(vals.max()) if len(vals) else 0.0
     cutoff = max(top, 0.0) * max(len(vals), 1) * np.finfo(np.float64).eps
     keep = vals > cutoff
     return vecs[:, keep], 1.0 / vals[keep]
 
 
-def kernel_inverse_tensor(damping, *, K=None, features=None, full_rank=False):
-    """:func:`kernel_inverse` in torch, on the device of ``K`` / ``features``: the same
-    three routes (``torch.linalg.eigh``, ``cholesky_ex``); the factor stays there."""
-    import torch
-
+def kernel_inverse(damping, *, K=None, features=None, full_rank=False, xp=NUMPY):
+    """The :class:`KernelInverse` of ``K`` (k × k) or of ``featuresᵀ features`` (n × k), in
+    the backend ``xp`` (numpy, or torch on the net's device, where the factor stays)."""
     if features is not None and features.shape[0] < features.shape[1]:
-        vals, U = torch.linalg.eigh(features @ features.T)
-        U, inv = _eigen_inverse_tensor(vals, U, 0.0)
+        vals, U = xp.eigh(features @ features.T)
+        U, inv = _eigen_inverse(vals, U, 0.0)
         s2 = 1.0 / inv
-        basis = (features.T @ U) / torch.sqrt(s2)
+        basis = (features.T @ U) / xp.sqrt(s2)
         return KernelInverse(
             basis=basis,
             inverse_values=1.0 / (s2 + damping),
@@ -415,12 +378,11 @@ def kernel_inverse_tensor(damping, *, K=None, features=None, full_rank=False):
         K = features.T @ features
     K = (K + K.T) / 2
     if damping > 0 or full_rank:
-        eye = torch.eye(len(K), dtype=K.dtype, device=K.device)
-        factor, info = torch.linalg.cholesky_ex(K + damping * eye)
-        if int(info) == 0:  # one scalar synchronisation
+        factor = xp.cholesky(K + damping * xp.eye(len(K)))
+        if factor is not None:
             return KernelInverse(factor=factor)
-    vals, vecs = torch.linalg.eigh(K)
-    basis, inv = _eigen_inverse_tensor(vals, vecs, damping)
+    vals, vecs = xp.eigh(K)
+    basis, inv = _eigen_inverse(vals, vecs, damping)
     return KernelInverse(basis=basis, inverse_values=inv)
 
 
@@ -515,13 +477,13 @@ def _fit_features_tensor(scorer, adapter, projection, xp, X, y, sample_weight):
     if scorer.kernel == "trak":
         features = phi * xp.sqrt(weights)[:, None]
         damping = _damping(scorer.damping, float((features**2).sum()) / k, AUTO_DAMPING["trak"])
-        inverse = kernel_inverse_tensor(
-            damping, features=features, full_rank=k <= min(len(y), adapter.n_params)
+        inverse = kernel_inverse(
+            damping, features=features, full_rank=k <= min(len(y), adapter.n_params), xp=xp
         )
     else:
         K = _ggn_kernel_tensor(adapter, X, y, sample_weight, projection)
         damping = _damping(scorer.damping, float(K.trace()) / k, AUTO_DAMPING["gauss-newton"])
-        inverse = kernel_inverse_tensor(damping, K=K, full_rank=k <= adapter.n_params)
+        inverse = kernel_inverse(damping, K=K, full_rank=k <= adapter.n_params, xp=xp)
         q_grad = adapter.penalty_share_gradient()
         if q_grad is not None:
             share = projection.project_tensor(xp.asarray(q_grad)[None, :])[0]
