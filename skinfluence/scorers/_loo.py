@@ -150,7 +150,8 @@ class LeaveOneOutScorer(BaseInfluenceScorer):
         sample weights, dense X) re-runs its C search without each row by Newton refits:
         every (fold, C) model without the row, the fold scores without it, the first best C,
         then the final model at that C (:mod:`skinfluence.scorers._loo_logistic_cv`; about
-        |folds| × |Cs| × (1 − 1/|folds|)² + 1 times the ``LogisticRegression`` cost). The
+        F · C · (1 − 1/F)² + 1 times the ``LogisticRegression`` cost, for F folds and C
+        values in ``Cs``). The
         folds held fixed are the full data's with the row taken out: scikit-learn's own refit
         re-splits the n − 1 rows for an integer ``cv`` (the same as an explicit list of
         splits in the remaining rows' indices; the difference is measured in
