@@ -932,6 +932,26 @@ class GeneralizedLinear(GaussNewton):
         """
         return self.output_derivatives(eta, t)[0]
 
+    def stacked_output_gradients(self, eta, t):
+        """Compute ∂ℓ/∂η of b parameter vectors on the same rows.
+
+        Parameters
+        ----------
+        eta : ndarray of shape (n, b, K)
+            The outputs of each of the n rows under each of b parameter vectors.
+        t : ndarray of shape (n,) or (n, K)
+            The rows' encoded targets (:meth:`encode_target`).
+
+        Returns
+        -------
+        R : ndarray of shape (n, b, K)
+            ∂ℓ/∂η (default: :meth:`output_gradients` on the targets repeated b times; a family
+            overrides it to broadcast the targets instead).
+        """
+        n, b, K = eta.shape
+        R = self.output_gradients(eta.reshape(n * b, K), np.repeat(t, b, axis=0))
+        return R.reshape(n, b, K)
+
     @abstractmethod
     def loss_from_outputs(self, eta, y):
         """Compute the per-sample loss at given outputs (to evaluate stepped parameters).

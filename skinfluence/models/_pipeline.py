@@ -225,6 +225,9 @@ class GeneralizedLinearPipelineAdapter(PipelineAdapter, GeneralizedLinear):
     def output_gradients(self, eta, t):
         return self.inner.output_gradients(eta, t)
 
+    def stacked_output_gradients(self, eta, t):
+        return self.inner.stacked_output_gradients(eta, t)
+
     def loss_from_outputs(self, eta, y):
         return self.inner.loss_from_outputs(eta, y)
 

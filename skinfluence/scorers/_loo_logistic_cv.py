@@ -215,7 +215,8 @@ def _row_scores(adapter, thetas, Xv, codes, log_loss):
     b = thetas.shape[0]
     nf, K = adapter.n_features, adapter.n_outputs
     W = thetas.reshape(b, -1, K)
-    eta = np.einsum("nf,bfk->nbk", Xv, W[:, :nf])
+    coef = np.ascontiguousarray(W[:, :nf].transpose(1, 0, 2).reshape(nf, b * K))
+    eta = (Xv @ coef).reshape(-1, b, K)
     if adapter.fit_intercept:
         eta += W[:, nf][None]
     if K == 1:

@@ -21,6 +21,7 @@ no per-fit overhead, instead of n separate fits.
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import linalg
 from sklearn.utils import gen_batches
 
@@ -29,8 +30,11 @@ from ..inverse import DirectSolver
 from ..models._linear import LinearGradientMatrix
 from ._newton import leverage_blocks
 
-# Memory for one block of simultaneous refits: the (n, b, K) outputs and residuals.
+# Memory for one block of simultaneous refits on sparse X: the (n, b, K) outputs and residuals.
 _BLOCK_BYTES = 2**25
+# Refits per block on dense X, whose gradient pass is chunked over rows (_CHUNK_BYTES each).
+_DENSE_BLOCK = 512
+_CHUNK_BYTES = 2**20
 
 
 def newton_leave_one_out(adapter, X, y, sample_weight=None, *, tol, max_iter=50, progress=None):
@@ -162,6 +166,7 @@ class _LeaveOneOutProblem:
         # Only its features are used: x̃ᵢ rows, X̃ᵀT products (no gradient is stored).
         self.features = LinearGradientMatrix(self.Xf, np.zeros((n, self.K)), adapter.fit_intercept)
         R0, self.S0 = adapter.output_derivatives(adapter.outputs(self.Xf), self.t)
+        self.R0 = R0
         self.g_full = (
             self.features.features_rmatmul(self.w[:, None] * R0)[:, 0]
             + self.penalties[0] * self.theta_hat
@@ -172,7 +177,10 @@ class _LeaveOneOutProblem:
             if share_gradient is None
             else share_gradient - self.penalties[1] * self.theta_hat
         )
-        self.block_size = int(max(1, min(n, _BLOCK_BYTES // (8 * 3 * n * self.K))))
+        if sp.issparse(self.Xf):
+            self.block_size = int(max(1, min(n, _BLOCK_BYTES // (8 * 3 * n * self.K))))
+        else:
+            self.block_size = int(max(1, min(n, _DENSE_BLOCK)))
         self._X, self._y, self._sw = X, y, sample_weight
 
     def factorise(self, rows, H_inv=None):
@@ -214,6 +222,7 @@ class _LeaveOneOutProblem:
             tol,
             max_iter,
             offset,
+            (self.g_full, self.R0),
         )
 
     def _gradient(self, i, theta):
@@ -293,7 +302,10 @@ def _solve_block(
     tol,
     max_iter,
     offset=None,
+    start=None,
 ):
+    """Iterate the refits of ``rows``; ``start`` = (∇J(θ̂), r(θ̂)) gives the first gradients
+    without a pass over the data: ∇J₋ᵢ(θ̂) = ∇J(θ̂) − c_i D_q θ̂ − w_i r_i(θ̂) ⊗ x̃_i."""
     penalty, share, c = penalties
     # each refit's penalty: the full one less the removed row's share, (b, p)
     penalty = penalty[None] - c[rows, None] * share[None]
@@ -311,9 +323,15 @@ def _solve_block(
     for it in range(max_iter + 1):
         active = ~converged & ~failed
         sub = np.flatnonzero(active)  # only the refits still running cost a gradient
-        grad[sub] = _leave_one_out_gradients(
-            adapter, features, t, w, rows[sub], theta[sub], penalty[sub], x_rows[sub]
-        )
+        if it == 0 and start is not None:
+            g_full, R0 = start
+            own = w[rows, None] * R0[rows]
+            grad[:] = g_full[None] - c[rows, None] * share[None] * theta_hat[None]
+            grad -= (x_rows[:, :, None] * own[:, None, :]).reshape(b, -1)
+        else:
+            grad[sub] = _leave_one_out_gradients(
+                adapter, features, t, w, rows[sub], theta[sub], penalty[sub], x_rows[sub]
+            )
         if offset is not None:  # the tilted objective J̃₋ᵢ (refine_leave_one_out)
             grad[sub] -= offset[sub]
         size[sub] = np.abs(grad[sub]).max(axis=1) / np.maximum(denom[sub], np.finfo(float).tiny)
@@ -365,19 +383,43 @@ def _newton_step(adapter, Xf, t, w, i, theta, grad, share_weight):
 
 def _leave_one_out_gradients(adapter, features, t, w, rows, theta, penalty, x_rows):
     """∇J₋ᵢ at θ_i for each i in ``rows`` (theta is (b, p), penalty (b, p) or (p,)): shape
-    (b, p)."""
+    (b, p).
+
+    Dense X is passed over in chunks of rows whose (m, b, K) outputs and residuals stay in
+    cache, each chunk's features read once for both products (sparse X in one pass: its
+    transposed product is a dense (d, b K) block, too costly to accumulate per chunk).
+    """
     Xf = features.X
     n, K, nf = Xf.shape[0], adapter.n_outputs, adapter.n_features
     b = len(rows)
     W = theta.reshape(b, -1, K)  # (b, d, K)
     coef = np.ascontiguousarray(W[:, :nf].transpose(1, 0, 2).reshape(nf, b * K))
-    eta = np.asarray(Xf @ coef).reshape(n, b, K)
-    if adapter.fit_intercept:
-        eta += W[:, nf][None]
-    R = adapter.output_gradients(eta.reshape(n * b, K), np.repeat(t, b, axis=0)).reshape(n, b, K)
-    R *= w[:, None, None]
-    own = R[rows, np.arange(b)]  # w_i r_i at θ_i, (b, K)
-    grad = features.features_rmatmul(R.transpose(0, 2, 1).reshape(n, K * b)).T + penalty * theta
+    intercept = W[:, nf][None] if adapter.fit_intercept else None  # (1, b, K)
+    unit = bool(np.all(w == 1.0))
+    m = n if sp.issparse(Xf) else max(1, _CHUNK_BYTES // (8 * b * K))
+    grad_w = np.zeros((nf, b * K))
+    grad_b = np.zeros(b * K)
+    for start in range(0, n, m):
+        chunk = slice(start, min(start + m, n))
+        Xc = Xf if m >= n else Xf[chunk]
+        eta = np.asarray(Xc @ coef).reshape(-1, b, K)
+        if intercept is not None:
+            eta += intercept
+        R = adapter.stacked_output_gradients(eta, t[chunk])
+        if not unit:
+            R *= w[chunk, None, None]
+        R = R.reshape(-1, b * K)
+        grad_w += np.asarray(Xc.T @ R)
+        if intercept is not None:
+            grad_b += R.sum(axis=0)
+    parts = [grad_w.reshape(nf, b, K)]
+    if intercept is not None:
+        parts.append(grad_b.reshape(1, b, K))
+    grad = np.concatenate(parts, axis=0).transpose(1, 0, 2).reshape(b, -1)
+    grad += penalty * theta
+    # the removed row's own term, w_i ∇ℓ_i(θ_i) = w_i r_i ⊗ x̃_i
+    eta_own = np.einsum("bd,bdk->bk", x_rows, W)
+    own = w[rows, None] * adapter.output_gradients(eta_own, t[rows])
     grad -= (x_rows[:, :, None] * own[:, None, :]).reshape(b, -1)
     return grad
 

@@ -262,7 +262,15 @@ def check_generalized_linear_capability(example, adapter):
     assert eta.shape == (len(y), K) and adapter.n_params == d * K
     np.testing.assert_allclose(adapter.loss_from_outputs(eta, y), adapter.loss(X, y), rtol=1e-12)
     R, S = adapter.newton_factors(X, y)
-    np.testing.assert_allclose(adapter.output_gradients(eta, adapter.encode_target(y)), R)
+    t = adapter.encode_target(y)
+    np.testing.assert_allclose(adapter.output_gradients(eta, t), R)
+    # b = 3 parameter vectors on the same rows: each column's ∂ℓ/∂η is output_gradients'
+    stacked_eta = np.stack([eta, 0.5 * eta, eta + 0.25], axis=1)
+    stacked = adapter.stacked_output_gradients(stacked_eta, t)
+    for j in range(3):
+        np.testing.assert_allclose(
+            stacked[:, j], adapter.output_gradients(stacked_eta[:, j], t), rtol=1e-12, atol=1e-15
+        )
     x_tilde = np.asarray(Xf.toarray() if hasattr(Xf, "toarray") else Xf)
     if adapter.fit_intercept:
         x_tilde = np.hstack([x_tilde, np.ones((len(y), 1))])

@@ -112,6 +112,26 @@ def test_newton_refits_equal_the_models_own_cold_refits(breast_cancer, wine, cas
     )
 
 
+@pytest.mark.parametrize("case", ["binary", "no-intercept-C10", "sample-weight", "multinomial"])
+def test_newton_refits_in_row_chunks_and_small_blocks_equal_cold_refits(
+    breast_cancer, wine, case, monkeypatch
+):
+    from skinfluence.scorers import _loo_newton
+
+    # Blocks of 17 refits and gradient passes over chunks of at most 11 rows (the default
+    # sizes put these 90 rows in one chunk): the chunked sums give the same refits.
+    est, X, y, sw = _newton_cases(breast_cancer, wine)[case]
+    cold = LeaveOneOutScorer(est, warm_start=False).fit(X, y, sample_weight=sw)
+    monkeypatch.setattr(_loo_newton, "_DENSE_BLOCK", 17)
+    monkeypatch.setattr(_loo_newton, "_CHUNK_BYTES", 8 * 17 * 3 * 11)
+    chunked = LeaveOneOutScorer(est).fit(X, y, sample_weight=sw)
+    assert chunked.refit_method_ == "newton"
+    np.testing.assert_allclose(chunked.scores_, cold.scores_, atol=1e-7)
+    np.testing.assert_allclose(
+        chunked.influence(X[:7], y[:7]), cold.influence(X[:7], y[:7]), atol=1e-7
+    )
+
+
 def test_newton_refits_are_not_used_where_the_objective_differs(breast_cancer):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
