@@ -14,8 +14,10 @@ whose fixed point is the exact minimiser of J₋ᵢ (the preconditioner only set
 convergence is linear with a rate of order ‖θ₋ᵢ − θ̂‖, typically 1e-10 in 3-6 iterations).
 The iteration stops when the largest entry of ∇J₋ᵢ / Σ_{j≠i} w_j is below ``tol``, scikit-
 learn's own criterion for its Newton solvers. The gradients of a block of b refits come from
-two GEMMs over the training data, so all n refits cost O(n · nnz(X) · K · iterations), with
-no per-fit overhead, instead of n separate fits.
+two GEMMs over the training data (on dense X, chunk by chunk of rows so that the outputs and
+residuals of the block stay in cache), the first iteration's from the full-data gradient
+without a pass, so all n refits cost O(n · nnz(X) · K · iterations), with no per-fit
+overhead, instead of n separate fits.
 """
 
 import warnings
