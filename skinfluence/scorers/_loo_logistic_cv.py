@@ -9,7 +9,7 @@ that C. Its leave-one-out model without row i re-runs all of it. Here:
   newton-cholesky, to ``tol``). ``coefs_paths_`` of a search run at the model's own tolerance
   (lbfgs, 1e-4) are 1e-3 from that optimum (gradient / n ≈ 1e-4 at 10⁴ × 20), no start for the
   refits; those of the search tightened to 1e-10 equal it to 1e-10, but the |folds| × |Cs|
-  fits cost about 1 % of the whole (0.5 s of 32 s at 10⁴ × 20), so they are simply redone.
+  fits cost about 5 % of the whole (0.5 s of 9.4 s at 10⁴ × 20), so they are simply redone.
   For every row i of the fold's training part, its refit without i comes from the Newton
   iterations of
   :mod:`~skinfluence.scorers._loo_newton` (to ``tol``, vectorised over blocks of rows); the
