@@ -125,6 +125,19 @@ def test_label_primitives():
     np.testing.assert_allclose(label_log_loss(aligned, np.array([1])), -np.log(1e-15))
 
 
+@pytest.mark.parametrize("n_classes", [1, 2, 3, 8, 9, 20])
+@pytest.mark.parametrize("dtype", [np.int64, np.float64, np.int8])
+def test_encode_labels_by_comparison_equals_the_search(n_classes, dtype):
+    rng = np.random.RandomState(n_classes)
+    classes = np.sort(rng.choice(100, n_classes, replace=False)).astype(dtype)
+    y = classes[rng.randint(0, n_classes, 500)]
+    np.testing.assert_array_equal(encode_labels(classes, y), np.searchsorted(classes, y))
+    bad = y.astype(np.float64)
+    bad[7] = 100.5 if dtype is np.float64 else np.nan
+    with pytest.raises(ValueError, match="not seen in fit"):
+        encode_labels(classes, bad)
+
+
 # -- the template, over every scorer -------------------------------------------------------
 
 
