@@ -46,7 +46,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import gen_batches
 
 from ..models import adapter_for
-from ._loo_newton import _LeaveOneOutProblem
+from ._loo_newton import _LeaveOneOutProblem, stacked_operands
 
 _SCORINGS = (None, "warn", "accuracy", "neg_log_loss")
 _SOLVERS = ("lbfgs", "newton-cg", "newton-cholesky")
@@ -212,13 +212,11 @@ def _newton_rows(adapter, X, y, tol, max_iter, rows=None):
 
 def _row_scores(adapter, thetas, Xv, codes, log_loss):
     """Per validation row and model: correct (accuracy) or log-loss, shape (n_val, b)."""
-    b = thetas.shape[0]
-    nf, K = adapter.n_features, adapter.n_outputs
-    W = thetas.reshape(b, -1, K)
-    coef = np.ascontiguousarray(W[:, :nf].transpose(1, 0, 2).reshape(nf, b * K))
+    b, K = thetas.shape[0], adapter.n_outputs
+    coef, intercept = stacked_operands(adapter, thetas)
     eta = (Xv @ coef).reshape(-1, b, K)
-    if adapter.fit_intercept:
-        eta += W[:, nf][None]
+    if intercept is not None:
+        eta += intercept
     if K == 1:
         if not log_loss:
             return ((eta[:, :, 0] > 0).astype(int) == codes[:, None]).astype(float)

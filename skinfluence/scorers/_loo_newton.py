@@ -327,9 +327,8 @@ def _solve_block(
         sub = np.flatnonzero(active)  # only the refits still running cost a gradient
         if it == 0 and start is not None:
             g_full, R0 = start
-            own = w[rows, None] * R0[rows]
             grad[:] = g_full[None] - c[rows, None] * share[None] * theta_hat[None]
-            grad -= (x_rows[:, :, None] * own[:, None, :]).reshape(b, -1)
+            grad -= _row_terms(x_rows, w[rows, None] * R0[rows])
         else:
             grad[sub] = _leave_one_out_gradients(
                 adapter, features, t, w, rows[sub], theta[sub], penalty[sub], x_rows[sub]
@@ -394,9 +393,7 @@ def _leave_one_out_gradients(adapter, features, t, w, rows, theta, penalty, x_ro
     Xf = features.X
     n, K, nf = Xf.shape[0], adapter.n_outputs, adapter.n_features
     b = len(rows)
-    W = theta.reshape(b, -1, K)  # (b, d, K)
-    coef = np.ascontiguousarray(W[:, :nf].transpose(1, 0, 2).reshape(nf, b * K))
-    intercept = W[:, nf][None] if adapter.fit_intercept else None  # (1, b, K)
+    coef, intercept = stacked_operands(adapter, theta)
     unit = bool(np.all(w == 1.0))
     m = n if sp.issparse(Xf) else max(1, _CHUNK_BYTES // (8 * b * K))
     grad_w = np.zeros((nf, b * K))
@@ -420,18 +417,32 @@ def _leave_one_out_gradients(adapter, features, t, w, rows, theta, penalty, x_ro
     grad = np.concatenate(parts, axis=0).transpose(1, 0, 2).reshape(b, -1)
     grad += penalty * theta
     # the removed row's own term, w_i ∇ℓ_i(θ_i) = w_i r_i ⊗ x̃_i
-    eta_own = np.einsum("bd,bdk->bk", x_rows, W)
-    own = w[rows, None] * adapter.output_gradients(eta_own, t[rows])
-    grad -= (x_rows[:, :, None] * own[:, None, :]).reshape(b, -1)
+    eta_own = np.einsum("bd,bdk->bk", x_rows, theta.reshape(b, -1, K))
+    grad -= _row_terms(x_rows, w[rows, None] * adapter.output_gradients(eta_own, t[rows]))
     return grad
+
+
+def stacked_operands(adapter, thetas):
+    """The outputs of b parameter vectors (b, p) in one product: ``coef`` (n_features, b K)
+    and ``intercept`` (1, b, K) or None, so that ``(X @ coef).reshape(n, b, K) + intercept``
+    holds every row's outputs under every θ."""
+    b, K, nf = len(thetas), adapter.n_outputs, adapter.n_features
+    W = thetas.reshape(b, -1, K)
+    coef = np.ascontiguousarray(W[:, :nf].transpose(1, 0, 2).reshape(nf, b * K))
+    return coef, (W[:, nf][None] if adapter.fit_intercept else None)
+
+
+def _row_terms(x_rows, r_rows):
+    """x̃_i ⊗ r_i for each row, (b, d) and (b, K) → (b, d K) in θ's layout."""
+    return (x_rows[:, :, None] * r_rows[:, None, :]).reshape(len(x_rows), -1)
 
 
 def _preconditioned(grad, rows, x_rows, H_inv, A, WS):
     """(H − w_i ∇²ℓ_i)⁻¹ g_i for each row, by Woodbury with a K × K solve: shape (b, p)."""
-    b, p = grad.shape
+    b = grad.shape[0]
     K = A.shape[1]
     a = grad @ H_inv  # H⁻¹ g_i as rows (H⁻¹ symmetric)
     Ua = np.einsum("bd,bdk->bk", x_rows, a.reshape(b, -1, K))  # U_iᵀ H⁻¹ g_i
     c = np.linalg.solve(A[rows], (WS[rows] @ Ua[:, :, None]))[:, :, 0]
-    Uc = (x_rows[:, :, None] * c[:, None, :]).reshape(b, p)
+    Uc = _row_terms(x_rows, c)
     return a + Uc @ H_inv
