@@ -137,7 +137,11 @@ def test_torch_path_equals_numpy_path(problem, method, params):
     scale = np.abs(reference).max()
     # CG's rounding errors grow over its iterations (different summation orders of the
     # column dot products): the two runs agree to its tolerance, the others to rounding
+    # (single precision: float32 rounding over the recursion, whose kernels differ between
+    # torch and numpy by machine; measured 2.3e-7 of the scale at depth 200)
     tol = 1e-9 if method == "cg" else 1e-12
+    if params.get("dtype") == np.float32:
+        tol = 1e-5
     np.testing.assert_allclose(on_device.numpy(), reference, rtol=0, atol=tol * scale)
     # an ndarray in gives an ndarray out, with the same numbers
     with warnings.catch_warnings():
