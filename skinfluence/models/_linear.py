@@ -351,9 +351,12 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
 
     # -- curvature -----------------------------------------------------------------------
     def _weighted_curvature(self, X, y, sample_weight):
-        X = self.features(X)
+        X_given, X = X, self.features(X)
         t = self.encode_target(y)
-        S = self._output_curvature(X, t)
+        S, R = self._output_curvature(X, t)
+        # The pass over the outputs also gave the residuals: kept for the rows' gradients
+        # (take_curvature_residuals), which would otherwise redo it.
+        self._curvature_residuals = None if R is None else (X_given, y, R)
         w = self.row_weights(y, sample_weight)
         share_weight = (
             0.0
@@ -363,8 +366,31 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         return X, S * w[:, None, None], share_weight
 
     def _output_curvature(self, X, t):
-        """``S_i = ∂²ℓ_i/∂η²`` (n, K, K) of mapped rows X with encoded targets t."""
-        return self.output_derivatives(self.outputs(X), t)[1]
+        """``S_i = ∂²ℓ_i/∂η²`` (n, K, K) of mapped rows X with encoded targets t, and the
+        residuals ``∂ℓ_i/∂η`` (n, K) where computing S gave them, else None."""
+        R, S = self.output_derivatives(self.outputs(X), t)
+        return S, R
+
+    def take_curvature_residuals(self, X, y):
+        """Hand over the residuals ``∂ℓ/∂η`` that the last curvature pass computed.
+
+        They are returned if that pass (a Hessian or Hessian-vector product) ran on ``X``
+        and ``y`` themselves (the same objects) and needed the outputs, else None; once.
+
+        Parameters
+        ----------
+        X, y : array-like
+            The rows as passed to :meth:`hessian`.
+
+        Returns
+        -------
+        R : ndarray of shape (n, K) or None
+            Equal to ``gradients(X, y).R``.
+        """
+        kept = self.__dict__.pop("_curvature_residuals", None)
+        if kept is None or kept[0] is not X or kept[1] is not y:
+            return None
+        return kept[2]
 
     def hessian(self, X, y, sample_weight=None):
         """Compute the dense Hessian of J: O(n d² K²) time, O(p²) memory (p = d K).
@@ -546,7 +572,7 @@ class LogisticRegressionAdapter(LinearModelAdapter):
     def hessian(self, X, y, sample_weight=None):
         H = super().hessian(X, y, sample_weight)
         if self.penalty_ is None:
-            R, _ = self.output_derivatives(self.outputs(self.features(X)), self.encode_target(y))
+            R = self._curvature_residuals[2]  # set by the pass that formed H
             if np.abs(R).max() < _SEPARATED_RESIDUAL:
                 warnings.warn(
                     "The training data are (almost) perfectly separated and the model has no "
@@ -672,7 +698,7 @@ class _SquaredLossAdapter(LinearModelAdapter):
             return super()._output_curvature(X, t)
         # 2I whatever η: the Hessian needs no pass over X for the outputs
         n, K = X.shape[0], self.n_outputs
-        return np.broadcast_to(2.0 * np.eye(K), (n, K, K))
+        return np.broadcast_to(2.0 * np.eye(K), (n, K, K)), None
 
 
 @inherit_docstrings

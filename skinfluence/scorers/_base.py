@@ -24,11 +24,21 @@ from sklearn.utils import Bunch, _safe_indexing
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
-from sklearn_compat.utils.validation import validate_data
+from sklearn_compat.utils.validation import _check_n_features, validate_data
 
 from .._utils._docstring import inject_docs
 from .._utils._estimators import final_estimator, is_frozen, is_skorch_net
 from .._validation import check_sample_weight_nonneg, check_target
+
+
+def _valid_float_array(X):
+    """Whether X is an array ``check_array`` would return unchanged and accept: a finite,
+    non-empty 2-D float64 ndarray (the finite check as scikit-learn's first pass, a sum; an
+    overflowing sum or a non-finite entry takes the full validation and its error)."""
+    if type(X) is not np.ndarray or X.dtype != np.float64 or X.ndim != 2 or X.size == 0:
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(X)))
 
 
 @inject_docs
@@ -205,6 +215,14 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
     def _validate_X(self, X, *, reset):
         if self._accepts_raw_X():
             return validate_data(self, X, reset=reset, skip_check_array=True)
+        if _valid_float_array(X) and (reset or getattr(self, "feature_names_in_", None) is None):
+            # What validate_data concludes for a finite float64 array, without its dataframe
+            # detection and conversions (70 µs of a 10⁴ × 20 fit, 55 µs of a 100-row call):
+            # no feature names (forget those of a previous fit), the feature count.
+            if reset:
+                self.__dict__.pop("feature_names_in_", None)
+            _check_n_features(self, X, reset=reset)
+            return X
         return validate_data(
             self,
             X,

@@ -28,7 +28,13 @@ from ._base import BaseInfluenceScorer, _check_aggregate, _n_rows, fit_clone
 from ._newton import leverage_blocks, newton_residuals, output_blocks
 from ._newton_refine import refined_shifts, refinement, step_sizes
 from ._target_influence import is_default, target_influence
-from ._train_cache import FitState, FitStateContainer, build_training_cache, products_into
+from ._train_cache import (
+    FitState,
+    FitStateContainer,
+    build_training_cache,
+    cache_from_curvature_pass,
+    products_into,
+)
 from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
 
 # "auto": skinfluence.inverse._auto.choose_method (memory budget and cost, not p alone).
@@ -386,7 +392,14 @@ registered solver, default="auto"
         self._newton_inverses = {}
         self._train_rho = None
         self._newton_refinement = None
-        self._train_cache = None
+        self._train_cache = cache_from_curvature_pass(
+            self.adapter_,
+            X,
+            y,
+            self.train_weights_,
+            self.train_shares_,
+            self._share_gradient,
+        )
         # scores_ is computed on first access (see the property): fit + influence need not
         # pay for every row's self-influence.
         self._scores = None

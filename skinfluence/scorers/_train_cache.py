@@ -4,7 +4,9 @@ For a :class:`~skinfluence.models.GeneralizedLinear` model, row i's gradient is 
 the features ``x̃_i`` of the row and the K output residuals ``r_i``. ``influence`` and the
 self-influence need them for every training row; rebuilding them chunk by chunk on each call
 (a Pipeline's transform, the outputs ``Xθ``, the residuals) cost as much as the products
-themselves. They are therefore built once, on first use, and kept while they are small:
+themselves. They are therefore built once and kept while they are small: at ``fit`` from the
+residuals the Hessian's pass over the outputs already computed (logistic regression, GLMs,
+SGD), else on first use:
 
 - the residuals ``R`` (n × K doubles), always;
 - the features: the training array itself when the model reads it unchanged (a bare linear
@@ -68,6 +70,12 @@ def _reads_X_unchanged(adapter, X):
     return isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2
 
 
+def _plain_gradients(adapter):
+    """Whether the adapter's gradients are :class:`LinearModelAdapter`'s ``x̃ ⊗ ∂ℓ/∂η`` (so
+    the curvature pass's ∂ℓ/∂η are their residuals)."""
+    return type(adapter).gradients is LinearModelAdapter.gradients
+
+
 def build_training_cache(adapter, X, y, weights, shares, share_gradient, chunk):
     """The training-side gradients of all rows as a :class:`TrainingGradientMatrix` over
     kept features and residuals, or None when the model is not linear in its outputs or the
@@ -120,6 +128,21 @@ def build_training_cache(adapter, X, y, weights, shares, share_gradient, chunk):
     elif isinstance(features, list):
         features = sp.vstack(features, format="csr")
     G = LinearGradientMatrix(features, R, adapter.fit_intercept)
+    return TrainingGradientMatrix(G, weights, shares, share_gradient)
+
+
+def cache_from_curvature_pass(adapter, X, y, weights, shares, share_gradient):
+    """The cache of :func:`build_training_cache` from the residuals the Hessian's pass over
+    the outputs left on the adapter (:meth:`LinearModelAdapter.take_curvature_residuals`),
+    without a second pass: O(1); None where there are none to take (then the cache is built
+    on first use). Same parameters as :func:`build_training_cache`, less ``chunk``.
+    """
+    if not isinstance(adapter, LinearModelAdapter):
+        return None
+    R = adapter.take_curvature_residuals(X, y)  # taken whatever follows: none left behind
+    if R is None or not (_reads_X_unchanged(adapter, X) and _plain_gradients(adapter)):
+        return None
+    G = LinearGradientMatrix(X, R, adapter.fit_intercept)
     return TrainingGradientMatrix(G, weights, shares, share_gradient)
 
 

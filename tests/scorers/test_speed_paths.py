@@ -71,6 +71,9 @@ def test_cached_paths_equal_the_chunked_paths(name, monkeypatch):
     # Without the cache: the chunked paths of before (features rebuilt per chunk).
     monkeypatch.setattr(_train_cache, "build_training_cache", lambda *a, **k: None)
     monkeypatch.setattr("skinfluence.scorers._influence.build_training_cache", lambda *a, **k: None)
+    monkeypatch.setattr(
+        "skinfluence.scorers._influence.cache_from_curvature_pass", lambda *a, **k: None
+    )
     slow = InfluenceScorer(model).fit(X, y, sample_weight=w)
     np.testing.assert_allclose(fast_scores, slow.scores_, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(fast_infl, slow.influence(X[:7], y[:7]), rtol=1e-10, atol=1e-14)
@@ -78,6 +81,44 @@ def test_cached_paths_equal_the_chunked_paths(name, monkeypatch):
     np.testing.assert_allclose(total, fast_infl.sum(axis=0), rtol=1e-10, atol=1e-13)
     single = fast.influence(X[:7], y[:7], dtype=np.float32)
     np.testing.assert_allclose(single, fast_infl, rtol=1e-5, atol=1e-6)
+
+
+# The families whose Hessian needs the outputs, on arrays they read unchanged: fit keeps the
+# residuals of that pass instead of a second pass over the outputs.
+FROM_CURVATURE_PASS = {
+    "logistic-multiclass-weighted",
+    "sparse-binary",
+    "sgd-penalty-share",
+    "poisson-penalty-share",
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_cache_from_the_curvature_pass_holds_the_gradients(name):
+    model, X, y, w = CASES[name]
+    scorer = InfluenceScorer(model).fit(X, y, sample_weight=w)
+    assert "_curvature_residuals" not in vars(scorer.adapter_)  # handed over, none left behind
+    kept = scorer._train_cache
+    assert (kept is not None) == (name in FROM_CURVATURE_PASS)
+    if kept is None:
+        return
+    G = scorer.adapter_.gradients(X, y)
+    assert kept.loss_gradients.X is X  # the training array itself, no copy
+    np.testing.assert_allclose(kept.loss_gradients.R, G.R, rtol=1e-13, atol=1e-15)
+    # pickled without it, rebuilt on first use with the same values
+    again = pickle.loads(pickle.dumps(scorer))
+    assert again._train_cache is None
+    np.testing.assert_allclose(again.scores_, scorer.scores_, rtol=1e-12)
+
+
+def test_curvature_residuals_are_taken_only_for_their_rows():
+    model, X, y, _ = CASES["logistic-multiclass-weighted"]
+    adapter = InfluenceScorer(model).fit(X, y).adapter_
+    adapter.hessian(X, y)
+    assert adapter.take_curvature_residuals(X.copy(), y) is None  # other rows: not theirs
+    assert adapter.take_curvature_residuals(X, y) is None  # and the first take forgot them
+    adapter.hessian(X, y)
+    np.testing.assert_array_equal(adapter.take_curvature_residuals(X, y), adapter.gradients(X, y).R)
 
 
 def test_products_equal_dense_gradients():

@@ -233,3 +233,39 @@ def test_a_new_scorer_needs_only_the_private_methods(data):
     np.testing.assert_allclose(scorer.transform(X[:3])[:, 0], scorer.scores_[:3])
     with pytest.raises(ValueError, match="requires y"):
         RowNormScorer().fit(X)
+
+
+# -- the validation shortcut for finite float64 arrays --------------------------------------
+@pytest.mark.parametrize("make", SCORERS[:3])
+def test_float_array_shortcut_concludes_what_validate_data_does(data, make):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    scorer = make().fit(X, y)
+    assert scorer._validate_X(X, reset=False) is X  # no copy
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    scorer.fit(frame, y)
+    assert list(scorer.feature_names_in_) == list(frame.columns)
+    # fitted with names, called without: scikit-learn's own path and warning
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        scorer.score_samples(X[:5], y[:5])
+    scorer.fit(X, y)  # a refit on an array forgets the names, as validate_data does
+    assert not hasattr(scorer, "feature_names_in_") and scorer.n_features_in_ == X.shape[1]
+    with pytest.raises(ValueError, match=rf"X has 2 features, but {type(scorer).__name__} is "):
+        scorer.score_samples(X[:5, :2], y[:5])
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains inf")]
+)
+def test_float_array_shortcut_leaves_the_errors_to_validate_data(data, value, message):
+    X, y = data
+    bad = X.copy()
+    bad[3, 1] = value
+    with pytest.raises(ValueError, match=message):
+        InfluenceScorer(LogisticRegression()).fit(bad, y)
+    with pytest.raises(ValueError, match="0 sample"):
+        InfluenceScorer(LogisticRegression()).fit(X[:0], y[:0])
+    # finite entries whose sum overflows: not the shortcut, still accepted
+    huge = np.full((4, 2), np.finfo(float).max)
+    scorer = InfluenceScorer(LogisticRegression())
+    assert scorer._validate_X(huge, reset=True) is huge
