@@ -5,9 +5,6 @@ import numpy as np
 #: Probabilities are clipped to [LOG_LOSS_EPS, 1] before the log (sklearn's log_loss clips to
 #: the float64 machine epsilon; 1e-15 keeps the loss of a confident error finite and bounded).
 LOG_LOSS_EPS = 1e-15
-# Up to this many numeric classes labels are encoded by comparisons instead of a binary search
-# (10⁴ labels: 0.05 against 0.1 ms for 2 classes; 0.22 against 0.1 ms for 8, so only 2).
-_FEW_CLASSES = 2
 
 
 def encode_labels(classes, y):
@@ -29,14 +26,14 @@ def encode_labels(classes, y):
     y = np.asarray(y)
     if len(classes) == 0:
         raise ValueError("No known classes: fit on at least one labelled row first.")
-    if len(classes) <= _FEW_CLASSES and classes.dtype.kind in "biuf" and y.dtype.kind in "biuf":
-        # a comparison per class: 0.05 ms against 0.1 ms for 10⁴ binary labels
-        idx = np.zeros(y.shape, dtype=np.intp)
-        unknown = y != classes[0]
-        for k in range(1, len(classes)):
-            hit = y == classes[k]
-            idx[hit] = k
-            unknown &= ~hit
+    if len(classes) == 2 and classes.dtype.kind in "biuf" and y.dtype.kind in "biuf":
+        # two comparisons and two counts: 7 µs against 30 µs for a comparison loop and
+        # 100 µs for the binary search, 10⁴ labels (the classes are distinct: disjoint hits)
+        hit = y == classes[1]
+        idx = hit.astype(np.intp)
+        if np.count_nonzero(hit) + np.count_nonzero(y == classes[0]) == y.size:
+            return idx
+        unknown = ~hit & (y != classes[0])
     else:
         idx = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
         unknown = classes[idx] != y

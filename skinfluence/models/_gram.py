@@ -93,56 +93,70 @@ def _kernel_for(X, w):
     return name
 
 
-def _unit_gram(X, name):
-    """Upper triangle (at least) of ``XᵀX`` by blocks, a SYRK route of ``_KERNELS``."""
+def _unit_gram(X, name, intercept):
+    """Upper triangle (at least) of ``X̃ᵀX̃`` by blocks, a SYRK route of ``_KERNELS``; X̃ is
+    ``[X, 1]`` with ``intercept``."""
     n, d = X.shape
     rows = _block_rows(d)
-    out = np.zeros((d, d))
+    out = np.zeros((d + intercept, d + intercept))
     for start in range(0, n, rows):
         Xb = X[start : start + rows]
-        out += blas.dsyrk(1.0, Xb.T) if name == "scipy_syrk" else Xb.T @ Xb
+        out[:d, :d] += blas.dsyrk(1.0, Xb.T) if name == "scipy_syrk" else Xb.T @ Xb
+        if intercept:
+            out[:d, d] += Xb.sum(axis=0)
+    if intercept:
+        out[d, d] = n
     return out
 
 
-def _nonnegative_gram(X, w, kernel):
-    """Upper triangle (at least) of ``Xᵀ diag(w) X`` for w ≥ 0, block by block."""
+def _nonnegative_gram(X, w, kernel, intercept):
+    """Upper triangle (at least) of ``X̃ᵀ diag(w) X̃`` for w ≥ 0, block by block; X̃ is
+    ``[X, 1]`` with ``intercept`` (its column from each block while it is in cache)."""
     n, d = X.shape
     rows = _block_rows(d)
-    out = np.zeros((d, d))
+    out = np.zeros((d + intercept, d + intercept))
     for start in range(0, n, rows):
-        out += kernel(X[start : start + rows], w[start : start + rows])
+        Xb, wb = X[start : start + rows], w[start : start + rows]
+        out[:d, :d] += kernel(Xb, wb)
+        if intercept:
+            out[:d, d] += Xb.T @ wb
+    if intercept:
+        out[d, d] = w.sum()
     return out
 
 
-def dense_weighted_gram(X, w, kernel=None):
-    """``Xᵀ diag(w) X`` for dense X (n, d) and weights w (n,) of any sign, as a symmetric array.
+def dense_weighted_gram(X, w, kernel=None, intercept=False):
+    """``X̃ᵀ diag(w) X̃`` for dense X (n, d) and weights w (n,) of any sign, as a symmetric array.
 
-    Accumulated over blocks of rows (temporaries of ~1 MiB, not n × d). Weights of one sign
-    (every block of a GLM's Hessian: the diagonal blocks have w ≥ 0, a softmax's off-diagonal
-    blocks w ≤ 0) take one symmetric product, ``±Σ_i |w_i| x_i x_iᵀ``; mixed signs take two,
-    ``Σ w⁺ x xᵀ − Σ w⁻ x xᵀ``. Time O(n d²) (n d² flops by SYRK, the half of the product a
-    GEMM would also compute; the probe once per width and process: 6 blocks of ~1 MiB),
-    memory O(d² + block). ``kernel`` forces a route (a key of ``_KERNELS``); by default the
-    one probed for this width.
+    X̃ is X, or ``[X, 1]`` with ``intercept`` (a (d + 1) × (d + 1) result whose last row and
+    column, ``Σ w_i x_i`` and ``Σ w_i``, are taken from each block of rows while it is in
+    cache instead of a second pass over X). Accumulated over blocks of rows (temporaries of
+    ~1 MiB, not n × d). Weights of one sign (every block of a GLM's Hessian: the diagonal
+    blocks have w ≥ 0, a softmax's off-diagonal blocks w ≤ 0) take one symmetric product,
+    ``±Σ_i |w_i| x̃_i x̃_iᵀ``; mixed signs take two, ``Σ w⁺ x̃ x̃ᵀ − Σ w⁻ x̃ x̃ᵀ``. Time O(n d²)
+    (n d² flops by SYRK, the half of the product a GEMM would also compute; the probe once per
+    width and process: 6 blocks of ~1 MiB), memory O(d² + block). ``kernel`` forces a route
+    (a key of ``_KERNELS``); by default the one probed for this width.
     """
     X = np.asarray(X, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
+    intercept = bool(intercept)
     name = _kernel_for(X, w) if kernel is None else kernel
     block_kernel = _KERNELS[name]
     c = w[0] if len(w) else 0.0
     if c > 0 and name != "numpy_gemm" and np.all(w == c):
-        # One weight for every row (least squares without sample weights: w = 2): c XᵀX,
+        # One weight for every row (least squares without sample weights: w = 2): c X̃ᵀX̃,
         # the SYRK on X's own blocks, without the √w-scaled copy of each block (equal to the
         # scaled product to rounding).
-        out = _unit_gram(X, name)
+        out = _unit_gram(X, name, intercept)
         out *= c
         return np.triu(out) + np.triu(out, 1).T
     positive, negative = w > 0, w < 0
     if not negative.any():
-        out = _nonnegative_gram(X, w, block_kernel)
+        out = _nonnegative_gram(X, w, block_kernel, intercept)
     elif not positive.any():
-        out = -_nonnegative_gram(X, -w, block_kernel)
+        out = -_nonnegative_gram(X, -w, block_kernel, intercept)
     else:
-        out = _nonnegative_gram(X, np.where(positive, w, 0.0), block_kernel)
-        out -= _nonnegative_gram(X, np.where(negative, -w, 0.0), block_kernel)
+        out = _nonnegative_gram(X, np.where(positive, w, 0.0), block_kernel, intercept)
+        out -= _nonnegative_gram(X, np.where(negative, -w, 0.0), block_kernel, intercept)
     return np.triu(out) + np.triu(out, 1).T

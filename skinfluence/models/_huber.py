@@ -222,7 +222,7 @@ class HuberRegressorAdapter(ModelAdapter):
         d = self.n_features + self.fit_intercept
         G = LinearGradientMatrix(Xf, np.zeros((Xf.shape[0], 1)), self.fit_intercept)
         H = np.zeros((d + 1, d + 1))
-        H[:d, :d] = _weighted_gram(Xf, hee, self.fit_intercept, G)
+        H[:d, :d] = _weighted_gram(Xf, hee, self.fit_intercept)
         H[:d, d] = H[d, :d] = G.features_rmatmul(hes[:, None])[:, 0]
         H[d, d] = hss.sum()
         H[np.arange(self.n_features), np.arange(self.n_features)] += self._penalty()

@@ -423,13 +423,12 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         K = self.n_outputs
         d = self.n_features + self.fit_intercept
         H = np.zeros((d, K, d, K))
-        G = LinearGradientMatrix(X, np.zeros((X.shape[0], 1)), self.fit_intercept)
         for c in range(K):
             for e in range(c, K):
                 ws = WS[:, c, e]
                 if not np.any(ws):
                     continue
-                block = _weighted_gram(X, ws, self.fit_intercept, G)
+                block = _weighted_gram(X, ws, self.fit_intercept)
                 H[:, c, :, e] = block
                 H[:, e, :, c] = block
         H = H.reshape(d * K, d * K)
@@ -456,17 +455,16 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         return out.ravel() if one_d else out
 
 
-def _weighted_gram(X, w, fit_intercept, G):
+def _weighted_gram(X, w, fit_intercept):
     """``X̃ᵀ diag(w) X̃`` as a dense (d, d) array, X dense or sparse.
 
     Dense X by blocks through the BLAS route probed for its width (``_gram``): O(n d²) time,
     O(d² + 1 MiB) memory; sparse X by scipy's sparse product, O(Σ_i nnz(x_i)²) time; the
     intercept's row and column O(nnz(X)).
     """
-    if sp.issparse(X):
-        XtWX = (X.T @ X.multiply(w[:, None]).tocsr()).toarray()
-    else:
-        XtWX = dense_weighted_gram(X, w)
+    if not sp.issparse(X):
+        return dense_weighted_gram(X, w, intercept=fit_intercept)
+    XtWX = (X.T @ X.multiply(w[:, None]).tocsr()).toarray()
     if not fit_intercept:
         return XtWX
     XtW = np.asarray(X.T @ w).ravel()

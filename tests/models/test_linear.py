@@ -211,17 +211,20 @@ def test_weighted_gram_equals_plain_product(monkeypatch, kernel, sparse, fit_int
     monkeypatch.setattr(_gram, "_GRAM_BLOCK_BYTES", 8 * d0 * 700)  # 700-row blocks
     monkeypatch.setitem(_gram._KERNEL_BY_WIDTH, d0, kernel)
     Xin = sp.csr_matrix(X) if sparse else X
-    G = _weighted_gram(Xin, w, fit_intercept, None)
+    G = _weighted_gram(Xin, w, fit_intercept)
     assert G.shape == expected.shape
     np.testing.assert_allclose(G, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
     if not sparse:  # the sparse product (scipy's, no BLAS route) is symmetric to rounding only
         np.testing.assert_array_equal(G, G.T)
-    np.testing.assert_allclose(
-        _gram.dense_weighted_gram(X, w, kernel=kernel),
-        expected[:d0, :d0],
-        rtol=0,
-        atol=1e-12 * np.abs(expected).max(),
-    )
+    with_ones = np.hstack([X, np.ones((n, 1))])
+    full = with_ones.T @ np.diag(w) @ with_ones
+    for intercept in (False, True):
+        np.testing.assert_allclose(
+            _gram.dense_weighted_gram(X, w, kernel=kernel, intercept=intercept),
+            full[: d0 + intercept, : d0 + intercept],
+            rtol=0,
+            atol=1e-12 * np.abs(full).max(),
+        )
 
 
 @pytest.mark.parametrize("kernel", sorted(_gram._KERNELS))
