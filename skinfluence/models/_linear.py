@@ -160,14 +160,18 @@ class LinearGradientMatrix(GradientMatrix):
 
     def dense_rows(self, rows):
         # One allocation and one pass: x_i ⊗ r_i written in place, then the intercept's r_i.
+        # Formed transposed, (p, m) in memory, and returned as its (m, p) view: the product's
+        # inner loop then runs along the m rows instead of the K outputs (half the time at
+        # K = 1, measured), and the GEMMs that read the block transposed get it contiguous.
         Xr = self.X[rows]
         Xr = Xr.toarray() if sp.issparse(Xr) else np.asarray(Xr)
         Rr = self.R[rows]
-        out = np.empty((Xr.shape[0], self.n_features + self.fit_intercept, self.n_outputs))
-        np.multiply(Xr[:, :, None], Rr[:, None, :], out=out[:, : self.n_features])
+        m, n_features = Xr.shape[0], self.n_features
+        out = np.empty((n_features + self.fit_intercept, self.n_outputs, m))
+        np.multiply(Xr.T[:, None, :], Rr.T[None, :, :], out=out[:n_features])
         if self.fit_intercept:
-            out[:, self.n_features] = Rr
-        return out.reshape(Xr.shape[0], -1)
+            out[n_features] = Rr.T
+        return out.reshape(-1, m).T
 
     def take(self, rows):
         return LinearGradientMatrix(self.X[rows], self.R[rows], self.fit_intercept)
