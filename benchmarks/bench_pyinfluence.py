@@ -270,42 +270,64 @@ def agreement(args):
 
 # -- (b) time ------------------------------------------------------------------------------
 def reference_calls(name, model, X, y, Xt, yt):
-    """Plain-numpy fit part (Gram, solve, self-influence) and influence part on prepared
-    arrays, for the linear models; None for KernelRidge."""
+    """Plain-numpy fit part, influence part and self-influence part, for the linear models;
+    None for KernelRidge.
+
+    Like for like with ``InfluenceScorer``: only the data (X, y, X_test, y_test) and the
+    fitted parameters are prepared outside the clock. ``fit`` forms ``X̃ = [X, 1]``, the
+    outputs, residuals and curvature of the training rows, the Hessian (one GEMM) and its
+    inverse (``solve(H, I)``); ``influence`` the test rows' gradients and
+    ``(r ⊙ X̃) (H⁻¹ G_testᵀ)``; ``self`` ``Σ_j (X̃H⁻¹)_ij X̃_ij r_i²`` after ``fit``. (Until
+    2026-12-03 the outputs and residuals were prepared outside the clock and the fit part
+    also computed the self-influence, which ``fit`` + ``influence`` no longer does.)
+    """
     if name == "KernelRidge":
         return None
     fit_intercept = model.fit_intercept
-    Xa = np.hstack([X, np.ones((len(X), 1))]) if fit_intercept else X
-    Xta = np.hstack([Xt, np.ones((len(Xt), 1))]) if fit_intercept else Xt
     p = X.shape[1]
-    if name.startswith("Logistic"):
-        prob = model.predict_proba(X)[:, 1]
-        s = prob * (1 - prob)
-        r = prob - y
-        r_t = model.predict_proba(Xt)[:, 1] - yt
+    coef = np.ravel(model.coef_).astype(np.float64)
+    theta = np.r_[coef, np.ravel(model.intercept_)[:1]] if fit_intercept else coef
+    logistic = name.startswith("Logistic")
+    if logistic:
         lam = 1.0 / float(np.ravel(model.C_ if hasattr(model, "C_") else model.C)[0])
+        target, target_t = y.astype(np.float64), yt.astype(np.float64)
     else:
-        s = np.ones(len(X))
-        if name == "RidgeClassifier":
-            target, target_t = 2.0 * y - 1, 2.0 * yt - 1
-            r, r_t = model.decision_function(X) - target, model.decision_function(Xt) - target_t
-        else:
-            r, r_t = model.predict(X) - y, model.predict(Xt) - yt
         lam = float(getattr(model, "alpha_", getattr(model, "alpha", 0.0)))
+        if name == "RidgeClassifier":  # ±1 targets of its least squares
+            target, target_t = 2.0 * y - 1, 2.0 * yt - 1
+        else:
+            target, target_t = y, yt
     penalty = np.r_[np.full(p, lam), [0.0] * fit_intercept]
-    s, r, G_t = s[:, None], r[:, None], Xta * r_t[:, None]
+
+    def augment(A):
+        return np.hstack([A, np.ones((len(A), 1))]) if fit_intercept else A
+
+    def residuals(A, t):
+        eta = A @ theta
+        if not logistic:
+            return eta - t, None
+        prob = 1.0 / (1.0 + np.exp(-eta))
+        return prob - t, prob * (1 - prob)
+
     state = {}
 
     def fit_part():
-        H = Xa.T @ (s * Xa)
+        Xa = augment(X)
+        r, s = residuals(Xa, target)
+        H = Xa.T @ (Xa if s is None else s[:, None] * Xa)
         H[np.diag_indices_from(H)] += penalty
-        state["H_inv"] = np.linalg.solve(H, np.eye(len(H)))
-        return np.einsum("ij,ij->i", Xa @ state["H_inv"], Xa) * r[:, 0] ** 2
+        state.update(Xa=Xa, r=r, H_inv=np.linalg.solve(H, np.eye(len(H))))
 
     def influence_part():
-        return (Xa * r) @ (state["H_inv"] @ G_t.T)
+        Xta = augment(Xt)
+        G_t = Xta * residuals(Xta, target_t)[0][:, None]
+        return (state["Xa"] * state["r"][:, None]) @ (state["H_inv"] @ G_t.T)
 
-    return fit_part, influence_part
+    def self_part():
+        Xa = state["Xa"]
+        return np.einsum("ij,ij->i", Xa @ state["H_inv"], Xa) * state["r"] ** 2
+
+    return fit_part, influence_part, self_part
 
 
 def our_loo_per_row(factory, p, X, y, Xt, yt, args, refit_tol="auto"):
@@ -345,7 +367,7 @@ def bench(name, n, p, args, rows, loo_cache):
         calls["theirs self"] = lambda: self_infl(IF().fit(model, X, y))
     ref = reference_calls(name, model, X, y, Xt, yt)
     if ref is not None:
-        calls["ref fit"], calls["ref influence"] = ref
+        calls["ref fit"], calls["ref influence"], calls["ref self"] = ref
     res = timed(calls, args.repeats, min_total=0.5, max_repeats=20)
     ours_matrix, ours_self = res["matrix"][0], res["self"][0]
     if peer_mod is not None:
@@ -358,9 +380,15 @@ def bench(name, n, p, args, rows, loo_cache):
             # half of the peer's rows before ours, half after: the same load for both
             half = args.loo_budget / 2
             first = peer_loo_per_row(peer_mod, model, X, y, Xt, yt, half, args.loo_max_rows)
-    reference = res["ref fit"][0] + res["ref influence"][0] if ref is not None else float("nan")
+    nan = float("nan")
+    reference = res["ref fit"][0] + res["ref influence"][0] if ref is not None else nan
+    reference_self = res["ref fit"][0] + res["ref self"][0] if ref is not None else nan
     if theirs is not None:
         check = pearson(theirs["matrix"], res["matrix"][2])
+    if ref is not None:  # the reference computes the same matrix (transposed; half our
+        # units for the squared-loss models, whose loss we take without the ½)
+        agreement = pearson(res["ref influence"][2].T, res["matrix"][2])
+        assert agreement > 1 - 1e-9, f"the reference disagrees: Pearson {agreement}"
     loo_ours = loo_theirs = float("nan")
     loo_note = ""
     if do_loo:
@@ -405,6 +433,7 @@ def bench(name, n, p, args, rows, loo_cache):
             ours_matrix / reference,
             ours_self,
             t_self,
+            ours_self / reference_self,
             loo_ours,
             loo_theirs,
             loo_note + (f"; Pearson(ours, theirs) {check:.6f}" if theirs else ""),
@@ -412,8 +441,8 @@ def bench(name, n, p, args, rows, loo_cache):
     )
     r = rows[-1]
     print(
-        f"  {r[:3]} matrix {r[3]:.3g}/{r[4]:.3g} self {r[6]:.3g}/{r[7]:.3g} "
-        f"loo {r[8]:.3g}/{r[9]:.3g} {r[10]}",
+        f"  {r[:3]} matrix {r[3]:.3g}/{r[4]:.3g} (ref {r[5]:.2f}) self {r[6]:.3g}/{r[7]:.3g} "
+        f"(ref {r[8]:.2f}) loo {r[9]:.3g}/{r[10]:.3g} {r[11]}",
         file=sys.stderr,
         flush=True,
     )
@@ -422,19 +451,19 @@ def bench(name, n, p, args, rows, loo_cache):
 def print_times(rows):
     print(
         "\n(b) Seconds (ours / pyinfluence) and pyinfluence ÷ ours (> 1: we are faster); "
-        "ours ÷ numpy reference for fit + matrix"
+        "ours ÷ the numpy reference of the same computation (fit + matrix; fit + self-influence)"
     )
     print(
         "| model | n | p | fit + matrix ours / theirs | theirs ÷ ours | ours ÷ numpy ref | "
-        "self-influence ours / theirs | theirs ÷ ours | leave-one-out ours / theirs | "
-        "theirs ÷ ours | note |"
+        "self-influence ours / theirs | theirs ÷ ours | ours ÷ numpy ref | "
+        "leave-one-out ours / theirs | theirs ÷ ours | note |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, n, p, om, tm, ref, os_, ts, ol, tl, note in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, n, p, om, tm, ref, os_, ts, ref_self, ol, tl, note in rows:
         print(
             f"| {name} | {n} | {p} | {om:.3g} / {tm:.3g} | {tm / om:.2f} | {ref:.2f} | "
-            f"{os_:.3g} / {ts:.3g} | {ts / os_:.2f} | {ol:.3g} / {tl:.3g} | {tl / ol:.1f} | "
-            f"{note} |"
+            f"{os_:.3g} / {ts:.3g} | {ts / os_:.2f} | {ref_self:.2f} | {ol:.3g} / {tl:.3g} | "
+            f"{tl / ol:.1f} | {note} |"
         )
 
 

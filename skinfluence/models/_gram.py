@@ -99,11 +99,12 @@ def _unit_gram(X, name, intercept):
     n, d = X.shape
     rows = _block_rows(d)
     out = np.zeros((d + intercept, d + intercept))
+    ones = np.ones(min(rows, n)) if intercept else None
     for start in range(0, n, rows):
         Xb = X[start : start + rows]
         out[:d, :d] += blas.dsyrk(1.0, Xb.T) if name == "scipy_syrk" else Xb.T @ Xb
-        if intercept:
-            out[:d, d] += Xb.sum(axis=0)
+        if intercept:  # a GEMV: numpy's column sum of a C-ordered block is 8x slower
+            out[:d, d] += Xb.T @ ones[: len(Xb)]
     if intercept:
         out[d, d] = n
     return out

@@ -17,7 +17,8 @@ loss is then evaluated exactly at the stepped outputs ``η_t + U_tᵀ (θ₋ᵢ 
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import gen_batches
+
+from .._utils._batches import gen_batches
 
 
 def output_blocks(H_inv, n_outputs):
@@ -43,25 +44,38 @@ def leverage_blocks(features, H_inv, n_outputs, fit_intercept, chunk_size, *, bl
     n = features.shape[0]
     H_blocks = output_blocks(H_inv, n_outputs) if blocks is None else blocks
     M = np.empty((n, n_outputs, n_outputs))
+    dense = not sp.issparse(features.X)
     for rows in gen_batches(n, chunk_size):
+        if dense:  # x̃ᵀ H x̃ from x itself: no copy of the rows with a column of ones
+            X = np.asarray(features.X[rows])
+            for c, e in H_blocks:
+                M[rows, c, e] = M[rows, e, c] = _dense_quadratic(
+                    X, H_blocks[c, e], features.fit_intercept
+                )
+            continue
         Xc = _feature_rows(features, rows)
         for c, e in H_blocks:
-            XH = Xc @ H_blocks[c, e]
-            if sp.issparse(Xc):
-                m = np.asarray(Xc.multiply(XH).sum(axis=1)).ravel()
-            else:
-                m = np.einsum("na,na->n", XH, Xc)
+            m = np.asarray(Xc.multiply(Xc @ H_blocks[c, e]).sum(axis=1)).ravel()
             M[rows, c, e] = m
             M[rows, e, c] = m
     return M
 
 
+def _dense_quadratic(X, B, fit_intercept):
+    """``x̃_iᵀ B x̃_i`` for every row of dense X, x̃_i = [x_i, 1] with an intercept."""
+    if not fit_intercept:
+        return np.einsum("na,na->n", X @ B, X)
+    # xᵀ A x + (b + b')ᵀ x + c with B = [[A, b], [b'ᵀ, c]]
+    d = X.shape[1]
+    quadratic = np.einsum("na,na->n", X @ np.ascontiguousarray(B[:d, :d]), X)
+    quadratic += X @ (B[:d, d] + B[d, :d])
+    quadratic += B[d, d]
+    return quadratic
+
+
 def _feature_rows(features, rows):
-    """``x̃_i = [x_i, 1]`` of the rows: CSR for sparse features, else dense."""
-    X = features.X[rows]
-    if not sp.issparse(X):
-        return features.dense_features(rows)
-    X = sp.csr_matrix(X)
+    """``x̃_i = [x_i, 1]`` of the rows of sparse features, as CSR."""
+    X = sp.csr_matrix(features.X[rows])
     if features.fit_intercept:
         X = sp.hstack([X, np.ones((X.shape[0], 1))], format="csr")
     return X
