@@ -21,9 +21,11 @@ LogisticRegressionCV, RidgeClassifier, KernelRidge (rbf). Synthetic data, one ru
       ``InfluenceFunctions().fit(m, X, y).explain(Xt, yt)``;
     - *self-influence*: ``InfluenceScorer(...).fit(X, y).scores_`` vs
       ``self_influence(InfluenceFunctions().fit(m, X, y))``;
-    - *numpy reference* (linear models): the same computation on prepared arrays, GEMMs and one
-      solve as in ``bench_linear_influence.py`` (Gram ``X̃ᵀ(s ⊙ X̃)``, ``solve(H, I)``,
-      ``Σ_j (X̃H⁻¹)_ij X̃_ij``, ``(r_t X̃_t) H⁻¹ (r X̃)ᵀ``);
+    - *numpy reference* (linear models): the same computation in plain numpy from the data
+      and the fitted parameters (``reference_calls``): ``X̃ = [X, 1]``, outputs, residuals
+      and curvature, the Gram ``X̃ᵀ(s ⊙ X̃)`` as one GEMM, ``solve(H, I)``; then
+      ``(r ⊙ X̃) H⁻¹ (r_t ⊙ X̃_t)ᵀ`` for fit + matrix, ``Σ_j (X̃H⁻¹)_ij X̃_ij r_i²`` for
+      self-influence; each ratio against the reference of the same path;
     - *exact leave-one-out of every row* (+ the 100 test rows' losses under each refit):
       ``LeaveOneOutScorer(m).fit(X, y).influence(Xt, yt)`` (Newton refits sharing one
       factorisation, to 1e-10) vs ``LOOInfluence``'s per-row work (clone + fit at the model's
