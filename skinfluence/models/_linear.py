@@ -354,20 +354,24 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         raise NotImplementedError
 
     # -- curvature -----------------------------------------------------------------------
-    def _weighted_curvature(self, X, y, sample_weight):
+    def _curvature_pass(self, X, y, sample_weight):
+        """Mapped rows, ``w_i S_i``, ``Σ c_i`` and the residuals ``∂ℓ_i/∂η`` (None where the
+        curvature needs no outputs) of one pass over the rows."""
         X_given, X = X, self.features(X)
         t = self.encode_target(y)
         S, R = self._output_curvature(X, t)
-        # The pass over the outputs also gave the residuals: kept for the rows' gradients
-        # (take_curvature_residuals), which would otherwise redo it.
-        self._curvature_residuals = None if R is None else (X_given, y, R)
+        if R is not None and "_curvature_residuals" in self.__dict__:  # asked for: keep them
+            self._curvature_residuals = (X_given, y, R)
         w = self.row_weights(y, sample_weight)
         share_weight = (
             0.0
             if self.penalty_share_diagonal() is None
             else float(np.sum(self.penalty_shares(y, sample_weight)))
         )
-        return X, S * w[:, None, None], share_weight
+        return X, S * w[:, None, None], share_weight, R
+
+    def _weighted_curvature(self, X, y, sample_weight):
+        return self._curvature_pass(X, y, sample_weight)[:3]
 
     def _output_curvature(self, X, t):
         """``S_i = ∂²ℓ_i/∂η²`` (n, K, K) of mapped rows X with encoded targets t, and the
@@ -375,11 +379,24 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         R, S = self.output_derivatives(self.outputs(X), t)
         return S, R
 
-    def take_curvature_residuals(self, X, y):
-        """Hand over the residuals ``∂ℓ/∂η`` that the last curvature pass computed.
+    def keep_curvature_residuals(self):
+        """Keep the residuals ``∂ℓ/∂η`` of the next curvature passes.
 
-        They are returned if that pass (a Hessian or Hessian-vector product) ran on ``X``
-        and ``y`` themselves (the same objects) and needed the outputs, else None; once.
+        For :meth:`take_curvature_residuals`, which ends the request. The Hessian of a model
+        whose curvature depends on its outputs (logistic regression, GLMs, SGD) makes a pass
+        over the outputs that also gives every row's residuals; a caller that needs the rows'
+        gradients next takes them instead of a second pass. Not kept unless asked for: the
+        adapter would hold them (and the rows) for its lifetime.
+        """
+        self._curvature_residuals = None
+
+    def take_curvature_residuals(self, X, y):
+        """Hand over the residuals ``∂ℓ/∂η`` kept from the last curvature pass.
+
+        This also ends the request to keep them. They are returned if they were asked for
+        (:meth:`keep_curvature_residuals`) and that pass (a Hessian or Hessian-vector
+        product) ran on ``X`` and ``y`` themselves (the same objects) and needed the outputs,
+        else None.
 
         Parameters
         ----------
@@ -572,19 +589,18 @@ class LogisticRegressionAdapter(LinearModelAdapter):
         return w * per_class[codes]
 
     def hessian(self, X, y, sample_weight=None):
-        H = super().hessian(X, y, sample_weight)
-        if self.penalty_ is None:
-            R = self._curvature_residuals[2]  # set by the pass that formed H
-            if np.abs(R).max() < _SEPARATED_RESIDUAL:
-                warnings.warn(
-                    "The training data are (almost) perfectly separated and the model has no "
-                    f"penalty: every training row is fitted with probability > "
-                    f"{1 - _SEPARATED_RESIDUAL}, the maximum-likelihood solution does not exist "
-                    "and the Hessian vanishes, so influence is meaningless. Use an l2 penalty "
-                    "(finite C) or pass damping to InfluenceScorer.",
-                    IllConditionedHessianWarning,
-                    stacklevel=3,
-                )
+        Xf, WS, share_weight, R = self._curvature_pass(X, y, sample_weight)
+        H = self.hessian_from_curvature(Xf, WS, share_weight)
+        if self.penalty_ is None and np.abs(R).max() < _SEPARATED_RESIDUAL:
+            warnings.warn(
+                "The training data are (almost) perfectly separated and the model has no "
+                f"penalty: every training row is fitted with probability > "
+                f"{1 - _SEPARATED_RESIDUAL}, the maximum-likelihood solution does not exist "
+                "and the Hessian vanishes, so influence is meaningless. Use an l2 penalty "
+                "(finite C) or pass damping to InfluenceScorer.",
+                IllConditionedHessianWarning,
+                stacklevel=3,
+            )
         return H
 
     def null_space(self):

@@ -34,6 +34,7 @@ from ._train_cache import (
     build_training_cache,
     cache_from_curvature_pass,
     products_into,
+    request_curvature_residuals,
 )
 from ._tree_influence import TREE_METHODS, fit_trees, tree_influence, tree_score_samples
 
@@ -370,6 +371,7 @@ registered solver, default="auto"
         params = {**(plan.solver_params if plan is not None else {}), **(self.solver_params or {})}
         self.solver_ = make_solver(self.method_, damping=damping, **params)
         curvature = with_curvature(self.adapter_, self.curvature_)
+        request_curvature_residuals(self.adapter_, X)  # the training cache takes them below
         self.solver_.fit(curvature, X, y, sample_weight=sample_weight)
         # auto → pcg may fall back to the exact factorisation for scores_ (plan_route)
         self._fallback_weight = (

@@ -131,16 +131,24 @@ def build_training_cache(adapter, X, y, weights, shares, share_gradient, chunk):
     return TrainingGradientMatrix(G, weights, shares, share_gradient)
 
 
+def request_curvature_residuals(adapter, X):
+    """Ask the adapter to keep the residuals of its Hessian's pass over the outputs, where
+    :func:`cache_from_curvature_pass` can use them (a linear model reading X unchanged)."""
+    if _reads_X_unchanged(adapter, X) and _plain_gradients(adapter):  # a LinearModelAdapter
+        adapter.keep_curvature_residuals()
+
+
 def cache_from_curvature_pass(adapter, X, y, weights, shares, share_gradient):
     """The cache of :func:`build_training_cache` from the residuals the Hessian's pass over
-    the outputs left on the adapter (:meth:`LinearModelAdapter.take_curvature_residuals`),
-    without a second pass: O(1); None where there are none to take (then the cache is built
-    on first use). Same parameters as :func:`build_training_cache`, less ``chunk``.
+    the outputs kept on the adapter (:func:`request_curvature_residuals` before the solver's
+    fit, then :meth:`LinearModelAdapter.take_curvature_residuals`), without a second pass:
+    O(1); None where there are none (then the cache is built on first use). Same parameters
+    as :func:`build_training_cache`, less ``chunk``.
     """
     if not isinstance(adapter, LinearModelAdapter):
         return None
-    R = adapter.take_curvature_residuals(X, y)  # taken whatever follows: none left behind
-    if R is None or not (_reads_X_unchanged(adapter, X) and _plain_gradients(adapter)):
+    R = adapter.take_curvature_residuals(X, y)  # ends the request: none left behind
+    if R is None:
         return None
     G = LinearGradientMatrix(X, R, adapter.fit_intercept)
     return TrainingGradientMatrix(G, weights, shares, share_gradient)

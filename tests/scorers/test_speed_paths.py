@@ -111,14 +111,25 @@ def test_cache_from_the_curvature_pass_holds_the_gradients(name):
     np.testing.assert_allclose(again.scores_, scorer.scores_, rtol=1e-12)
 
 
-def test_curvature_residuals_are_taken_only_for_their_rows():
+def test_curvature_residuals_are_kept_only_when_asked_and_for_their_rows():
     model, X, y, _ = CASES["logistic-multiclass-weighted"]
     adapter = InfluenceScorer(model).fit(X, y).adapter_
     adapter.hessian(X, y)
-    assert adapter.take_curvature_residuals(X.copy(), y) is None  # other rows: not theirs
-    assert adapter.take_curvature_residuals(X, y) is None  # and the first take forgot them
+    assert "_curvature_residuals" not in vars(adapter)  # not asked for: nothing held
+    adapter.keep_curvature_residuals()
     adapter.hessian(X, y)
-    np.testing.assert_array_equal(adapter.take_curvature_residuals(X, y), adapter.gradients(X, y).R)
+    assert adapter.take_curvature_residuals(X.copy(), y) is None  # other rows: not theirs
+    assert adapter.take_curvature_residuals(X, y) is None  # and the take ended the request
+    adapter.keep_curvature_residuals()
+    adapter.hessian(X, y)
+    R = adapter.take_curvature_residuals(X, y)
+    np.testing.assert_array_equal(R, adapter.gradients(X, y).R)
+    assert "_curvature_residuals" not in vars(adapter)
+    # A Pipeline's final adapter sees transformed rows: nothing is asked of it or kept there.
+    model, X, y, _ = CASES["pipeline-multiclass"]
+    scorer = InfluenceScorer(model).fit(X, y)
+    scorer.influence(X[:3], y[:3])
+    assert "_curvature_residuals" not in vars(scorer.adapter_.inner)
 
 
 def test_products_equal_dense_gradients():
