@@ -44,11 +44,13 @@ def explicit_inverse(solver):
     inv, info = lapack.dpotri(c, lower=lower)
     if info != 0:  # pragma: no cover - the factor was checked in fit
         return np.ascontiguousarray(solver.solve(np.eye(solver.n_params_)))
-    # potri fills one triangle: mirror it in blocks (no p × p temporary), then undo the
-    # solver's diagonal scaling
+    # potri fills one triangle: mirror it (in blocks above 512: no p × p temporary), then
+    # undo the solver's diagonal scaling
     p = inv.shape[0]
     step = 512
-    for start in range(0, p, step):
+    if p <= step:  # one block: two triangles (the index arrays cost more at small p)
+        inv = np.tril(inv) + np.tril(inv, -1).T if lower else np.triu(inv) + np.triu(inv, 1).T
+    for start in range(0, p if p > step else 0, step):
         stop = min(p, start + step)
         if lower:
             inv[start:stop, stop:] = inv[stop:, start:stop].T
