@@ -363,7 +363,9 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         X_given, X = X, self.features(X)
         t = self.encode_target(y)
         S, R = self._output_curvature(X, t)
-        if R is not None and "_curvature_residuals" in self.__dict__:  # asked for: keep them
+        if "_curvature_residuals" in self.__dict__:  # asked for: keep them
+            if R is None:  # a curvature without outputs (least squares): one GEMV here
+                R = self.output_gradients(self.outputs(X), t)
             self._curvature_residuals = (X_given, y, R)
         w = self.row_weights(y, sample_weight)
         share_weight = (
@@ -388,8 +390,9 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         For :meth:`take_curvature_residuals`, which ends the request. The Hessian of a model
         whose curvature depends on its outputs (logistic regression, GLMs, SGD) makes a pass
         over the outputs that also gives every row's residuals; a caller that needs the rows'
-        gradients next takes them instead of a second pass. Not kept unless asked for: the
-        adapter would hold them (and the rows) for its lifetime.
+        gradients next takes them instead of a second pass (least squares, whose curvature
+        needs no outputs, computes them in the same pass when asked). Not kept unless asked
+        for: the adapter would hold them (and the rows) for its lifetime.
         """
         self._curvature_residuals = None
 
@@ -398,8 +401,7 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
 
         This also ends the request to keep them. They are returned if they were asked for
         (:meth:`keep_curvature_residuals`) and that pass (a Hessian or Hessian-vector
-        product) ran on ``X`` and ``y`` themselves (the same objects) and needed the outputs,
-        else None.
+        product) ran on ``X`` and ``y`` themselves (the same objects), else None.
 
         Parameters
         ----------

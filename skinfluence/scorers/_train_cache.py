@@ -5,8 +5,8 @@ the features ``x̃_i`` of the row and the K output residuals ``r_i``. ``influenc
 self-influence need them for every training row; rebuilding them chunk by chunk on each call
 (a Pipeline's transform, the outputs ``Xθ``, the residuals) cost as much as the products
 themselves. They are therefore built once and kept while they are small: at ``fit`` from the
-residuals the Hessian's pass over the outputs already computed (logistic regression, GLMs,
-SGD), else on first use:
+residuals of the Hessian's pass over the rows (a bare linear model reading X unchanged),
+else on first use:
 
 - the residuals ``R`` (n × K doubles), always;
 - the features: the training array itself when the model reads it unchanged (a bare linear

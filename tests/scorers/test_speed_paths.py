@@ -83,9 +83,12 @@ def test_cached_paths_equal_the_chunked_paths(name, monkeypatch):
     np.testing.assert_allclose(single, fast_infl, rtol=1e-5, atol=1e-6)
 
 
-# The families whose Hessian needs the outputs, on arrays they read unchanged: fit keeps the
-# residuals of that pass instead of a second pass over the outputs.
+# Bare linear models on arrays they read unchanged: fit keeps the residuals of the Hessian's
+# pass (least squares computes them there when asked) instead of a second pass later.
 FROM_CURVATURE_PASS = {
+    "ridge-weighted",
+    "ridge-no-intercept",
+    "ridge-classifier-multiclass",
     "logistic-multiclass-weighted",
     "sparse-binary",
     "sgd-penalty-share",
