@@ -44,22 +44,20 @@ def explicit_inverse(solver):
     inv, info = lapack.dpotri(c, lower=lower)
     if info != 0:  # pragma: no cover - the factor was checked in fit
         return np.ascontiguousarray(solver.solve(np.eye(solver.n_params_)))
-    # potri fills one triangle: mirror it (in blocks above 512: no p × p temporary), then
-    # undo the solver's diagonal scaling
+    # potri fills one triangle: mirror it by blocks of rows (temporaries of one block, not
+    # p × p; a diagonal block as its two triangles, cheaper than index arrays), then undo the
+    # solver's diagonal scaling
     p = inv.shape[0]
     step = 512
-    if p <= step:  # one block: two triangles (the index arrays cost more at small p)
-        inv = np.tril(inv) + np.tril(inv, -1).T if lower else np.triu(inv) + np.triu(inv, 1).T
-    for start in range(0, p if p > step else 0, step):
+    for start in range(0, p, step):
         stop = min(p, start + step)
+        block = inv[start:stop, start:stop]
         if lower:
             inv[start:stop, stop:] = inv[stop:, start:stop].T
-            block = inv[start:stop, start:stop]
-            block[np.triu_indices(stop - start, 1)] = block.T[np.triu_indices(stop - start, 1)]
+            block[...] = np.tril(block) + np.tril(block, -1).T
         else:
             inv[stop:, start:stop] = inv[start:stop, stop:].T
-            block = inv[start:stop, start:stop]
-            block[np.tril_indices(stop - start, -1)] = block.T[np.tril_indices(stop - start, -1)]
+            block[...] = np.triu(block) + np.triu(block, 1).T
     s = 1.0 / solver.scale_
     inv *= s[:, None]
     inv *= s[None, :]
