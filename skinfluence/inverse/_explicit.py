@@ -3,6 +3,8 @@
 import numpy as np
 from scipy.linalg import lapack
 
+from .._utils._symmetric import mirror_triangle
+
 
 def explicit_inverse(solver):
     """Return the dense ``(H + λI)⁻¹`` (C order) a fitted solver applies.
@@ -44,20 +46,8 @@ def explicit_inverse(solver):
     inv, info = lapack.dpotri(c, lower=lower)
     if info != 0:  # pragma: no cover - the factor was checked in fit
         return np.ascontiguousarray(solver.solve(np.eye(solver.n_params_)))
-    # potri fills one triangle: mirror it by blocks of rows (temporaries of one block, not
-    # p × p; a diagonal block as its two triangles, cheaper than index arrays), then undo the
-    # solver's diagonal scaling
-    p = inv.shape[0]
-    step = 512
-    for start in range(0, p, step):
-        stop = min(p, start + step)
-        block = inv[start:stop, start:stop]
-        if lower:
-            inv[start:stop, stop:] = inv[stop:, start:stop].T
-            block[...] = np.tril(block) + np.tril(block, -1).T
-        else:
-            inv[stop:, start:stop] = inv[start:stop, stop:].T
-            block[...] = np.triu(block) + np.triu(block, 1).T
+    # potri fills one triangle; then undo the solver's diagonal scaling
+    mirror_triangle(inv, lower=lower)
     s = 1.0 / solver.scale_
     inv *= s[:, None]
     inv *= s[None, :]

@@ -22,9 +22,12 @@ import time
 import numpy as np
 from scipy.linalg import blas
 
+from .._utils._symmetric import mirror_triangle
+
 # Bytes per block of rows when forming Xᵀ diag(w) X: a cache-sized temporary instead of an
-# n × d one (blocks of 1 MiB measured 2-5× faster than one n × d product at d = 20).
-_GRAM_BLOCK_BYTES = 2**20
+# n × d one (blocks of 1 MiB measured 2-5× faster than one n × d product at d = 20; 512 KiB
+# another 5-8% faster than 1 MiB at n = 10⁴-10⁵, d = 20-100, 2026-12-03).
+_GRAM_BLOCK_BYTES = 2**19
 
 # Timed calls per route in the probe (the minimum is kept: robust to a busy machine).
 _PROBE_CALLS = 2
@@ -151,7 +154,7 @@ def dense_weighted_gram(X, w, kernel=None, intercept=False):
         # scaled product to rounding).
         out = _unit_gram(X, name, intercept)
         out *= c
-        return np.triu(out) + np.triu(out, 1).T
+        return mirror_triangle(out)
     positive, negative = w > 0, w < 0
     if not negative.any():
         out = _nonnegative_gram(X, w, block_kernel, intercept)
@@ -160,4 +163,4 @@ def dense_weighted_gram(X, w, kernel=None, intercept=False):
     else:
         out = _nonnegative_gram(X, np.where(positive, w, 0.0), block_kernel, intercept)
         out -= _nonnegative_gram(X, np.where(negative, -w, 0.0), block_kernel, intercept)
-    return np.triu(out) + np.triu(out, 1).T
+    return mirror_triangle(out)

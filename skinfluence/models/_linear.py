@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._utils._docstring import inherit_docstrings, inject_docs
 from .._utils._labels import encode_labels
+from .._utils._symmetric import add_to_diagonal
 from ..exceptions import IllConditionedHessianWarning
 from ._base import GeneralizedLinear, GradientMatrix, ModelAdapter
 from ._gram import dense_weighted_gram
@@ -191,7 +192,7 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
     """
 
     def __init__(self, estimator):
-        check_is_fitted(estimator)
+        check_is_fitted(estimator, "coef_")  # the attribute read next (not a scan of vars())
         super().__init__(estimator)
         coef = np.asarray(estimator.coef_, dtype=np.float64)
         self.coef_ = coef.reshape(1, -1) if coef.ndim == 1 else coef  # (K, d0)
@@ -452,13 +453,13 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         for c in range(K):
             for e in range(c, K):
                 ws = WS[:, c, e]
-                if not np.any(ws):
+                if c != e and not np.any(ws):  # an output pair without shared curvature
                     continue
                 block = _weighted_gram(X, ws, self.fit_intercept)
                 H[:, c, :, e] = block
                 H[:, e, :, c] = block
         H = H.reshape(d * K, d * K)
-        H[np.diag_indices_from(H)] += self._penalty_total(share_weight)
+        add_to_diagonal(H, self._penalty_total(share_weight))
         return H
 
     def hvp(self, X, y, V, sample_weight=None):

@@ -25,6 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch, gen_batches
 
 from .._utils._estimators import final_estimator, is_frozen
+from .._utils._symmetric import add_to_diagonal
 from .._validation import check_damping
 from ..exceptions import NotAtOptimumWarning
 from ..inverse import DirectSolver
@@ -212,7 +213,7 @@ def _moments(adapter, X, y, sample_weight, chunk):
     )
     total = parts.sum(axis=0).compute()  # a tree reduction: only (L,) arrays travel
     H = total[: p * p].reshape(p, p)
-    H[np.diag_indices_from(H)] += adapter.penalty_diagonal()
+    add_to_diagonal(H, adapter.penalty_diagonal())
     theta = adapter.params()
     grad = total[p * p : p * p + p] + adapter.penalty_diagonal() * theta  # ∇R = diag · θ
     return H, grad, total[p * p + p :].reshape(p, p)

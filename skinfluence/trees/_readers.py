@@ -15,6 +15,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 _READERS = {}
+_READER_BY_CLASS = {}  # class → its reader or None, from _READERS
 
 
 def register_reader(class_path, reader, *, name=None):
@@ -46,6 +47,7 @@ def register_reader(class_path, reader, *, name=None):
     True
     """
     _READERS[class_path] = (reader, name or class_path.rsplit(":", 1)[-1])
+    _READER_BY_CLASS.clear()
 
 
 def _class_paths(cls):
@@ -64,10 +66,14 @@ def _final_estimator(estimator):
 
 
 def _reader_for(estimator):
-    for path in _class_paths(type(_final_estimator(estimator))):
-        if path in _READERS:
-            return _READERS[path][0]
-    return None
+    cls = type(_final_estimator(estimator))
+    # Looked up once per class (the scorers ask on every fit, influence and tags call);
+    # emptied by register_reader.
+    if cls not in _READER_BY_CLASS:
+        _READER_BY_CLASS[cls] = next(
+            (_READERS[path][0] for path in _class_paths(cls) if path in _READERS), None
+        )
+    return _READER_BY_CLASS[cls]
 
 
 def is_tree_ensemble(estimator):

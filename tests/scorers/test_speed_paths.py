@@ -271,3 +271,24 @@ def test_training_rows_skip_unit_weights_only(weights):
     expected = w[:, None] * np.hstack([X * R, R])
     np.testing.assert_array_equal(T.dense_rows(slice(None)), expected)
     np.testing.assert_array_equal(T.dense_rows(slice(5, 9)), expected[5:9])
+
+
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_leverage_blocks_in_cache_sized_blocks_equal_the_quadratic_forms(K, fit_intercept):
+    from skinfluence.models import LinearGradientMatrix
+    from skinfluence.scorers._newton import _QUADRATIC_BLOCK_BYTES, leverage_blocks
+
+    rng = np.random.default_rng(K)
+    n, d = 1500, 120  # ~400 rows per block: several blocks inside one chunk of 1 000 rows
+    assert _QUADRATIC_BLOCK_BYTES // (8 * (d + 1)) < 1000
+    X = rng.standard_normal((n, d))
+    G = LinearGradientMatrix(X, np.zeros((n, K)), fit_intercept)
+    p = (d + fit_intercept) * K
+    A = rng.standard_normal((p, p))
+    H_inv = A @ A.T
+    M = leverage_blocks(G, H_inv, K, fit_intercept, 1000)
+    Xt = np.hstack([X, np.ones((n, 1))]) if fit_intercept else X
+    H4 = H_inv.reshape(Xt.shape[1], K, Xt.shape[1], K)
+    expected = np.einsum("na,acbe,nb->nce", Xt, H4, Xt)
+    np.testing.assert_allclose(M, expected, rtol=1e-10, atol=1e-8 * np.abs(expected).max())
