@@ -91,7 +91,7 @@ class DirectSolver(InverseHessianSolver):
         if not np.isfinite(scaled).all():
             raise ValueError(
                 "The Hessian has non-finite entries (NaN or inf): the model's parameters or "
-                "outputs overflow on these rows."
+                "outputs overflow on the training rows."
             )
         # LAPACK's potrf itself: scipy's cho_factor wrapper costs ~30 µs a call (a third of
         # the factorisation's time at p = 21), measured

@@ -133,11 +133,8 @@ class RidgeClassifierAdapter(RidgeAdapter):
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D class labels; got shape {y.shape}.")
         codes = encode_labels(self.classes_, y)
-        if len(self.classes_) == 2:  # 2c − 1 in one pass into the column
-            t = np.empty((len(codes), 1))
-            np.multiply(codes, 2.0, out=t[:, 0])
-            t -= 1.0
-            return t
+        if len(self.classes_) == 2:
+            return (2.0 * codes - 1.0)[:, None]
         t = -np.ones((len(codes), len(self.classes_)))
         t[np.arange(len(codes)), codes] = 1.0
         return t

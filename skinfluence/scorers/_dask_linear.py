@@ -127,7 +127,7 @@ def _chunk_moments(X, y, sample_weight=None, *, adapter, chunk):
     R, S = adapter.output_derivatives(adapter.outputs(Xf), adapter.encode_target(y))
     w = adapter.row_weights(y, sample_weight)
     H = adapter.hessian_from_curvature(Xf, S * w[:, None, None])
-    H[np.diag_indices_from(H)] -= adapter.penalty_diagonal()  # the penalty is added once
+    add_to_diagonal(H, -adapter.penalty_diagonal())  # the penalty is added once
     G = LinearGradientMatrix(Xf, R, adapter.fit_intercept)  # g_i = x̃_i ⊗ r_i
     grad = G.rmatmul(w[:, None])[:, 0]
     p = adapter.n_params
