@@ -3,6 +3,7 @@
 import numbers
 
 import numpy as np
+from sklearn.utils._param_validation import make_constraint
 
 
 def check_target(y, n_samples):
@@ -90,3 +91,35 @@ def shared_constraints(*names):
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
     return {name: table[name] for name in names}
+
+
+_CONSTRAINT_OBJECTS = {}  # class -> (its _parameter_constraints dict, the constraint objects)
+
+
+def params_satisfy_constraints(estimator):
+    """Whether every parameter of ``estimator`` satisfies one of its ``_parameter_constraints``.
+
+    The predicate of scikit-learn's ``_validate_params``, with each class's constraint objects
+    made once instead of on every ``fit`` (~20 µs a call, several times that right after
+    large BLAS calls evict the caches). A caller that gets False runs scikit-learn's own
+    check, which raises its ``InvalidParameterError``.
+    """
+    cls = type(estimator)
+    declared = cls._parameter_constraints
+    cached = _CONSTRAINT_OBJECTS.get(cls)
+    if cached is None or cached[0] is not declared:
+        objects = {
+            name: [make_constraint(c) for c in constraints]
+            for name, constraints in declared.items()
+            if not (isinstance(constraints, str) and constraints == "no_validation")
+        }
+        cached = _CONSTRAINT_OBJECTS[cls] = (declared, objects)
+    objects = cached[1]
+    for name, value in estimator.get_params(deep=False).items():
+        for constraint in objects.get(name, ()):
+            if constraint.is_satisfied_by(value):
+                break
+        else:
+            if name in objects:
+                return False
+    return True

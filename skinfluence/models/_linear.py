@@ -192,16 +192,15 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
     """
 
     def __init__(self, estimator):
-        check_is_fitted(estimator, "coef_")  # the attribute read next (not a scan of vars())
+        if not hasattr(estimator, "coef_"):  # the attribute read next (not a scan of vars())
+            check_is_fitted(estimator, "coef_")  # raises NotFittedError
         super().__init__(estimator)
         coef = np.asarray(estimator.coef_, dtype=np.float64)
         self.coef_ = coef.reshape(1, -1) if coef.ndim == 1 else coef  # (K, d0)
         self._fit_intercept = bool(getattr(estimator, "fit_intercept", True))
-        intercept = np.broadcast_to(
-            np.asarray(getattr(estimator, "intercept_", 0.0), dtype=np.float64),
-            (self.coef_.shape[0],),
-        )
-        self.intercept_ = intercept.copy() if self.fit_intercept else np.zeros(len(intercept))
+        self.intercept_ = np.zeros(self.coef_.shape[0])
+        if self.fit_intercept:  # a scalar or one per output, broadcast as numpy does
+            self.intercept_[...] = np.asarray(getattr(estimator, "intercept_", 0.0), np.float64)
 
     # -- parameters ----------------------------------------------------------------------
     @property
@@ -287,13 +286,20 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         return diag.ravel()
 
     def penalty_share_gradient(self):
-        diag = self.penalty_share_diagonal()
+        diag = self._penalty_diagonals()[1]
         return None if diag is None else diag * self.params()
 
+    def _penalty_diagonals(self):
+        """``(penalty_diagonal(), penalty_share_diagonal())``, made once per adapter (both
+        follow from the estimator's configuration, not θ); read-only."""
+        cached = self.__dict__.get("_penalty_cache")
+        if cached is None:
+            cached = self._penalty_cache = (self.penalty_diagonal(), self.penalty_share_diagonal())
+        return cached
+
     def _penalty_total(self, share_weight):
-        """Diagonal of ∇²R on rows whose shares sum to ``share_weight``."""
-        diag = self.penalty_diagonal()
-        share = self.penalty_share_diagonal()
+        """Diagonal of ∇²R on rows whose shares sum to ``share_weight`` (read-only)."""
+        diag, share = self._penalty_diagonals()
         return diag if share is None else diag + share_weight * share
 
     def penalty_strength(self):
@@ -371,7 +377,7 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         w = self.row_weights(y, sample_weight)
         share_weight = (
             0.0
-            if self.penalty_share_diagonal() is None
+            if self._penalty_diagonals()[1] is None
             else float(np.sum(self.penalty_shares(y, sample_weight)))
         )
         return X, S * w[:, None, None], share_weight, R

@@ -29,7 +29,7 @@ from sklearn_compat.utils.validation import _check_n_features, validate_data
 
 from .._utils._docstring import inject_docs
 from .._utils._estimators import final_estimator, is_frozen, is_skorch_net
-from .._validation import check_sample_weight_nonneg, check_target
+from .._validation import check_sample_weight_nonneg, check_target, params_satisfy_constraints
 
 
 @functools.cache
@@ -107,6 +107,12 @@ class BaseTrainingScorer(TransformerMixin, BaseEstimator):
         # scikit-learn reads them from the signature of __init__ on every get_params (each
         # fit's parameter validation, clone, repr): ~30 µs a call, once per class here.
         return list(_param_names(cls))
+
+    def _validate_params(self):
+        # scikit-learn's check, with the constraint objects made once per class; a value
+        # that fails runs scikit-learn's own, which raises its InvalidParameterError.
+        if not params_satisfy_constraints(self):
+            super()._validate_params()
 
     # -- the public template ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)  # the estimator validates its own

@@ -595,7 +595,10 @@ registered solver, default="auto"
             # GEMM per chunk on x̃_i (d wide) instead of on the dense gradient rows.
             G = cache.loss_gradients
             M = leverage_blocks(G, H_inv, G.n_outputs, G.fit_intercept, self._chunk)
-            out = np.einsum("nc,nce,ne->n", G.R, M, G.R)
+            if G.n_outputs == 1:  # r_i² M_i, without einsum's setup
+                out = M[:, 0, 0] * G.R[:, 0] ** 2
+            else:
+                out = np.einsum("nc,nce,ne->n", G.R, M, G.R)
             out *= weights
             if self._share_gradient is not None:
                 out += shares * G.matmul(self._solved_share())[:, 0]

@@ -10,7 +10,7 @@ from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 
 from skinfluence import (
     BanzhafScorer,
@@ -29,6 +29,7 @@ from skinfluence import (
 )
 from skinfluence._utils._docstring import inject_docs
 from skinfluence._utils._labels import align_proba, encode_labels, label_log_loss
+from skinfluence._validation import params_satisfy_constraints
 from skinfluence.scorers import BaseInfluenceScorer, BaseTrainingScorer, per_sample_loss
 from skinfluence.toy import MarginScorer
 
@@ -163,6 +164,32 @@ def test_constraints_are_merged_from_the_base(make):
             scorer.set_params(estimator="LogisticRegression").fit(
                 np.zeros((4, 2)), np.array([0, 1, 0, 1])
             )
+
+
+@pytest.mark.parametrize("make", SCORERS, ids=_ids(SCORERS))
+def test_cached_constraints_decide_as_sklearn_does(make):
+    """The fit's parameter check (constraint objects made once per class) accepts exactly
+    what scikit-learn's own check accepts, value by value, and a rejected value raises
+    scikit-learn's error."""
+    candidates = [None, "auto", "bogus", -1, 0, 1, 2.5, -0.5, True, np.float64(0.3), {}, [1]]
+    checked = rejected = 0
+    for name in type(make())._parameter_constraints:
+        for value in candidates:
+            scorer = make().set_params(**{name: value})
+            try:
+                validate_parameter_constraints(
+                    type(scorer)._parameter_constraints, scorer.get_params(deep=False), "x"
+                )
+                valid = True
+            except InvalidParameterError:
+                valid = False
+            assert params_satisfy_constraints(scorer) is valid, (name, value)
+            if not valid:
+                rejected += 1
+                with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+                    scorer._validate_params()
+            checked += 1
+    assert checked and rejected
 
 
 @pytest.mark.parametrize("make", INFLUENCE_SCORERS, ids=_ids(INFLUENCE_SCORERS))
