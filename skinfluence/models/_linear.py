@@ -44,6 +44,18 @@ def _as_float(X):
     return np.asarray(X, dtype=np.float64)
 
 
+def reads_rows_unchanged(adapter, X):
+    """Whether ``adapter.features(X)`` is ``X`` itself (no transform, no copy): a
+    :class:`LinearModelAdapter` with its own feature map, on a float64 ndarray or CSR matrix."""
+    if not isinstance(adapter, LinearModelAdapter):
+        return False
+    if type(adapter).features is not LinearModelAdapter.features:
+        return False
+    if sp.issparse(X):
+        return X.format == "csr" and X.dtype == np.float64
+    return isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2
+
+
 @inherit_docstrings
 @inject_docs
 class LinearGradientMatrix(GradientMatrix):
@@ -294,7 +306,11 @@ class LinearModelAdapter(ModelAdapter, GeneralizedLinear):
         follow from the estimator's configuration, not θ); read-only."""
         cached = self.__dict__.get("_penalty_cache")
         if cached is None:
-            cached = self._penalty_cache = (self.penalty_diagonal(), self.penalty_share_diagonal())
+            cached = (self.penalty_diagonal(), self.penalty_share_diagonal())
+            for diag in cached:
+                if diag is not None:
+                    diag.flags.writeable = False  # shared by every later call
+            self._penalty_cache = cached
         return cached
 
     def _penalty_total(self, share_weight):

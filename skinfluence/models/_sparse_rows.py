@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..exceptions import ApproximationWarning
-from ._linear import LinearGradientMatrix, LinearModelAdapter
+from ._linear import LinearGradientMatrix, reads_rows_unchanged
 
 #: Pairs (a, b) gathered per chunk: about 40 bytes each (two int64 indices, values, row ids).
 PAIR_BUDGET = 2**21
@@ -151,9 +151,8 @@ def sparse_self_quadratic(scorer, X, y):
     method = scorer.method_
     if n == 0 or method not in ("direct", "pcg"):
         return None
-    adapter = scorer.adapter_
-    if isinstance(X, np.ndarray) and type(adapter).features is LinearModelAdapter.features:
-        return None  # a linear model's own features: dense rows stay dense (no probe)
+    if isinstance(X, np.ndarray) and reads_rows_unchanged(scorer.adapter_, X):
+        return None  # dense rows a linear model reads as they are: no probe
     probe = scorer._gradient_matrix(X, y, slice(0, 1))
     if not (isinstance(probe, LinearGradientMatrix) and sp.issparse(probe.X)):
         return None

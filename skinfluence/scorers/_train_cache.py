@@ -25,7 +25,7 @@ from sklearn.utils.validation import _num_samples
 
 from .._utils._batches import gen_batches
 from ..models import GeneralizedLinear, LinearGradientMatrix, TrainingGradientMatrix
-from ..models._linear import LinearModelAdapter
+from ..models._linear import LinearModelAdapter, reads_rows_unchanged
 
 
 class FitStateContainer:
@@ -57,17 +57,6 @@ class FitState:
 
 # Largest copy of the training features kept between calls (128 MiB: 10⁵ rows × 160 features).
 CACHE_BYTES = 2**27
-
-
-def _reads_X_unchanged(adapter, X):
-    """Whether ``adapter.features(X)`` is ``X`` itself (no transform, no copy)."""
-    if not isinstance(adapter, LinearModelAdapter):
-        return False
-    if type(adapter).features is not LinearModelAdapter.features:
-        return False
-    if sp.issparse(X):
-        return X.format == "csr" and X.dtype == np.float64
-    return isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2
 
 
 def _plain_gradients(adapter):
@@ -102,7 +91,7 @@ def build_training_cache(adapter, X, y, weights, shares, share_gradient, chunk):
     if not isinstance(adapter, GeneralizedLinear):
         return None
     n = _num_samples(X)
-    same = _reads_X_unchanged(adapter, X)
+    same = reads_rows_unchanged(adapter, X)
     if not same and n * adapter.n_features * 8 > CACHE_BYTES:
         return None
     R = features = None
@@ -134,7 +123,7 @@ def build_training_cache(adapter, X, y, weights, shares, share_gradient, chunk):
 def request_curvature_residuals(adapter, X):
     """Ask the adapter to keep the residuals of its Hessian's pass over the outputs, where
     :func:`cache_from_curvature_pass` can use them (a linear model reading X unchanged)."""
-    if _reads_X_unchanged(adapter, X) and _plain_gradients(adapter):  # a LinearModelAdapter
+    if reads_rows_unchanged(adapter, X) and _plain_gradients(adapter):  # a LinearModelAdapter
         adapter.keep_curvature_residuals()
 
 
